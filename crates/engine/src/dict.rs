@@ -1,0 +1,1189 @@
+//! The keyspace hash table: a chained hash table from binary-safe keys to values.
+//!
+//! It is shaped like Redis's dict rather than built on `HashMap` because the server needs four
+//! things a std map cannot give:
+//!
+//! * a stateless SCAN cursor that still returns every element present for the whole scan when
+//!   the table grows or shrinks between calls (see [`Dict::scan`]);
+//! * cheap, fair-ish random entries for eviction and RANDOMKEY ([`Dict::random`]);
+//! * incremental rehashing, so growing a table with millions of keys never stops the server:
+//!   while a resize is in progress there are two tables, and each write, each `get_mut` and
+//!   each call of [`Dict::rehash_steps`] (from the server's cron) moves one or more buckets;
+//! * a tight layout: one 8-byte bucket slot per entry at most (load factor 1), and one node
+//!   allocation of `8 + 24 + size_of::<V>()` bytes per entry holding short keys inline.
+//!
+//! Reads through `&self` ([`Dict::get`], [`Dict::scan`], ...) never move buckets, so a `Dict`
+//! shared behind a read lock stays `Sync`; they simply look in both tables while rehashing.
+
+use std::alloc::{self, Layout};
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::mem;
+use std::ops::Deref;
+use std::ptr;
+
+use ahash::RandomState;
+use rand::Rng;
+
+/// Keys up to this many bytes live inside the [`Key`] itself, with no heap allocation.
+const INLINE_CAP: usize = 22;
+
+/// Smallest bucket array a non-empty table uses.
+const MIN_BUCKETS: usize = 4;
+
+/// A table shrinks once fewer than `buckets / SHRINK_RATIO` entries remain.
+const SHRINK_RATIO: usize = 8;
+
+/// A rehash step gives up after visiting this many empty buckets per bucket it was asked to
+/// move, so one step stays cheap even in a sparse table.
+const EMPTY_VISITS_PER_STEP: usize = 10;
+
+/// Binary-safe key bytes, stored inline when short (<= 22 bytes; the whole type is 24 bytes),
+/// else on the heap.
+#[derive(Clone)]
+pub struct Key(KeyRepr);
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline { len: u8, buf: [u8; INLINE_CAP] },
+    Heap(Box<[u8]>),
+}
+
+// The memory budget of the keyspace depends on this size; fail the build if it drifts.
+const _: () = assert!(mem::size_of::<Key>() == 24);
+
+impl Key {
+    /// Copies `bytes` into a new key.
+    pub fn new(bytes: &[u8]) -> Key {
+        if bytes.len() <= INLINE_CAP {
+            let mut buf = [0u8; INLINE_CAP];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Key(KeyRepr::Inline {
+                len: bytes.len() as u8,
+                buf,
+            })
+        } else {
+            Key(KeyRepr::Heap(bytes.into()))
+        }
+    }
+
+    /// The key's bytes.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            KeyRepr::Inline { len, buf } => &buf[..*len as usize],
+            KeyRepr::Heap(b) => b,
+        }
+    }
+
+    /// Bytes this key owns on the heap (0 when inline).
+    fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            KeyRepr::Inline { .. } => 0,
+            KeyRepr::Heap(b) => b.len(),
+        }
+    }
+}
+
+impl Deref for Key {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for Key {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl From<&[u8]> for Key {
+    fn from(bytes: &[u8]) -> Key {
+        Key::new(bytes)
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    // Must hash exactly like `[u8]` so that `Borrow<[u8]>` lookups agree.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("b\"")?;
+        for &b in self.as_bytes() {
+            write!(f, "{}", std::ascii::escape_default(b))?;
+        }
+        f.write_str("\"")
+    }
+}
+
+/// One entry. No cached hash: it would grow every node by 8 bytes, and the hash is only needed
+/// again when rehashing, which is rare and incremental.
+struct Node<V> {
+    next: Link<V>,
+    key: Key,
+    value: V,
+}
+
+type Link<V> = Option<Box<Node<V>>>;
+
+/// One bucket array and the number of entries chained from it.
+struct Table<V> {
+    buckets: Box<[Link<V>]>,
+    used: usize,
+}
+
+impl<V> Table<V> {
+    fn empty() -> Self {
+        Table {
+            buckets: Box::new([]),
+            used: 0,
+        }
+    }
+
+    fn with_buckets(n: usize) -> Self {
+        debug_assert!(n.is_power_of_two());
+        Table {
+            buckets: zeroed_buckets(n),
+            used: 0,
+        }
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.buckets.len().wrapping_sub(1)
+    }
+
+    #[inline]
+    fn slot(&self, hash: u64) -> &Link<V> {
+        &self.buckets[hash as usize & self.mask()]
+    }
+}
+
+impl<V> Drop for Table<V> {
+    // Unlink chains one node at a time: the derived drop of `Box<Node>` would recurse once per
+    // chained node and could overflow the stack on a pathological chain. A table emptied by
+    // rehashing is skipped without touching its buckets.
+    fn drop(&mut self) {
+        if self.used == 0 {
+            return;
+        }
+        for slot in self.buckets.iter_mut() {
+            let mut cur = slot.take();
+            while let Some(mut node) = cur {
+                cur = node.next.take();
+            }
+        }
+    }
+}
+
+/// Allocates `n` empty buckets as zeroed memory.
+///
+/// Filling the array with `None` one slot at a time would touch every page up front: growing a
+/// table of 16M keys would memset 256 MiB in one go, the very latency spike incremental
+/// rehashing exists to avoid. Zeroed allocations of that size come straight from the OS as
+/// untouched pages, so the cost is paid gradually as rehashing writes into them.
+fn zeroed_buckets<V>(n: usize) -> Box<[Link<V>]> {
+    if n == 0 {
+        return Box::new([]);
+    }
+    let layout = Layout::array::<Link<V>>(n).expect("bucket array size overflows");
+    // SAFETY: `layout` has non-zero size (n > 0 and a Link is pointer-sized). `Link<V>` is
+    // `Option<Box<Node<V>>>` with a sized `Node`, for which Rust guarantees the null-pointer
+    // optimisation: `None` is represented as all-zero bytes, so zeroed memory holds `n` valid
+    // `None` values. The memory comes from the global allocator with exactly the layout that
+    // `Box<[Link<V>]>` uses to free a slice of length `n`.
+    unsafe {
+        let ptr = alloc::alloc_zeroed(layout).cast::<Link<V>>();
+        if ptr.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        Box::from_raw(ptr::slice_from_raw_parts_mut(ptr, n))
+    }
+}
+
+/// Finds `key` in the chain starting at `slot`.
+#[inline]
+fn chain_find<'a, V>(slot: &'a Link<V>, key: &[u8]) -> Option<&'a Node<V>> {
+    let mut cur = slot.as_deref();
+    while let Some(node) = cur {
+        if node.key.as_bytes() == key {
+            return Some(node);
+        }
+        cur = node.next.as_deref();
+    }
+    None
+}
+
+#[inline]
+fn chain_find_mut<'a, V>(slot: &'a mut Link<V>, key: &[u8]) -> Option<&'a mut Node<V>> {
+    let mut cur = slot.as_deref_mut();
+    while let Some(node) = cur {
+        if node.key.as_bytes() == key {
+            return Some(node);
+        }
+        cur = node.next.as_deref_mut();
+    }
+    None
+}
+
+/// Unlinks and returns the node holding `key` from the chain starting at `slot`.
+fn chain_remove<V>(mut slot: &mut Link<V>, key: &[u8]) -> Option<Box<Node<V>>> {
+    loop {
+        match slot {
+            None => return None,
+            Some(node) if node.key.as_bytes() == key => {
+                let mut node = slot.take()?;
+                *slot = node.next.take();
+                return Some(node);
+            }
+            Some(node) => slot = &mut node.next,
+        }
+    }
+}
+
+/// Advances a SCAN cursor past the bucket `cursor & mask` by incrementing its reversed bits.
+///
+/// Counting from the high bits down means that the buckets still to visit are the same set of
+/// hash prefixes whatever power-of-two size the table has at the next call, which is what makes
+/// the cursor survive resizes.
+#[inline]
+fn advance_cursor(cursor: u64, mask: u64) -> u64 {
+    (cursor | !mask).reverse_bits().wrapping_add(1).reverse_bits()
+}
+
+/// A chained hash table from binary-safe keys to values with incremental rehashing, a
+/// resize-proof SCAN cursor and random sampling. See the [module docs](self).
+pub struct Dict<V> {
+    /// The table in use; while rehashing, the one being emptied.
+    main: Table<V>,
+    /// While rehashing, the table entries move to; otherwise empty (no buckets).
+    next: Table<V>,
+    /// While rehashing, every bucket of `main` below this index has been moved.
+    rehash_idx: usize,
+    /// Bytes of keys too long to store inline, for [`Dict::table_bytes`].
+    key_heap_bytes: usize,
+    /// A random seed per dict, so clients cannot precompute colliding keys.
+    hasher: RandomState,
+}
+
+impl<V> Default for Dict<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V> Dict<V> {
+    /// An empty dict; it allocates nothing until the first insert.
+    pub fn new() -> Self {
+        Dict {
+            main: Table::empty(),
+            next: Table::empty(),
+            rehash_idx: 0,
+            key_heap_bytes: 0,
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.main.used + self.next.used
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True while entries are moving from the old bucket array to the new one.
+    #[inline]
+    pub fn is_rehashing(&self) -> bool {
+        !self.next.buckets.is_empty()
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn find(&self, key: &[u8]) -> Option<&Node<V>> {
+        if self.is_empty() {
+            return None;
+        }
+        let h = self.hash(key);
+        if let Some(node) = chain_find(self.main.slot(h), key) {
+            return Some(node);
+        }
+        if self.is_rehashing() {
+            return chain_find(self.next.slot(h), key);
+        }
+        None
+    }
+
+    fn find_mut(&mut self, h: u64, key: &[u8]) -> Option<&mut Node<V>> {
+        if self.is_empty() {
+            return None;
+        }
+        let i0 = h as usize & self.main.mask();
+        if let Some(node) = chain_find_mut(&mut self.main.buckets[i0], key) {
+            return Some(node);
+        }
+        // Field accesses only from here on: `self.main` may still be borrowed by the return above.
+        if !self.next.buckets.is_empty() {
+            let i1 = h as usize & self.next.mask();
+            return chain_find_mut(&mut self.next.buckets[i1], key);
+        }
+        None
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.find(key).map(|n| &n.value)
+    }
+
+    /// Like [`Dict::get`], and also advances an ongoing rehash by one bucket.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        self.rehash_on_access();
+        let h = self.hash(key);
+        self.find_mut(h, key).map(|n| &mut n.value)
+    }
+
+    pub fn get_key_value(&self, key: &[u8]) -> Option<(&Key, &V)> {
+        self.find(key).map(|n| (&n.key, &n.value))
+    }
+
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
+        self.rehash_on_access();
+        let h = self.hash(key);
+        if let Some(node) = self.find_mut(h, key) {
+            return Some(mem::replace(&mut node.value, value));
+        }
+        self.add(h, key, value);
+        None
+    }
+
+    /// Inserts a key the caller knows is absent, skipping the lookup.
+    pub fn insert_new(&mut self, key: &[u8], value: V) -> &mut V {
+        debug_assert!(!self.contains_key(key), "insert_new with an existing key");
+        self.rehash_on_access();
+        let h = self.hash(key);
+        self.add(h, key, value)
+    }
+
+    /// Links a new node for `key`, whose hash is `h`, at the head of its chain.
+    fn add(&mut self, h: u64, key: &[u8], value: V) -> &mut V {
+        self.expand_if_needed();
+        let key = Key::new(key);
+        self.key_heap_bytes += key.heap_bytes();
+        // New entries go to the new table while rehashing, so the old one only ever drains.
+        let table = if self.is_rehashing() {
+            &mut self.next
+        } else {
+            &mut self.main
+        };
+        table.used += 1;
+        let i = h as usize & table.mask();
+        let slot = &mut table.buckets[i];
+        let next = slot.take();
+        &mut slot.insert(Box::new(Node { next, key, value })).value
+    }
+
+    /// Removes `key`, returning the stored key and its value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Key, V)> {
+        self.rehash_on_access();
+        if self.is_empty() {
+            return None;
+        }
+        let h = self.hash(key);
+        let i0 = h as usize & self.main.mask();
+        let node = match chain_remove(&mut self.main.buckets[i0], key) {
+            Some(node) => {
+                self.main.used -= 1;
+                node
+            }
+            None if self.is_rehashing() => {
+                let i1 = h as usize & self.next.mask();
+                let node = chain_remove(&mut self.next.buckets[i1], key)?;
+                self.next.used -= 1;
+                node
+            }
+            None => return None,
+        };
+        let Node { key, value, .. } = *node;
+        self.key_heap_bytes -= key.heap_bytes();
+        self.shrink_if_needed();
+        Some((key, value))
+    }
+
+    /// Removes every entry and frees the bucket arrays.
+    pub fn clear(&mut self) {
+        self.main = Table::empty();
+        self.next = Table::empty();
+        self.rehash_idx = 0;
+        self.key_heap_bytes = 0;
+    }
+
+    /// All entries, in bucket order.
+    pub fn iter(&self) -> Iter<'_, V> {
+        Iter {
+            tables: [&self.main.buckets, &self.next.buckets],
+            table: 0,
+            bucket: 0,
+            node: None,
+            remaining: self.len(),
+        }
+    }
+
+    /// Visits the entries of the buckets at `cursor` and returns the next cursor (0 = done).
+    ///
+    /// Start with cursor 0 and call again with each returned cursor until it returns 0. An
+    /// element present during the whole scan is returned at least once, even if the table grows
+    /// or shrinks between calls; elements may be returned more than once when it shrinks.
+    /// Without changes in between, each element is returned exactly once.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Key, &V)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let visit = |slot: &Link<V>, f: &mut dyn FnMut(&Key, &V)| {
+            let mut cur = slot.as_deref();
+            while let Some(node) = cur {
+                f(&node.key, &node.value);
+                cur = node.next.as_deref();
+            }
+        };
+        let mut v = cursor;
+        if !self.is_rehashing() {
+            let m0 = self.main.mask() as u64;
+            visit(&self.main.buckets[(v & m0) as usize], &mut f);
+            return advance_cursor(v, m0);
+        }
+        // While rehashing, an element hashing to bucket `v` of the small table may be in that
+        // bucket or in any bucket of the large table whose low bits equal `v`'s: visit them all,
+        // then continue from the cursor that follows the last of them.
+        let (small, large) = if self.main.buckets.len() <= self.next.buckets.len() {
+            (&self.main, &self.next)
+        } else {
+            (&self.next, &self.main)
+        };
+        let m0 = small.mask() as u64;
+        let m1 = large.mask() as u64;
+        visit(&small.buckets[(v & m0) as usize], &mut f);
+        loop {
+            visit(&large.buckets[(v & m1) as usize], &mut f);
+            v = advance_cursor(v, m1);
+            // Stop once the bits only the large table has wrap back to zero.
+            if v & (m0 ^ m1) == 0 {
+                return v;
+            }
+        }
+    }
+
+    /// A random entry, or `None` if the dict is empty.
+    ///
+    /// Picks a random non-empty bucket, then a random element of its chain. Entries in longer
+    /// chains are a little less likely, as in Redis; with load factor <= 1 that bias is small.
+    pub fn random(&self, rng: &mut impl Rng) -> Option<(&Key, &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        // While rehashing, buckets of `main` below `rehash_idx` are known empty: draw from the
+        // rest of `main` followed by all of `next`.
+        let start = if self.is_rehashing() {
+            self.rehash_idx
+        } else {
+            0
+        };
+        let n0 = self.main.buckets.len();
+        let span = n0 - start + self.next.buckets.len();
+        let bucket = |i: usize| -> &Link<V> {
+            if i < n0 {
+                &self.main.buckets[i]
+            } else {
+                &self.next.buckets[i - n0]
+            }
+        };
+        // With load factor >= 1/8 a random probe hits a non-empty bucket about one time in
+        // nine, so 100 probes almost always suffice. Mass deletion during a rehash can leave the
+        // tables far sparser; then walk from a random point rather than probe without bound.
+        let mut chosen = None;
+        for _ in 0..100 {
+            let slot = bucket(start + rng.gen_range(0..span));
+            if slot.is_some() {
+                chosen = Some(slot);
+                break;
+            }
+        }
+        let slot = match chosen {
+            Some(slot) => slot,
+            None => {
+                let first = rng.gen_range(0..span);
+                (0..span)
+                    .map(|k| bucket(start + (first + k) % span))
+                    .find(|slot| slot.is_some())?
+            }
+        };
+        let mut chain_len = 0;
+        let mut cur = slot.as_deref();
+        while let Some(node) = cur {
+            chain_len += 1;
+            cur = node.next.as_deref();
+        }
+        let mut node = slot.as_deref()?;
+        for _ in 0..rng.gen_range(0..chain_len) {
+            node = node.next.as_deref()?;
+        }
+        Some((&node.key, &node.value))
+    }
+
+    /// Approximate heap bytes owned by the table structure itself: bucket arrays, nodes and
+    /// out-of-line key bytes, not what the values own and not allocator overhead.
+    pub fn table_bytes(&self) -> usize {
+        (self.main.buckets.len() + self.next.buckets.len()) * mem::size_of::<Link<V>>()
+            + self.len() * mem::size_of::<Node<V>>()
+            + self.key_heap_bytes
+    }
+
+    /// Does up to `n` steps of incremental rehashing, each moving one bucket, and starts a
+    /// shrink if deletions left the table sparse. Returns true if more rehashing remains.
+    pub fn rehash_steps(&mut self, n: usize) -> bool {
+        if !self.is_rehashing() {
+            self.shrink_if_needed();
+        }
+        self.is_rehashing() && self.rehash(n)
+    }
+
+    #[inline]
+    fn rehash_on_access(&mut self) {
+        if self.is_rehashing() {
+            self.rehash(1);
+        }
+    }
+
+    /// Moves up to `n` non-empty buckets from `main` to `next`; returns true if more remain.
+    fn rehash(&mut self, n: usize) -> bool {
+        let mut empty_visits = n * EMPTY_VISITS_PER_STEP;
+        let mut moved = 0;
+        let next_mask = self.next.mask();
+        while moved < n && self.main.used > 0 {
+            // Some bucket at or after `rehash_idx` is non-empty because `used > 0`.
+            while self.main.buckets[self.rehash_idx].is_none() {
+                self.rehash_idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    return true;
+                }
+            }
+            let mut cur = self.main.buckets[self.rehash_idx].take();
+            while let Some(mut node) = cur {
+                cur = node.next.take();
+                let i = self.hasher.hash_one(node.key.as_bytes()) as usize & next_mask;
+                node.next = self.next.buckets[i].take();
+                self.next.buckets[i] = Some(node);
+                self.main.used -= 1;
+                self.next.used += 1;
+            }
+            self.rehash_idx += 1;
+            moved += 1;
+        }
+        if self.main.used == 0 {
+            self.main = mem::replace(&mut self.next, Table::empty());
+            self.rehash_idx = 0;
+            return false;
+        }
+        true
+    }
+
+    /// Starts a resize to `buckets` slots (a power of two), or swaps tables at once when there
+    /// is nothing to move.
+    fn resize(&mut self, buckets: usize) {
+        debug_assert!(!self.is_rehashing());
+        let table = Table::with_buckets(buckets);
+        if self.main.used == 0 {
+            self.main = table;
+        } else {
+            self.next = table;
+            self.rehash_idx = 0;
+        }
+    }
+
+    /// Grows at load factor 1, to the next power of two above the entry count (doubling).
+    fn expand_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        if self.main.buckets.is_empty() {
+            self.main = Table::with_buckets(MIN_BUCKETS);
+        } else if self.main.used >= self.main.buckets.len() {
+            self.resize((self.main.used + 1).next_power_of_two());
+        }
+    }
+
+    /// Shrinks when fewer than 1/8 of the buckets would be used, to the smallest power of two
+    /// that holds every entry (load factor between 1/2 and 1 afterwards).
+    fn shrink_if_needed(&mut self) {
+        let size = self.main.buckets.len();
+        if self.is_rehashing() || size <= MIN_BUCKETS || self.main.used >= size / SHRINK_RATIO {
+            return;
+        }
+        self.resize(self.main.used.max(MIN_BUCKETS).next_power_of_two());
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for Dict<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a, V> IntoIterator for &'a Dict<V> {
+    type Item = (&'a Key, &'a V);
+    type IntoIter = Iter<'a, V>;
+    fn into_iter(self) -> Iter<'a, V> {
+        self.iter()
+    }
+}
+
+/// Iterator over a [`Dict`]'s entries, from [`Dict::iter`].
+pub struct Iter<'a, V> {
+    tables: [&'a [Link<V>]; 2],
+    table: usize,
+    bucket: usize,
+    node: Option<&'a Node<V>>,
+    remaining: usize,
+}
+
+impl<'a, V> Iterator for Iter<'a, V> {
+    type Item = (&'a Key, &'a V);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(node) = self.node {
+                self.node = node.next.as_deref();
+                self.remaining -= 1;
+                return Some((&node.key, &node.value));
+            }
+            // Stop without walking trailing empty buckets once everything has been returned.
+            if self.remaining == 0 {
+                return None;
+            }
+            let buckets = self.tables[self.table];
+            if self.bucket < buckets.len() {
+                self.node = buckets[self.bucket].as_deref();
+                self.bucket += 1;
+            } else if self.table == 0 {
+                self.table = 1;
+                self.bucket = 0;
+            } else {
+                return None;
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<V> ExactSizeIterator for Iter<'_, V> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+    use std::collections::{HashMap, HashSet};
+
+    fn k(i: usize) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    /// Checks the structural invariants: every node sits in the bucket its hash selects, the
+    /// counters match, and drained buckets of the old table are empty.
+    fn check_invariants<V>(d: &Dict<V>) {
+        for (t, table) in [&d.main, &d.next].into_iter().enumerate() {
+            let mut count = 0;
+            for (i, slot) in table.buckets.iter().enumerate() {
+                if t == 0 && d.is_rehashing() && i < d.rehash_idx {
+                    assert!(slot.is_none(), "moved bucket {i} not empty");
+                }
+                let mut cur = slot.as_deref();
+                while let Some(node) = cur {
+                    let h = d.hasher.hash_one(node.key.as_bytes()) as usize;
+                    assert_eq!(h & table.mask(), i, "node in the wrong bucket");
+                    count += 1;
+                    cur = node.next.as_deref();
+                }
+            }
+            assert_eq!(count, table.used);
+        }
+        assert!(d.main.buckets.is_empty() || d.main.buckets.len().is_power_of_two());
+        let heap: usize = d.iter().map(|(k, _)| k.heap_bytes()).sum();
+        assert_eq!(heap, d.key_heap_bytes);
+    }
+
+    #[test]
+    fn key_inline_and_heap() {
+        for len in [0, 1, 21, 22, 23, 100] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37) as u8).collect();
+            let key = Key::new(&bytes);
+            assert_eq!(key.as_bytes(), &bytes[..]);
+            assert_eq!(&*key, &bytes[..]);
+            assert_eq!(key.heap_bytes(), if len > INLINE_CAP { len } else { 0 });
+            assert_eq!(key.clone(), key);
+            let b: &[u8] = key.borrow();
+            assert_eq!(b, &bytes[..]);
+        }
+        assert_ne!(Key::new(b"a"), Key::new(b"a\0"));
+        assert_eq!(format!("{:?}", Key::new(b"a\n\xff")), r#"b"a\n\xff""#);
+        // Hash agrees with the borrowed form, as `Borrow` requires.
+        let s = RandomState::new();
+        assert_eq!(s.hash_one(Key::new(b"hello")), s.hash_one(&b"hello"[..]));
+    }
+
+    #[test]
+    fn basic_operations() {
+        let mut d = Dict::new();
+        assert!(d.is_empty());
+        assert_eq!(d.get(b"a"), None);
+        assert_eq!(d.remove(b"a"), None);
+        assert_eq!(d.scan(0, |_, _| panic!("empty")), 0);
+        assert_eq!(d.insert(b"a", 1), None);
+        assert_eq!(d.insert(b"a", 2), Some(1));
+        *d.insert_new(b"b", 3) += 10;
+        assert_eq!(d.get(b"b"), Some(&13));
+        *d.get_mut(b"a").unwrap() += 1;
+        assert_eq!(d.get_key_value(b"a"), Some((&Key::new(b"a"), &3)));
+        assert!(d.contains_key(b"b"));
+        assert!(!d.contains_key(b"c"));
+        assert_eq!(d.len(), 2);
+        let (key, v) = d.remove(b"a").unwrap();
+        assert_eq!((key.as_bytes(), v), (&b"a"[..], 3));
+        assert_eq!(d.len(), 1);
+        d.clear();
+        assert!(d.is_empty());
+        assert_eq!(d.table_bytes(), 0);
+        d.insert(b"", 0);
+        assert_eq!(d.get(b""), Some(&0));
+    }
+
+    #[test]
+    fn grows_and_shrinks_incrementally() {
+        let mut d = Dict::new();
+        let mut saw_rehash = false;
+        for i in 0..10_000 {
+            d.insert(&k(i), i);
+            saw_rehash |= d.is_rehashing();
+            if i % 997 == 0 {
+                check_invariants(&d);
+            }
+        }
+        assert!(saw_rehash, "growth should go through incremental rehashing");
+        for i in 0..10_000 {
+            assert_eq!(d.get(&k(i)), Some(&i));
+        }
+        while d.rehash_steps(100) {}
+        assert_eq!(d.main.buckets.len(), 16_384);
+        for i in 0..9_990 {
+            assert_eq!(d.remove(&k(i)), Some((Key::new(&k(i)), i)));
+            if i % 997 == 0 {
+                check_invariants(&d);
+            }
+        }
+        while d.rehash_steps(100) {}
+        check_invariants(&d);
+        assert_eq!(d.len(), 10);
+        // 16384 -> 2048 -> 256 -> 32 buckets, each time once fewer than 1/8 were used.
+        assert_eq!(d.main.buckets.len(), 32);
+        for i in 9_990..10_000 {
+            assert_eq!(d.get(&k(i)), Some(&i));
+        }
+    }
+
+    #[test]
+    fn growth_moves_entries_a_bucket_at_a_time() {
+        let mut d = Dict::new();
+        for i in 0..4096 {
+            d.insert(&k(i), ());
+        }
+        // Fill to load factor 1: the next insert starts a resize but moves only one bucket.
+        for i in 4096..8192 {
+            d.insert(&k(i), ());
+        }
+        while d.rehash_steps(1000) {}
+        assert_eq!(d.main.buckets.len(), 8192);
+        d.insert(b"trigger", ());
+        assert!(d.is_rehashing());
+        assert!(d.main.used > 8000, "only a bucket or two moved: {}", d.main.used);
+        let mut steps = 0;
+        while d.rehash_steps(1) {
+            steps += 1;
+            if steps % 1000 == 0 {
+                check_invariants(&d);
+            }
+        }
+        assert!(steps > 1000);
+        assert_eq!(d.main.buckets.len(), 16_384);
+        assert_eq!(d.len(), 8193);
+    }
+
+    #[test]
+    fn iter_visits_everything_once_even_while_rehashing() {
+        let mut d = Dict::new();
+        for i in 0..1000 {
+            d.insert(&k(i), i);
+        }
+        d.insert(b"more", 0);
+        for i in 1000..1024 {
+            d.insert(&k(i), i);
+        }
+        assert!(d.is_rehashing());
+        let it = d.iter();
+        assert_eq!(it.len(), 1025);
+        let seen: HashSet<Vec<u8>> = it.map(|(k, _)| k.to_vec()).collect();
+        assert_eq!(seen.len(), 1025);
+        assert!(seen.contains(&b"more"[..]));
+    }
+
+    #[test]
+    fn long_chain_drops_without_recursion() {
+        // Build a chain far longer than hashing would ever produce, to check that dropping and
+        // clearing do not recurse per node.
+        fn long_chain() -> Dict<u64> {
+            let mut d = Dict::new();
+            d.insert(b"seed", 0);
+            let mut head = d.main.buckets[0].take();
+            for i in 0..1_000_000u64 {
+                head = Some(Box::new(Node {
+                    next: head,
+                    key: Key::new(&i.to_le_bytes()),
+                    value: i,
+                }));
+            }
+            d.main.buckets[0] = head;
+            d.main.used = 1_000_001;
+            d
+        }
+        drop(long_chain());
+        let mut d = long_chain();
+        d.clear();
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn memory_layout_stays_compact() {
+        // Sizes, not timings: the per-entry cost the keyspace budget is based on.
+        assert_eq!(mem::size_of::<Key>(), 24);
+        assert_eq!(mem::size_of::<Link<[u8; 32]>>(), 8);
+        assert_eq!(mem::size_of::<Node<[u8; 32]>>(), 64);
+        let mut d = Dict::new();
+        for i in 0..1_000_000u64 {
+            // 16-byte keys, 32-byte values.
+            let key = format!("key:{i:012}");
+            d.insert_new(key.as_bytes(), [0u8; 32]);
+        }
+        while d.rehash_steps(10_000) {}
+        let per_entry = d.table_bytes() as f64 / d.len() as f64;
+        // 64-byte node + ~8.4 bytes of bucket array; malloc adds ~16 bytes per node on top.
+        assert!(per_entry < 76.0, "{per_entry} bytes/entry");
+    }
+
+    #[test]
+    fn table_bytes_counts_long_keys() {
+        let mut d = Dict::new();
+        d.insert(&[7u8; 100], ());
+        assert_eq!(d.table_bytes(), 4 * 8 + mem::size_of::<Node<()>>() + 100);
+        d.remove(&[7u8; 100]);
+        assert_eq!(d.table_bytes(), 4 * 8);
+    }
+
+    /// Runs a full scan, calling `between` after each call with the call number.
+    fn scan_all(
+        d: &mut Dict<usize>,
+        mut between: impl FnMut(&mut Dict<usize>, usize),
+    ) -> Vec<Vec<u8>> {
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        let mut calls = 0;
+        loop {
+            cursor = d.scan(cursor, |k, _| seen.push(k.to_vec()));
+            if cursor == 0 {
+                return seen;
+            }
+            calls += 1;
+            assert!(calls < 1_000_000, "scan does not terminate");
+            between(d, calls);
+        }
+    }
+
+    #[test]
+    fn scan_without_changes_returns_each_entry_once() {
+        for n in [1, 3, 4, 5, 100, 1000] {
+            let mut d = Dict::new();
+            for i in 0..n {
+                d.insert(&k(i), i);
+            }
+            let seen = scan_all(&mut d, |_, _| {});
+            assert_eq!(seen.len(), n);
+            assert_eq!(seen.iter().collect::<HashSet<_>>().len(), n);
+        }
+        // And in the middle of a rehash, in both directions.
+        let mut d = Dict::new();
+        for i in 0..1024 {
+            d.insert(&k(i), i);
+        }
+        d.insert(b"grow", 0);
+        d.rehash_steps(100);
+        assert!(d.is_rehashing());
+        let seen = scan_all(&mut d, |_, _| {});
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 1025);
+        assert_eq!(seen.len(), 1025);
+        while d.rehash_steps(100) {}
+        for i in 0..1000 {
+            d.remove(&k(i));
+        }
+        assert!(d.is_rehashing());
+        let seen = scan_all(&mut d, |_, _| {});
+        assert_eq!(seen.len(), 25);
+    }
+
+    #[test]
+    fn scan_survives_grow_and_shrink_mid_scan() {
+        let mut d = Dict::new();
+        for i in 0..2000 {
+            d.insert(&k(i), i);
+        }
+        // Keys 0..500 stay for the whole scan; the rest come and go.
+        let seen = scan_all(&mut d, |d, call| match call {
+            5 => {
+                // Grow twice over, stopping in the middle of the last rehash.
+                for i in 10_000..20_000 {
+                    d.insert(&k(i), i);
+                }
+                assert!(d.is_rehashing() || d.main.buckets.len() >= 16_384);
+            }
+            20 => {
+                while d.rehash_steps(100) {}
+                // Shrink, stopping in the middle of the rehash.
+                for i in (500..2000).chain(10_000..20_000) {
+                    d.remove(&k(i));
+                }
+                d.rehash_steps(3);
+            }
+            30 => {
+                while d.rehash_steps(100) {}
+            }
+            _ => {
+                d.rehash_steps(1);
+            }
+        });
+        let seen: HashSet<Vec<u8>> = seen.into_iter().collect();
+        for i in 0..500 {
+            assert!(seen.contains(&k(i)), "key {i} missed");
+        }
+    }
+
+    #[test]
+    fn random_returns_existing_entries_and_reaches_all() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut d = Dict::new();
+        assert!(d.random(&mut rng).is_none());
+        for i in 0..50 {
+            d.insert(&k(i), i);
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..5000 {
+            let (key, &v) = d.random(&mut rng).unwrap();
+            assert_eq!(key.as_bytes(), k(v));
+            seen.insert(v);
+        }
+        assert_eq!(seen.len(), 50, "every entry should come up");
+        // Sparse while rehashing: grow, then delete almost everything before the rehash ends.
+        for i in 50..4096 {
+            d.insert(&k(i), i);
+        }
+        d.insert(b"grow", 0);
+        assert!(d.is_rehashing());
+        for i in 0..4096 {
+            if i % 1000 != 0 {
+                d.remove(&k(i));
+            }
+        }
+        d.remove(b"grow");
+        let live: HashSet<usize> = d.iter().map(|(_, &v)| v).collect();
+        for _ in 0..2000 {
+            let (key, v) = d.random(&mut rng).unwrap();
+            assert!(live.contains(v));
+            assert_eq!(d.get(key), Some(v));
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(usize, u32),
+        InsertNew(usize, u32),
+        Remove(usize),
+        Get(usize),
+        GetMut(usize, u32),
+        Steps(usize),
+        Clear,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0..300usize;
+        prop_oneof![
+            8 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            3 => (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::InsertNew(k, v)),
+            6 => key.clone().prop_map(Op::Remove),
+            3 => key.clone().prop_map(Op::Get),
+            2 => (key, any::<u32>()).prop_map(|(k, v)| Op::GetMut(k, v)),
+            1 => (0..20usize).prop_map(Op::Steps),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    /// Key number `i`, at lengths spread around the inline limit.
+    fn model_key(i: usize) -> Vec<u8> {
+        let mut key = format!("{i}:").into_bytes();
+        key.resize(key.len() + (i * 7) % 40, b'x');
+        key
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_hash_map(ops in prop::collection::vec(op(), 1..600)) {
+            let mut d = Dict::new();
+            let mut model: HashMap<Vec<u8>, u32> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(i, v) => {
+                        let key = model_key(i);
+                        prop_assert_eq!(d.insert(&key, v), model.insert(key, v));
+                    }
+                    Op::InsertNew(i, v) => {
+                        let key = model_key(i);
+                        if !model.contains_key(&key) {
+                            prop_assert_eq!(*d.insert_new(&key, v), v);
+                            model.insert(key, v);
+                        }
+                    }
+                    Op::Remove(i) => {
+                        let key = model_key(i);
+                        let got = d.remove(&key).map(|(k, v)| (k.to_vec(), v));
+                        prop_assert_eq!(got, model.remove_entry(&key));
+                    }
+                    Op::Get(i) => {
+                        let key = model_key(i);
+                        prop_assert_eq!(d.get(&key), model.get(&key));
+                        prop_assert_eq!(d.contains_key(&key), model.contains_key(&key));
+                    }
+                    Op::GetMut(i, v) => {
+                        let key = model_key(i);
+                        match (d.get_mut(&key), model.get_mut(&key)) {
+                            (Some(a), Some(b)) => { *a = v; *b = v; }
+                            (None, None) => {}
+                            (a, b) => prop_assert!(false, "get_mut {:?} vs {:?}", a, b),
+                        }
+                    }
+                    Op::Steps(n) => { d.rehash_steps(n); }
+                    Op::Clear => { d.clear(); model.clear(); }
+                }
+                prop_assert_eq!(d.len(), model.len());
+            }
+            check_invariants(&d);
+            let got: HashMap<Vec<u8>, u32> = d.iter().map(|(k, v)| (k.to_vec(), *v)).collect();
+            prop_assert_eq!(got, model);
+        }
+
+        #[test]
+        fn scan_keeps_its_guarantee_under_random_changes(
+            initial in 0..3000usize,
+            stable in 0..200usize,
+            changes in prop::collection::vec((0..4u8, 0..3000usize), 0..40),
+        ) {
+            let mut d = Dict::new();
+            for i in 0..initial {
+                d.insert(&k(i), i);
+            }
+            let stable = stable.min(initial);
+            let mut changes = changes.into_iter();
+            let mut next_key = 1_000_000;
+            let seen = scan_all(&mut d, |d, _| match changes.next() {
+                Some((0, n)) => {
+                    for _ in 0..n {
+                        d.insert(&k(next_key), next_key);
+                        next_key += 1;
+                    }
+                }
+                Some((1, n)) => {
+                    // Remove anything but the stable keys.
+                    let doomed: Vec<Vec<u8>> = d
+                        .iter()
+                        .filter(|(_, &v)| v >= stable)
+                        .take(n)
+                        .map(|(k, _)| k.to_vec())
+                        .collect();
+                    for key in doomed {
+                        d.remove(&key);
+                    }
+                }
+                Some((2, n)) => { d.rehash_steps(n % 50); }
+                _ => {}
+            });
+            let seen: HashSet<Vec<u8>> = seen.into_iter().collect();
+            for i in 0..stable {
+                prop_assert!(seen.contains(&k(i)), "key {} missed", i);
+            }
+        }
+    }
+
+    /// Resident memory of 1M entries (16-byte keys, 32-byte values), bucket array included.
+    /// Ignored by default because RSS is process-wide: run it alone, in release mode:
+    /// `cargo test -p rubedo-engine --release --lib dict::tests::rss -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    #[cfg(target_os = "linux")]
+    fn rss_per_entry_of_a_million_entries() {
+        fn rss() -> usize {
+            let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+            let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+            pages * 4096
+        }
+        let before = rss();
+        let mut d = Dict::new();
+        for i in 0..1_000_000u64 {
+            let key = format!("key:{i:012}");
+            d.insert_new(key.as_bytes(), [i; 4]);
+        }
+        while d.rehash_steps(10_000) {}
+        let per_entry = (rss() - before) as f64 / 1e6;
+        println!("RSS: {per_entry:.1} bytes/entry");
+        assert!(per_entry < 100.0, "{per_entry} bytes/entry");
+        drop(d);
+    }
+}

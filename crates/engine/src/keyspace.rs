@@ -1,0 +1,406 @@
+//! The `Keyspace` trait and the views commands use to reach the data.
+//!
+//! A command never touches tables directly. It asks the keyspace to `run` a
+//! closure over a [`Scope`] (the keys it names, one whole database, or
+//! everything), and inside the closure it sees [`Dbs`] / [`Db`] views whose
+//! methods are the same under both engines. The single-threaded engine hands
+//! out its plain tables; the concurrent engine locks exactly the shards the
+//! scope needs, in a fixed order, for the duration of the closure. That is
+//! what makes every command atomic under both engines.
+
+
+use parking_lot::MutexGuard;
+
+use crate::dict::Key;
+use crate::table::{Events, Table, Touch};
+use crate::value::{Entry, Value};
+
+/// What a command will touch; the concurrent engine locks exactly this.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// Only these keys of one database.
+    Keys { db: usize, keys: &'a [&'a [u8]] },
+    /// Every key of one database (KEYS, SCAN, DBSIZE, FLUSHDB...).
+    Db(usize),
+    /// Everything, exclusively (transactions, scripts, FLUSHALL, SWAPDB, MOVE...).
+    All,
+}
+
+/// A set of databases with atomic access; implemented by the single-threaded
+/// [`crate::SingleKeyspace`] and the sharded [`crate::ConcurrentKeyspace`].
+pub trait Keyspace: 'static {
+    /// How many databases exist (SELECT's range).
+    fn databases(&self) -> usize;
+
+    /// The engine clock, in Unix ms.
+    fn now_ms(&self) -> u64;
+
+    /// Runs `f` with exclusive access to what `scope` names. Nothing else
+    /// can observe or change those keys until `f` returns.
+    fn run<R>(&self, scope: Scope<'_>, f: impl FnOnce(&mut Dbs<'_>) -> R) -> R;
+
+    /// One active-expiry pass: visits up to `budget` keys with a TTL per
+    /// database and deletes the expired ones, which are reported in `ev`.
+    /// Returns (visited, expired) so the caller can decide to go on.
+    fn active_expire(&self, budget: usize, ev: &mut Events) -> (usize, usize);
+
+    /// A few steps of incremental rehashing for every table.
+    fn rehash(&self, steps: usize);
+
+    /// Keys and keys-with-TTL per database, for INFO keyspace.
+    fn sizes(&self) -> Vec<(usize, usize)>;
+
+    /// Approximate bytes used by the tables themselves.
+    fn table_bytes(&self) -> usize;
+}
+
+/// The guards a concurrent run holds, sorted by (db, shard).
+pub(crate) type Guards<'a> = Vec<(usize, usize, MutexGuard<'a, Table>)>;
+
+pub(crate) enum DbsInner<'a> {
+    Single(&'a mut [Table]),
+    Sharded {
+        guards: Guards<'a>,
+        hasher: &'a ahash::RandomState,
+        shards: usize,
+        databases: usize,
+    },
+}
+
+/// All databases, as visible to one run.
+pub struct Dbs<'a> {
+    pub(crate) now: u64,
+    pub(crate) inner: DbsInner<'a>,
+    pub(crate) events: Events,
+}
+
+impl<'a> Dbs<'a> {
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// How many databases exist.
+    pub fn count(&self) -> usize {
+        match &self.inner {
+            DbsInner::Single(t) => t.len(),
+            DbsInner::Sharded { databases, .. } => *databases,
+        }
+    }
+
+    /// The view of database `index`.
+    pub fn db(&mut self, index: usize) -> Db<'_> {
+        let now = self.now;
+        let tables = match &mut self.inner {
+            DbsInner::Single(t) => Tables::One(&mut t[index]),
+            DbsInner::Sharded {
+                guards,
+                hasher,
+                shards,
+                ..
+            } => {
+                let lo = guards.partition_point(|g| g.0 < index);
+                let hi = guards.partition_point(|g| g.0 <= index);
+                Tables::Shards {
+                    tables: guards[lo..hi].iter_mut().map(|g| (g.1, &mut *g.2)).collect(),
+                    hasher,
+                    shards: *shards,
+                }
+            }
+        };
+        Db {
+            index,
+            now,
+            tables,
+            ev: &mut self.events,
+        }
+    }
+
+    /// Swaps the contents of two databases (SWAPDB). Needs `Scope::All`.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        match &mut self.inner {
+            DbsInner::Single(t) => t.swap(a, b),
+            DbsInner::Sharded { guards, shards, .. } => {
+                let shards = *shards;
+                let (lo, hi) = (a.min(b), a.max(b));
+                let lo_start = guards.partition_point(|g| g.0 < lo);
+                let hi_start = guards.partition_point(|g| g.0 < hi);
+                assert!(
+                    guards.len() >= hi_start + shards && guards[lo_start..].len() >= shards,
+                    "SWAPDB needs Scope::All"
+                );
+                let (left, right) = guards.split_at_mut(hi_start);
+                for s in 0..shards {
+                    std::mem::swap(&mut *left[lo_start + s].2, &mut *right[s].2);
+                }
+            }
+        }
+    }
+
+    /// Side effects collected so far (lazily expired keys, hit counters).
+    pub fn events(&mut self) -> &mut Events {
+        &mut self.events
+    }
+
+    /// Takes the collected side effects.
+    pub fn take_events(&mut self) -> Events {
+        std::mem::take(&mut self.events)
+    }
+}
+
+enum Tables<'a> {
+    One(&'a mut Table),
+    Shards {
+        /// (shard number, table), ascending by shard.
+        tables: Vec<(usize, &'a mut Table)>,
+        hasher: &'a ahash::RandomState,
+        shards: usize,
+    },
+}
+
+/// The shard a key lives in, for a given shard count (a power of two).
+pub(crate) fn shard_of(hasher: &ahash::RandomState, shards: usize, key: &[u8]) -> usize {
+    (hasher.hash_one(key) as usize) & (shards - 1)
+}
+
+/// One database as a command sees it.
+pub struct Db<'a> {
+    index: usize,
+    now: u64,
+    tables: Tables<'a>,
+    ev: &'a mut Events,
+}
+
+macro_rules! table_for {
+    ($self:ident, $key:expr) => {
+        match &mut $self.tables {
+            Tables::One(t) => &mut **t,
+            Tables::Shards {
+                tables,
+                hasher,
+                shards,
+            } => {
+                let s = shard_of(hasher, *shards, $key);
+                match tables.iter_mut().find(|g| g.0 == s) {
+                    Some(g) => &mut *g.1,
+                    None => panic!("key outside the locked scope"),
+                }
+            }
+        }
+    };
+}
+
+impl<'a> Db<'a> {
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The command's time, fixed for the whole run.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn tables(&self) -> Vec<&Table> {
+        match &self.tables {
+            Tables::One(t) => vec![&**t],
+            Tables::Shards { tables, shards, .. } => {
+                assert_eq!(tables.len(), *shards, "whole-database access needs Scope::Db");
+                tables.iter().map(|g| &*g.1).collect()
+            }
+        }
+    }
+
+    fn tables_mut(&mut self) -> Vec<&mut Table> {
+        match &mut self.tables {
+            Tables::One(t) => vec![&mut **t],
+            Tables::Shards { tables, shards, .. } => {
+                assert_eq!(tables.len(), *shards, "whole-database access needs Scope::Db");
+                tables.iter_mut().map(|g| &mut *g.1).collect()
+            }
+        }
+    }
+
+    /// A read access (counts in keyspace_hits / keyspace_misses).
+    pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let (idx, now) = (self.index, self.now);
+        let t = table_for!(self, key);
+        let ev = &mut *self.ev;
+        let r = t.lookup(idx, key, now, Touch::Yes, ev);
+        if r.is_some() {
+            ev.hits += 1;
+        } else {
+            ev.misses += 1;
+        }
+        r
+    }
+
+    /// A write-path access: touches the key but does not count as a hit or miss.
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup(key, Touch::Yes)
+    }
+
+    /// An introspection access: expires but does not touch.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup(key, Touch::No)
+    }
+
+    fn lookup(&mut self, key: &[u8], touch: Touch) -> Option<&mut Entry> {
+        let (idx, now) = (self.index, self.now);
+        let t = table_for!(self, key);
+        t.lookup(idx, key, now, touch, self.ev)
+    }
+
+    pub fn contains(&mut self, key: &[u8]) -> bool {
+        self.peek(key).is_some()
+    }
+
+    /// Stores a value, replacing the old one; clears the TTL unless `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Entry> {
+        let (idx, now) = (self.index, self.now);
+        let t = table_for!(self, key);
+        t.expire_if_needed(idx, key, now, self.ev);
+        t.set(key, value, now, keep_ttl)
+    }
+
+    /// Inserts a key the caller has just found absent.
+    pub fn insert_new(&mut self, key: &[u8], value: Value) -> &mut Entry {
+        let now = self.now;
+        table_for!(self, key).insert_new(key, value, now)
+    }
+
+    /// Deletes a key; an already expired key counts as absent.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (idx, now) = (self.index, self.now);
+        let t = table_for!(self, key);
+        if t.expire_if_needed(idx, key, now, self.ev) {
+            return None;
+        }
+        t.remove(key).map(|(_, e)| e)
+    }
+
+    /// The key's absolute expiry time (ms), if it has one.
+    pub fn expire_at(&mut self, key: &[u8]) -> Option<u64> {
+        table_for!(self, key).expire_at(key)
+    }
+
+    /// Sets or clears the TTL of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
+        table_for!(self, key).set_expire(key, at)
+    }
+
+    /// Number of keys, expired-but-not-yet-reclaimed ones included (like DBSIZE).
+    pub fn len(&self) -> usize {
+        self.tables().iter().map(|t| t.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.tables().iter().map(|t| t.expires_len()).sum()
+    }
+
+    /// Removes every key; returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        self.tables_mut().into_iter().map(|t| t.clear()).sum()
+    }
+
+    /// Calls `f` for each live key.
+    pub fn for_each_live(&self, mut f: impl FnMut(&Key, &Entry)) {
+        let now = self.now;
+        for t in self.tables() {
+            t.for_each_live(now, &mut f);
+        }
+    }
+
+    /// True if the key exists and is live, without side effects.
+    pub fn is_live(&self, key: &[u8]) -> bool {
+        let now = self.now;
+        match &self.tables {
+            Tables::One(t) => t.is_live(key, now),
+            Tables::Shards {
+                tables,
+                hasher,
+                shards,
+            } => {
+                let s = shard_of(hasher, *shards, key);
+                tables
+                    .iter()
+                    .find(|g| g.0 == s)
+                    .map(|g| g.1.is_live(key, now))
+                    .expect("key outside the locked scope")
+            }
+        }
+    }
+
+    /// One SCAN step. The cursor packs the shard number in its low bits, so
+    /// the guarantee of the underlying table holds per shard.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Key, &Entry)) -> u64 {
+        let tables = self.tables();
+        let n = tables.len() as u64;
+        if n == 1 {
+            return tables[0].scan(cursor, f);
+        }
+        let bits = n.trailing_zeros();
+        let mut shard = cursor & (n - 1);
+        let mut c = cursor >> bits;
+        loop {
+            c = tables[shard as usize].scan(c, &mut f);
+            if c != 0 {
+                return (c << bits) | shard;
+            }
+            shard += 1;
+            if shard == n {
+                return 0;
+            }
+            if tables[shard as usize].is_empty() {
+                continue;
+            }
+            // A fresh shard starts at cursor 0; return so COUNT stays meaningful.
+            return shard;
+        }
+    }
+
+    /// A random live key.
+    pub fn random_key(&mut self) -> Option<Key> {
+        let (idx, now) = (self.index, self.now);
+        let mut tables: Vec<&mut Table> = match &mut self.tables {
+            Tables::One(t) => vec![&mut **t],
+            Tables::Shards { tables, .. } => tables.iter_mut().map(|g| &mut *g.1).collect(),
+        };
+        let ev = &mut *self.ev;
+        let total: usize = tables.iter().map(|t| t.len()).sum();
+        if total == 0 {
+            return None;
+        }
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        for _ in 0..16 {
+            let mut pick = rng.gen_range(0..total.max(1));
+            let mut chosen = None;
+            for (i, t) in tables.iter().enumerate() {
+                if pick < t.len() {
+                    chosen = Some(i);
+                    break;
+                }
+                pick -= t.len();
+            }
+            let i = chosen?;
+            if let Some(k) = tables[i].random_key(idx, now, ev) {
+                return Some(k);
+            }
+            if tables.iter().all(|t| t.is_empty()) {
+                return None;
+            }
+        }
+        tables.iter_mut().find_map(|t| t.random_key(idx, now, ev))
+    }
+
+    /// Side effects collected so far.
+    pub fn events(&mut self) -> &mut Events {
+        self.ev
+    }
+}

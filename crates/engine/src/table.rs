@@ -1,0 +1,243 @@
+//! One hash table of keys with their expiry times: a whole database in the
+//! single-threaded engine, one shard of a database in the concurrent engine.
+
+use crate::dict::{Dict, Key};
+use crate::value::{secs, Entry, Value};
+
+/// Side effects of keyspace access that the caller must act on after a
+/// command: lazily expired keys (for notifications, WATCH and propagation)
+/// and the hit/miss counters INFO reports.
+#[derive(Debug, Default)]
+pub struct Events {
+    /// Keys deleted because their time had passed, with their database.
+    pub expired: Vec<(usize, Key)>,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Events {
+    pub fn is_empty(&self) -> bool {
+        self.expired.is_empty() && self.hits == 0 && self.misses == 0
+    }
+}
+
+/// Keys and expiry times. Expiry lives in a second table, as in Redis, so
+/// keys without a TTL pay nothing for it and active expiry visits only keys
+/// that have one.
+#[derive(Default)]
+pub struct Table {
+    keys: Dict<Entry>,
+    expires: Dict<u64>,
+    /// Where the next active-expiry pass resumes in `expires`.
+    expire_cursor: u64,
+}
+
+/// How a lookup treats the entry's access time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// A normal read or write: counts as an access.
+    Yes,
+    /// Introspection (TYPE, OBJECT, TTL...): leaves the access time alone.
+    No,
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// True if the key has a TTL that has passed. Like Redis, a key whose
+    /// expiry time equals `now` is still alive.
+    fn is_expired(&self, key: &[u8], now: u64) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
+        matches!(self.expires.get(key), Some(&t) if t < now)
+    }
+
+    /// Deletes `key` if its time has passed; returns true if it did.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64, ev: &mut Events) -> bool {
+        if self.is_expired(key, now) {
+            self.expires.remove(key);
+            if let Some((k, _)) = self.keys.remove(key) {
+                ev.expired.push((db, k));
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Finds a live key, expiring it first if its time has passed.
+    pub fn lookup(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        touch: Touch,
+        ev: &mut Events,
+    ) -> Option<&mut Entry> {
+        self.expire_if_needed(db, key, now, ev);
+        let e = self.keys.get_mut(key)?;
+        if touch == Touch::Yes {
+            e.atime = secs(now);
+        }
+        Some(e)
+    }
+
+    /// Stores `value` under `key`, replacing any old value. The TTL is
+    /// cleared unless `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], value: Value, now: u64, keep_ttl: bool) -> Option<Entry> {
+        let old = self.keys.insert(key, Entry::new(value, now));
+        if !keep_ttl && old.is_some() && !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        old
+    }
+
+    /// Inserts a key known to be absent (the caller just looked it up).
+    pub fn insert_new(&mut self, key: &[u8], value: Value, now: u64) -> &mut Entry {
+        self.keys.insert_new(key, Entry::new(value, now))
+    }
+
+    /// Removes a key and its TTL.
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Key, Entry)> {
+        let r = self.keys.remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        Some(r)
+    }
+
+    /// The absolute expiry time in ms, if the key has one.
+    pub fn expire_at(&self, key: &[u8]) -> Option<u64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    /// Sets or clears the TTL of an existing key; returns false if the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
+        if !self.keys.contains_key(key) {
+            return false;
+        }
+        match at {
+            Some(t) => {
+                self.expires.insert(key, t);
+            }
+            None => {
+                self.expires.remove(key);
+            }
+        }
+        true
+    }
+
+    /// Removes everything; returns the number of keys removed.
+    pub fn clear(&mut self) -> usize {
+        let n = self.keys.len();
+        self.keys = Dict::new();
+        self.expires = Dict::new();
+        self.expire_cursor = 0;
+        n
+    }
+
+    /// One SCAN step over the raw table; expired keys are reported too and
+    /// the caller filters them.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Key, &Entry)) -> u64 {
+        self.keys.scan(cursor, |k, v| f(k, v))
+    }
+
+    /// Every live key, in table order.
+    pub fn for_each_live(&self, now: u64, mut f: impl FnMut(&Key, &Entry)) {
+        for (k, v) in self.keys.iter() {
+            if !self.is_expired(k, now) {
+                f(k, v);
+            }
+        }
+    }
+
+    /// True if the key exists and has not expired, without deleting it.
+    pub fn is_live(&self, key: &[u8], now: u64) -> bool {
+        self.keys.contains_key(key) && !self.is_expired(key, now)
+    }
+
+    /// A random live key. Expired keys met on the way are deleted, as Redis does.
+    pub fn random_key(&mut self, db: usize, now: u64, ev: &mut Events) -> Option<Key> {
+        let mut rng = rand::thread_rng();
+        // Bounded, so a table where every key is expired cannot loop forever.
+        for _ in 0..100 {
+            let k = self.keys.random(&mut rng)?.0.clone();
+            if !self.expire_if_needed(db, &k, now, ev) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// One active-expiry step: visits up to `budget` keys with a TTL from the
+    /// resume cursor and deletes the expired ones. Returns (visited, expired).
+    pub fn active_expire_step(
+        &mut self,
+        db: usize,
+        now: u64,
+        budget: usize,
+        ev: &mut Events,
+    ) -> (usize, usize) {
+        if self.expires.is_empty() {
+            return (0, 0);
+        }
+        let mut dead: Vec<Key> = Vec::new();
+        let mut visited = 0;
+        let mut cursor = self.expire_cursor;
+        loop {
+            cursor = self.expires.scan(cursor, |k, &t| {
+                visited += 1;
+                if t < now {
+                    dead.push(k.clone());
+                }
+            });
+            if cursor == 0 || visited >= budget {
+                break;
+            }
+        }
+        self.expire_cursor = cursor;
+        let n = dead.len();
+        for k in dead {
+            self.expires.remove(&k);
+            if let Some((k, _)) = self.keys.remove(&k) {
+                ev.expired.push((db, k));
+            }
+        }
+        (visited, n)
+    }
+
+    /// Approximate memory the table uses, for INFO memory and MEMORY-like figures.
+    pub fn table_bytes(&self) -> usize {
+        self.keys.table_bytes() + self.expires.table_bytes()
+    }
+
+    /// Incremental rehashing, driven by the server's cron.
+    pub fn rehash_steps(&mut self, n: usize) -> bool {
+        let a = self.keys.rehash_steps(n);
+        let b = self.expires.rehash_steps(n);
+        a || b
+    }
+
+    /// Moves every key of `self` into a new table and leaves `self` empty.
+    pub fn take(&mut self) -> Table {
+        std::mem::take(self)
+    }
+}

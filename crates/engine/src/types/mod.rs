@@ -1,0 +1,4 @@
+//! Data-type operations, one module per type, over the [`crate::Db`] view.
+
+pub mod float;
+pub mod string;

@@ -1,0 +1,1 @@
+//! rubedo-persist: snapshots and the append-only log.

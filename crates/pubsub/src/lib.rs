@@ -1,0 +1,1 @@
+//! rubedo-pubsub: channels, patterns, shard channels and notifications.

@@ -1,0 +1,75 @@
+//! The value model of the protocol: one `Frame` per RESP2/RESP3 value.
+
+use bytes::Bytes;
+
+/// The protocol version a connection speaks (chosen with HELLO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+/// One protocol value. Commands build these; the encoder writes them in the
+/// connection's protocol, downgrading RESP3-only types for RESP2 clients.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Frame {
+    /// `+OK`: a status line, never containing CR or LF.
+    Simple(Bytes),
+    /// `-ERR message`: the full error text including its prefix word.
+    Error(Bytes),
+    /// `:42`
+    Integer(i64),
+    /// `$3\r\nfoo`
+    Bulk(Bytes),
+    /// The null bulk: `$-1` in RESP2, `_` in RESP3.
+    Null,
+    /// The null array: `*-1` in RESP2, `_` in RESP3.
+    NullArray,
+    /// `*N`
+    Array(Vec<Frame>),
+    /// `%N` (RESP3); a flat array of 2N items in RESP2.
+    Map(Vec<(Frame, Frame)>),
+    /// `~N` (RESP3); an array in RESP2.
+    Set(Vec<Frame>),
+    /// `,1.5` (RESP3); a bulk string in RESP2.
+    Double(f64),
+    /// `#t` / `#f` (RESP3); the integer 1 / 0 in RESP2.
+    Boolean(bool),
+    /// `(123...` (RESP3); a bulk string in RESP2.
+    BigNumber(Bytes),
+    /// `=N\r\ntxt:...` (RESP3); a bulk string of the payload in RESP2.
+    Verbatim { format: [u8; 3], data: Bytes },
+    /// `>N` (RESP3 out-of-band); an array in RESP2.
+    Push(Vec<Frame>),
+    /// `|N` attribute map followed by the value it annotates (RESP3);
+    /// RESP2 clients see only the value.
+    Attribute(Vec<(Frame, Frame)>, Box<Frame>),
+}
+
+impl Frame {
+    /// `+OK`
+    pub fn ok() -> Frame {
+        Frame::Simple(Bytes::from_static(b"OK"))
+    }
+
+    /// A status reply from a static string.
+    pub fn simple(s: &'static str) -> Frame {
+        Frame::Simple(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// A bulk reply copied from a byte slice.
+    pub fn bulk(b: &[u8]) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(b))
+    }
+
+    /// An error reply; `msg` carries its prefix word, e.g. `ERR syntax error`.
+    pub fn error(msg: impl Into<Bytes>) -> Frame {
+        Frame::Error(msg.into())
+    }
+
+    /// True for `Frame::Error`.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Frame::Error(_))
+    }
+}

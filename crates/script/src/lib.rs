@@ -1,0 +1,1 @@
+//! rubedo-script: Lua scripting.

@@ -1,0 +1,68 @@
+//! Per-connection state owned by the connection task.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rubedo_resp::Protocol;
+
+use crate::command::Cmd;
+use crate::state::ClientInfo;
+
+/// CLIENT REPLY modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Set while the command after SKIP runs.
+    Skip,
+}
+
+/// A transaction being queued.
+#[derive(Default)]
+pub struct Multi {
+    pub queue: Vec<(&'static Cmd, Vec<Bytes>)>,
+    /// A queued command was refused (unknown, wrong arity...): EXEC aborts.
+    pub error: bool,
+}
+
+/// A watched key and whether it was live when watched (so that its expiry
+/// before EXEC counts as a change, as in Redis).
+pub struct Watched {
+    pub db: usize,
+    pub key: Bytes,
+    pub existed: bool,
+}
+
+pub struct Client {
+    pub info: Arc<ClientInfo>,
+    pub id: u64,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    pub watched: Vec<Watched>,
+    pub reply: ReplyMode,
+    /// Close the connection after writing the pending replies (QUIT).
+    pub close: bool,
+    /// Out-of-band frames to write before the next reply (RESP3 push).
+    pub pushes: Vec<rubedo_resp::Frame>,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
+        Client {
+            id: info.id,
+            info,
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            reply: ReplyMode::On,
+            close: false,
+            pushes: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! The connection group: PING, ECHO, SELECT, HELLO, AUTH, RESET, QUIT, CLIENT.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use rubedo_resp::{Frame, Protocol};
+
+use crate::args::{is, parse_i64, Args};
+use crate::client::ReplyMode;
+use crate::command::{acl, flag::*, Cmd};
+use crate::ctx::Ctx;
+use crate::error::{err, CmdError, CmdResult};
+use crate::state::ClientInfo;
+
+const G: &str = "connection";
+const C: u64 = acl::CONNECTION;
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("ping", -1, ping).flags(FAST | SENTINEL).acl(C | acl::FAST)
+        .doc(G, "1.0.0", "O(1)", "Returns the server's liveliness response."),
+    Cmd::new("echo", 2, echo).flags(LOADING | STALE | FAST).acl(C | acl::FAST)
+        .doc(G, "1.0.0", "O(1)", "Returns the given string."),
+    Cmd::new("quit", -1, quit).flags(ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH).acl(C | acl::FAST)
+        .doc(G, "1.0.0", "O(1)", "Closes the connection."),
+    Cmd::new("select", 2, select).flags(LOADING | STALE | FAST).acl(C | acl::FAST)
+        .doc(G, "1.0.0", "O(1)", "Changes the selected database."),
+    Cmd::new("hello", -1, hello).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY).acl(C | acl::FAST)
+        .doc(G, "6.0.0", "O(1)", "Handshakes with the Redis server."),
+    Cmd::new("auth", -2, auth).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY).acl(C | acl::FAST)
+        .doc(G, "1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection."),
+    Cmd::new("reset", 1, reset).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(C | acl::FAST)
+        .doc(G, "6.2.0", "O(1)", "Resets the connection."),
+    Cmd::container("client", CLIENT_SUBS).doc(G, "2.4.0", "Depends on subcommand.", "A container for client connection commands."),
+];
+
+const CS: u64 = C | acl::SLOW;
+const CA: u64 = C | acl::SLOW | acl::ADMIN | acl::DANGEROUS;
+
+static CLIENT_SUBS: &[Cmd] = &[
+    Cmd::new("client|id", 2, client_id).flags(NOSCRIPT | LOADING | STALE).acl(CS)
+        .doc(G, "5.0.0", "O(1)", "Returns the unique client ID of the connection."),
+    Cmd::new("client|getname", 2, client_getname).flags(NOSCRIPT | LOADING | STALE).acl(CS)
+        .doc(G, "2.6.9", "O(1)", "Returns the name of the connection."),
+    Cmd::new("client|setname", 3, client_setname).flags(NOSCRIPT | LOADING | STALE).acl(CS)
+        .doc(G, "2.6.9", "O(1)", "Sets the connection name."),
+    Cmd::new("client|list", -2, client_list).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(CA)
+        .doc(G, "2.4.0", "O(N) where N is the number of client connections", "Lists open connections."),
+    Cmd::new("client|info", 2, client_info).flags(NOSCRIPT | LOADING | STALE).acl(CS)
+        .doc(G, "6.2.0", "O(1)", "Returns information about the connection."),
+    Cmd::new("client|kill", -3, client_kill).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(CA)
+        .doc(G, "2.4.0", "O(N) where N is the number of client connections", "Terminates open connections."),
+    Cmd::new("client|reply", 3, client_reply).flags(NOSCRIPT | LOADING | STALE).acl(CS)
+        .doc(G, "3.2.0", "O(1)", "Instructs the server whether to reply to commands."),
+    Cmd::new("client|help", 2, client_help).flags(LOADING | STALE).acl(CS)
+        .doc(G, "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+fn ping(ctx: &mut Ctx) -> CmdResult {
+    match ctx.argv.len() {
+        1 => Ok(Frame::simple("PONG")),
+        2 => Ok(Frame::Bulk(ctx.argv[1].clone())),
+        _ => Err(CmdError::WrongArity("ping".into())),
+    }
+}
+
+fn echo(ctx: &mut Ctx) -> CmdResult {
+    Ok(Frame::Bulk(ctx.argv[1].clone()))
+}
+
+fn quit(ctx: &mut Ctx) -> CmdResult {
+    ctx.client.close = true;
+    Ok(Frame::ok())
+}
+
+fn select(ctx: &mut Ctx) -> CmdResult {
+    let n = parse_i64(&ctx.argv[1]).map_err(|_| CmdError::InvalidDbIndex)?;
+    if n < 0 || n as usize >= ctx.dbs.count() || n > i32::MAX as i64 {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    ctx.client.db = n as usize;
+    ctx.client.info.db.store(n as usize, Relaxed);
+    Ok(Frame::ok())
+}
+
+/// Checks a password for the default user (the only user until ACLs exist).
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match ctx.srv.config.requirepass() {
+        None => true,
+        Some(p) => p.as_bytes() == pass,
+    }
+}
+
+fn wrongpass() -> CmdError {
+    CmdError::Other("WRONGPASS invalid username-password pair or user is disabled.".into())
+}
+
+fn auth(ctx: &mut Ctx) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match ctx.argv.len() {
+        2 => (b"default", &ctx.argv[1]),
+        3 => (&ctx.argv[1], &ctx.argv[2]),
+        _ => return Err(CmdError::Syntax),
+    };
+    if ctx.argv.len() == 2 && ctx.srv.config.requirepass().is_none() {
+        return Err(err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
+    }
+    if !check_password(ctx, user, pass) {
+        return Err(wrongpass());
+    }
+    ctx.client.authenticated = true;
+    Ok(Frame::ok())
+}
+
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_name(info: &ClientInfo, name: &Bytes) -> Result<(), CmdError> {
+    if !valid_name(name) {
+        return Err(err("Client names cannot contain spaces, newlines or special characters."));
+    }
+    *info.name.lock() = if name.is_empty() { None } else { Some(name.clone()) };
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx) -> CmdResult {
+    let mut a = Args::new(ctx.argv);
+    let mut proto = None;
+    if let Some(v) = a.peek() {
+        let _ = v;
+        let v = a.next_bytes()?;
+        let n = parse_i64(v).map_err(|_| err("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&n) {
+            return Err(CmdError::Other("NOPROTO unsupported protocol version".into()));
+        }
+        proto = Some(if n == 3 { Protocol::Resp3 } else { Protocol::Resp2 });
+    }
+    let mut name = None;
+    let mut creds = None;
+    while let Some(opt) = a.peek() {
+        if is(opt, "AUTH") && a.remaining() >= 3 {
+            a.next_bytes()?;
+            let u = a.next_bytes()?;
+            let p = a.next_bytes()?;
+            creds = Some((u.clone(), p.clone()));
+        } else if is(opt, "SETNAME") && a.remaining() >= 2 {
+            a.next_bytes()?;
+            name = Some(a.next_bytes()?.clone());
+        } else {
+            return Err(err(format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt))));
+        }
+    }
+    if let Some((u, p)) = &creds {
+        if !check_password(ctx, u, p) {
+            return Err(wrongpass());
+        }
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated && ctx.srv.config.has_password.load(Relaxed) {
+        return Err(CmdError::Other(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+        ));
+    }
+    if let Some(n) = &name {
+        set_name(&ctx.client.info, n)?;
+    }
+    if let Some(p) = proto {
+        ctx.client.proto = p;
+        ctx.client.info.resp.store(if p == Protocol::Resp3 { 3 } else { 2 }, Relaxed);
+    }
+    let s = |v: &str| Frame::Bulk(Bytes::copy_from_slice(v.as_bytes()));
+    Ok(Frame::Map(vec![
+        (s("server"), s("redis")),
+        (s("version"), s(crate::REDIS_VERSION)),
+        (s("proto"), Frame::Integer(if ctx.client.proto == Protocol::Resp3 { 3 } else { 2 })),
+        (s("id"), Frame::Integer(ctx.client.id as i64)),
+        (s("mode"), s("standalone")),
+        (s("role"), s("master")),
+        (s("modules"), Frame::Array(vec![])),
+    ]))
+}
+
+fn reset(ctx: &mut Ctx) -> CmdResult {
+    ctx.client.multi = None;
+    ctx.client.info.in_multi.store(false, Relaxed);
+    ctx.client.info.multi_len.store(0, Relaxed);
+    super::txn::unwatch_all(ctx.srv, ctx.client);
+    ctx.client.db = 0;
+    ctx.client.info.db.store(0, Relaxed);
+    ctx.client.proto = Protocol::Resp2;
+    ctx.client.info.resp.store(2, Relaxed);
+    ctx.client.reply = ReplyMode::On;
+    *ctx.client.info.name.lock() = None;
+    if ctx.srv.config.has_password.load(Relaxed) {
+        ctx.client.authenticated = false;
+    }
+    Ok(Frame::simple("RESET"))
+}
+
+fn client_id(ctx: &mut Ctx) -> CmdResult {
+    Ok(Frame::Integer(ctx.client.id as i64))
+}
+
+fn client_getname(ctx: &mut Ctx) -> CmdResult {
+    Ok(match ctx.client.info.name.lock().clone() {
+        Some(n) => Frame::Bulk(n),
+        None => Frame::Null,
+    })
+}
+
+fn client_setname(ctx: &mut Ctx) -> CmdResult {
+    set_name(&ctx.client.info, &ctx.argv[2])?;
+    Ok(Frame::ok())
+}
+
+/// One CLIENT LIST line, with Redis 7.0's fields in its order.
+pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> String {
+    let name = c.name.lock().clone().unwrap_or_default();
+    let last = c.last_cmd.load(Relaxed);
+    let cmd = if last == 0 { "NULL" } else { srv.table.all[last - 1].name };
+    let in_multi = c.in_multi.load(Relaxed);
+    let mut flags = String::new();
+    if in_multi {
+        flags.push('x');
+    }
+    if c.watch_count.load(Relaxed) > 0 && !in_multi {
+        // Redis shows no flag for watching alone.
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let qbuf = c.qbuf.load(Relaxed);
+    let omem = c.omem.load(Relaxed);
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.id + 7,
+        String::from_utf8_lossy(&name),
+        now_ms.saturating_sub(c.created_ms) / 1000,
+        now_ms.saturating_sub(c.last_ms.load(Relaxed)) / 1000,
+        flags,
+        c.db.load(Relaxed),
+        if in_multi { c.multi_len.load(Relaxed) as i64 } else { -1 },
+        qbuf,
+        16 * 1024usize.saturating_sub(qbuf),
+        16 * 1024,
+        omem,
+        32 * 1024 + qbuf + omem,
+        cmd,
+        c.resp.load(Relaxed),
+    )
+}
+
+fn txt(s: String) -> Frame {
+    Frame::Verbatim {
+        format: *b"txt",
+        data: Bytes::from(s),
+    }
+}
+
+fn client_list(ctx: &mut Ctx) -> CmdResult {
+    let mut a = Args::after(ctx.argv, 2);
+    let mut ids: Option<Vec<u64>> = None;
+    let mut only_none = false;
+    while !a.is_empty() {
+        if a.eat("TYPE") {
+            let t = a.next_bytes()?;
+            if is(t, "normal") {
+            } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
+                only_none = true;
+            } else {
+                return Err(err(format!("Unknown client type '{}'", String::from_utf8_lossy(t))));
+            }
+        } else if a.eat("ID") {
+            let mut v = Vec::new();
+            for id in a.rest() {
+                let n = parse_i64(id).ok().filter(|n| *n > 0).ok_or_else(|| err("Invalid client ID"))?;
+                v.push(n as u64);
+            }
+            if v.is_empty() {
+                return Err(CmdError::Syntax);
+            }
+            ids = Some(v);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = ctx.now();
+    let clients: Vec<_> = ctx.srv.clients.lock().values().cloned().collect();
+    let mut out = String::new();
+    for c in clients {
+        if only_none || ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+            continue;
+        }
+        out.push_str(&client_line(ctx.srv, &c, now));
+    }
+    Ok(txt(out))
+}
+
+fn client_info(ctx: &mut Ctx) -> CmdResult {
+    let now = ctx.now();
+    Ok(txt(client_line(ctx.srv, &ctx.client.info, now)))
+}
+
+fn client_kill(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    if argv.len() == 3 {
+        let addr = String::from_utf8_lossy(&argv[2]).into_owned();
+        let target = ctx.srv.clients.lock().values().find(|c| c.addr == addr).cloned();
+        return match target {
+            Some(c) => {
+                c.kill();
+                Ok(Frame::ok())
+            }
+            None => Err(err("No such client")),
+        };
+    }
+    let mut a = Args::after(argv, 2);
+    let (mut id, mut addr, mut laddr, mut user, mut skipme, mut typ) = (None, None, None, None, true, None);
+    while !a.is_empty() {
+        if a.remaining() < 2 {
+            return Err(CmdError::Syntax);
+        }
+        let k = a.next_bytes()?;
+        let v = a.next_bytes()?;
+        if is(k, "ID") {
+            let n = parse_i64(v).ok().filter(|n| *n > 0).ok_or_else(|| err("client-id should be greater than 0"))?;
+            id = Some(n as u64);
+        } else if is(k, "ADDR") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "LADDR") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "USER") {
+            user = Some(v.clone());
+        } else if is(k, "SKIPME") {
+            skipme = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+        } else if is(k, "TYPE") {
+            if is(v, "normal") {
+                typ = Some(true);
+            } else if is(v, "master") || is(v, "replica") || is(v, "slave") || is(v, "pubsub") {
+                typ = Some(false);
+            } else {
+                return Err(err(format!("Unknown client type '{}'", String::from_utf8_lossy(v))));
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let me = ctx.client.id;
+    let clients: Vec<_> = ctx.srv.clients.lock().values().cloned().collect();
+    let mut n = 0;
+    for c in clients {
+        let matches = id.is_none_or(|i| i == c.id)
+            && addr.as_ref().is_none_or(|a| *a == c.addr)
+            && laddr.as_ref().is_none_or(|a| *a == c.laddr)
+            && user.as_ref().is_none_or(|u| u.as_ref() == b"default")
+            && typ != Some(false)
+            && !(skipme && c.id == me);
+        if matches {
+            if c.id == me {
+                ctx.client.close = true;
+            } else {
+                c.kill();
+            }
+            n += 1;
+        }
+    }
+    Ok(Frame::Integer(n))
+}
+
+fn client_reply(ctx: &mut Ctx) -> CmdResult {
+    let v = &ctx.argv[2];
+    ctx.client.reply = if is(v, "ON") {
+        ReplyMode::On
+    } else if is(v, "OFF") {
+        ReplyMode::Off
+    } else if is(v, "SKIP") {
+        ReplyMode::SkipNext
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    Ok(Frame::ok())
+}
+
+fn client_help(_ctx: &mut Ctx) -> CmdResult {
+    Ok(super::help(
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    The name of this connection, if set.",
+            "ID",
+            "    The id of this connection.",
+            "INFO",
+            "    Details about this connection, in CLIENT LIST's format.",
+            "KILL <ip:port>",
+            "    Close the connection from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Close every connection matching all filters: ID <id>, TYPE <type>,",
+            "    ADDR <ip:port>, LADDR <ip:port>, USER <name>, SKIPME (YES|NO).",
+            "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
+            "    Details about open connections.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Turn replies on or off, or skip the reply of the next command.",
+            "SETNAME <name>",
+            "    Name this connection.",
+        ],
+    ))
+}

@@ -1,0 +1,249 @@
+//! DEBUG: the subcommands test suites rely on.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use rubedo_engine::{Str, Value};
+use rubedo_resp::{Frame, Protocol};
+use sha1::{Digest, Sha1};
+
+use crate::args::{is, parse_i64};
+use crate::command::{acl, flag::*, Cmd, Lock};
+use crate::ctx::Ctx;
+use crate::error::{err, CmdError, CmdResult};
+
+pub static COMMANDS: &[Cmd] = &[Cmd::new("debug", -2, debug)
+    .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+    .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
+    .lock(Lock::All)
+    .doc("server", "1.0.0", "Depends on subcommand.", "A container for debugging commands.")];
+
+fn debug(ctx: &mut Ctx) -> CmdResult {
+    let sub = ctx.argv[1].to_ascii_lowercase();
+    let argc = ctx.argv.len();
+    match (&sub[..], argc) {
+        (b"sleep", 3) => {
+            let secs = crate::args::parse_f64(&ctx.argv[2]).unwrap_or(0.0);
+            if secs > 0.0 {
+                // Blocking the whole server is the point: tests use it to
+                // simulate a slow command.
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            }
+            Ok(Frame::ok())
+        }
+        (b"set-active-expire", 3) => {
+            ctx.srv.active_expire.store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
+            Ok(Frame::ok())
+        }
+        (b"pause-cron", 3) => {
+            ctx.srv.cron_paused.store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
+            Ok(Frame::ok())
+        }
+        (b"object", 3) => debug_object(ctx),
+        (b"digest", 2) => Ok(Frame::Simple(Bytes::from(hex(&dataset_digest(ctx))))),
+        (b"digest-value", _) => {
+            let db = ctx.client.db;
+            let mut out = Vec::new();
+            for key in &ctx.argv[2..] {
+                let mut d = [0u8; 20];
+                let mut view = ctx.dbs.db(db);
+                let at = view.expire_at(key);
+                if let Some(e) = view.peek(key) {
+                    object_digest(&mut d, &e.value, at.is_some());
+                }
+                out.push(Frame::Simple(Bytes::from(hex(&d))));
+            }
+            Ok(Frame::Array(out))
+        }
+        (b"populate", 3..=5) => populate(ctx),
+        (b"protocol", 3) => protocol(ctx),
+        (b"help", 2) => Ok(super::help(
+            "DEBUG",
+            &[
+                "DIGEST",
+                "    A hex digest of the whole dataset.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    A hex digest of each key's value.",
+                "OBJECT <key>",
+                "    Low-level details of the value at <key>.",
+                "PAUSE-CRON <0|1>",
+                "    Stop or resume the periodic background work.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> keys named <prefix>:<n> (prefix defaults to key).",
+                "PROTOCOL <type>",
+                "    Reply with a value of a RESP type: string, integer, double, bignum, null,",
+                "    array, set, map, attrib, push, verbatim, true, false.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Turn active expiry off or on.",
+                "SLEEP <seconds>",
+                "    Block the server for <seconds> (may be fractional).",
+            ],
+        )),
+        _ => Err(err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&ctx.argv[1])
+        ))),
+    }
+}
+
+fn debug_object(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.argv[2].clone();
+    let now = rubedo_engine::value::secs(ctx.now());
+    let mut db = ctx.db();
+    let Some(e) = db.peek(&key) else {
+        return Err(rubedo_engine::Error::NoSuchKey.into());
+    };
+    let (enc, len) = match &e.value {
+        Value::Str(s) => (s.encoding(), s.len()),
+    };
+    Ok(Frame::Simple(Bytes::from(format!(
+        "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        e as *const _,
+        enc,
+        len,
+        e.atime & 0xFF_FFFF,
+        now.saturating_sub(e.atime)
+    ))))
+}
+
+fn sha1_of(parts: &[&[u8]]) -> [u8; 20] {
+    let mut h = Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// XORs the SHA1 of `data` into `digest`.
+fn xor_digest(digest: &mut [u8; 20], data: &[u8]) {
+    let h = sha1_of(&[data]);
+    for (d, x) in digest.iter_mut().zip(h) {
+        *d ^= x;
+    }
+}
+
+/// Order-dependent mixing: xor in `data`, then hash the result.
+fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
+    xor_digest(digest, data);
+    *digest = sha1_of(&[&digest[..]]);
+}
+
+fn object_digest(d: &mut [u8; 20], v: &Value, has_ttl: bool) {
+    match v {
+        Value::Str(s) => s.with_bytes(|b| mix_digest(d, b)),
+    }
+    if has_ttl {
+        xor_digest(d, b"!!expire!!");
+    }
+}
+
+/// DEBUG DIGEST: equal datasets give equal digests regardless of order, as
+/// Redis computes it, so the two servers' digests can be compared.
+fn dataset_digest(ctx: &mut Ctx) -> [u8; 20] {
+    let mut fin = [0u8; 20];
+    for j in 0..ctx.dbs.count() {
+        let db = ctx.dbs.db(j);
+        if db.is_empty() {
+            continue;
+        }
+        mix_digest(&mut fin, &(j as u32).to_be_bytes());
+        let mut keys = Vec::new();
+        db.for_each_live(|k, _| keys.push(k.clone()));
+        let mut db = ctx.dbs.db(j);
+        for k in keys {
+            let mut d = [0u8; 20];
+            mix_digest(&mut d, &k);
+            let at = db.expire_at(&k);
+            if let Some(e) = db.peek(&k) {
+                object_digest(&mut d, &e.value, at.is_some());
+            }
+            for (f, x) in fin.iter_mut().zip(d) {
+                *f ^= x;
+            }
+        }
+    }
+    fin
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn populate(ctx: &mut Ctx) -> CmdResult {
+    let count = parse_i64(&ctx.argv[2])?;
+    if count < 0 {
+        return Err(err("positive count needed"));
+    }
+    let prefix = ctx.argv.get(3).cloned().unwrap_or_else(|| Bytes::from_static(b"key"));
+    let size = match ctx.argv.get(4) {
+        Some(s) => parse_i64(s)?.max(0) as usize,
+        None => 0,
+    };
+    let mut db = ctx.db();
+    let mut added = 0;
+    for i in 0..count {
+        let mut key = prefix.to_vec();
+        key.extend_from_slice(format!(":{i}").as_bytes());
+        if db.contains(&key) {
+            continue;
+        }
+        let mut val = format!("value:{i}").into_bytes();
+        if size > 0 {
+            val.resize(size, 0);
+        }
+        db.set(&key, Value::Str(Str::from_bytes(&val)), false);
+        added += 1;
+    }
+    drop(db);
+    ctx.dirty += added;
+    Ok(Frame::ok())
+}
+
+fn protocol(ctx: &mut Ctx) -> CmdResult {
+    let t = ctx.argv[2].clone();
+    let bulk = |s: &str| Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()));
+    Ok(if is(&t, "string") {
+        bulk("Hello World")
+    } else if is(&t, "integer") {
+        Frame::Integer(12345)
+    } else if is(&t, "double") {
+        Frame::Double(3.141)
+    } else if is(&t, "bignum") {
+        Frame::BigNumber(Bytes::from_static(b"1234567999999999999999999999999999999"))
+    } else if is(&t, "null") {
+        Frame::Null
+    } else if is(&t, "array") {
+        Frame::Array((0..3).map(Frame::Integer).collect())
+    } else if is(&t, "set") {
+        Frame::Set((0..3).map(Frame::Integer).collect())
+    } else if is(&t, "map") {
+        Frame::Map((0..3).map(|i| (Frame::Integer(i), Frame::Boolean(i == 1))).collect())
+    } else if is(&t, "attrib") {
+        Frame::Attribute(
+            vec![(
+                bulk("key-popularity"),
+                Frame::Array(vec![bulk("key:123"), Frame::Integer(90)]),
+            )],
+            Box::new(bulk("Some real reply following the attribute")),
+        )
+    } else if is(&t, "push") {
+        if ctx.client.proto != Protocol::Resp3 {
+            return Err(err("RESP2 is not supported by this command"));
+        }
+        ctx.client
+            .pushes
+            .push(Frame::Push(vec![bulk("server-cpu-usage"), Frame::Integer(42)]));
+        bulk("Some real reply following the push reply")
+    } else if is(&t, "true") {
+        Frame::Boolean(true)
+    } else if is(&t, "false") {
+        Frame::Boolean(false)
+    } else if is(&t, "verbatim") {
+        Frame::Verbatim {
+            format: *b"txt",
+            data: Bytes::from_static(b"This is a verbatim\nstring"),
+        }
+    } else {
+        return Err(CmdError::Other("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false".into()));
+    })
+}

@@ -1,0 +1,498 @@
+//! The generic group: key existence, deletion, renaming, copying, expiry,
+//! iteration and introspection, for keys of any type.
+
+use bytes::Bytes;
+use rubedo_engine::glob::glob_match;
+use rubedo_engine::{Kind, Str, Value};
+use rubedo_resp::Frame;
+
+use crate::args::{parse_i64, Args};
+use crate::command::{acl, flag::*, Cmd, Lock};
+use crate::ctx::Ctx;
+use crate::error::{err, CmdError, CmdResult};
+
+const G: &str = "generic";
+const KW: u64 = acl::KEYSPACE | acl::WRITE;
+const KR: u64 = acl::KEYSPACE | acl::READ;
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("del", -2, del).flags(WRITE).acl(KW | acl::SLOW).keys(1, -1, 1)
+        .doc(G, "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).", "Deletes one or more keys."),
+    Cmd::new("unlink", -2, del).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, -1, 1)
+        .doc(G, "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "Asynchronously deletes one or more keys."),
+    Cmd::new("exists", -2, exists).flags(READONLY | FAST).acl(KR | acl::FAST).keys(1, -1, 1)
+        .doc(G, "1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist."),
+    Cmd::new("touch", -2, touch).flags(READONLY | FAST).acl(KR | acl::FAST).keys(1, -1, 1)
+        .doc(G, "3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    Cmd::new("type", 2, type_cmd).flags(READONLY | FAST).acl(KR | acl::FAST).keys(1, 1, 1)
+        .doc(G, "1.0.0", "O(1)", "Determines the type of value stored at a key."),
+    Cmd::new("rename", 3, rename).flags(WRITE).acl(KW | acl::SLOW).keys(1, 2, 1)
+        .doc(G, "1.0.0", "O(1)", "Renames a key and overwrites the destination."),
+    Cmd::new("renamenx", 3, renamenx).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, 2, 1)
+        .doc(G, "1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist."),
+    Cmd::new("copy", -3, copy).flags(WRITE | DENYOOM).acl(KW | acl::SLOW).keys(1, 2, 1).lock(Lock::All)
+        .doc(G, "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key."),
+    Cmd::new("move", 3, move_cmd).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, 1, 1).lock(Lock::All)
+        .doc(G, "1.0.0", "O(1)", "Moves a key to another database."),
+    Cmd::new("randomkey", 1, randomkey).flags(READONLY | TOUCHES_ARBITRARY_KEYS).acl(KR | acl::SLOW).lock(Lock::Db)
+        .doc(G, "1.0.0", "O(1)", "Returns a random key name from the database."),
+    Cmd::new("keys", 2, keys).flags(READONLY).acl(KR | acl::SLOW | acl::DANGEROUS).lock(Lock::Db)
+        .doc(G, "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern."),
+    Cmd::new("scan", -2, scan).flags(READONLY | TOUCHES_ARBITRARY_KEYS).acl(KR | acl::SLOW).lock(Lock::Db)
+        .doc(G, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
+    Cmd::new("expire", -3, expire).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, 1, 1)
+        .doc(G, "1.0.0", "O(1)", "Sets the expiration time of a key in seconds."),
+    Cmd::new("pexpire", -3, pexpire).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, 1, 1)
+        .doc(G, "2.6.0", "O(1)", "Sets the expiration time of a key in milliseconds."),
+    Cmd::new("expireat", -3, expireat).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, 1, 1)
+        .doc(G, "1.2.0", "O(1)", "Sets the expiration time of a key to a Unix timestamp."),
+    Cmd::new("pexpireat", -3, pexpireat).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, 1, 1)
+        .doc(G, "2.6.0", "O(1)", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    Cmd::new("ttl", 2, ttl).flags(READONLY | FAST).acl(KR | acl::FAST).keys(1, 1, 1)
+        .doc(G, "1.0.0", "O(1)", "Returns the expiration time in seconds of a key."),
+    Cmd::new("pttl", 2, pttl).flags(READONLY | FAST).acl(KR | acl::FAST).keys(1, 1, 1)
+        .doc(G, "2.6.0", "O(1)", "Returns the expiration time in milliseconds of a key."),
+    Cmd::new("expiretime", 2, expiretime).flags(READONLY | FAST).acl(KR | acl::FAST).keys(1, 1, 1)
+        .doc(G, "7.0.0", "O(1)", "Returns the expiration time of a key as a Unix timestamp."),
+    Cmd::new("pexpiretime", 2, pexpiretime).flags(READONLY | FAST).acl(KR | acl::FAST).keys(1, 1, 1)
+        .doc(G, "7.0.0", "O(1)", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    Cmd::new("persist", 2, persist).flags(WRITE | FAST).acl(KW | acl::FAST).keys(1, 1, 1)
+        .doc(G, "2.2.0", "O(1)", "Removes the expiration time of a key."),
+    Cmd::container("object", OBJECT_SUBS).doc(G, "2.2.3", "Depends on subcommand.", "A container for object introspection commands."),
+];
+
+static OBJECT_SUBS: &[Cmd] = &[
+    Cmd::new("object|encoding", 3, object_encoding).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
+        .doc(G, "2.2.3", "O(1)", "Returns the internal encoding of a Redis object."),
+    Cmd::new("object|refcount", 3, object_refcount).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
+        .doc(G, "2.2.3", "O(1)", "Returns the reference count of a value of a key."),
+    Cmd::new("object|idletime", 3, object_idletime).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
+        .doc(G, "2.2.3", "O(1)", "Returns the time since the last access to a Redis object."),
+    Cmd::new("object|freq", 3, object_freq).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
+        .doc(G, "4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a Redis object."),
+    Cmd::new("object|help", 2, object_help).flags(LOADING | STALE).acl(acl::KEYSPACE | acl::SLOW)
+        .doc(G, "6.2.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+/// The unit of an expiry argument.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ExpireUnit {
+    Secs,
+    Millis,
+    UnixSecs,
+    UnixMillis,
+}
+
+/// Converts an expiry argument to an absolute Unix time in ms, with
+/// Redis's overflow checks. `positive` (the SET family) refuses n <= 0.
+pub fn expire_ms(n: i64, unit: ExpireUnit, now: u64, cmd: &str, positive: bool) -> Result<u64, CmdError> {
+    let bad = || CmdError::InvalidExpire(cmd.to_string());
+    if positive && n <= 0 {
+        return Err(bad());
+    }
+    let ms = match unit {
+        ExpireUnit::Secs | ExpireUnit::UnixSecs => n.checked_mul(1000).ok_or_else(bad)?,
+        _ => n,
+    };
+    let abs = match unit {
+        ExpireUnit::Secs | ExpireUnit::Millis => ms.checked_add(now as i64).ok_or_else(bad)?,
+        _ => ms,
+    };
+    Ok(abs.max(0) as u64)
+}
+
+fn del(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let mut n = 0;
+    for key in &argv[1..] {
+        if ctx.db().remove(key).is_some() {
+            ctx.modified(key);
+            n += 1;
+        }
+    }
+    ctx.dirty += n;
+    Ok(Frame::Integer(n as i64))
+}
+
+fn exists(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let mut db = ctx.db();
+    Ok(Frame::Integer(argv[1..].iter().filter(|k| db.contains(k)).count() as i64))
+}
+
+fn touch(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let mut db = ctx.db();
+    Ok(Frame::Integer(argv[1..].iter().filter(|k| db.get(k).is_some()).count() as i64))
+}
+
+fn type_cmd(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[1];
+    Ok(match ctx.db().peek(key) {
+        Some(e) => Frame::simple(e.value.kind().name()),
+        None => Frame::simple("none"),
+    })
+}
+
+fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
+    let (src, dst) = (&ctx.argv[1], &ctx.argv[2]);
+    let mut db = ctx.db();
+    if !db.contains(src) {
+        return Err(rubedo_engine::Error::NoSuchKey.into());
+    }
+    if src == dst {
+        return Ok(if nx { Frame::Integer(0) } else { Frame::ok() });
+    }
+    if nx && db.contains(dst) {
+        return Ok(Frame::Integer(0));
+    }
+    let at = db.expire_at(src);
+    let entry = db.remove(src).expect("checked above");
+    db.set(dst, entry.value, false);
+    if at.is_some() {
+        db.set_expire(dst, at);
+    }
+    drop(db);
+    ctx.modified(src);
+    ctx.modified(dst);
+    ctx.dirty += 1;
+    Ok(if nx { Frame::Integer(1) } else { Frame::ok() })
+}
+
+fn rename(ctx: &mut Ctx) -> CmdResult {
+    rename_generic(ctx, false)
+}
+
+fn renamenx(ctx: &mut Ctx) -> CmdResult {
+    rename_generic(ctx, true)
+}
+
+fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
+    let n = parse_i64(arg)?;
+    if n < 0 || n as usize >= ctx.dbs.count() || n > i32::MAX as i64 {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    Ok(n as usize)
+}
+
+fn copy(ctx: &mut Ctx) -> CmdResult {
+    let (src, dst) = (ctx.argv[1].clone(), ctx.argv[2].clone());
+    let mut a = Args::after(ctx.argv, 3);
+    let (mut target, mut replace) = (ctx.client.db, false);
+    while !a.is_empty() {
+        if a.eat("REPLACE") {
+            replace = true;
+        } else if a.eat("DB") {
+            let v = a.next_bytes()?;
+            target = db_index(ctx, v)?;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let cur = ctx.client.db;
+    if src == dst && target == cur {
+        return Err(rubedo_engine::Error::SameObject.into());
+    }
+    let (value, at) = {
+        let mut db = ctx.dbs.db(cur);
+        let Some(e) = db.get(&src) else {
+            return Ok(Frame::Integer(0));
+        };
+        let v = e.value.clone();
+        (v, db.expire_at(&src))
+    };
+    let mut db = ctx.dbs.db(target);
+    if db.contains(&dst) {
+        if !replace {
+            return Ok(Frame::Integer(0));
+        }
+        db.remove(&dst);
+    }
+    db.set(&dst, value, false);
+    if at.is_some() {
+        db.set_expire(&dst, at);
+    }
+    drop(db);
+    ctx.modified_in(target, &dst);
+    ctx.dirty += 1;
+    Ok(Frame::Integer(1))
+}
+
+fn move_cmd(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.argv[1].clone();
+    let n = parse_i64(&ctx.argv[2])?;
+    if n < 0 || n as usize >= ctx.dbs.count() || n > i32::MAX as i64 {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    let (src, dst) = (ctx.client.db, n as usize);
+    if src == dst {
+        return Err(rubedo_engine::Error::SameObject.into());
+    }
+    let mut from = ctx.dbs.db(src);
+    if !from.contains(&key) {
+        return Ok(Frame::Integer(0));
+    }
+    let at = from.expire_at(&key);
+    drop(from);
+    if ctx.dbs.db(dst).contains(&key) {
+        return Ok(Frame::Integer(0));
+    }
+    let entry = ctx.dbs.db(src).remove(&key).expect("checked above");
+    let mut to = ctx.dbs.db(dst);
+    to.set(&key, entry.value, false);
+    if at.is_some() {
+        to.set_expire(&key, at);
+    }
+    ctx.modified_in(src, &key);
+    ctx.modified_in(dst, &key);
+    ctx.dirty += 1;
+    Ok(Frame::Integer(1))
+}
+
+fn randomkey(ctx: &mut Ctx) -> CmdResult {
+    Ok(match ctx.db().random_key() {
+        Some(k) => Frame::bulk(&k),
+        None => Frame::Null,
+    })
+}
+
+fn keys(ctx: &mut Ctx) -> CmdResult {
+    let pat = &ctx.argv[1];
+    let all = pat.as_ref() == b"*";
+    let mut out = Vec::new();
+    ctx.db().for_each_live(|k, _| {
+        if all || glob_match(pat, k, false) {
+            out.push(Frame::bulk(k));
+        }
+    });
+    Ok(Frame::Array(out))
+}
+
+/// Parses a SCAN-family cursor ("ERR invalid cursor" as Redis says).
+pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| err("invalid cursor"))
+}
+
+fn scan(ctx: &mut Ctx) -> CmdResult {
+    let cursor = parse_cursor(&ctx.argv[1])?;
+    let mut a = Args::after(ctx.argv, 2);
+    let (mut pattern, mut count, mut kind): (Option<&Bytes>, i64, Option<Option<Kind>>) = (None, 10, None);
+    while !a.is_empty() {
+        if a.eat("MATCH") {
+            pattern = Some(a.next_bytes()?);
+        } else if a.eat("COUNT") {
+            count = a.next_i64()?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else if a.eat("TYPE") {
+            kind = Some(Kind::from_name(a.next_bytes()?));
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let pattern = pattern.filter(|p| p.as_ref() != b"*");
+    let mut found: Vec<Bytes> = Vec::new();
+    let mut db = ctx.db();
+    let mut c = cursor;
+    let mut iterations = count.saturating_mul(10);
+    loop {
+        c = db.scan(c, |k, e| {
+            if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+                return;
+            }
+            if let Some(want) = kind {
+                if want != Some(e.value.kind()) {
+                    return;
+                }
+            }
+            found.push(Bytes::copy_from_slice(k));
+        });
+        iterations -= 1;
+        if c == 0 || found.len() as i64 >= count || iterations <= 0 {
+            break;
+        }
+    }
+    // Expired keys are dropped from the reply and reclaimed, as Redis does.
+    found.retain(|k| db.contains(k));
+    Ok(Frame::Array(vec![
+        Frame::Bulk(Bytes::from(c.to_string())),
+        Frame::Array(found.into_iter().map(Frame::Bulk).collect()),
+    ]))
+}
+
+fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
+    let key = ctx.argv[1].clone();
+    let n = parse_i64(&ctx.argv[2])?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &ctx.argv[3..] {
+        match &opt.to_ascii_uppercase()[..] {
+            b"NX" => nx = true,
+            b"XX" => xx = true,
+            b"GT" => gt = true,
+            b"LT" => lt = true,
+            _ => return Err(err(format!("Unsupported option {}", String::from_utf8_lossy(opt)))),
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(err("NX and XX, GT or LT options at the same time are not compatible"));
+    }
+    if gt && lt {
+        return Err(err("GT and LT options at the same time are not compatible"));
+    }
+    let now = ctx.now();
+    let at = {
+        let bad = || CmdError::InvalidExpire(ctx.cmd.name.to_string());
+        let ms = match unit {
+            ExpireUnit::Secs | ExpireUnit::UnixSecs => n.checked_mul(1000).ok_or_else(bad)?,
+            _ => n,
+        };
+        match unit {
+            ExpireUnit::Secs | ExpireUnit::Millis => ms.checked_add(now as i64).ok_or_else(bad)?,
+            _ => ms,
+        }
+    };
+    let mut db = ctx.db();
+    if !db.contains(&key) {
+        return Ok(Frame::Integer(0));
+    }
+    let cur = db.expire_at(&key);
+    let ok = match cur {
+        None => !(xx || gt),
+        Some(c) => !nx && (!gt || at > c as i64) && (!lt || at < c as i64),
+    };
+    if !ok {
+        return Ok(Frame::Integer(0));
+    }
+    if at <= now as i64 {
+        db.remove(&key);
+        drop(db);
+        ctx.modified(&key);
+        ctx.dirty += 1;
+        ctx.propagate(vec![Bytes::from_static(b"DEL"), key]);
+        return Ok(Frame::Integer(1));
+    }
+    db.set_expire(&key, Some(at as u64));
+    drop(db);
+    ctx.modified(&key);
+    ctx.dirty += 1;
+    ctx.propagate(vec![Bytes::from_static(b"PEXPIREAT"), key, Bytes::from(at.to_string())]);
+    Ok(Frame::Integer(1))
+}
+
+fn expire(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, ExpireUnit::Secs)
+}
+
+fn pexpire(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, ExpireUnit::Millis)
+}
+
+fn expireat(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, ExpireUnit::UnixSecs)
+}
+
+fn pexpireat(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, ExpireUnit::UnixMillis)
+}
+
+/// TTL-family reply: -2 missing, -1 no expiry, else `f(expire_at, now)`.
+fn ttl_generic(ctx: &mut Ctx, f: fn(u64, u64) -> i64) -> CmdResult {
+    let key = &ctx.argv[1];
+    let now = ctx.now();
+    let mut db = ctx.db();
+    if db.peek(key).is_none() {
+        return Ok(Frame::Integer(-2));
+    }
+    Ok(Frame::Integer(match db.expire_at(key) {
+        None => -1,
+        Some(at) => f(at, now),
+    }))
+}
+
+fn ttl(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, now| ((at.saturating_sub(now) + 500) / 1000) as i64)
+}
+
+fn pttl(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, now| at.saturating_sub(now) as i64)
+}
+
+fn expiretime(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, _| (at / 1000) as i64)
+}
+
+fn pexpiretime(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, _| at as i64)
+}
+
+fn persist(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[1];
+    let mut db = ctx.db();
+    if db.peek(key).is_none() || db.expire_at(key).is_none() {
+        return Ok(Frame::Integer(0));
+    }
+    db.set_expire(key, None);
+    drop(db);
+    ctx.modified(key);
+    ctx.dirty += 1;
+    Ok(Frame::Integer(1))
+}
+
+fn object_encoding(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[2];
+    Ok(match ctx.db().peek(key) {
+        Some(e) => Frame::bulk(e.value.encoding().as_bytes()),
+        None => Frame::Null,
+    })
+}
+
+/// Redis shares the objects of small integers; their refcount shows as INT_MAX.
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+
+fn object_refcount(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[2];
+    Ok(match ctx.db().peek(key) {
+        Some(e) => Frame::Integer(match &e.value {
+            Value::Str(Str::Int(n)) if (0..10000).contains(n) => SHARED_REFCOUNT,
+            _ => 1,
+        }),
+        None => Frame::Null,
+    })
+}
+
+fn object_idletime(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[2];
+    let now = rubedo_engine::value::secs(ctx.now());
+    Ok(match ctx.db().peek(key) {
+        Some(e) => Frame::Integer(now.saturating_sub(e.atime) as i64),
+        None => Frame::Null,
+    })
+}
+
+fn object_freq(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[2];
+    if ctx.db().peek(key).is_none() {
+        return Ok(Frame::Null);
+    }
+    Err(err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."))
+}
+
+fn object_help(_ctx: &mut Ctx) -> CmdResult {
+    Ok(super::help(
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    The internal representation of the value at <key> (int, embstr, raw...).",
+            "FREQ <key>",
+            "    The logarithmic access-frequency counter of <key> (LFU policies only).",
+            "IDLETIME <key>",
+            "    Seconds since <key> was last read or written.",
+            "REFCOUNT <key>",
+            "    How many references the value at <key> has.",
+        ],
+    ))
+}

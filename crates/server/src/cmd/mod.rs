@@ -1,0 +1,37 @@
+//! Command families, one module per group, each exporting its table rows.
+
+use bytes::Bytes;
+use rubedo_resp::Frame;
+
+use crate::command::Cmd;
+
+pub mod connection;
+pub mod debug;
+pub mod keys;
+pub mod server;
+pub mod string;
+pub mod txn;
+
+/// Every family's rows, in the order COMMAND lists them.
+pub fn families() -> Vec<&'static [Cmd]> {
+    vec![
+        string::COMMANDS,
+        keys::COMMANDS,
+        connection::COMMANDS,
+        txn::COMMANDS,
+        server::COMMANDS,
+        debug::COMMANDS,
+    ]
+}
+
+/// The reply of a HELP subcommand: a header line, the given lines, and the
+/// trailing HELP entry, as status lines.
+pub fn help(cmd: &str, lines: &[&str]) -> Frame {
+    let mut out = vec![Frame::Simple(Bytes::from(format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    )))];
+    out.extend(lines.iter().map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))));
+    out.push(Frame::simple("HELP"));
+    out.push(Frame::simple("    Print this help."));
+    Frame::Array(out)
+}

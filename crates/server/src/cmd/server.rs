@@ -1,0 +1,418 @@
+//! The server group: DBSIZE, FLUSH*, SWAPDB, TIME, INFO, CONFIG, SHUTDOWN, COMMAND.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rubedo_resp::Frame;
+
+use crate::args::{is, parse_i64, Args};
+use crate::command::{acl, flag, flag::*, sub_of, Cmd, KeySpec, Lock};
+use crate::ctx::Ctx;
+use crate::error::{err, CmdError, CmdResult};
+use crate::exec::resolve;
+
+const G: &str = "server";
+const KW: u64 = acl::KEYSPACE | acl::WRITE;
+const ADM: u64 = acl::ADMIN | acl::SLOW | acl::DANGEROUS;
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("dbsize", 1, dbsize).flags(READONLY | FAST).acl(acl::KEYSPACE | acl::READ | acl::FAST).lock(Lock::Db)
+        .doc(G, "1.0.0", "O(1)", "Returns the number of keys in the database."),
+    Cmd::new("flushdb", -1, flushdb).flags(WRITE).acl(KW | acl::SLOW | acl::DANGEROUS).lock(Lock::Db)
+        .doc(G, "1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
+    Cmd::new("flushall", -1, flushall).flags(WRITE).acl(KW | acl::SLOW | acl::DANGEROUS).lock(Lock::All)
+        .doc(G, "1.0.0", "O(N) where N is the total number of keys in all databases", "Removes all keys from all databases."),
+    Cmd::new("swapdb", 3, swapdb).flags(WRITE | FAST).acl(KW | acl::FAST | acl::DANGEROUS).lock(Lock::All)
+        .doc(G, "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "Swaps two Redis databases."),
+    Cmd::new("time", 1, time).flags(LOADING | STALE | FAST).acl(acl::FAST)
+        .doc(G, "2.6.0", "O(1)", "Returns the server time."),
+    Cmd::new("info", -1, info).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::DANGEROUS).lock(Lock::All)
+        .doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
+    Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM)
+        .doc(G, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    Cmd::container("config", CONFIG_SUBS).doc(G, "2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
+    Cmd::container("command", COMMAND_SUBS).with_handler(command_all).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::CONNECTION)
+        .doc(G, "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
+];
+
+static CONFIG_SUBS: &[Cmd] = &[
+    Cmd::new("config|get", -3, config_get).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
+        .doc(G, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),
+    Cmd::new("config|set", -4, config_set).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
+        .doc(G, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
+    Cmd::new("config|resetstat", 2, config_resetstat).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
+        .doc(G, "2.0.0", "O(1)", "Resets the server's statistics."),
+    Cmd::new("config|help", 2, config_help).flags(LOADING | STALE).acl(acl::SLOW)
+        .doc(G, "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+const CMD_ACL: u64 = acl::SLOW | acl::CONNECTION;
+
+static COMMAND_SUBS: &[Cmd] = &[
+    Cmd::new("command|count", 2, command_count).flags(LOADING | STALE).acl(CMD_ACL)
+        .doc(G, "2.8.13", "O(1)", "Returns a count of commands."),
+    Cmd::new("command|info", -2, command_info).flags(LOADING | STALE).acl(CMD_ACL)
+        .doc(G, "2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands."),
+    Cmd::new("command|docs", -2, command_docs).flags(LOADING | STALE).acl(CMD_ACL)
+        .doc(G, "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands."),
+    Cmd::new("command|list", -2, command_list).flags(LOADING | STALE).acl(CMD_ACL)
+        .doc(G, "7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names."),
+    Cmd::new("command|getkeys", -3, command_getkeys).flags(LOADING | STALE).acl(CMD_ACL)
+        .doc(G, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command."),
+    Cmd::new("command|help", 2, command_help).flags(LOADING | STALE).acl(CMD_ACL)
+        .doc(G, "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+fn dbsize(ctx: &mut Ctx) -> CmdResult {
+    Ok(Frame::Integer(ctx.db().len() as i64))
+}
+
+/// FLUSHDB/FLUSHALL's optional SYNC/ASYNC. Memory is freed at once either
+/// way; the option only has to be valid.
+fn flush_mode(ctx: &Ctx) -> Result<(), CmdError> {
+    match ctx.argv.len() {
+        1 => Ok(()),
+        2 if is(&ctx.argv[1], "ASYNC") || is(&ctx.argv[1], "SYNC") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// Marks every client watching a key of `db` that exists now as dirty.
+fn touch_db_watchers(ctx: &mut Ctx, db: usize) {
+    for (wdb, key, id) in ctx.srv.watches.all() {
+        if wdb == db && ctx.dbs.db(db).is_live(&key) {
+            if let Some(c) = ctx.srv.client(id) {
+                c.dirty_cas.store(true, Relaxed);
+            }
+        }
+    }
+}
+
+fn flushdb(ctx: &mut Ctx) -> CmdResult {
+    flush_mode(ctx)?;
+    let db = ctx.client.db;
+    touch_db_watchers(ctx, db);
+    let n = ctx.db().clear();
+    ctx.dirty += n as u64 + 1;
+    Ok(Frame::ok())
+}
+
+fn flushall(ctx: &mut Ctx) -> CmdResult {
+    flush_mode(ctx)?;
+    let mut n = 0;
+    for db in 0..ctx.dbs.count() {
+        touch_db_watchers(ctx, db);
+        n += ctx.dbs.db(db).clear();
+    }
+    ctx.dirty += n as u64 + 1;
+    Ok(Frame::ok())
+}
+
+fn swapdb(ctx: &mut Ctx) -> CmdResult {
+    let a = parse_i64(&ctx.argv[1]).map_err(|_| err("invalid first DB index"))?;
+    let b = parse_i64(&ctx.argv[2]).map_err(|_| err("invalid second DB index"))?;
+    let n = ctx.dbs.count() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    let (a, b) = (a as usize, b as usize);
+    touch_db_watchers(ctx, a);
+    touch_db_watchers(ctx, b);
+    ctx.dbs.swap(a, b);
+    touch_db_watchers(ctx, a);
+    touch_db_watchers(ctx, b);
+    ctx.dirty += 1;
+    Ok(Frame::ok())
+}
+
+fn time(_ctx: &mut Ctx) -> CmdResult {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Ok(Frame::Array(vec![
+        Frame::Bulk(Bytes::from(d.as_secs().to_string())),
+        Frame::Bulk(Bytes::from(d.subsec_micros().to_string())),
+    ]))
+}
+
+fn info(ctx: &mut Ctx) -> CmdResult {
+    let sections: Vec<String> = ctx.argv[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let text = crate::info::render(ctx, &sections);
+    Ok(Frame::Verbatim {
+        format: *b"txt",
+        data: Bytes::from(text),
+    })
+}
+
+fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    let mut a = Args::new(ctx.argv);
+    let mut save = false;
+    while !a.is_empty() {
+        if a.eat("NOSAVE") || a.eat("NOW") || a.eat("FORCE") {
+        } else if a.eat("SAVE") {
+            save = true;
+        } else if a.eat("ABORT") {
+            return Err(err("No shutdown in progress."));
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if save {
+        return Err(err("Errors trying to SHUTDOWN. Check logs."));
+    }
+    ctx.srv.shutting_down.store(true, Relaxed);
+    ctx.srv.shutdown.notify_waiters();
+    ctx.srv.shutdown.notify_one();
+    ctx.client.close = true;
+    ctx.client.reply = crate::client::ReplyMode::Off;
+    Ok(Frame::ok())
+}
+
+fn config_get(ctx: &mut Ctx) -> CmdResult {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut order = Vec::new();
+    for pat in &ctx.argv[2..] {
+        for (name, value) in ctx.srv.config.matching(pat) {
+            if seen.insert(name, value.clone()).is_none() {
+                order.push(name);
+            }
+        }
+    }
+    let pairs = order
+        .into_iter()
+        .map(|n| (Frame::bulk(n.as_bytes()), Frame::Bulk(Bytes::from(seen[n].clone()))))
+        .collect();
+    Ok(Frame::Map(pairs))
+}
+
+fn config_set(ctx: &mut Ctx) -> CmdResult {
+    let args = &ctx.argv[2..];
+    if args.len() % 2 != 0 {
+        return Err(CmdError::WrongArity("config|set".into()));
+    }
+    let mut pairs = Vec::new();
+    for kv in args.chunks(2) {
+        let name = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
+        let Some(p) = crate::config::find(&name) else {
+            return Err(err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")));
+        };
+        if pairs.iter().any(|(n, _): &(&str, String)| *n == p.name) {
+            return Err(err(format!("CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
+        }
+        pairs.push((p.name, String::from_utf8_lossy(&kv[1]).into_owned()));
+    }
+    // Validate everything first so a failing pair changes nothing.
+    let probe = crate::config::Config::default();
+    for (name, value) in &pairs {
+        if let Err(why) = probe.set(name, value, false) {
+            return Err(err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")));
+        }
+    }
+    for (name, value) in &pairs {
+        ctx.srv.config.set(name, value, false).map_err(|why| err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")))?;
+    }
+    Ok(Frame::ok())
+}
+
+fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
+    ctx.srv.stats.reset();
+    Ok(Frame::ok())
+}
+
+fn config_help(_ctx: &mut Ctx) -> CmdResult {
+    Ok(super::help(
+        "CONFIG",
+        &[
+            "GET <pattern> [<pattern> ...]",
+            "    The values of the parameters matching the glob-like patterns.",
+            "SET <directive> <value> [<directive> <value> ...]",
+            "    Change parameters at run time.",
+            "RESETSTAT",
+            "    Reset the statistics INFO reports.",
+        ],
+    ))
+}
+
+fn names(table: &[(u64, &str)], bits: u64, prefix: &str) -> Frame {
+    Frame::Set(
+        table
+            .iter()
+            .filter(|(b, _)| bits & b != 0)
+            .map(|(_, n)| Frame::Simple(Bytes::from(format!("{prefix}{n}"))))
+            .collect(),
+    )
+}
+
+fn key_specs(c: &Cmd) -> Frame {
+    let s = |v: &str| Frame::bulk(v.as_bytes());
+    match c.keys {
+        KeySpec::Range(first, last, step) => {
+            let lastkey = if last < 0 { last } else { last - first };
+            Frame::Array(vec![Frame::Map(vec![
+                (s("begin_search"), Frame::Map(vec![
+                    (s("type"), s("index")),
+                    (s("spec"), Frame::Map(vec![(s("index"), Frame::Integer(first as i64))])),
+                ])),
+                (s("find_keys"), Frame::Map(vec![
+                    (s("type"), s("range")),
+                    (s("spec"), Frame::Map(vec![
+                        (s("lastkey"), Frame::Integer(lastkey as i64)),
+                        (s("keystep"), Frame::Integer(step as i64)),
+                        (s("limit"), Frame::Integer(0)),
+                    ])),
+                ])),
+            ])])
+        }
+        _ => Frame::Array(vec![]),
+    }
+}
+
+fn info_of(c: &'static Cmd) -> Frame {
+    let (first, last, step) = c.key_triple();
+    Frame::Array(vec![
+        Frame::bulk(c.name.as_bytes()),
+        Frame::Integer(c.arity as i64),
+        names(flag::NAMES, c.flags, ""),
+        Frame::Integer(first as i64),
+        Frame::Integer(last as i64),
+        Frame::Integer(step as i64),
+        names(crate::command::acl::NAMES, c.acl, "@"),
+        Frame::Set(vec![]),
+        key_specs(c),
+        Frame::Array(c.subs.iter().map(info_of).collect()),
+    ])
+}
+
+fn command_all(ctx: &mut Ctx) -> CmdResult {
+    Ok(Frame::Array(ctx.srv.table.top.iter().map(|c| info_of(c)).collect()))
+}
+
+fn command_count(ctx: &mut Ctx) -> CmdResult {
+    Ok(Frame::Integer(ctx.srv.table.top.len() as i64))
+}
+
+fn lookup_full(ctx: &Ctx, name: &[u8]) -> Option<&'static Cmd> {
+    let s = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match s.split_once('|') {
+        Some((parent, sub)) => sub_of(ctx.srv.table.get(parent.as_bytes())?, sub.as_bytes()),
+        None => ctx.srv.table.get(name),
+    }
+}
+
+fn command_info(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() == 2 {
+        return command_all(ctx);
+    }
+    Ok(Frame::Array(
+        ctx.argv[2..]
+            .iter()
+            .map(|n| lookup_full(ctx, n).map_or(Frame::NullArray, info_of))
+            .collect(),
+    ))
+}
+
+fn docs_of(c: &'static Cmd) -> Frame {
+    let s = |v: &str| Frame::bulk(v.as_bytes());
+    let mut m = vec![
+        (s("summary"), s(c.summary)),
+        (s("since"), s(c.since)),
+        (s("group"), s(c.group)),
+        (s("complexity"), s(c.complexity)),
+    ];
+    if !c.subs.is_empty() {
+        m.push((
+            s("subcommands"),
+            Frame::Map(c.subs.iter().map(|x| (s(x.name), docs_of(x))).collect()),
+        ));
+    }
+    Frame::Map(m)
+}
+
+fn command_docs(ctx: &mut Ctx) -> CmdResult {
+    let cmds: Vec<&'static Cmd> = if ctx.argv.len() == 2 {
+        ctx.srv.table.top.clone()
+    } else {
+        ctx.argv[2..].iter().filter_map(|n| lookup_full(ctx, n)).collect()
+    };
+    Ok(Frame::Map(
+        cmds.into_iter()
+            .map(|c| (Frame::bulk(c.name.as_bytes()), docs_of(c)))
+            .collect(),
+    ))
+}
+
+fn command_list(ctx: &mut Ctx) -> CmdResult {
+    let mut a = Args::after(ctx.argv, 2);
+    let mut filter: Option<Box<dyn Fn(&Cmd) -> bool>> = None;
+    if a.eat("FILTERBY") {
+        if a.eat("MODULE") {
+            a.next_bytes()?;
+            filter = Some(Box::new(|_| false));
+        } else if a.eat("ACLCAT") {
+            let cat = String::from_utf8_lossy(a.next_bytes()?).to_ascii_lowercase();
+            let bit = crate::command::acl::NAMES
+                .iter()
+                .find(|(_, n)| *n == cat)
+                .map(|(b, _)| *b)
+                .unwrap_or(0);
+            filter = Some(Box::new(move |c: &Cmd| c.acl & bit != 0));
+        } else if a.eat("PATTERN") {
+            let pat = a.next_bytes()?.clone();
+            filter = Some(Box::new(move |c: &Cmd| rubedo_engine::glob::glob_match(&pat, c.name.as_bytes(), true)));
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    a.finish()?;
+    let mut out = Vec::new();
+    for c in ctx.srv.table.all.iter() {
+        if filter.as_ref().is_none_or(|f| f(c)) {
+            out.push(Frame::bulk(c.name.as_bytes()));
+        }
+    }
+    Ok(Frame::Array(out))
+}
+
+fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
+    let argv = &ctx.argv[2..];
+    let Some(c) = ctx.srv.table.get(&argv[0]) else {
+        return Err(err("Invalid command specified"));
+    };
+    let c = match resolve(ctx.srv, argv) {
+        Ok(c) => c,
+        Err(CmdError::UnknownSubcommand { .. }) | Err(CmdError::UnknownCommand(_)) => {
+            return Err(err("Invalid command specified"))
+        }
+        Err(_) => {
+            let _ = c;
+            return Err(err("Invalid number of arguments specified for command"));
+        }
+    };
+    let keys = c.key_indexes(argv);
+    if keys.is_empty() {
+        return Err(err("The command has no key arguments"));
+    }
+    Ok(Frame::Array(keys.into_iter().map(|i| Frame::Bulk(argv[i].clone())).collect()))
+}
+
+fn command_help(_ctx: &mut Ctx) -> CmdResult {
+    Ok(super::help(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Details about every command.",
+            "COUNT",
+            "    How many commands there are.",
+            "DOCS [<command-name> ...]",
+            "    Documentation of the given commands, or of all.",
+            "GETKEYS <full-command>",
+            "    The key arguments of a full command line.",
+            "INFO [<command-name> ...]",
+            "    Details about the given commands, or all.",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Command names, optionally filtered.",
+        ],
+    ))
+}

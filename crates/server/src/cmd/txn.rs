@@ -1,0 +1,123 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use bytes::Bytes;
+use rubedo_resp::Frame;
+
+use crate::client::{Client, Watched};
+use crate::command::{acl, flag::*, Cmd, Lock};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
+use crate::exec::{begin_multi, call};
+use crate::state::Shared;
+
+const G: &str = "transactions";
+const T: u64 = acl::TRANSACTION | acl::FAST;
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("multi", 1, multi).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T)
+        .doc(G, "1.2.0", "O(1)", "Starts a transaction."),
+    Cmd::new("exec", 1, exec).flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG).acl(acl::TRANSACTION | acl::SLOW).lock(Lock::All)
+        .doc(G, "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction."),
+    Cmd::new("discard", 1, discard).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T)
+        .doc(G, "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction."),
+    Cmd::new("watch", -2, watch).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T).keys(1, -1, 1)
+        .doc(G, "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction."),
+    Cmd::new("unwatch", 1, unwatch).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T)
+        .doc(G, "2.2.0", "O(1)", "Forgets about watched keys of a transaction."),
+];
+
+/// Forgets every key the client watches.
+pub fn unwatch_all(srv: &Shared, client: &mut Client) {
+    for w in client.watched.drain(..) {
+        srv.watches.unwatch(w.db, &w.key, client.id);
+    }
+    client.info.watch_count.store(0, Relaxed);
+    client.info.dirty_cas.store(false, Relaxed);
+}
+
+fn end_multi(ctx: &mut Ctx) {
+    ctx.client.multi = None;
+    ctx.client.info.in_multi.store(false, Relaxed);
+    ctx.client.info.multi_len.store(0, Relaxed);
+}
+
+fn multi(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::MultiNested);
+    }
+    begin_multi(ctx.client);
+    Ok(Frame::ok())
+}
+
+fn discard(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(CmdError::DiscardWithoutMulti);
+    }
+    end_multi(ctx);
+    unwatch_all(ctx.srv, ctx.client);
+    Ok(Frame::ok())
+}
+
+fn watch(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::WatchInMulti);
+    }
+    let db = ctx.client.db;
+    for key in &ctx.argv[1..] {
+        if ctx.client.watched.iter().any(|w| w.db == db && w.key == key) {
+            continue;
+        }
+        let existed = ctx.dbs.db(db).is_live(key);
+        ctx.srv.watches.watch(db, key.clone(), ctx.client.id);
+        ctx.client.watched.push(Watched {
+            db,
+            key: key.clone(),
+            existed,
+        });
+    }
+    ctx.client.info.watch_count.store(ctx.client.watched.len(), Relaxed);
+    Ok(Frame::ok())
+}
+
+fn unwatch(ctx: &mut Ctx) -> CmdResult {
+    unwatch_all(ctx.srv, ctx.client);
+    Ok(Frame::ok())
+}
+
+fn exec(ctx: &mut Ctx) -> CmdResult {
+    ctx.propagate_nothing();
+    let Some(m) = ctx.client.multi.take() else {
+        return Err(CmdError::ExecWithoutMulti);
+    };
+    end_multi(ctx);
+    if m.error {
+        unwatch_all(ctx.srv, ctx.client);
+        return Err(CmdError::ExecAbort);
+    }
+    // A watched key that was live at WATCH time and has expired since
+    // counts as changed, as in Redis.
+    let expired = ctx
+        .client
+        .watched
+        .iter()
+        .any(|w| w.existed && !ctx.dbs.db(w.db).is_live(&w.key));
+    let dirty = ctx.client.info.dirty_cas.load(Relaxed) || expired;
+    unwatch_all(ctx.srv, ctx.client);
+    if dirty {
+        return Ok(Frame::NullArray);
+    }
+    let start = ctx.effects.len();
+    let mut replies = Vec::with_capacity(m.queue.len());
+    for (cmd, argv) in &m.queue {
+        replies.push(call(ctx.srv, ctx.client, ctx.dbs, cmd, argv, ctx.effects));
+    }
+    if ctx.effects.len() - start > 1 {
+        let db = ctx.effects[start].0;
+        ctx.effects.insert(start, (db, vec![Bytes::from_static(b"MULTI")]));
+        let last_db = ctx.effects.last().map_or(db, |e| e.0);
+        ctx.effects.push((last_db, vec![Bytes::from_static(b"EXEC")]));
+    }
+    Ok(Frame::Array(replies))
+}

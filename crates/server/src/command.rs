@@ -1,0 +1,346 @@
+//! The command table: one declarative row per command, the single source of
+//! truth for dispatch, arity, key positions, flags, ACL categories and
+//! COMMAND's replies. Each family module contributes its rows.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::ctx::Ctx;
+use crate::error::CmdResult;
+
+/// A command handler: parses its arguments, executes, returns the reply.
+pub type Handler = fn(&mut Ctx<'_, '_>) -> CmdResult;
+
+/// Command flags, as COMMAND INFO names them.
+pub mod flag {
+    pub const WRITE: u64 = 1 << 0;
+    pub const READONLY: u64 = 1 << 1;
+    pub const DENYOOM: u64 = 1 << 2;
+    pub const ADMIN: u64 = 1 << 3;
+    pub const PUBSUB: u64 = 1 << 4;
+    pub const NOSCRIPT: u64 = 1 << 5;
+    pub const BLOCKING: u64 = 1 << 6;
+    pub const LOADING: u64 = 1 << 7;
+    pub const STALE: u64 = 1 << 8;
+    pub const SKIP_MONITOR: u64 = 1 << 9;
+    pub const SKIP_SLOWLOG: u64 = 1 << 10;
+    pub const FAST: u64 = 1 << 11;
+    pub const NO_AUTH: u64 = 1 << 12;
+    pub const MAY_REPLICATE: u64 = 1 << 13;
+    pub const NO_MULTI: u64 = 1 << 14;
+    pub const ALLOW_BUSY: u64 = 1 << 15;
+    pub const SENTINEL: u64 = 1 << 16;
+    pub const ONLY_SENTINEL: u64 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: u64 = 1 << 18;
+    pub const NO_ASYNC_LOADING: u64 = 1 << 19;
+    pub const TOUCHES_ARBITRARY_KEYS: u64 = 1 << 20;
+    pub const ALLOW_LOADING: u64 = LOADING;
+
+    /// Names in the order COMMAND INFO lists them.
+    pub const NAMES: &[(u64, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+    ];
+}
+
+/// ACL categories, as COMMAND INFO and ACL CAT name them.
+pub mod acl {
+    pub const KEYSPACE: u64 = 1 << 0;
+    pub const READ: u64 = 1 << 1;
+    pub const WRITE: u64 = 1 << 2;
+    pub const SET: u64 = 1 << 3;
+    pub const SORTEDSET: u64 = 1 << 4;
+    pub const LIST: u64 = 1 << 5;
+    pub const HASH: u64 = 1 << 6;
+    pub const STRING: u64 = 1 << 7;
+    pub const BITMAP: u64 = 1 << 8;
+    pub const HYPERLOGLOG: u64 = 1 << 9;
+    pub const GEO: u64 = 1 << 10;
+    pub const STREAM: u64 = 1 << 11;
+    pub const PUBSUB: u64 = 1 << 12;
+    pub const ADMIN: u64 = 1 << 13;
+    pub const FAST: u64 = 1 << 14;
+    pub const SLOW: u64 = 1 << 15;
+    pub const BLOCKING: u64 = 1 << 16;
+    pub const DANGEROUS: u64 = 1 << 17;
+    pub const CONNECTION: u64 = 1 << 18;
+    pub const TRANSACTION: u64 = 1 << 19;
+    pub const SCRIPTING: u64 = 1 << 20;
+
+    pub const NAMES: &[(u64, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Where a command's keys are.
+#[derive(Clone, Copy)]
+pub enum KeySpec {
+    None,
+    /// first, last (negative counts from the end), step — Redis's legacy triple.
+    Range(i32, i32, i32),
+    /// Computed from the arguments (returns argument indexes).
+    Fn(fn(&[Bytes]) -> Vec<usize>),
+}
+
+/// What a command locks in the concurrent engine.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lock {
+    /// The keys its key spec names (none for keyless commands).
+    Keys,
+    /// Its whole current database.
+    Db,
+    /// Everything, exclusively.
+    All,
+}
+
+/// One row of the command table.
+pub struct Cmd {
+    /// Lower case; subcommands are named `parent|sub`.
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u64,
+    pub acl: u64,
+    pub keys: KeySpec,
+    pub lock: Lock,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub complexity: &'static str,
+    pub handler: Option<Handler>,
+    pub subs: &'static [Cmd],
+}
+
+impl Cmd {
+    pub const fn new(name: &'static str, arity: i32, handler: Handler) -> Cmd {
+        Cmd {
+            name,
+            arity,
+            flags: 0,
+            acl: 0,
+            keys: KeySpec::None,
+            lock: Lock::Keys,
+            group: "",
+            since: "1.0.0",
+            summary: "",
+            complexity: "O(1)",
+            handler: Some(handler),
+            subs: &[],
+        }
+    }
+
+    /// A container command (CLIENT, CONFIG, OBJECT...) dispatching on its subcommand.
+    pub const fn container(name: &'static str, subs: &'static [Cmd]) -> Cmd {
+        Cmd {
+            name,
+            arity: -2,
+            flags: 0,
+            acl: 0,
+            keys: KeySpec::None,
+            lock: Lock::Keys,
+            group: "",
+            since: "1.0.0",
+            summary: "",
+            complexity: "Depends on subcommand.",
+            handler: None,
+            subs,
+        }
+    }
+
+    /// The handler a container runs when called without a subcommand (COMMAND).
+    pub const fn with_handler(mut self, h: Handler) -> Cmd {
+        self.handler = Some(h);
+        self.arity = -1;
+        self
+    }
+
+    pub const fn flags(mut self, f: u64) -> Cmd {
+        self.flags = f;
+        self
+    }
+
+    pub const fn acl(mut self, a: u64) -> Cmd {
+        self.acl = a;
+        self
+    }
+
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Cmd {
+        self.keys = KeySpec::Range(first, last, step);
+        self
+    }
+
+    pub const fn keys_fn(mut self, f: fn(&[Bytes]) -> Vec<usize>) -> Cmd {
+        self.keys = KeySpec::Fn(f);
+        self
+    }
+
+    pub const fn lock(mut self, l: Lock) -> Cmd {
+        self.lock = l;
+        self
+    }
+
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        complexity: &'static str,
+        summary: &'static str,
+    ) -> Cmd {
+        self.group = group;
+        self.since = since;
+        self.complexity = complexity;
+        self.summary = summary;
+        self
+    }
+
+    pub fn has(&self, f: u64) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Redis's arity rule: positive = exact, negative = at least.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Indexes of the key arguments in `argv`.
+    pub fn key_indexes(&self, argv: &[Bytes]) -> Vec<usize> {
+        match self.keys {
+            KeySpec::None => Vec::new(),
+            KeySpec::Range(first, last, step) => range_keys(argv.len(), first, last, step),
+            KeySpec::Fn(f) => f(argv),
+        }
+    }
+
+    /// The legacy (first, last, step) triple for COMMAND INFO.
+    pub fn key_triple(&self) -> (i32, i32, i32) {
+        match self.keys {
+            KeySpec::Range(a, b, c) => (a, b, c),
+            _ => (0, 0, 0),
+        }
+    }
+}
+
+fn range_keys(argc: usize, first: i32, last: i32, step: i32) -> Vec<usize> {
+    if first <= 0 || step <= 0 {
+        return Vec::new();
+    }
+    let last = if last < 0 { argc as i32 + last } else { last };
+    let mut out = Vec::new();
+    let mut i = first;
+    while i <= last && (i as usize) < argc {
+        out.push(i as usize);
+        i += step;
+    }
+    out
+}
+
+/// Every command, indexed by name, with a dense id per command and
+/// subcommand (for statistics).
+pub struct Table {
+    by_name: HashMap<&'static str, &'static Cmd>,
+    /// Top-level commands in registration order.
+    pub top: Vec<&'static Cmd>,
+    /// Every command and subcommand; the index is its id.
+    pub all: Vec<&'static Cmd>,
+    /// Row address -> id; rows are 'static so their addresses are stable.
+    ids: HashMap<usize, usize>,
+}
+
+impl Table {
+    pub fn new(families: &[&'static [Cmd]]) -> Table {
+        let mut t = Table {
+            by_name: HashMap::new(),
+            top: Vec::new(),
+            all: Vec::new(),
+            ids: HashMap::new(),
+        };
+        for fam in families {
+            for c in fam.iter() {
+                assert!(
+                    t.by_name.insert(c.name, c).is_none(),
+                    "duplicate command {}",
+                    c.name
+                );
+                t.top.push(c);
+                t.ids.insert(c as *const Cmd as usize, t.all.len());
+                t.all.push(c);
+                for s in c.subs {
+                    t.ids.insert(s as *const Cmd as usize, t.all.len());
+                    t.all.push(s);
+                }
+            }
+        }
+        t
+    }
+
+    /// Case-insensitive lookup of a top-level command.
+    pub fn get(&self, name: &[u8]) -> Option<&'static Cmd> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        let s = std::str::from_utf8(lower).ok()?;
+        self.by_name.get(s).copied()
+    }
+
+    /// Looks up `argv`'s command and, for containers, its subcommand.
+    pub fn resolve(&self, argv: &[Bytes]) -> Option<&'static Cmd> {
+        let c = self.get(&argv[0])?;
+        if c.subs.is_empty() || argv.len() < 2 {
+            return Some(c);
+        }
+        Some(sub_of(c, &argv[1]).unwrap_or(c))
+    }
+
+    pub fn id(&self, c: &'static Cmd) -> usize {
+        self.ids[&(c as *const Cmd as usize)]
+    }
+}
+
+/// A container's subcommand by name.
+pub fn sub_of(c: &'static Cmd, name: &[u8]) -> Option<&'static Cmd> {
+    c.subs.iter().find(|s| {
+        let short = s.name.rsplit('|').next().unwrap_or(s.name);
+        short.as_bytes().eq_ignore_ascii_case(name)
+    })
+}

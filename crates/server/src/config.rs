@@ -1,0 +1,319 @@
+//! Configuration: the parameters Rubedo implements, read from a redis.conf
+//! style file and `--name value` flags, and changed at run time with CONFIG
+//! SET. Only parameters that govern something implemented are listed; the
+//! hot ones are mirrored in atomics so the request path never takes a lock.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+/// How a parameter's text is validated and shown.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Int { min: i64, max: i64 },
+    Mem { min: u64, max: u64 },
+    Bool,
+    Enum(&'static [&'static str]),
+    Str,
+    /// Persistence settings that are accepted only at the value meaning
+    /// "off", because snapshots and the append-only log are not built yet.
+    OffOnly(&'static str),
+}
+
+pub struct Param {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub kind: Kind,
+    pub default: &'static str,
+    pub mutable: bool,
+}
+
+const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        mutable: true,
+    }
+}
+
+const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        mutable: false,
+    }
+}
+
+pub static PARAMS: &[Param] = &[
+    fixed("bind", Kind::Str, "127.0.0.1"),
+    fixed("port", Kind::Int { min: 0, max: 65535 }, "6379"),
+    fixed("databases", Kind::Int { min: 1, max: i32::MAX as i64 }, "16"),
+    p("hz", Kind::Int { min: 0, max: i32::MAX as i64 }, "10"),
+    p("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "0"),
+    p(
+        "proto-max-bulk-len",
+        Kind::Mem { min: 1024 * 1024, max: i64::MAX as u64 },
+        "536870912",
+    ),
+    p(
+        "client-query-buffer-limit",
+        Kind::Mem { min: 1024 * 1024, max: i64::MAX as u64 },
+        "1073741824",
+    ),
+    p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000"),
+    p("requirepass", Kind::Str, ""),
+    p("active-expire-effort", Kind::Int { min: 1, max: 10 }, "1"),
+    p("save", Kind::OffOnly(""), ""),
+    p("appendonly", Kind::OffOnly("no"), "no"),
+    fixed("daemonize", Kind::OffOnly("no"), "no"),
+    fixed("engine", Kind::Enum(&["single", "concurrent"]), "single"),
+    fixed("threads", Kind::Int { min: 0, max: 1024 }, "0"),
+];
+
+pub fn find(name: &str) -> Option<&'static Param> {
+    PARAMS
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+}
+
+/// Parses a memory amount like Redis: bytes, or with k/kb/m/mb/g/gb.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = [("gb", 1u64 << 30), ("g", 1_000_000_000), ("mb", 1 << 20), ("m", 1_000_000), ("kb", 1 << 10), ("k", 1000), ("b", 1)]
+        .iter()
+        .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
+        .unwrap_or((l.clone(), 1));
+    let n: u64 = num.parse().ok()?;
+    n.checked_mul(mul)
+}
+
+/// The running configuration.
+pub struct Config {
+    values: RwLock<BTreeMap<&'static str, String>>,
+    pub hz: AtomicU64,
+    pub timeout: AtomicU64,
+    pub proto_max_bulk_len: AtomicU64,
+    pub query_buffer_limit: AtomicU64,
+    pub maxclients: AtomicU64,
+    pub expire_effort: AtomicU64,
+    pub has_password: AtomicBool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let c = Config {
+            values: RwLock::new(BTreeMap::new()),
+            hz: AtomicU64::new(10),
+            timeout: AtomicU64::new(0),
+            proto_max_bulk_len: AtomicU64::new(512 << 20),
+            query_buffer_limit: AtomicU64::new(1 << 30),
+            maxclients: AtomicU64::new(10000),
+            expire_effort: AtomicU64::new(1),
+            has_password: AtomicBool::new(false),
+        };
+        for prm in PARAMS {
+            c.values.write().insert(prm.name, prm.default.to_string());
+        }
+        c
+    }
+}
+
+impl Config {
+    /// The current value of a parameter by canonical name.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.values.read().get(name).cloned()
+    }
+
+    pub fn databases(&self) -> usize {
+        self.get("databases").and_then(|v| v.parse().ok()).unwrap_or(16)
+    }
+
+    pub fn requirepass(&self) -> Option<String> {
+        self.get("requirepass").filter(|s| !s.is_empty())
+    }
+
+    /// Every (name, value) pair whose name matches `pattern`.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
+        let v = self.values.read();
+        PARAMS
+            .iter()
+            .filter(|p| {
+                rubedo_engine::glob::glob_match(pattern, p.name.as_bytes(), true)
+                    || p.alias.is_some_and(|a| rubedo_engine::glob::glob_match(pattern, a.as_bytes(), true))
+            })
+            .map(|p| (p.name, v.get(p.name).cloned().unwrap_or_default()))
+            .collect()
+    }
+
+    /// Validates and stores a value. `startup` allows immutable parameters.
+    /// The error is the reason Redis would give after "argument 'x' - ".
+    pub fn set(&self, name: &str, value: &str, startup: bool) -> Result<(), String> {
+        let prm = find(name).ok_or_else(|| "unknown".to_string())?;
+        if !prm.mutable && !startup {
+            return Err("can't set immutable config".into());
+        }
+        let canon = match prm.kind {
+            Kind::Int { min, max } => {
+                let n: i64 = value
+                    .parse()
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                if n < min || n > max {
+                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                }
+                n.to_string()
+            }
+            Kind::Mem { min, max } => {
+                let n = parse_memory(value)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
+                if n < min || n > max {
+                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                }
+                n.to_string()
+            }
+            Kind::Bool => match value.to_ascii_lowercase().as_str() {
+                "yes" | "no" => value.to_ascii_lowercase(),
+                _ => return Err("argument must be 'yes' or 'no'".into()),
+            },
+            Kind::Enum(opts) => {
+                let l = value.to_ascii_lowercase();
+                if !opts.contains(&l.as_str()) {
+                    return Err("argument(s) must be one of the following: ".to_string() + &opts.join(", "));
+                }
+                l
+            }
+            Kind::Str => value.to_string(),
+            Kind::OffOnly(off) => {
+                if value != off && !(off.is_empty() && value.trim().is_empty()) {
+                    return Err(format!(
+                        "'{}' other than '{off}' needs persistence, which this server does not have yet",
+                        prm.name
+                    ));
+                }
+                off.to_string()
+            }
+        };
+        self.apply_hot(prm.name, &canon);
+        self.values.write().insert(prm.name, canon);
+        Ok(())
+    }
+
+    fn apply_hot(&self, name: &str, v: &str) {
+        let n = v.parse::<u64>().unwrap_or(0);
+        match name {
+            "hz" => self.hz.store(n.clamp(1, 500), Ordering::Relaxed),
+            "timeout" => self.timeout.store(n, Ordering::Relaxed),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.store(n, Ordering::Relaxed),
+            "client-query-buffer-limit" => self.query_buffer_limit.store(n, Ordering::Relaxed),
+            "maxclients" => self.maxclients.store(n, Ordering::Relaxed),
+            "active-expire-effort" => self.expire_effort.store(n, Ordering::Relaxed),
+            "requirepass" => self.has_password.store(!v.is_empty(), Ordering::Relaxed),
+            _ => {}
+        }
+    }
+}
+
+/// Splits a config line into words with redis-cli style quoting.
+pub fn split_line(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&c) = chars.peek() else { return Some(out) };
+        let mut w = String::new();
+        if c == '"' || c == '\'' {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    ch if ch == c => break,
+                    '\\' if c == '"' => match chars.next()? {
+                        'n' => w.push('\n'),
+                        't' => w.push('\t'),
+                        'r' => w.push('\r'),
+                        other => w.push(other),
+                    },
+                    ch => w.push(ch),
+                }
+            }
+        } else {
+            while let Some(&ch) = chars.peek() {
+                if ch.is_whitespace() {
+                    break;
+                }
+                w.push(ch);
+                chars.next();
+            }
+        }
+        out.push(w);
+    }
+}
+
+/// Reads a redis.conf style text and `--name value...` flags into
+/// (name, value) pairs, in order.
+pub fn parse_sources(file_text: Option<&str>, flags: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    if let Some(text) = file_text {
+        for (no, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let words = split_line(t).ok_or_else(|| format!("line {}: unbalanced quotes", no + 1))?;
+            let (name, rest) = words.split_first().expect("non-empty line");
+            out.push((name.to_ascii_lowercase(), rest.join(" ")));
+        }
+    }
+    let mut i = 0;
+    while i < flags.len() {
+        let name = flags[i]
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument '{}'", flags[i]))?;
+        let mut vals = Vec::new();
+        i += 1;
+        while i < flags.len() && !flags[i].starts_with("--") {
+            vals.push(flags[i].clone());
+            i += 1;
+        }
+        out.push((name.to_ascii_lowercase(), vals.join(" ")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("512mb"), Some(512 << 20));
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn sources_merge_file_then_flags() {
+        let v = parse_sources(Some("port 7000\n# c\nhz 20\n"), &["--port".into(), "7001".into(), "--save".into(), "".into()]).unwrap();
+        assert_eq!(v[0], ("port".into(), "7000".into()));
+        assert_eq!(v[2], ("port".into(), "7001".into()));
+        assert_eq!(v[3], ("save".into(), "".into()));
+    }
+
+    #[test]
+    fn set_validates() {
+        let c = Config::default();
+        assert!(c.set("hz", "abc", false).is_err());
+        assert!(c.set("port", "1", false).is_err());
+        assert!(c.set("hz", "20", false).is_ok());
+        assert_eq!(c.get("hz").unwrap(), "20");
+        assert!(c.set("appendonly", "yes", false).is_err());
+        assert!(c.set("save", "", false).is_ok());
+    }
+}

@@ -1,0 +1,157 @@
+//! One client connection: read, parse every complete request in the
+//! buffer, execute, encode the replies, write them in one batch.
+
+use std::net::Shutdown;
+use std::ops::Deref;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use rubedo_engine::Keyspace;
+use rubedo_resp::{encode, Frame, RequestLimits, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{Client, ReplyMode};
+use crate::exec::{execute, Server};
+use crate::state::ClientInfo;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Registers the client, serves it until it quits, is killed or fails,
+/// then unregisters it.
+pub async fn serve<K, H>(server: H, stream: TcpStream)
+where
+    K: Keyspace,
+    H: Deref<Target = Server<K>> + Clone,
+{
+    let srv = &server.shared;
+    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    srv.stats.connections_received.fetch_add(1, Relaxed);
+    let id = srv.next_client_id.fetch_add(1, Relaxed);
+    let info = Arc::new(ClientInfo::new(id, peer, local, server.ks.now_ms()));
+    // A duplicate handle lets CLIENT KILL and the idle timeout close the
+    // socket from another task without any per-read cost here.
+    let killer = stream
+        .into_std()
+        .and_then(|s| s.try_clone().map(|k| (s, k)));
+    let Ok((std_stream, killer)) = killer else {
+        return;
+    };
+    let Ok(mut stream) = TcpStream::from_std(std_stream) else {
+        return;
+    };
+    let admitted = {
+        let mut clients = srv.clients.lock();
+        let ok = (clients.len() as u64) < srv.config.maxclients.load(Relaxed);
+        if ok {
+            clients.insert(id, info.clone());
+        }
+        ok
+    };
+    if !admitted {
+        srv.stats.rejected_connections.fetch_add(1, Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    *info.socket.lock() = Some(killer);
+    let needs_auth = srv.config.has_password.load(Relaxed);
+    let mut client = Client::new(info.clone(), !needs_auth);
+    run_loop(&*server, &mut client, &mut stream).await;
+    crate::cmd::txn::unwatch_all(srv, &mut client);
+    srv.clients.lock().remove(&id);
+    let sock = info.socket.lock().take();
+    if let Some(s) = sock {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+}
+
+async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: &mut TcpStream) {
+    let srv = &server.shared;
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    loop {
+        if inbuf.capacity() - inbuf.len() < 1024 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        let n = match stream.read_buf(&mut inbuf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if client.info.killed.load(Relaxed) {
+            return;
+        }
+        srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+        client.info.tot_net_in.fetch_add(n as u64, Relaxed);
+        let limits = RequestLimits {
+            max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed) as usize,
+            ..RequestLimits::default()
+        };
+        let mut fatal = false;
+        loop {
+            match parser.parse(&mut inbuf, &limits) {
+                Ok(Some(argv)) => {
+                    client.info.last_ms.store(server.ks.now_ms(), Relaxed);
+                    let reply = execute(server, client, argv);
+                    for p in client.pushes.drain(..) {
+                        encode(&p, client.proto, &mut out);
+                    }
+                    write_reply(client, &reply, &mut out);
+                    if client.close || client.info.killed.load(Relaxed) {
+                        fatal = true;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let msg = format!("ERR {}", e.0);
+                    srv.stats.error(msg.as_bytes());
+                    encode(&Frame::Error(msg.into()), client.proto, &mut out);
+                    fatal = true;
+                    break;
+                }
+            }
+        }
+        if inbuf.len() as u64 > srv.config.query_buffer_limit.load(Relaxed) {
+            fatal = true;
+        }
+        client.info.qbuf.store(inbuf.len(), Relaxed);
+        if !out.is_empty() {
+            let len = out.len() as u64;
+            client.info.omem.store(out.len(), Relaxed);
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            srv.stats.net_output_bytes.fetch_add(len, Relaxed);
+            client.info.tot_net_out.fetch_add(len, Relaxed);
+            client.info.omem.store(0, Relaxed);
+            out.clear();
+            if out.capacity() > 1 << 20 {
+                out = BytesMut::with_capacity(READ_CHUNK);
+            }
+        }
+        if fatal {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        if inbuf.is_empty() && inbuf.capacity() > 1 << 20 {
+            inbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+}
+
+fn write_reply(client: &mut Client, reply: &Frame, out: &mut BytesMut) {
+    match client.reply {
+        ReplyMode::On => encode(reply, client.proto, out),
+        ReplyMode::Off => {}
+        ReplyMode::Skip => client.reply = ReplyMode::On,
+        // CLIENT REPLY SKIP itself is answered by nothing; the next command is skipped.
+        ReplyMode::SkipNext => client.reply = ReplyMode::Skip,
+    }
+}

@@ -1,0 +1,71 @@
+//! What a handler sees: its arguments, the databases its scope locked, its
+//! client's state and the shared server state.
+
+use bytes::Bytes;
+use rubedo_engine::{Db, Dbs};
+
+use crate::args::Args;
+use crate::client::Client;
+use crate::command::Cmd;
+use crate::state::Shared;
+
+pub struct Ctx<'a, 'b> {
+    pub argv: &'a [Bytes],
+    pub cmd: &'static Cmd,
+    pub dbs: &'a mut Dbs<'b>,
+    pub client: &'a mut Client,
+    pub srv: &'a Shared,
+    /// Changes made (Redis's `server.dirty`): drives propagation and INFO.
+    pub dirty: u64,
+    /// Write effects of this run, as (db, argv), when propagation is active.
+    pub effects: &'a mut Vec<(usize, Vec<Bytes>)>,
+    /// True once the handler has recorded its own (rewritten) effects.
+    pub rewritten: bool,
+}
+
+impl<'a, 'b> Ctx<'a, 'b> {
+    /// The argument cursor, positioned after the command name.
+    pub fn args(&self) -> Args<'a> {
+        Args::new(self.argv)
+    }
+
+    /// The client's current database.
+    pub fn db(&mut self) -> Db<'_> {
+        self.dbs.db(self.client.db)
+    }
+
+    pub fn now(&self) -> u64 {
+        self.dbs.now()
+    }
+
+    /// The central "key modified" signal: WATCH invalidation today;
+    /// client-side caching and keyspace notifications hook in here.
+    pub fn modified(&mut self, key: &[u8]) {
+        self.srv.touch_watched(self.client.db, key);
+    }
+
+    /// Like `modified`, for a key of another database.
+    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
+        self.srv.touch_watched(db, key);
+    }
+
+    /// True if write effects should be recorded.
+    pub fn propagating(&self) -> bool {
+        self.srv.propagation.is_active()
+    }
+
+    /// Records `argv` as (part of) this command's effect instead of the
+    /// command itself, e.g. an absolute PEXPIREAT for a relative EXPIRE.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        self.rewritten = true;
+        if self.propagating() {
+            self.effects.push((self.client.db, argv));
+        }
+    }
+
+    /// Marks the command as having its effect recorded even if it recorded
+    /// nothing (e.g. a no-op that must not be propagated).
+    pub fn propagate_nothing(&mut self) {
+        self.rewritten = true;
+    }
+}

@@ -1,0 +1,240 @@
+//! Command execution: lookup, arity, authentication, MULTI queueing,
+//! locking the command's scope, running the handler, then the after-effects
+//! every command shares (statistics, lazily expired keys, propagation).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rubedo_engine::{Dbs, Events, Keyspace, Scope};
+use rubedo_resp::Frame;
+
+use crate::client::{Client, Multi};
+use crate::command::{flag, sub_of, Cmd, Lock};
+use crate::ctx::Ctx;
+use crate::error::CmdError;
+use crate::propagate::Effect;
+use crate::state::Shared;
+
+/// The engine plus the shared state: one per server process.
+pub struct Server<K: Keyspace> {
+    pub ks: K,
+    pub shared: Shared,
+}
+
+/// Resolves `argv` to a runnable command row, or the error Redis gives.
+pub fn resolve(srv: &Shared, argv: &[Bytes]) -> Result<&'static Cmd, CmdError> {
+    let Some(cmd) = srv.table.get(&argv[0]) else {
+        return Err(unknown_command(argv));
+    };
+    if cmd.subs.is_empty() {
+        if !cmd.arity_ok(argv.len()) {
+            return Err(CmdError::WrongArity(cmd.name.to_string()));
+        }
+        return Ok(cmd);
+    }
+    if argv.len() < 2 {
+        if cmd.handler.is_some() {
+            return Ok(cmd);
+        }
+        return Err(CmdError::WrongArity(cmd.name.to_string()));
+    }
+    match sub_of(cmd, &argv[1]) {
+        Some(sub) => {
+            if !sub.arity_ok(argv.len()) {
+                return Err(CmdError::WrongArity(sub.name.to_string()));
+            }
+            Ok(sub)
+        }
+        None => Err(CmdError::UnknownSubcommand {
+            sub: String::from_utf8_lossy(&argv[1]).into_owned(),
+            cmd: cmd.name.to_ascii_uppercase(),
+        }),
+    }
+}
+
+fn unknown_command(argv: &[Bytes]) -> CmdError {
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let s = String::from_utf8_lossy(a);
+        let s: String = s.chars().take(room).collect();
+        args.push_str(&format!("'{s}' "));
+    }
+    let name: String = String::from_utf8_lossy(&argv[0]).chars().take(128).collect();
+    CmdError::UnknownCommand(format!("'{name}', with args beginning with: {args}"))
+}
+
+/// Runs one command from a client and returns its reply (None when the
+/// reply is suppressed by CLIENT REPLY).
+pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<Bytes>) -> Frame {
+    let srv = &server.shared;
+    let cmd = match resolve(srv, &argv) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(m) = client.multi.as_mut() {
+                m.error = true;
+            }
+            return error_reply(srv, None, &e);
+        }
+    };
+    if !client.authenticated && !cmd.has(flag::NO_AUTH) {
+        if srv.config.has_password.load(Relaxed) {
+            return error_reply(srv, Some(cmd), &CmdError::NoAuth);
+        }
+        client.authenticated = true;
+    }
+    if client.multi.is_some() && !is_multi_control(cmd) {
+        if cmd.has(flag::NO_MULTI) {
+            client.multi.as_mut().expect("in multi").error = true;
+            return error_reply(srv, Some(cmd), &CmdError::NotAllowedInMulti(cmd.name.into()));
+        }
+        let m = client.multi.as_mut().expect("in multi");
+        m.queue.push((cmd, argv));
+        client.info.multi_len.store(m.queue.len(), Relaxed);
+        return Frame::simple("QUEUED");
+    }
+    let keys: Vec<&[u8]>;
+    let scope = match cmd.lock {
+        Lock::All => Scope::All,
+        Lock::Db => Scope::Db(client.db),
+        Lock::Keys => {
+            keys = cmd.key_indexes(&argv).into_iter().map(|i| &argv[i][..]).collect();
+            Scope::Keys {
+                db: client.db,
+                keys: &keys,
+            }
+        }
+    };
+    server.ks.run(scope, |dbs| {
+        let mut effects = Vec::new();
+        let reply = call(srv, client, dbs, cmd, &argv, &mut effects);
+        let events = dbs.take_events();
+        after_run(srv, events, effects);
+        reply
+    })
+}
+
+fn is_multi_control(cmd: &Cmd) -> bool {
+    matches!(cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Runs a resolved command inside an already locked scope; EXEC uses this
+/// for each queued command.
+pub fn call(
+    srv: &Shared,
+    client: &mut Client,
+    dbs: &mut Dbs<'_>,
+    cmd: &'static Cmd,
+    argv: &[Bytes],
+    effects: &mut Vec<(usize, Vec<Bytes>)>,
+) -> Frame {
+    let handler = cmd.handler.expect("containers resolve to a subcommand");
+    let id = srv.table.id(cmd);
+    client.info.last_cmd.store(id + 1, Relaxed);
+    let start = Instant::now();
+    let mut ctx = Ctx {
+        argv,
+        cmd,
+        dbs,
+        client,
+        srv,
+        dirty: 0,
+        effects,
+        rewritten: false,
+    };
+    let result = handler(&mut ctx);
+    let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
+    let st = &srv.stats.per_cmd[id];
+    st.calls.fetch_add(1, Relaxed);
+    st.usec.fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    srv.stats.commands_processed.fetch_add(1, Relaxed);
+    client.info.tot_cmds.fetch_add(1, Relaxed);
+    if dirty > 0 {
+        srv.stats.dirty.fetch_add(dirty, Relaxed);
+        if !rewritten && srv.propagation.is_active() && cmd.has(flag::WRITE) {
+            effects.push((db, argv.to_vec()));
+        }
+    }
+    match result {
+        Ok(f) => {
+            if let Frame::Error(e) = &f {
+                st.failed.fetch_add(1, Relaxed);
+                srv.stats.error(e);
+            }
+            f
+        }
+        Err(e) => {
+            st.failed.fetch_add(1, Relaxed);
+            let f = e.reply();
+            if let Frame::Error(t) = &f {
+                srv.stats.error(t);
+            }
+            f
+        }
+    }
+}
+
+/// Counts a refused command (never executed) and returns its error reply.
+fn error_reply(srv: &Shared, cmd: Option<&'static Cmd>, e: &CmdError) -> Frame {
+    if let Some(c) = cmd {
+        srv.stats.per_cmd[srv.table.id(c)].rejected.fetch_add(1, Relaxed);
+    }
+    let f = e.reply();
+    if let Frame::Error(t) = &f {
+        srv.stats.error(t);
+    }
+    f
+}
+
+/// What every run leaves behind: hit/miss counters, keys that expired
+/// lazily (WATCH, statistics, a propagated DEL) and the write effects.
+pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>) {
+    if events.hits > 0 {
+        srv.stats.keyspace_hits.fetch_add(events.hits, Relaxed);
+    }
+    if events.misses > 0 {
+        srv.stats.keyspace_misses.fetch_add(events.misses, Relaxed);
+    }
+    for (db, key) in &events.expired {
+        srv.stats.expired_keys.fetch_add(1, Relaxed);
+        srv.touch_watched(*db, key);
+        if srv.propagation.is_active() {
+            srv.propagation.emit(Effect {
+                db: *db,
+                commands: vec![vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]],
+            });
+        }
+    }
+    if effects.is_empty() {
+        return;
+    }
+    // Consecutive effects on one database form one unit.
+    let mut cur: Option<Effect> = None;
+    for (db, argv) in effects {
+        match &mut cur {
+            Some(e) if e.db == db => e.commands.push(argv),
+            _ => {
+                if let Some(e) = cur.take() {
+                    srv.propagation.emit(e);
+                }
+                cur = Some(Effect {
+                    db,
+                    commands: vec![argv],
+                });
+            }
+        }
+    }
+    if let Some(e) = cur {
+        srv.propagation.emit(e);
+    }
+}
+
+/// Starts a transaction for the client.
+pub fn begin_multi(client: &mut Client) {
+    client.multi = Some(Multi::default());
+    client.info.in_multi.store(true, Relaxed);
+}

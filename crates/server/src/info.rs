@@ -1,0 +1,228 @@
+//! INFO: sections and field names as Redis 7.0 prints them, so exporters
+//! and dashboards parse them unchanged.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::ctx::Ctx;
+
+const DEFAULT: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats"];
+
+/// Resident set size in bytes, from /proc.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// (user, system) CPU seconds of this process, from /proc.
+fn cpu_secs() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+/// Renders the requested sections (empty = default).
+pub fn render(ctx: &mut Ctx, requested: &[String]) -> String {
+    let mut want: Vec<&str> = Vec::new();
+    if requested.is_empty() {
+        want.extend(DEFAULT);
+    }
+    for r in requested {
+        match r.as_str() {
+            "default" => want.extend(DEFAULT),
+            "all" | "everything" => {
+                want.extend(DEFAULT);
+                want.extend(ALL_EXTRA);
+            }
+            other => want.extend(DEFAULT.iter().chain(ALL_EXTRA).filter(|s| **s == other)),
+        }
+    }
+    let mut out = String::new();
+    for section in DEFAULT.iter().chain(ALL_EXTRA) {
+        if !want.contains(section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        section_text(ctx, section, &mut out);
+    }
+    out
+}
+
+macro_rules! field {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = write!($out, $($arg)*);
+        $out.push_str("\r\n");
+    }};
+}
+
+fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
+    let srv = ctx.srv;
+    let st = &srv.stats;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    match name {
+        "server" => {
+            out.push_str("# Server\r\n");
+            field!(out, "redis_version:{}", crate::REDIS_VERSION);
+            field!(out, "rubedo_version:{}", env!("CARGO_PKG_VERSION"));
+            field!(out, "redis_git_sha1:00000000");
+            field!(out, "redis_git_dirty:0");
+            field!(out, "redis_build_id:0");
+            field!(out, "redis_mode:standalone");
+            field!(out, "os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
+            field!(out, "arch_bits:{}", usize::BITS);
+            field!(out, "monotonic_clock:POSIX clock_gettime");
+            field!(out, "multiplexing_api:epoll");
+            field!(out, "atomicvar_api:c11-builtin");
+            field!(out, "gcc_version:0.0.0");
+            field!(out, "process_id:{}", std::process::id());
+            field!(out, "process_supervised:no");
+            field!(out, "run_id:{}", srv.run_id);
+            field!(out, "tcp_port:{}", srv.port.load(Relaxed));
+            field!(out, "server_time_usec:{}", now.as_micros());
+            field!(out, "uptime_in_seconds:{}", srv.uptime_secs());
+            field!(out, "uptime_in_days:{}", srv.uptime_secs() / 86400);
+            field!(out, "hz:{}", srv.config.hz.load(Relaxed));
+            field!(out, "configured_hz:{}", srv.config.hz.load(Relaxed));
+            field!(out, "lru_clock:{}", now.as_secs() & 0xFF_FFFF);
+            field!(out, "executable:{}", srv.executable);
+            field!(out, "config_file:{}", srv.config_file);
+            field!(out, "io_threads_active:0");
+            field!(out, "rubedo_engine:{}", srv.engine_name);
+            field!(out, "rubedo_threads:{}", srv.threads);
+        }
+        "clients" => {
+            out.push_str("# Clients\r\n");
+            let clients: Vec<_> = srv.clients.lock().values().cloned().collect();
+            field!(out, "connected_clients:{}", clients.len());
+            field!(out, "cluster_connections:0");
+            field!(out, "maxclients:{}", srv.config.maxclients.load(Relaxed));
+            field!(out, "client_recent_max_input_buffer:{}", clients.iter().map(|c| c.qbuf.load(Relaxed)).max().unwrap_or(0));
+            field!(out, "client_recent_max_output_buffer:{}", clients.iter().map(|c| c.omem.load(Relaxed)).max().unwrap_or(0));
+            field!(out, "blocked_clients:0");
+            field!(out, "tracking_clients:0");
+            field!(out, "clients_in_timeout_table:0");
+        }
+        "memory" => {
+            out.push_str("# Memory\r\n");
+            let rss = rss_bytes();
+            field!(out, "used_memory:{rss}");
+            field!(out, "used_memory_human:{}", human(rss));
+            field!(out, "used_memory_rss:{rss}");
+            field!(out, "used_memory_rss_human:{}", human(rss));
+            field!(out, "used_memory_peak:{rss}");
+            field!(out, "used_memory_peak_human:{}", human(rss));
+            let mut tables = 0;
+            for i in 0..ctx.dbs.count() {
+                tables += ctx.dbs.db(i).len();
+            }
+            field!(out, "used_memory_dataset_keys:{tables}");
+            field!(out, "maxmemory:0");
+            field!(out, "maxmemory_human:0B");
+            field!(out, "maxmemory_policy:noeviction");
+            field!(out, "mem_allocator:libc");
+        }
+        "persistence" => {
+            out.push_str("# Persistence\r\n");
+            field!(out, "loading:0");
+            field!(out, "async_loading:0");
+            field!(out, "rdb_changes_since_last_save:{}", st.dirty.load(Relaxed));
+            field!(out, "rdb_bgsave_in_progress:0");
+            field!(out, "rdb_last_save_time:{}", srv.started_ms / 1000);
+            field!(out, "aof_enabled:0");
+            field!(out, "aof_rewrite_in_progress:0");
+        }
+        "stats" => {
+            out.push_str("# Stats\r\n");
+            field!(out, "total_connections_received:{}", st.connections_received.load(Relaxed));
+            field!(out, "total_commands_processed:{}", st.commands_processed.load(Relaxed));
+            field!(out, "instantaneous_ops_per_sec:{}", srv.ops_per_sec.load(Relaxed));
+            field!(out, "total_net_input_bytes:{}", st.net_input_bytes.load(Relaxed));
+            field!(out, "total_net_output_bytes:{}", st.net_output_bytes.load(Relaxed));
+            field!(out, "rejected_connections:{}", st.rejected_connections.load(Relaxed));
+            field!(out, "expired_keys:{}", st.expired_keys.load(Relaxed));
+            field!(out, "evicted_keys:0");
+            field!(out, "keyspace_hits:{}", st.keyspace_hits.load(Relaxed));
+            field!(out, "keyspace_misses:{}", st.keyspace_misses.load(Relaxed));
+            field!(out, "pubsub_channels:0");
+            field!(out, "pubsub_patterns:0");
+            field!(out, "total_error_replies:{}", st.total_error_replies.load(Relaxed));
+        }
+        "replication" => {
+            out.push_str("# Replication\r\n");
+            field!(out, "role:master");
+            field!(out, "connected_slaves:0");
+            field!(out, "master_replid:{}", srv.run_id);
+            field!(out, "master_repl_offset:0");
+        }
+        "cpu" => {
+            out.push_str("# CPU\r\n");
+            let (u, s) = cpu_secs();
+            field!(out, "used_cpu_sys:{s:.6}");
+            field!(out, "used_cpu_user:{u:.6}");
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            for (prefix, n) in st.errors.lock().iter() {
+                field!(out, "errorstat_{prefix}:count={n}");
+            }
+        }
+        "cluster" => {
+            out.push_str("# Cluster\r\n");
+            field!(out, "cluster_enabled:0");
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            let now_ms = ctx.now();
+            for i in 0..ctx.dbs.count() {
+                let db = ctx.dbs.db(i);
+                let keys = db.len();
+                if keys == 0 {
+                    continue;
+                }
+                let expires = db.expires_len();
+                let _ = now_ms;
+                field!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0");
+            }
+        }
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            for (id, c) in srv.table.all.iter().enumerate() {
+                let s = &st.per_cmd[id];
+                let calls = s.calls.load(Relaxed);
+                let (rej, failed) = (s.rejected.load(Relaxed), s.failed.load(Relaxed));
+                if calls == 0 && rej == 0 && failed == 0 {
+                    continue;
+                }
+                let usec = s.usec.load(Relaxed);
+                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                field!(out, "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rej},failed_calls={failed}", c.name);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,64 @@
+//! The rubedo-server binary: `rubedo-server [/path/to/redis.conf] [--name value ...]`.
+//!
+//! Arguments follow redis-server's convention (an optional config file,
+//! then any config directive as `--name value`), which is driven by the
+//! configuration table itself; a flag parser would only duplicate it.
+
+use rubedo_server::config::{parse_sources, Config};
+use rubedo_server::server::{run, Options};
+
+fn usage() -> ! {
+    println!(
+        "Usage: rubedo-server [/path/to/redis.conf] [--port N] [--bind ADDR...] [--engine single|concurrent] \
+         [--threads N] [--databases N] [--<config-name> <value>]...\n       rubedo-server --version"
+    );
+    std::process::exit(0)
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        usage();
+    }
+    if args.iter().any(|a| a == "--version" || a == "-v") {
+        println!("Rubedo server v={} (Redis {} compatible)", env!("CARGO_PKG_VERSION"), rubedo_server::REDIS_VERSION);
+        return;
+    }
+    let mut file_text = None;
+    let mut config_file = String::new();
+    if let Some(first) = args.first() {
+        if !first.starts_with("--") {
+            let path = args.remove(0);
+            match std::fs::read_to_string(&path) {
+                Ok(t) => file_text = Some(t),
+                Err(e) => {
+                    eprintln!("Fatal error, can't open config file '{path}': {e}");
+                    std::process::exit(1);
+                }
+            }
+            config_file = std::fs::canonicalize(&path).map(|p| p.display().to_string()).unwrap_or(path);
+        }
+    }
+    let pairs = match parse_sources(file_text.as_deref(), &args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("*** FATAL CONFIG FILE ERROR ***\n{e}");
+            std::process::exit(1);
+        }
+    };
+    let config = Config::default();
+    for (name, value) in pairs {
+        if rubedo_server::config::find(&name).is_none() {
+            eprintln!("warning: ignoring unsupported config directive '{name}'");
+            continue;
+        }
+        if let Err(e) = config.set(&name, &value, true) {
+            eprintln!("*** FATAL CONFIG FILE ERROR ***\n'{name} {value}': {e}");
+            std::process::exit(1);
+        }
+    }
+    if let Err(e) = run(Options { config, config_file }) {
+        eprintln!("Fatal: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,287 @@
+//! Starting the server: configuration, the chosen engine and runtime, the
+//! listeners, the cron, and an in-process harness for tests.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rubedo_engine::{Clock, ConcurrentKeyspace, Events, Keyspace, SingleKeyspace, SystemClock};
+use rubedo_resp::Frame;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::client::Client;
+use crate::command::Table;
+use crate::config::Config;
+use crate::exec::{after_run, execute, Server};
+use crate::propagate::Propagation;
+use crate::state::{ClientInfo, Shared, Stats, Watches};
+
+/// Everything needed to start: the configuration and where it came from.
+pub struct Options {
+    pub config: Config,
+    pub config_file: String,
+}
+
+fn run_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
+}
+
+/// Builds the shared state from a configuration.
+pub fn shared(config: Config, config_file: String) -> Shared {
+    let table = Table::new(&crate::cmd::families());
+    let n = table.all.len();
+    let engine = if config.get("engine").as_deref() == Some("concurrent") { "concurrent" } else { "single" };
+    let threads = config.get("threads").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let started_ms = SystemClock.now_ms();
+    Shared {
+        table,
+        stats: Stats::new(n),
+        clients: Mutex::new(BTreeMap::new()),
+        next_client_id: AtomicU64::new(1),
+        watches: Watches::default(),
+        propagation: Propagation::default(),
+        started: Instant::now(),
+        started_ms,
+        run_id: run_id(),
+        port: AtomicU64::new(config.get("port").and_then(|p| p.parse().ok()).unwrap_or(6379)),
+        active_expire: AtomicBool::new(true),
+        cron_paused: AtomicBool::new(false),
+        shutdown: Notify::new(),
+        shutting_down: AtomicBool::new(false),
+        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        config_file,
+        engine_name: engine,
+        threads,
+        ops_per_sec: AtomicU64::new(0),
+        config,
+    }
+}
+
+async fn bind(srv: &Shared) -> std::io::Result<Vec<TcpListener>> {
+    let port = srv.port.load(Relaxed) as u16;
+    let binds = srv.config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
+    let mut out = Vec::new();
+    for host in binds.split_whitespace() {
+        let host = host.trim_start_matches('-');
+        let addr: SocketAddr = if host.contains(':') {
+            format!("[{host}]:{port}").parse()
+        } else {
+            format!("{host}:{port}").parse()
+        }
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad bind address {host}: {e}")))?;
+        let l = TcpListener::bind(addr).await?;
+        if port == 0 {
+            srv.port.store(l.local_addr()?.port() as u64, Relaxed);
+        }
+        out.push(l);
+    }
+    Ok(out)
+}
+
+fn announce(srv: &Shared, listeners: &[TcpListener]) {
+    for l in listeners {
+        if let Ok(a) = l.local_addr() {
+            // Tests read this line to learn the port chosen for port 0.
+            println!("Ready to accept connections tcp {a} (engine {})", srv.engine_name);
+        }
+    }
+}
+
+/// Runs the server until SHUTDOWN or a signal. Blocks the calling thread.
+pub fn run(opts: Options) -> std::io::Result<()> {
+    let shared = shared(opts.config, opts.config_file);
+    let dbs = shared.config.databases();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if shared.engine_name == "concurrent" {
+        let threads = match shared.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+        rt.block_on(async move {
+            let server = Arc::new(Server {
+                ks: ConcurrentKeyspace::new(dbs, threads * 16, clock),
+                shared,
+            });
+            let listeners = bind(&server.shared).await?;
+            announce(&server.shared, &listeners);
+            tokio::spawn(cron(server.clone()));
+            for l in listeners {
+                let s = server.clone();
+                tokio::spawn(async move {
+                    while let Ok((stream, _)) = l.accept().await {
+                        tokio::spawn(crate::conn::serve(s.clone(), stream));
+                    }
+                });
+            }
+            wait_for_shutdown(&server.shared).await;
+            Ok(())
+        })
+    } else {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let server = Rc::new(Server {
+                ks: SingleKeyspace::new(dbs, clock),
+                shared,
+            });
+            let listeners = bind(&server.shared).await?;
+            announce(&server.shared, &listeners);
+            tokio::task::spawn_local(cron(server.clone()));
+            for l in listeners {
+                let s = server.clone();
+                tokio::task::spawn_local(async move {
+                    while let Ok((stream, _)) = l.accept().await {
+                        tokio::task::spawn_local(crate::conn::serve(s.clone(), stream));
+                    }
+                });
+            }
+            wait_for_shutdown(&server.shared).await;
+            Ok(())
+        })
+    }
+}
+
+async fn wait_for_shutdown(srv: &Shared) {
+    let notified = srv.shutdown.notified();
+    tokio::pin!(notified);
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let term_fut = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term_fut = std::future::pending::<()>();
+    tokio::select! {
+        _ = &mut notified => {}
+        _ = ctrl_c => {}
+        _ = term_fut => {}
+    }
+    // Let the SHUTDOWN client's connection see its close before we exit.
+    for c in srv.clients.lock().values() {
+        c.kill();
+    }
+}
+
+/// Background work at `hz`: active expiry, incremental rehashing, idle
+/// client timeouts and the ops/sec sample.
+async fn cron<K, H>(server: H)
+where
+    K: Keyspace,
+    H: Deref<Target = Server<K>>,
+{
+    let srv = &server.shared;
+    let mut last_cmds = 0u64;
+    let mut last_at = Instant::now();
+    loop {
+        let hz = srv.config.hz.load(Relaxed).clamp(1, 500);
+        let period = Duration::from_millis(1000 / hz);
+        tokio::time::sleep(period).await;
+        if srv.cron_paused.load(Relaxed) {
+            continue;
+        }
+        if srv.active_expire.load(Relaxed) {
+            active_expire_cycle(&server.ks, srv, period);
+        }
+        server.ks.rehash(100);
+        let timeout = srv.config.timeout.load(Relaxed);
+        if timeout > 0 {
+            let now = server.ks.now_ms();
+            let idle: Vec<Arc<ClientInfo>> = srv
+                .clients
+                .lock()
+                .values()
+                .filter(|c| now.saturating_sub(c.last_ms.load(Relaxed)) > timeout * 1000 && !c.in_multi.load(Relaxed))
+                .cloned()
+                .collect();
+            for c in idle {
+                c.kill();
+            }
+        }
+        let cmds = srv.stats.commands_processed.load(Relaxed);
+        let el = last_at.elapsed().as_secs_f64();
+        if el > 0.0 {
+            srv.ops_per_sec.store(((cmds.saturating_sub(last_cmds)) as f64 / el) as u64, Relaxed);
+        }
+        last_cmds = cmds;
+        last_at = Instant::now();
+    }
+}
+
+/// Like Redis's active expiry: sample keys with a TTL, delete the expired
+/// ones, and keep going while many of the sample had expired and the time
+/// budget (a quarter of the cron period) allows.
+fn active_expire_cycle<K: Keyspace>(ks: &K, srv: &Shared, period: Duration) {
+    let effort = srv.config.expire_effort.load(Relaxed).max(1) as usize;
+    let budget = period / 4;
+    let start = Instant::now();
+    loop {
+        let mut ev = Events::default();
+        let (visited, expired) = ks.active_expire(20 * effort, &mut ev);
+        after_run(srv, ev, Vec::new());
+        if visited == 0 || expired * 10 <= visited || start.elapsed() > budget {
+            break;
+        }
+    }
+}
+
+/// An in-process server for family tests: commands in, replies out, no socket.
+pub struct Harness<K: Keyspace> {
+    pub server: Server<K>,
+    pub client: Client,
+}
+
+impl Harness<SingleKeyspace> {
+    pub fn single(clock: Arc<dyn Clock>) -> Self {
+        let shared = shared(Config::default(), String::new());
+        Harness::new(Server {
+            ks: SingleKeyspace::new(16, clock),
+            shared,
+        })
+    }
+}
+
+impl Harness<ConcurrentKeyspace> {
+    pub fn concurrent(clock: Arc<dyn Clock>) -> Self {
+        let shared = shared(Config::default(), String::new());
+        Harness::new(Server {
+            ks: ConcurrentKeyspace::new(16, 8, clock),
+            shared,
+        })
+    }
+}
+
+impl<K: Keyspace> Harness<K> {
+    fn new(server: Server<K>) -> Self {
+        let id = server.shared.next_client_id.fetch_add(1, Relaxed);
+        let addr: SocketAddr = "127.0.0.1:1".parse().expect("static address");
+        let info = Arc::new(ClientInfo::new(id, addr, addr, server.ks.now_ms()));
+        server.shared.clients.lock().insert(id, info.clone());
+        Harness {
+            server,
+            client: Client::new(info, true),
+        }
+    }
+
+    /// Runs one command given as words.
+    pub fn run(&mut self, words: &[&str]) -> Frame {
+        let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        execute(&self.server, &mut self.client, argv)
+    }
+}

@@ -1,0 +1,249 @@
+//! State shared by every connection: the command table, configuration,
+//! the client registry, statistics and WATCH bookkeeping.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::command::Table;
+use crate::config::Config;
+use crate::propagate::Propagation;
+
+/// What other connections may see or change about a client (CLIENT LIST,
+/// CLIENT KILL, WATCH invalidation). The owning connection keeps the rest.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created_ms: u64,
+    pub name: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub last_ms: AtomicU64,
+    /// Id + 1 of the last command run (0 = none yet).
+    pub last_cmd: AtomicUsize,
+    pub resp: AtomicU8,
+    pub in_multi: AtomicBool,
+    pub multi_len: AtomicUsize,
+    pub watch_count: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub qbuf_free: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub tot_net_in: AtomicU64,
+    pub tot_net_out: AtomicU64,
+    pub tot_cmds: AtomicU64,
+    /// Set when a watched key changed; EXEC then fails.
+    pub dirty_cas: AtomicBool,
+    /// Set by CLIENT KILL / timeout; the connection closes when it sees it.
+    pub killed: AtomicBool,
+    /// A duplicate of the socket, so another task can shut it down.
+    pub socket: Mutex<Option<std::net::TcpStream>>,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr: addr.to_string(),
+            laddr: laddr.to_string(),
+            created_ms: now_ms,
+            name: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            last_ms: AtomicU64::new(now_ms),
+            last_cmd: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            in_multi: AtomicBool::new(false),
+            multi_len: AtomicUsize::new(0),
+            watch_count: AtomicUsize::new(0),
+            qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            tot_net_in: AtomicU64::new(0),
+            tot_net_out: AtomicU64::new(0),
+            tot_cmds: AtomicU64::new(0),
+            dirty_cas: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            socket: Mutex::new(None),
+        }
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        if let Some(s) = self.socket.lock().as_ref() {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// Per-command counters (INFO commandstats).
+#[derive(Default)]
+pub struct CmdStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Server-wide counters (INFO stats).
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub dirty: AtomicU64,
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    pub per_cmd: Vec<CmdStats>,
+}
+
+impl Stats {
+    pub fn new(commands: usize) -> Stats {
+        Stats {
+            per_cmd: (0..commands).map(|_| CmdStats::default()).collect(),
+            ..Stats::default()
+        }
+    }
+
+    /// Counts an error reply by its prefix word (INFO errorstats).
+    pub fn error(&self, text: &[u8]) {
+        self.total_error_replies.fetch_add(1, Relaxed);
+        let prefix = String::from_utf8_lossy(crate::error::error_prefix(text)).into_owned();
+        *self.errors.lock().entry(prefix).or_insert(0) += 1;
+    }
+
+    pub fn reset(&self) {
+        for a in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.expired_keys,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.total_error_replies,
+        ] {
+            a.store(0, Relaxed);
+        }
+        self.errors.lock().clear();
+        for c in &self.per_cmd {
+            c.calls.store(0, Relaxed);
+            c.usec.store(0, Relaxed);
+            c.rejected.store(0, Relaxed);
+            c.failed.store(0, Relaxed);
+        }
+    }
+}
+
+/// Which clients watch which keys. `count` lets the write path skip the
+/// lock entirely when nobody watches anything (the common case).
+#[derive(Default)]
+pub struct Watches {
+    count: AtomicUsize,
+    map: Mutex<HashMap<(usize, Bytes), HashSet<u64>>>,
+}
+
+impl Watches {
+    pub fn watch(&self, db: usize, key: Bytes, client: u64) {
+        let mut m = self.map.lock();
+        if m.entry((db, key)).or_default().insert(client) {
+            self.count.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn unwatch(&self, db: usize, key: &Bytes, client: u64) {
+        let mut m = self.map.lock();
+        let k = (db, key.clone());
+        if let Some(set) = m.get_mut(&k) {
+            if set.remove(&client) {
+                self.count.fetch_sub(1, Relaxed);
+            }
+            if set.is_empty() {
+                m.remove(&k);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Relaxed) == 0
+    }
+
+    /// Clients watching `key` in `db`.
+    pub fn watchers(&self, db: usize, key: &[u8]) -> Vec<u64> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let m = self.map.lock();
+        m.get(&(db, Bytes::copy_from_slice(key)))
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every watched (db, key, client) triple, for flushes and SWAPDB.
+    pub fn all(&self) -> Vec<(usize, Bytes, u64)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let m = self.map.lock();
+        m.iter()
+            .flat_map(|((db, k), s)| s.iter().map(move |c| (*db, k.clone(), *c)))
+            .collect()
+    }
+}
+
+/// Everything connections share, independent of the engine.
+pub struct Shared {
+    pub table: Table,
+    pub config: Config,
+    pub stats: Stats,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    pub next_client_id: AtomicU64,
+    pub watches: Watches,
+    pub propagation: Propagation,
+    pub started: Instant,
+    pub started_ms: u64,
+    pub run_id: String,
+    pub port: AtomicU64,
+    pub active_expire: AtomicBool,
+    pub cron_paused: AtomicBool,
+    pub shutdown: Notify,
+    pub shutting_down: AtomicBool,
+    pub executable: String,
+    pub config_file: String,
+    pub engine_name: &'static str,
+    /// Commands per second over the last cron interval (INFO instantaneous_ops_per_sec).
+    pub ops_per_sec: AtomicU64,
+    pub threads: usize,
+}
+
+impl Shared {
+    pub fn client(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// Marks every client watching `key` as dirty, so its EXEC fails.
+    pub fn touch_watched(&self, db: usize, key: &[u8]) {
+        if self.watches.is_empty() {
+            return;
+        }
+        for id in self.watches.watchers(db, key) {
+            if let Some(c) = self.client(id) {
+                c.dirty_cas.store(true, Relaxed);
+            }
+        }
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}

@@ -1,0 +1,474 @@
+//! `cargo xtask conformance`: runs the scenario files in tests/conformance against a
+//! reference redis-server and the candidate server(s) in lock step, and compares the
+//! replies byte for byte.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::procs::{self, Server, TempDir};
+use crate::resp::{self, Conn, Outcome};
+use crate::scenario::{self, Action, Check, Scenario, Step};
+use crate::{workspace_root, Candidate, Engine};
+
+/// How long one reply may take before it counts as a timeout.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How much of a reply a mismatch report shows.
+const SHOW: usize = 300;
+
+pub struct Opts {
+    pub release: bool,
+    pub engine: Engine,
+    pub filter: Option<String>,
+    pub candidate_cmd: Option<String>,
+    pub verbose: bool,
+}
+
+/// Returns the process exit code.
+pub fn run(opts: Opts) -> i32 {
+    let Some(redis) = procs::which("redis-server") else {
+        println!("conformance: SKIPPED: redis-server not found (apt-get install redis-server)");
+        return 0;
+    };
+    let scenarios = match load_scenarios(opts.filter.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            return 1;
+        }
+    };
+    let candidates = match crate::candidates(opts.candidate_cmd.as_deref(), opts.engine, opts.release)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            return 1;
+        }
+    };
+    let tmp = match TempDir::new("xtask-conformance") {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("conformance: cannot create a temporary directory: {e}");
+            return 2;
+        }
+    };
+    let mut run = Run::new(opts.verbose);
+    let code = run.all(&redis, &candidates, &scenarios, tmp.path());
+    if run.keep_logs {
+        eprintln!("conformance: server logs kept in {}", tmp.keep().display());
+    }
+    code
+}
+
+fn load_scenarios(filter: Option<&str>) -> Result<Vec<Scenario>, String> {
+    let dir = workspace_root().join("tests/conformance");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .filter(|p| match filter {
+            Some(f) => p
+                .file_stem()
+                .is_some_and(|s| s.to_string_lossy().contains(f)),
+            None => true,
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(match filter {
+            Some(f) => format!("no scenario file in {} matches {f:?}", dir.display()),
+            None => format!("no scenario files (*.txt) in {}", dir.display()),
+        });
+    }
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for p in &paths {
+        match scenario::load(p) {
+            Ok(s) => out.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(format!("bad scenario files:\n  {}", errors.join("\n  ")))
+    }
+}
+
+/// Connections to one server for one scenario file; opened on first use.
+struct Target {
+    port: u16,
+    conns: Vec<Option<Conn>>,
+    cur: usize,
+    /// Set after a timeout or an I/O failure: the rest of the file is skipped.
+    aborted: bool,
+}
+
+impl Target {
+    fn new(port: u16) -> Target {
+        Target {
+            port,
+            conns: Vec::new(),
+            cur: 0,
+            aborted: false,
+        }
+    }
+
+    fn conn(&mut self) -> Result<&mut Conn, Outcome> {
+        if self.conns.len() <= self.cur {
+            self.conns.resize_with(self.cur + 1, || None);
+        }
+        let slot = &mut self.conns[self.cur];
+        if slot.is_none() {
+            let c = Conn::connect(self.port, REPLY_TIMEOUT)
+                .map_err(|e| Outcome::Failed(format!("connect: {e}")))?;
+            *slot = Some(c);
+        }
+        Ok(slot.as_mut().expect("just opened"))
+    }
+
+    /// Sends the action's bytes; an `Err` is the outcome to report instead of a reply.
+    fn send(&mut self, action: &Action) -> Result<(), Outcome> {
+        let bytes = match action {
+            Action::Command(words) => resp::encode_command(words),
+            Action::Raw(b) => b.clone(),
+            Action::Read => return self.conn().map(|_| ()),
+        };
+        let res = self.conn()?.send(&bytes);
+        res.map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+                self.close();
+                Outcome::Closed
+            }
+            _ => Outcome::Failed(format!("send: {e}")),
+        })
+    }
+
+    fn read(&mut self, deadline: Instant) -> Outcome {
+        let out = match self.conn() {
+            Ok(c) => c.read_reply(deadline),
+            Err(o) => o,
+        };
+        if out == Outcome::Closed {
+            // The next use of this connection number opens a new connection.
+            self.close();
+        }
+        out
+    }
+
+    fn close(&mut self) {
+        if let Some(slot) = self.conns.get_mut(self.cur) {
+            *slot = None;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    files: usize,
+    commands: usize,
+    mismatches: usize,
+}
+
+struct Cand {
+    spec: Candidate,
+    server: Option<Server>,
+    stats: Stats,
+}
+
+struct Run {
+    verbose: bool,
+    keep_logs: bool,
+    /// Problems in the scenarios themselves (the reference timed out, ...).
+    reference_errors: usize,
+}
+
+impl Run {
+    fn new(verbose: bool) -> Run {
+        Run {
+            verbose,
+            keep_logs: false,
+            reference_errors: 0,
+        }
+    }
+
+    fn all(
+        &mut self,
+        redis: &Path,
+        candidates: &[Candidate],
+        scenarios: &[Scenario],
+        tmp: &Path,
+    ) -> i32 {
+        let reference = match start_reference(redis, tmp, &[], None) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("conformance: cannot start the reference: {e}");
+                self.keep_logs = true;
+                return 2;
+            }
+        };
+        let mut cands: Vec<Cand> = Vec::new();
+        let mut start_failures = 0;
+        for spec in candidates {
+            let mut avoid = vec![reference.port];
+            avoid.extend(cands.iter().filter_map(|c| c.server.as_ref().map(|s| s.port)));
+            match start_candidate(spec, tmp, &avoid) {
+                Ok(s) => cands.push(Cand {
+                    spec: spec.clone(),
+                    server: Some(s),
+                    stats: Stats::default(),
+                }),
+                Err(e) => {
+                    eprintln!("conformance ({}): cannot start the candidate: {e}", spec.label);
+                    self.keep_logs = true;
+                    start_failures += 1;
+                }
+            }
+        }
+        eprintln!(
+            "conformance: {} file(s); reference redis-server on port {}; {}",
+            scenarios.len(),
+            reference.port,
+            cands
+                .iter()
+                .map(|c| format!(
+                    "{} on port {}",
+                    c.spec.label,
+                    c.server.as_ref().map_or(0, |s| s.port)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !cands.is_empty() {
+            for sc in scenarios {
+                self.file(&reference, &mut cands, sc, tmp);
+            }
+        }
+
+        let mut mismatches = start_failures + self.reference_errors;
+        let mut commands = 0;
+        for c in &cands {
+            println!(
+                "conformance ({}): {} files, {} commands, {} mismatches",
+                c.spec.label, c.stats.files, c.stats.commands, c.stats.mismatches
+            );
+            mismatches += c.stats.mismatches;
+            commands += c.stats.commands;
+        }
+        if self.reference_errors > 0 {
+            println!(
+                "conformance: {} problem(s) with the reference itself (fix the scenarios)",
+                self.reference_errors
+            );
+        }
+        if start_failures > 0 {
+            println!("conformance: {start_failures} candidate(s) failed to start");
+        }
+        if mismatches == 0 {
+            println!(
+                "conformance: OK: {} candidate(s), {} files, {commands} commands, 0 mismatches",
+                cands.len(),
+                scenarios.len()
+            );
+            0
+        } else {
+            println!(
+                "conformance: FAILED: {mismatches} mismatch(es) in {commands} commands over {} candidate(s)",
+                cands.len()
+            );
+            1
+        }
+    }
+
+    /// Runs one scenario file on the reference and every live candidate.
+    fn file(&mut self, reference: &Server, cands: &mut [Cand], sc: &Scenario, tmp: &Path) {
+        let setup = resp::command(reference.port, &["FLUSHALL"], REPLY_TIMEOUT);
+        if setup != ok() {
+            println!("REFERENCE {}: setup FLUSHALL replied {}", sc.name, setup.show(SHOW));
+            self.reference_errors += 1;
+            return;
+        }
+        let mut ref_t = Target::new(reference.port);
+        let mut targets: Vec<Option<Target>> = Vec::new();
+        for c in cands.iter_mut() {
+            let Some(srv) = &c.server else {
+                targets.push(None);
+                continue;
+            };
+            c.stats.files += 1;
+            let setup = resp::command(srv.port, &["FLUSHALL"], REPLY_TIMEOUT);
+            if setup != ok() {
+                println!(
+                    "MISMATCH ({}) {}: setup FLUSHALL\n    expected: {}\n    actual:   {}",
+                    c.spec.label,
+                    sc.name,
+                    ok().show(SHOW),
+                    setup.show(SHOW)
+                );
+                c.stats.mismatches += 1;
+                targets.push(None);
+                continue;
+            }
+            targets.push(Some(Target::new(srv.port)));
+        }
+
+        for line in &sc.lines {
+            let where_ = format!("{}:{}", sc.name, line.no);
+            match &line.step {
+                Step::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+                Step::Conn(n) => {
+                    ref_t.cur = *n;
+                    targets.iter_mut().flatten().for_each(|t| t.cur = *n);
+                }
+                Step::Close => {
+                    ref_t.close();
+                    targets.iter_mut().flatten().for_each(Target::close);
+                }
+                Step::Send { action, check } => {
+                    let deadline = Instant::now() + REPLY_TIMEOUT;
+                    // Send everywhere first, then read: the servers work at the
+                    // same time, so blocking commands and timers line up.
+                    let ref_sent = ref_t.send(action);
+                    let sent: Vec<Option<Result<(), Outcome>>> = targets
+                        .iter_mut()
+                        .map(|t| match t {
+                            Some(t) if !t.aborted => Some(t.send(action)),
+                            _ => None,
+                        })
+                        .collect();
+                    if *check == Check::NoReply {
+                        for (c, s) in cands.iter_mut().zip(&sent) {
+                            if s.is_some() {
+                                c.stats.commands += 1;
+                            }
+                        }
+                        if self.verbose {
+                            println!("  {where_}: {}  (not read)", line.text);
+                        }
+                        continue;
+                    }
+                    let expected = ref_sent.err().unwrap_or_else(|| ref_t.read(deadline));
+                    if self.verbose {
+                        println!("  {where_}: {}\n    redis: {}", line.text, expected.show(SHOW));
+                    }
+                    let ref_broken = matches!(expected, Outcome::Timeout | Outcome::Failed(_));
+                    for ((c, t), s) in cands.iter_mut().zip(targets.iter_mut()).zip(sent) {
+                        let (Some(t), Some(s)) = (t.as_mut(), s) else {
+                            continue;
+                        };
+                        c.stats.commands += 1;
+                        let actual = s.err().unwrap_or_else(|| t.read(deadline));
+                        if self.verbose {
+                            println!("    {}: {}", c.spec.label, actual.show(SHOW));
+                        }
+                        if ref_broken {
+                            t.aborted = true;
+                            continue;
+                        }
+                        let same = match check {
+                            Check::Exact => actual == expected,
+                            Check::Type => actual.same_type(&expected),
+                            Check::Any => actual.same_kind(&expected),
+                            Check::NoReply => true,
+                        };
+                        if !same {
+                            c.stats.mismatches += 1;
+                            let how = match check {
+                                Check::Type => " (type only)",
+                                Check::Any => " (reply kind only)",
+                                _ => "",
+                            };
+                            println!(
+                                "MISMATCH ({}) {where_}: {}{how}\n    expected: {}\n    actual:   {}",
+                                c.spec.label,
+                                line.text,
+                                expected.show(SHOW),
+                                actual.show(SHOW)
+                            );
+                            if matches!(actual, Outcome::Timeout | Outcome::Failed(_)) {
+                                // The connection is out of step; later replies would
+                                // only repeat this failure.
+                                t.aborted = true;
+                                println!(
+                                    "    (rest of {} skipped for {})",
+                                    sc.name, c.spec.label
+                                );
+                            }
+                        }
+                    }
+                    if ref_broken {
+                        self.reference_errors += 1;
+                        println!(
+                            "REFERENCE {where_}: {}: redis-server gave {}; rest of {} skipped",
+                            line.text,
+                            expected.show(SHOW),
+                            sc.name
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        drop(targets);
+
+        // A candidate that died in this file is reported and started afresh.
+        for c in cands.iter_mut() {
+            let Some(srv) = c.server.as_mut() else {
+                continue;
+            };
+            let Some(status) = srv.exit_status() else {
+                continue;
+            };
+            self.keep_logs = true;
+            c.stats.mismatches += 1;
+            println!(
+                "CRASH ({}): the candidate exited ({status}) during {}\n{}",
+                c.spec.label,
+                sc.name,
+                srv.log_tail(20)
+            );
+            c.server = None;
+            match start_candidate(&c.spec, tmp, &[reference.port]) {
+                Ok(s) => c.server = Some(s),
+                Err(e) => println!(
+                    "conformance ({}): restart failed, no more files for it: {e}",
+                    c.spec.label
+                ),
+            }
+        }
+    }
+}
+
+fn ok() -> Outcome {
+    Outcome::Reply(b"+OK\r\n".to_vec())
+}
+
+/// Starts `redis-server` as the reference, bound to loopback, without persistence.
+pub fn start_reference(
+    redis: &Path,
+    dir: &Path,
+    avoid: &[u16],
+    cpus: Option<&str>,
+) -> Result<Server, String> {
+    let port = procs::free_port(avoid);
+    let argv: Vec<String> = vec![
+        redis.display().to_string(),
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        String::new(),
+        "--appendonly".into(),
+        "no".into(),
+        "--dir".into(),
+        dir.display().to_string(),
+    ];
+    Server::start("redis", &argv, port, dir, cpus, STARTUP_TIMEOUT)
+}
+
+fn start_candidate(spec: &Candidate, dir: &Path, avoid: &[u16]) -> Result<Server, String> {
+    let port = procs::free_port(avoid);
+    Server::start(&spec.label, &spec.argv(port), port, dir, None, STARTUP_TIMEOUT)
+}

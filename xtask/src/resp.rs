@@ -1,0 +1,266 @@
+//! Just enough RESP for a test driver: encode a command, find where one reply frame
+//! ends, and show bytes readably. It is kept apart from `rubedo-resp` on purpose, so
+//! the conformance runner does not trust the decoder it is meant to check.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Encodes words as a RESP multibulk command.
+pub fn encode_command(words: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", words.len()).into_bytes();
+    for w in words {
+        out.extend_from_slice(format!("${}\r\n", w.len()).as_bytes());
+        out.extend_from_slice(w);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Returns the byte length of the first complete RESP2/RESP3 frame in `buf`,
+/// `Ok(None)` if more bytes are needed, or an error for bytes that are not RESP.
+/// An attribute (`|`) is counted together with the value it annotates.
+pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, String> {
+    let mut pos = 0usize;
+    // Values still to read at the current position, across nesting levels.
+    let mut pending: u64 = 1;
+    while pending > 0 {
+        if pos >= buf.len() {
+            return Ok(None);
+        }
+        let Some(end) = find_crlf(buf, pos + 1) else {
+            return Ok(None);
+        };
+        let kind = buf[pos];
+        let header = &buf[pos + 1..end];
+        pos = end + 2;
+        pending -= 1;
+        match kind {
+            b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => {}
+            b'$' | b'!' | b'=' => {
+                let n = parse_len(header)?;
+                if n < 0 {
+                    if kind == b'$' && n == -1 {
+                        continue;
+                    }
+                    return Err(format!("bad length {n} for '{}'", kind as char));
+                }
+                let n = n as usize;
+                if buf.len() < pos + n + 2 {
+                    return Ok(None);
+                }
+                if &buf[pos + n..pos + n + 2] != b"\r\n" {
+                    return Err("bulk payload not followed by CRLF".into());
+                }
+                pos += n + 2;
+            }
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let n = parse_len(header)?;
+                if n < 0 {
+                    if kind == b'*' && n == -1 {
+                        continue;
+                    }
+                    return Err(format!("bad length {n} for '{}'", kind as char));
+                }
+                let n = n as u64;
+                pending += match kind {
+                    b'%' => 2 * n,
+                    b'|' => 2 * n + 1,
+                    _ => n,
+                };
+            }
+            other => return Err(format!("unknown RESP type byte {:?}", other as char)),
+        }
+    }
+    Ok(Some(pos))
+}
+
+fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
+    buf.get(from..)?
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| from + i)
+}
+
+fn parse_len(header: &[u8]) -> Result<i64, String> {
+    let s = std::str::from_utf8(header).map_err(|_| "non-UTF-8 length".to_string())?;
+    let n: i64 = s.parse().map_err(|_| format!("bad length {s:?}"))?;
+    // Far beyond anything a test reply carries; keeps the arithmetic above safe.
+    if n > (1 << 32) {
+        return Err(format!("length {n} too large"));
+    }
+    Ok(n)
+}
+
+/// Shows bytes as a quoted string with `\r`, `\n`, `\xHH` escapes, cut after `max` chars.
+pub fn escape(bytes: &[u8], max: usize) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes {
+        if s.len() >= max {
+            s.push_str(&format!("\"... ({} bytes in all)", bytes.len()));
+            return s;
+        }
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// What reading one reply produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Reply(Vec<u8>),
+    /// The server closed the connection before a full frame arrived.
+    Closed,
+    Timeout,
+    /// Connect or I/O failure, or bytes that are not RESP.
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn show(&self, max: usize) -> String {
+        match self {
+            Outcome::Reply(b) => escape(b, max),
+            Outcome::Closed => "<connection closed>".into(),
+            Outcome::Timeout => "<timeout>".into(),
+            Outcome::Failed(e) => format!("<error: {e}>"),
+        }
+    }
+
+    /// The same kind of outcome, and for replies the same RESP type byte.
+    pub fn same_type(&self, other: &Outcome) -> bool {
+        match (self, other) {
+            (Outcome::Reply(a), Outcome::Reply(b)) => a.first() == b.first(),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+
+    pub fn same_kind(&self, other: &Outcome) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+/// One client connection with its unread bytes.
+pub struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn connect(port: u16, timeout: Duration) -> std::io::Result<Conn> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads one complete frame, waiting until `deadline` at most.
+    pub fn read_reply(&mut self, deadline: Instant) -> Outcome {
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match frame_len(&self.buf) {
+                Ok(Some(n)) => return Outcome::Reply(self.buf.drain(..n).collect()),
+                Ok(None) => {}
+                Err(e) => {
+                    let shown = escape(&self.buf, 120);
+                    self.buf.clear();
+                    return Outcome::Failed(format!("not RESP ({e}): {shown}"));
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Outcome::Timeout;
+            }
+            if let Err(e) = self.stream.set_read_timeout(Some(deadline - now)) {
+                return Outcome::Failed(e.to_string());
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Outcome::Closed,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Outcome::Timeout
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return Outcome::Closed,
+                Err(e) => return Outcome::Failed(e.to_string()),
+            }
+        }
+    }
+}
+
+/// Sends one command on a fresh connection and returns its reply.
+pub fn command(port: u16, words: &[&str], timeout: Duration) -> Outcome {
+    let mut conn = match Conn::connect(port, timeout) {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    let words: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+    if let Err(e) = conn.send(&encode_command(&words)) {
+        return Outcome::Failed(e.to_string());
+    }
+    conn.read_reply(Instant::now() + timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames() {
+        let cases: &[(&[u8], Option<usize>)] = &[
+            (b"", None),
+            (b"+OK\r\n", Some(5)),
+            (b"+OK\r", None),
+            (b"-ERR x\r\n+OK\r\n", Some(8)),
+            (b":12\r\n", Some(5)),
+            (b"$3\r\nfoo\r\n", Some(9)),
+            (b"$3\r\nfoo\r", None),
+            (b"$-1\r\n", Some(5)),
+            (b"$0\r\n\r\n", Some(6)),
+            (b"$4\r\na\r\nb\r\n", Some(10)),
+            (b"*-1\r\n", Some(5)),
+            (b"*0\r\n", Some(4)),
+            (b"*2\r\n$1\r\na\r\n", None),
+            (b"*2\r\n$1\r\na\r\n:1\r\n", Some(15)),
+            (b"*1\r\n*1\r\n*0\r\n", Some(12)),
+            (b"%1\r\n+a\r\n:1\r\n", Some(12)),
+            (b"%1\r\n+a\r\n", None),
+            (b"_\r\n", Some(3)),
+            (b",1.5\r\n#t\r\n", Some(6)),
+            (b"=7\r\ntxt:abc\r\n", Some(13)),
+            (b">2\r\n+a\r\n+b\r\n", Some(12)),
+            (b"|1\r\n+k\r\n+v\r\n:5\r\n", Some(16)),
+            (b"~1\r\n(123\r\n", Some(10)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(frame_len(input), Ok(*want), "{}", escape(input, 100));
+        }
+        assert!(frame_len(b"x\r\n").is_err());
+        assert!(frame_len(b"$x\r\n").is_err());
+        assert!(frame_len(b"$1\r\nab\r\n").is_err());
+        assert!(frame_len(b"*-2\r\n").is_err());
+    }
+
+    #[test]
+    fn encodes_and_escapes() {
+        let cmd = encode_command(&[b"SET".to_vec(), b"k".to_vec(), b"".to_vec()]);
+        assert_eq!(cmd, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+        assert_eq!(escape(b"a\r\n\x00\"", 100), r#""a\r\n\x00\"""#);
+        assert!(escape(&[b'a'; 50], 10).ends_with("(50 bytes in all)"));
+    }
+}

@@ -1,1 +1,147 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: start the real `rubedo-server`
+//! binary on 127.0.0.1 with port 0, learn its port from its first line of
+//! output, talk to it, and stop it when the handle drops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rubedo_resp::{decode_frame, Frame};
+
+/// Where cargo put the server binary: next to the directory holding the
+/// running test executable (`target/<profile>/deps/..`).
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps layout");
+    let bin = profile_dir.join("rubedo-server");
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "rubedo-server"])
+            .status()
+            .expect("cargo build -p rubedo-server");
+        assert!(status.success(), "building rubedo-server failed");
+    }
+    bin
+}
+
+/// A running server, killed on drop.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    /// Starts `rubedo-server --port 0` with extra flags.
+    pub fn start(extra: &[&str]) -> Server {
+        let mut child = Command::new(server_binary())
+            .args(["--port", "0", "--bind", "127.0.0.1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start rubedo-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read ready line");
+        let port = line
+            .rsplit_once(':')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Server { child, port }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A client of the `redis` crate.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.redis_url())
+            .and_then(|c| c.get_connection())
+            .expect("connect with the redis crate")
+    }
+
+    /// A raw socket.
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(self.addr()).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Raw {
+            stream: s,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP connection for protocol-level tests.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends one command as a multibulk array.
+    pub fn cmd(&mut self, words: &[&str]) {
+        let mut out = format!("*{}\r\n", words.len()).into_bytes();
+        for w in words {
+            out.extend_from_slice(format!("${}\r\n", w.len()).as_bytes());
+            out.extend_from_slice(w.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        self.send(&out);
+    }
+
+    /// Reads one reply frame; None if the server closed the connection.
+    pub fn read(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(f) = decode_frame(&mut self.buf).expect("valid RESP from the server") {
+                return Some(f);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Sends a command and reads its reply.
+    pub fn call(&mut self, words: &[&str]) -> Frame {
+        self.cmd(words);
+        self.read().expect("a reply")
+    }
+}
+
+/// Shorthand for a bulk frame.
+pub fn bulk(s: &str) -> Frame {
+    Frame::bulk(s.as_bytes())
+}

@@ -93,7 +93,8 @@ impl Workspace {
                     .as_table()
                     .unwrap_or_else(|| panic!("{}: [{section}] is not a table", path.display()));
                 for (key, spec) in table {
-                    let from_workspace = spec.get("workspace").and_then(Value::as_bool) == Some(true);
+                    let from_workspace =
+                        spec.get("workspace").and_then(Value::as_bool) == Some(true);
                     // A rename may sit in the member or in the workspace entry.
                     let package = spec
                         .get("package")
@@ -236,7 +237,12 @@ mod rules {
                     .iter()
                     .filter(|d| d.package == "rubedo-server")
                     .map(move |d| {
-                        format!("{} (in [{}] of {})", m.name, d.section, m.manifest.display())
+                        format!(
+                            "{} (in [{}] of {})",
+                            m.name,
+                            d.section,
+                            m.manifest.display()
+                        )
                     })
             })
             .collect();
@@ -256,7 +262,12 @@ mod rules {
             .values()
             .flat_map(|m| {
                 m.deps.iter().filter(|d| !d.from_workspace).map(move |d| {
-                    format!("{}: {} (in [{}])", m.manifest.display(), d.package, d.section)
+                    format!(
+                        "{}: {} (in [{}])",
+                        m.manifest.display(),
+                        d.package,
+                        d.section
+                    )
                 })
             })
             .collect();
@@ -348,7 +359,10 @@ fn the_rules_catch_violations() {
          engine = { path = \"engine\", package = \"rubedo-engine\" }\n\
          rubedo-server = { path = \"server\" }\ntokio = \"1\"\n",
     );
-    write("resp/Cargo.toml", &member("rubedo-resp", "engine.workspace = true"));
+    write(
+        "resp/Cargo.toml",
+        &member("rubedo-resp", "engine.workspace = true"),
+    );
     write(
         "engine/Cargo.toml",
         &format!(
@@ -356,25 +370,63 @@ fn the_rules_catch_violations() {
             member("rubedo-engine", "")
         ),
     );
-    write("persist/Cargo.toml", &member("rubedo-persist", "rubedo-server.workspace = true"));
-    write("pubsub/Cargo.toml", &member("rubedo-pubsub", "engine.workspace = true"));
-    write("script/Cargo.toml", &member("rubedo-script", "bytes = \"1\""));
-    write("server/Cargo.toml", &member("rubedo-server", "rubedo-resp.workspace = true"));
-    write("cli/Cargo.toml", &member("rubedo-cli", "engine = { workspace = true }"));
+    write(
+        "persist/Cargo.toml",
+        &member("rubedo-persist", "rubedo-server.workspace = true"),
+    );
+    write(
+        "pubsub/Cargo.toml",
+        &member("rubedo-pubsub", "engine.workspace = true"),
+    );
+    write(
+        "script/Cargo.toml",
+        &member("rubedo-script", "bytes = \"1\""),
+    );
+    write(
+        "server/Cargo.toml",
+        &member("rubedo-server", "rubedo-resp.workspace = true"),
+    );
+    write(
+        "cli/Cargo.toml",
+        &member("rubedo-cli", "engine = { workspace = true }"),
+    );
     let ws = Workspace::load(&dir);
     let expect = |res: Result<(), String>, needle: &str| {
         let msg = res.expect_err(needle);
         assert!(msg.contains(needle), "{needle:?} not in: {msg}");
     };
-    expect(rules::resp_is_standalone(&ws), "Cargo.toml) depends on: rubedo-engine (in [dependencies])");
-    expect(rules::engine_is_embeddable(&ws), "tokio (in [target.'cfg(unix)'.dev-dependencies])");
-    expect(rules::services_use_only_engine_and_resp(&ws), "depends on: rubedo-server");
+    expect(
+        rules::resp_is_standalone(&ws),
+        "Cargo.toml) depends on: rubedo-engine (in [dependencies])",
+    );
+    expect(
+        rules::engine_is_embeddable(&ws),
+        "tokio (in [target.'cfg(unix)'.dev-dependencies])",
+    );
+    expect(
+        rules::services_use_only_engine_and_resp(&ws),
+        "depends on: rubedo-server",
+    );
     expect(rules::cli_uses_only_resp(&ws), "depends on: rubedo-engine");
-    expect(rules::nothing_depends_on_server(&ws), "depended on by: rubedo-persist");
-    expect(rules::all_deps_from_workspace(&ws), "bytes (in [dependencies])");
+    expect(
+        rules::nothing_depends_on_server(&ws),
+        "depended on by: rubedo-persist",
+    );
+    expect(
+        rules::all_deps_from_workspace(&ws),
+        "bytes (in [dependencies])",
+    );
     rules::layered_crates_exist(&ws).unwrap();
     std::fs::remove_file(dir.join("cli/Cargo.toml")).unwrap();
-    write("Cargo.toml", &std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().replace(", \"cli\"", ""));
-    expect(rules::layered_crates_exist(&Workspace::load(&dir)), "rubedo-cli not found");
+    write(
+        "Cargo.toml",
+        &std::fs::read_to_string(dir.join("Cargo.toml"))
+            .unwrap()
+            .replace(", \"cli\"", ""),
+    );
+    expect(
+        rules::layered_crates_exist(&Workspace::load(&dir)),
+        "rubedo-cli not found",
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -76,7 +76,12 @@ fn bases() -> Vec<Base> {
         pop("LPOP", "lpop", &["RPUSH", "mylist", "xxx"], None),
         pop("RPOP", "rpop", &["RPUSH", "mylist", "xxx"], None),
         t("SADD", "sadd"),
-        pop("SPOP", "spop", &["SADD", "myset", "pf:__rand_int__"], Some(BIG)),
+        pop(
+            "SPOP",
+            "spop",
+            &["SADD", "myset", "pf:__rand_int__"],
+            Some(BIG),
+        ),
         t("HSET", "hset"),
         t("ZADD", "zadd"),
         pop(
@@ -126,7 +131,10 @@ fn parse_workload(name: &str, bases: &[Base]) -> Result<Workload, String> {
         };
         if let Some(p) = suffix.strip_prefix('P').and_then(|p| p.parse().ok()) {
             pipeline = p;
-        } else if let Some(k) = suffix.strip_suffix("KB").and_then(|k| k.parse::<u32>().ok()) {
+        } else if let Some(k) = suffix
+            .strip_suffix("KB")
+            .and_then(|k| k.parse::<u32>().ok())
+        {
             data = Some(k * 1024);
         } else {
             break;
@@ -213,13 +221,18 @@ pub fn run(opts: Opts) -> i32 {
         }
         return 0;
     }
-    if opts.rounds == 0 || !(opts.run_seconds > 0.0) {
+    if opts.rounds == 0 || !opts.run_seconds.is_finite() || opts.run_seconds <= 0.0 {
         eprintln!("bench: --rounds and --run-seconds must be positive");
         return 2;
     }
-    let (Some(redis), Some(rb)) = (procs::which("redis-server"), procs::which("redis-benchmark"))
-    else {
-        eprintln!("bench: redis-server and redis-benchmark are needed (apt-get install redis-server redis-tools)");
+    let (Some(redis), Some(rb)) = (
+        procs::which("redis-server"),
+        procs::which("redis-benchmark"),
+    ) else {
+        eprintln!(
+            "bench: redis-server and redis-benchmark are needed \
+             (apt-get install redis-server redis-tools)"
+        );
         return 2;
     };
     let candidates = match crate::candidates(opts.candidate_cmd.as_deref(), opts.engine, true) {
@@ -251,7 +264,10 @@ pub fn run(opts: Opts) -> i32 {
     match bench.all(&opts, &bases, &workloads, &candidates, &redis, server_cpus) {
         Ok(true) => 0,
         Ok(false) => {
-            println!("bench: a candidate exited during the run; logs kept in {}", tmp.keep().display());
+            println!(
+                "bench: a candidate exited during the run; logs kept in {}",
+                tmp.keep().display()
+            );
             1
         }
         Err(e) => {
@@ -277,6 +293,7 @@ struct Row {
 }
 
 impl Bench {
+    /// Runs every workload and prints the report; `Ok(false)` if a candidate exited.
     fn all(
         &self,
         opts: &Opts,
@@ -330,7 +347,6 @@ impl Bench {
     }
 
     /// Runs one workload on every server and returns one row per candidate.
-    /// `Ok(false)` from `all` means a candidate exited during the run.
     fn workload(
         &self,
         opts: &Opts,
@@ -396,7 +412,12 @@ impl Bench {
                     }
                 })
                 .collect();
-            eprintln!("  {:<15} round {round}/{} n={n}: {}", wl.name, opts.rounds, line.join("  "));
+            eprintln!(
+                "  {:<15} round {round}/{} n={n}: {}",
+                wl.name,
+                opts.rounds,
+                line.join("  ")
+            );
         }
 
         let reference = &slots[refi];
@@ -487,7 +508,12 @@ impl Bench {
             argv.extend(["taskset".into(), "-c".into(), cpus.clone()]);
         }
         argv.push(self.redis_benchmark.display().to_string());
-        argv.extend(["-h".into(), "127.0.0.1".into(), "-p".into(), port.to_string()]);
+        argv.extend([
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ]);
         // Options first: everything after a custom command's first word is that command.
         argv.push("--csv".into());
         argv.extend(args.iter().cloned());
@@ -536,12 +562,15 @@ impl Bench {
             .filter(|l| !l.starts_with("\"test\""))
             .filter_map(|l| l.split(',').nth(1))
             .filter_map(|f| f.trim_matches('"').parse::<f64>().ok())
-            .last();
+            .next_back();
         match rps {
             Some(r) if status.success() && r > 0.0 => Ok(r),
             _ => {
                 let last = err.lines().chain(out.lines()).last().unwrap_or("no output");
-                Err(format!("redis-benchmark {status}: {}", cut(last.trim(), 120)))
+                Err(format!(
+                    "redis-benchmark {status}: {}",
+                    cut(last.trim(), 120)
+                ))
             }
         }
     }
@@ -642,7 +671,14 @@ fn print_report(rows: &[Row], candidates: &[Candidate], opts: &Opts, elapsed: Du
     println!();
     let header = format!(
         "{:<15} {:<10} {:>11} {:>11} {:>6} {:>13}  {:>15} {:>9}",
-        "workload", "candidate", "cand ops/s", "redis ops/s", "ratio", "[min..max]", "cpu us/op c/r", "cpu ratio"
+        "workload",
+        "candidate",
+        "cand ops/s",
+        "redis ops/s",
+        "ratio",
+        "[min..max]",
+        "cpu us/op c/r",
+        "cpu ratio"
     );
     println!("{header}");
     println!("{}", "-".repeat(header.len()));
@@ -707,7 +743,8 @@ fn print_report(rows: &[Row], candidates: &[Candidate], opts: &Opts, elapsed: Du
         );
     }
     println!(
-        "(rounds={}, ~{}s/run, elapsed {:.0}s; treat <10% on one workload or <3% in geomean as noise)",
+        "(rounds={}, ~{}s/run, elapsed {:.0}s; treat <10% on one workload or <3% in geomean \
+         as noise)",
         opts.rounds,
         opts.run_seconds,
         elapsed.as_secs_f64()
@@ -722,7 +759,10 @@ mod tests {
     fn workload_names() {
         let b = bases();
         let w = parse_workload("set_p16", &b).unwrap();
-        assert_eq!((w.name.as_str(), b[w.base].name, w.pipeline, w.data), ("SET_P16", "SET", 16, None));
+        assert_eq!(
+            (w.name.as_str(), b[w.base].name, w.pipeline, w.data),
+            ("SET_P16", "SET", 16, None)
+        );
         let w = parse_workload("GET_4KB_P8", &b).unwrap();
         assert_eq!((b[w.base].name, w.pipeline, w.data), ("GET", 8, Some(4096)));
         let w = parse_workload("LRANGE_100", &b).unwrap();

@@ -37,14 +37,14 @@ pub fn run(opts: Opts) -> i32 {
             return 1;
         }
     };
-    let candidates = match crate::candidates(opts.candidate_cmd.as_deref(), opts.engine, opts.release)
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("conformance: {e}");
-            return 1;
-        }
-    };
+    let candidates =
+        match crate::candidates(opts.candidate_cmd.as_deref(), opts.engine, opts.release) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("conformance: {e}");
+                return 1;
+            }
+        };
     let tmp = match TempDir::new("xtask-conformance") {
         Ok(t) => t,
         Err(e) => {
@@ -200,7 +200,7 @@ impl Run {
         scenarios: &[Scenario],
         tmp: &Path,
     ) -> i32 {
-        let reference = match start_reference(redis, tmp, &[], None) {
+        let mut reference = match start_reference(redis, tmp, &[], None) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("conformance: cannot start the reference: {e}");
@@ -212,7 +212,11 @@ impl Run {
         let mut start_failures = 0;
         for spec in candidates {
             let mut avoid = vec![reference.port];
-            avoid.extend(cands.iter().filter_map(|c| c.server.as_ref().map(|s| s.port)));
+            avoid.extend(
+                cands
+                    .iter()
+                    .filter_map(|c| c.server.as_ref().map(|s| s.port)),
+            );
             match start_candidate(spec, tmp, &avoid) {
                 Ok(s) => cands.push(Cand {
                     spec: spec.clone(),
@@ -220,7 +224,10 @@ impl Run {
                     stats: Stats::default(),
                 }),
                 Err(e) => {
-                    eprintln!("conformance ({}): cannot start the candidate: {e}", spec.label);
+                    eprintln!(
+                        "conformance ({}): cannot start the candidate: {e}",
+                        spec.label
+                    );
                     self.keep_logs = true;
                     start_failures += 1;
                 }
@@ -243,6 +250,16 @@ impl Run {
         if !cands.is_empty() {
             for sc in scenarios {
                 self.file(&reference, &mut cands, sc, tmp);
+                if let Some(status) = reference.exit_status() {
+                    println!(
+                        "REFERENCE: redis-server exited ({status}) during {}; stopping\n{}",
+                        sc.name,
+                        reference.log_tail(20)
+                    );
+                    self.reference_errors += 1;
+                    self.keep_logs = true;
+                    break;
+                }
             }
         }
 
@@ -285,7 +302,11 @@ impl Run {
     fn file(&mut self, reference: &Server, cands: &mut [Cand], sc: &Scenario, tmp: &Path) {
         let setup = resp::command(reference.port, &["FLUSHALL"], REPLY_TIMEOUT);
         if setup != ok() {
-            println!("REFERENCE {}: setup FLUSHALL replied {}", sc.name, setup.show(SHOW));
+            println!(
+                "REFERENCE {}: setup FLUSHALL replied {}",
+                sc.name,
+                setup.show(SHOW)
+            );
             self.reference_errors += 1;
             return;
         }
@@ -350,7 +371,11 @@ impl Run {
                     }
                     let expected = ref_sent.err().unwrap_or_else(|| ref_t.read(deadline));
                     if self.verbose {
-                        println!("  {where_}: {}\n    redis: {}", line.text, expected.show(SHOW));
+                        println!(
+                            "  {where_}: {}\n    redis: {}",
+                            line.text,
+                            expected.show(SHOW)
+                        );
                     }
                     let ref_broken = matches!(expected, Outcome::Timeout | Outcome::Failed(_));
                     for ((c, t), s) in cands.iter_mut().zip(targets.iter_mut()).zip(sent) {
@@ -390,10 +415,7 @@ impl Run {
                                 // The connection is out of step; later replies would
                                 // only repeat this failure.
                                 t.aborted = true;
-                                println!(
-                                    "    (rest of {} skipped for {})",
-                                    sc.name, c.spec.label
-                                );
+                                println!("    (rest of {} skipped for {})", sc.name, c.spec.label);
                             }
                         }
                     }
@@ -470,5 +492,12 @@ pub fn start_reference(
 
 fn start_candidate(spec: &Candidate, dir: &Path, avoid: &[u16]) -> Result<Server, String> {
     let port = procs::free_port(avoid);
-    Server::start(&spec.label, &spec.argv(port), port, dir, None, STARTUP_TIMEOUT)
+    Server::start(
+        &spec.label,
+        &spec.argv(port),
+        port,
+        dir,
+        None,
+        STARTUP_TIMEOUT,
+    )
 }

@@ -128,7 +128,9 @@ impl Candidate {
                 argv
             }
             Launch::Shell(cmd) => {
-                let cmd = cmd.replace("{port}", &port).replace("{engine}", &self.label);
+                let cmd = cmd
+                    .replace("{port}", &port)
+                    .replace("{engine}", &self.label);
                 vec!["bash".into(), "-c".into(), cmd]
             }
         }
@@ -221,9 +223,7 @@ fn build_server(release: bool) -> Result<PathBuf, String> {
         if release { " --release" } else { "" },
         target.display()
     );
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("building rubedo-server failed ({status})"));
     }

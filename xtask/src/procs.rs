@@ -87,8 +87,7 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("{prefix}.{}.{nanos:x}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("{prefix}.{}.{nanos:x}", std::process::id()));
         std::fs::create_dir_all(&path)?;
         TMPDIRS.lock().unwrap().push(path.clone());
         Ok(TempDir(path))
@@ -346,7 +345,9 @@ fn listener_pid(root: u32, port: u16) -> Option<u32> {
         for fd in fds.flatten() {
             if let Ok(link) = std::fs::read_link(fd.path()) {
                 let link = link.to_string_lossy();
-                if let Some(ino) = link.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']'))
+                if let Some(ino) = link
+                    .strip_prefix("socket:[")
+                    .and_then(|s| s.strip_suffix(']'))
                 {
                     if inodes.iter().any(|i| i == ino) {
                         return Some(pid);
@@ -361,7 +362,10 @@ fn listener_pid(root: u32, port: u16) -> Option<u32> {
 /// CPU time used so far by all threads of `pid`, in nanoseconds.
 pub fn cpu_ns(pid: u32) -> Option<u64> {
     let mut total = 0u64;
-    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
         let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) else {
             continue;
         };

@@ -51,16 +51,12 @@ pub struct Scenario {
 pub const MAX_CONNS: usize = 64;
 
 pub fn load(path: &Path) -> Result<Scenario, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let lines = parse(&text).map_err(|(no, e)| format!("{name}:{no}: {e}"))?;
-    Ok(Scenario {
-        name,
-        lines,
-    })
+    Ok(Scenario { name, lines })
 }
 
 /// Parses a whole file; an error carries its 1-based line number.
@@ -105,7 +101,9 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
         // A modifier: applies to the command, `!raw` or `!read` that follows it.
         return match parse_step(rest)? {
             Step::Send { action, .. } => Ok(Step::Send { action, check }),
-            _ => Err(format!("{directive} needs a command, !raw or !read after it")),
+            _ => Err(format!(
+                "{directive} needs a command, !raw or !read after it"
+            )),
         };
     }
     match directive.as_str() {
@@ -312,7 +310,15 @@ mod tests {
                 },
             ]
         );
-        for bad in ["!bogus", "!sleep", "!sleep x", "!conn 99", "!type", "!type !sleep 1", "!read x"] {
+        for bad in [
+            "!bogus",
+            "!sleep",
+            "!sleep x",
+            "!conn 99",
+            "!type",
+            "!type !sleep 1",
+            "!read x",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert_eq!(parse("PING\n\"x").unwrap_err().0, 2);

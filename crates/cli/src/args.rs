@@ -45,7 +45,12 @@ pub struct Args {
     pub uri: Option<String>,
 
     /// Execute the command N times (-1: forever).
-    #[arg(short = 'r', value_name = "repeat", default_value_t = 1, allow_negative_numbers = true)]
+    #[arg(
+        short = 'r',
+        value_name = "repeat",
+        default_value_t = 1,
+        allow_negative_numbers = true
+    )]
     pub repeat: i64,
 
     /// With -r, wait this many seconds after each command (e.g. 0.1).
@@ -53,7 +58,12 @@ pub struct Args {
     pub interval: f64,
 
     /// Database number.
-    #[arg(short = 'n', value_name = "db", default_value_t = 0, allow_negative_numbers = true)]
+    #[arg(
+        short = 'n',
+        value_name = "db",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
     pub db: i64,
 
     /// Start the session in RESP2 protocol mode.
@@ -137,12 +147,28 @@ pub struct Config {
 /// Parse `argv`; on a usage error print it the redis-cli way and exit 1.
 pub fn parse() -> Args {
     match Args::try_parse() {
-        Ok(a) => a,
+        Ok(a) => {
+            // Anything dash-led before the command is an option we don't know.
+            if let Some(first) = a.command.first() {
+                if first.len() > 1 && first.as_encoded_bytes().starts_with(b"-") {
+                    eprintln!(
+                        "Unrecognized option or bad number of args for: '{}'",
+                        first.to_string_lossy()
+                    );
+                    std::process::exit(1);
+                }
+            }
+            a
+        }
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
-            ErrorKind::UnknownArgument => {
+            ErrorKind::UnknownArgument | ErrorKind::InvalidValue
+                if e.kind() == ErrorKind::UnknownArgument
+                    || matches!(e.get(ContextKind::InvalidValue), Some(ContextValue::String(v)) if v.is_empty()) =>
+            {
+                // "-n <db>" names the flag; redis-cli shows just "-n".
                 let arg = match e.get(ContextKind::InvalidArg) {
-                    Some(ContextValue::String(s)) => s.clone(),
+                    Some(ContextValue::String(s)) => s.split(' ').next().unwrap_or("").to_string(),
                     _ => String::new(),
                 };
                 eprintln!("Unrecognized option or bad number of args for: '{arg}'");

@@ -120,7 +120,9 @@ impl Connection {
                 Stream::Tcp(s)
             }
             #[cfg(unix)]
-            Target::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(|e| os_message(&e))?),
+            Target::Unix(path) => {
+                Stream::Unix(UnixStream::connect(path).map_err(|e| os_message(&e))?)
+            }
             #[cfg(not(unix))]
             Target::Unix(_) => return Err("Unix sockets are not supported here".to_string()),
         };
@@ -186,7 +188,10 @@ mod tests {
             port: 6379,
         };
         assert_eq!(t.to_string(), "127.0.0.1:6379");
-        assert_eq!(Target::Unix("/tmp/r.sock".into()).to_string(), "/tmp/r.sock");
+        assert_eq!(
+            Target::Unix("/tmp/r.sock".into()).to_string(),
+            "/tmp/r.sock"
+        );
     }
 
     #[test]
@@ -231,7 +236,10 @@ mod tests {
         })
         .unwrap();
         let reply = c.call(&[b"GET", b"foo"]).unwrap();
-        assert_eq!(reply, Frame::Array(vec![Frame::bulk(b"bar"), Frame::Integer(7)]));
+        assert_eq!(
+            reply,
+            Frame::Array(vec![Frame::bulk(b"bar"), Frame::Integer(7)])
+        );
         assert_eq!(
             server.join().unwrap().concat(),
             "*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n"

@@ -335,7 +335,9 @@ mod tests {
         assert_eq!(t(&Frame::Boolean(true)), "(true)\n");
         assert_eq!(t(&Frame::Boolean(false)), "(false)\n");
         assert_eq!(
-            t(&Frame::BigNumber(Bytes::from_static(b"1234567890123456789012"))),
+            t(&Frame::BigNumber(Bytes::from_static(
+                b"1234567890123456789012"
+            ))),
             "(big number) 1234567890123456789012\n"
         );
         let verb = Frame::Verbatim {
@@ -363,7 +365,10 @@ mod tests {
             "1) \"bar\"\n2) (nil)\n3) \"bar\"\n"
         );
         // eval 'return {1,{2,{3,"x"}},nil,"a"}' 0  (Lua stops at nil)
-        let nested = arr(vec![int(1), arr(vec![int(2), arr(vec![int(3), bulk("x")])])]);
+        let nested = arr(vec![
+            int(1),
+            arr(vec![int(2), arr(vec![int(3), bulk("x")])]),
+        ]);
         assert_eq!(
             t(&nested),
             "1) (integer) 1\n2) 1) (integer) 2\n   2) 1) (integer) 3\n      2) \"x\"\n"
@@ -424,8 +429,14 @@ mod tests {
             "1# \"a\" => \n   1# \"b\" => \n      1) (integer) 1\n      2) 1) (integer) 2\n         2) (integer) 3\n"
         );
         // ... empty ones and sets stay inline.
-        assert_eq!(t(&map(vec![("a", arr(vec![]))])), "1# \"a\" => (empty array)\n");
-        assert_eq!(t(&map(vec![("a", Frame::Map(vec![]))])), "1# \"a\" => (empty hash)\n");
+        assert_eq!(
+            t(&map(vec![("a", arr(vec![]))])),
+            "1# \"a\" => (empty array)\n"
+        );
+        assert_eq!(
+            t(&map(vec![("a", Frame::Map(vec![]))])),
+            "1# \"a\" => (empty hash)\n"
+        );
         assert_eq!(
             t(&map(vec![("a", Frame::Set(vec![bulk("x")]))])),
             "1# \"a\" => 1~ \"x\"\n"
@@ -478,13 +489,25 @@ mod tests {
         assert_eq!(r(&Frame::Boolean(false)), "(false)");
         assert_eq!(r(&arr(vec![])), "");
         assert_eq!(r(&arr(vec![arr(vec![])])), "");
-        assert_eq!(r(&arr(vec![bulk("bar"), Frame::Null, bulk("bar")])), "bar\n\nbar");
-        let nested = arr(vec![int(1), arr(vec![int(2), arr(vec![int(3), bulk("x")])])]);
+        assert_eq!(
+            r(&arr(vec![bulk("bar"), Frame::Null, bulk("bar")])),
+            "bar\n\nbar"
+        );
+        let nested = arr(vec![
+            int(1),
+            arr(vec![int(2), arr(vec![int(3), bulk("x")])]),
+        ]);
         assert_eq!(r(&nested), "1\n2\n3\nx");
-        assert_eq!(r(&arr(vec![int(1), Frame::error("MYERR x")])), "1\nMYERR x\n");
+        assert_eq!(
+            r(&arr(vec![int(1), Frame::error("MYERR x")])),
+            "1\nMYERR x\n"
+        );
         let h = map(vec![("port", bulk("7393")), ("maxmemory", bulk("0"))]);
         assert_eq!(r(&h), "port 7393\nmaxmemory 0");
-        assert_eq!(String::from_utf8(raw(&h, b"X")).unwrap(), "port 7393Xmaxmemory 0");
+        assert_eq!(
+            String::from_utf8(raw(&h, b"X")).unwrap(),
+            "port 7393Xmaxmemory 0"
+        );
         assert_eq!(r(&map(vec![("a", arr(vec![int(1), int(2)]))])), "a 1\n2");
         let lst = arr(vec![bulk("c"), bulk("b"), bulk("a")]);
         assert_eq!(String::from_utf8(raw(&lst, b"X")).unwrap(), "cXbXa");

@@ -96,7 +96,10 @@ pub fn handle_line(session: &mut Session, line: &[u8], interactive: bool) -> Con
     }
     let mut times = 1;
     if args.len() > 1 && looks_like_number(&args[0]) {
-        match std::str::from_utf8(&args[0]).ok().and_then(|s| s.parse::<i64>().ok()) {
+        match std::str::from_utf8(&args[0])
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
             Some(n) if n > 0 => {
                 times = n;
                 args.remove(0);
@@ -120,7 +123,10 @@ pub fn handle_line(session: &mut Session, line: &[u8], interactive: bool) -> Con
         }
         (b"connect", 3) => {
             let host = String::from_utf8_lossy(&args[1]).into_owned();
-            match std::str::from_utf8(&args[2]).ok().and_then(|p| p.parse().ok()) {
+            match std::str::from_utf8(&args[2])
+                .ok()
+                .and_then(|p| p.parse().ok())
+            {
                 Some(port) => {
                     session.cfg.target = Target::Tcp { host, port };
                     session.db = 0;

@@ -100,20 +100,7 @@ impl Session {
     /// The interactive prompt: `127.0.0.1:6379[2](TX)> ` or
     /// `not connected> `.
     pub fn prompt(&self) -> String {
-        if self.conn.is_none() {
-            return "not connected> ".to_string();
-        }
-        let mut p = match &self.cfg.target {
-            Target::Tcp { host, port } => format!("{host}:{port}"),
-            Target::Unix(path) => format!("redis {path}"),
-        };
-        if self.db != 0 {
-            p += &format!("[{}]", self.db);
-        }
-        if self.in_tx {
-            p += "(TX)";
-        }
-        p + "> "
+        prompt_text(&self.cfg.target, self.conn.is_some(), self.db, self.in_tx)
     }
 
     /// Run `args` `times` times (negative: forever), sleeping the `-i`
@@ -250,11 +237,49 @@ impl Session {
     }
 }
 
+/// The prompt for a session in this state.
+fn prompt_text(target: &Target, connected: bool, db: i64, in_tx: bool) -> String {
+    if !connected {
+        return "not connected> ".to_string();
+    }
+    let mut p = match target {
+        Target::Tcp { host, port } => format!("{host}:{port}"),
+        Target::Unix(path) => format!("redis {path}"),
+    };
+    if db != 0 {
+        p += &format!("[{db}]");
+    }
+    if in_tx {
+        p += "(TX)";
+    }
+    p + "> "
+}
+
 /// Write to stdout and flush; a closed stdout (e.g. `| head`) ends the
 /// program quietly.
 pub fn emit(bytes: &[u8]) {
     let mut out = std::io::stdout().lock();
     if out.write_all(bytes).and_then(|_| out.flush()).is_err() {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts() {
+        let tcp = Target::Tcp {
+            host: "127.0.0.1".into(),
+            port: 6379,
+        };
+        assert_eq!(prompt_text(&tcp, true, 0, false), "127.0.0.1:6379> ");
+        assert_eq!(prompt_text(&tcp, true, 2, false), "127.0.0.1:6379[2]> ");
+        assert_eq!(prompt_text(&tcp, true, 2, true), "127.0.0.1:6379[2](TX)> ");
+        assert_eq!(prompt_text(&tcp, true, 0, true), "127.0.0.1:6379(TX)> ");
+        assert_eq!(prompt_text(&tcp, false, 2, true), "not connected> ");
+        let unix = Target::Unix("/tmp/r.sock".into());
+        assert_eq!(prompt_text(&unix, true, 0, false), "redis /tmp/r.sock> ");
     }
 }

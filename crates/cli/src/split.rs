@@ -131,7 +131,11 @@ mod tests {
     }
 
     fn ok(s: &str, want: &[&str]) {
-        assert_eq!(split(s), Some(want.iter().map(|w| w.to_string()).collect()), "input {s:?}");
+        assert_eq!(
+            split(s),
+            Some(want.iter().map(|w| w.to_string()).collect()),
+            "input {s:?}"
+        );
     }
 
     #[test]
@@ -152,7 +156,10 @@ mod tests {
         ok(r#""""#, &[""]);
         ok(r#"a"b c""#, &["ab c"]);
         ok(r#""a" "b""#, &["a", "b"]);
-        assert_eq!(split_args(br#""\xc3\xa9\x00""#), Some(vec![vec![0xc3, 0xa9, 0]]));
+        assert_eq!(
+            split_args(br#""\xc3\xa9\x00""#),
+            Some(vec![vec![0xc3, 0xa9, 0]])
+        );
     }
 
     #[test]

@@ -269,7 +269,10 @@ fn chain_remove<V>(mut slot: &mut Link<V>, key: &[u8]) -> Option<Box<Node<V>>> {
 /// the cursor survive resizes.
 #[inline]
 fn advance_cursor(cursor: u64, mask: u64) -> u64 {
-    (cursor | !mask).reverse_bits().wrapping_add(1).reverse_bits()
+    (cursor | !mask)
+        .reverse_bits()
+        .wrapping_add(1)
+        .reverse_bits()
 }
 
 /// A chained hash table from binary-safe keys to values with incremental rehashing, a
@@ -571,10 +574,14 @@ impl<V> Dict<V> {
     /// Does up to `n` steps of incremental rehashing, each moving one bucket, and starts a
     /// shrink if deletions left the table sparse. Returns true if more rehashing remains.
     pub fn rehash_steps(&mut self, n: usize) -> bool {
+        if self.is_rehashing() {
+            self.rehash(n);
+        }
+        // Removals during a rehash cannot start a shrink, so one may be due just as it ends.
         if !self.is_rehashing() {
             self.shrink_if_needed();
         }
-        self.is_rehashing() && self.rehash(n)
+        self.is_rehashing()
     }
 
     #[inline]
@@ -717,6 +724,7 @@ mod tests {
     use proptest::prelude::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+    use std::collections::hash_map::Entry;
     use std::collections::{HashMap, HashSet};
 
     fn k(i: usize) -> Vec<u8> {
@@ -818,8 +826,10 @@ mod tests {
         while d.rehash_steps(100) {}
         check_invariants(&d);
         assert_eq!(d.len(), 10);
-        // 16384 -> 2048 -> 256 -> 32 buckets, each time once fewer than 1/8 were used.
-        assert_eq!(d.main.buckets.len(), 32);
+        // Shrinking stops once at least 1/8 of the buckets are used (the exact size depends on
+        // how far removals got while each shrink was still rehashing).
+        let buckets = d.main.buckets.len();
+        assert!((16..=64).contains(&buckets), "{buckets} buckets");
         for i in 9_990..10_000 {
             assert_eq!(d.get(&k(i)), Some(&i));
         }
@@ -839,7 +849,11 @@ mod tests {
         assert_eq!(d.main.buckets.len(), 8192);
         d.insert(b"trigger", ());
         assert!(d.is_rehashing());
-        assert!(d.main.used > 8000, "only a bucket or two moved: {}", d.main.used);
+        assert!(
+            d.main.used > 8000,
+            "only a bucket or two moved: {}",
+            d.main.used
+        );
         let mut steps = 0;
         while d.rehash_steps(1) {
             steps += 1;
@@ -995,9 +1009,7 @@ mod tests {
                 }
                 d.rehash_steps(3);
             }
-            30 => {
-                while d.rehash_steps(100) {}
-            }
+            30 => while d.rehash_steps(100) {},
             _ => {
                 d.rehash_steps(1);
             }
@@ -1086,10 +1098,9 @@ mod tests {
                         prop_assert_eq!(d.insert(&key, v), model.insert(key, v));
                     }
                     Op::InsertNew(i, v) => {
-                        let key = model_key(i);
-                        if !model.contains_key(&key) {
-                            prop_assert_eq!(*d.insert_new(&key, v), v);
-                            model.insert(key, v);
+                        if let Entry::Vacant(slot) = model.entry(model_key(i)) {
+                            prop_assert_eq!(*d.insert_new(slot.key(), v), v);
+                            slot.insert(v);
                         }
                     }
                     Op::Remove(i) => {

@@ -108,7 +108,11 @@ fn match_class(pattern: &[u8], mut q: usize, c: u8, nocase: bool) -> Option<usiz
         q += 1;
     }
     // An unterminated class is a token that runs to the end of the pattern.
-    let end = if q < pattern.len() { q + 1 } else { pattern.len() };
+    let end = if q < pattern.len() {
+        q + 1
+    } else {
+        pattern.len()
+    };
     (hit != negate).then_some(end)
 }
 
@@ -331,7 +335,11 @@ mod tests {
             let p = String::from_utf8_lossy(pattern);
             let t = String::from_utf8_lossy(s);
             assert_eq!(glob_match(pattern, s, false), want, "{p:?} vs {t:?}");
-            assert_eq!(reference(pattern, s, false), want, "reference: {p:?} vs {t:?}");
+            assert_eq!(
+                reference(pattern, s, false),
+                want,
+                "reference: {p:?} vs {t:?}"
+            );
         }
     }
 
@@ -372,7 +380,11 @@ mod tests {
         assert!(!glob_match(b"*a*a*a*a*a*a*a*a*a*a*a*a*b", &subject, false));
         assert!(glob_match(b"*a*a*a*a*a*a*a*a*a*a*a*a*", &subject, false));
         assert!(!glob_match(b"*[a]*[a]*[^a]*?", &subject, false));
-        assert!(!glob_match(b"*\\a*\\a*\\a*\\a*\\a*\\a*\\b", &subject, false));
+        assert!(!glob_match(
+            b"*\\a*\\a*\\a*\\a*\\a*\\a*\\b",
+            &subject,
+            false
+        ));
         let pattern = b"*?".repeat(5000);
         assert!(glob_match(&pattern, &subject, false));
         assert!(!glob_match(&pattern, &subject[..4999], false));
@@ -438,7 +450,10 @@ mod tests {
 
         impl Conn {
             pub fn connect(port: u16) -> std::io::Result<Conn> {
-                Ok(Conn(BufReader::new(TcpStream::connect(("127.0.0.1", port))?)))
+                Ok(Conn(BufReader::new(TcpStream::connect((
+                    "127.0.0.1",
+                    port,
+                ))?)))
             }
 
             pub fn cmd(&mut self, args: &[&[u8]]) -> Reply {
@@ -516,7 +531,10 @@ mod tests {
             let found = !strings(c.cmd(&[b"KEYS", pattern])).is_empty();
             let p = String::from_utf8_lossy(pattern);
             let t = String::from_utf8_lossy(s);
-            assert_eq!(found, want, "redis disagrees with the table: {p:?} vs {t:?}");
+            assert_eq!(
+                found, want,
+                "redis disagrees with the table: {p:?} vs {t:?}"
+            );
         }
         for &(pattern, name, want) in NOCASE_CASES {
             let reply = strings(c.cmd(&[b"CONFIG", b"GET", pattern]));
@@ -539,7 +557,9 @@ mod tests {
         let mut keys = Vec::new();
         for _ in 0..300 {
             let len = next(7);
-            let key: Vec<u8> = (0..len).map(|_| subject_bytes[next(subject_bytes.len())]).collect();
+            let key: Vec<u8> = (0..len)
+                .map(|_| subject_bytes[next(subject_bytes.len())])
+                .collect();
             c.cmd(&[b"SET", &key, b"1"]);
             keys.push(key);
         }
@@ -547,15 +567,19 @@ mod tests {
         keys.dedup();
         for _ in 0..3000 {
             let len = 1 + next(8);
-            let pattern: Vec<u8> =
-                (0..len).map(|_| pattern_bytes[next(pattern_bytes.len())]).collect();
+            let pattern: Vec<u8> = (0..len)
+                .map(|_| pattern_bytes[next(pattern_bytes.len())])
+                .collect();
             if !checkable(&pattern) {
                 continue;
             }
             let mut theirs = strings(c.cmd(&[b"KEYS", &pattern]));
             theirs.sort();
-            let ours: Vec<Vec<u8>> =
-                keys.iter().filter(|k| glob_match(&pattern, k, false)).cloned().collect();
+            let ours: Vec<Vec<u8>> = keys
+                .iter()
+                .filter(|k| glob_match(&pattern, k, false))
+                .cloned()
+                .collect();
             let p = String::from_utf8_lossy(&pattern);
             assert_eq!(ours, theirs, "pattern {p:?}");
         }

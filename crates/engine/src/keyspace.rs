@@ -8,7 +8,6 @@
 //! scope needs, in a fixed order, for the duration of the closure. That is
 //! what makes every command atomic under both engines.
 
-
 use parking_lot::MutexGuard;
 
 use crate::dict::Key;
@@ -101,7 +100,10 @@ impl<'a> Dbs<'a> {
                 let lo = guards.partition_point(|g| g.0 < index);
                 let hi = guards.partition_point(|g| g.0 <= index);
                 Tables::Shards {
-                    tables: guards[lo..hi].iter_mut().map(|g| (g.1, &mut *g.2)).collect(),
+                    tables: guards[lo..hi]
+                        .iter_mut()
+                        .map(|g| (g.1, &mut *g.2))
+                        .collect(),
                     hasher,
                     shards: *shards,
                 }
@@ -206,7 +208,11 @@ impl<'a> Db<'a> {
         match &self.tables {
             Tables::One(t) => vec![&**t],
             Tables::Shards { tables, shards, .. } => {
-                assert_eq!(tables.len(), *shards, "whole-database access needs Scope::Db");
+                assert_eq!(
+                    tables.len(),
+                    *shards,
+                    "whole-database access needs Scope::Db"
+                );
                 tables.iter().map(|g| &*g.1).collect()
             }
         }
@@ -216,7 +222,11 @@ impl<'a> Db<'a> {
         match &mut self.tables {
             Tables::One(t) => vec![&mut **t],
             Tables::Shards { tables, shards, .. } => {
-                assert_eq!(tables.len(), *shards, "whole-database access needs Scope::Db");
+                assert_eq!(
+                    tables.len(),
+                    *shards,
+                    "whole-database access needs Scope::Db"
+                );
                 tables.iter_mut().map(|g| &mut *g.1).collect()
             }
         }

@@ -11,8 +11,14 @@ use parking_lot::RwLock;
 /// How a parameter's text is validated and shown.
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
-    Int { min: i64, max: i64 },
-    Mem { min: u64, max: u64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    Mem {
+        min: u64,
+        max: u64,
+    },
     Bool,
     Enum(&'static [&'static str]),
     Str,
@@ -52,20 +58,54 @@ const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
 pub static PARAMS: &[Param] = &[
     fixed("bind", Kind::Str, "127.0.0.1"),
     fixed("port", Kind::Int { min: 0, max: 65535 }, "6379"),
-    fixed("databases", Kind::Int { min: 1, max: i32::MAX as i64 }, "16"),
-    p("hz", Kind::Int { min: 0, max: i32::MAX as i64 }, "10"),
-    p("timeout", Kind::Int { min: 0, max: i32::MAX as i64 }, "0"),
+    fixed(
+        "databases",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        "16",
+    ),
+    p(
+        "hz",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "10",
+    ),
+    p(
+        "timeout",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+    ),
     p(
         "proto-max-bulk-len",
-        Kind::Mem { min: 1024 * 1024, max: i64::MAX as u64 },
+        Kind::Mem {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+        },
         "536870912",
     ),
     p(
         "client-query-buffer-limit",
-        Kind::Mem { min: 1024 * 1024, max: i64::MAX as u64 },
+        Kind::Mem {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+        },
         "1073741824",
     ),
-    p("maxclients", Kind::Int { min: 1, max: u32::MAX as i64 }, "10000"),
+    p(
+        "maxclients",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        "10000",
+    ),
     p("requirepass", Kind::Str, ""),
     p("active-expire-effort", Kind::Int { min: 1, max: 10 }, "1"),
     p("save", Kind::OffOnly(""), ""),
@@ -76,18 +116,26 @@ pub static PARAMS: &[Param] = &[
 ];
 
 pub fn find(name: &str) -> Option<&'static Param> {
-    PARAMS
-        .iter()
-        .find(|p| p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name)))
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Parses a memory amount like Redis: bytes, or with k/kb/m/mb/g/gb.
 pub fn parse_memory(s: &str) -> Option<u64> {
     let l = s.to_ascii_lowercase();
-    let (num, mul) = [("gb", 1u64 << 30), ("g", 1_000_000_000), ("mb", 1 << 20), ("m", 1_000_000), ("kb", 1 << 10), ("k", 1000), ("b", 1)]
-        .iter()
-        .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
-        .unwrap_or((l.clone(), 1));
+    let (num, mul) = [
+        ("gb", 1u64 << 30),
+        ("g", 1_000_000_000),
+        ("mb", 1 << 20),
+        ("m", 1_000_000),
+        ("kb", 1 << 10),
+        ("k", 1000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
+    .unwrap_or((l.clone(), 1));
     let n: u64 = num.parse().ok()?;
     n.checked_mul(mul)
 }
@@ -130,7 +178,9 @@ impl Config {
     }
 
     pub fn databases(&self) -> usize {
-        self.get("databases").and_then(|v| v.parse().ok()).unwrap_or(16)
+        self.get("databases")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16)
     }
 
     pub fn requirepass(&self) -> Option<String> {
@@ -144,7 +194,9 @@ impl Config {
             .iter()
             .filter(|p| {
                 rubedo_engine::glob::glob_match(pattern, p.name.as_bytes(), true)
-                    || p.alias.is_some_and(|a| rubedo_engine::glob::glob_match(pattern, a.as_bytes(), true))
+                    || p.alias.is_some_and(|a| {
+                        rubedo_engine::glob::glob_match(pattern, a.as_bytes(), true)
+                    })
             })
             .map(|p| (p.name, v.get(p.name).cloned().unwrap_or_default()))
             .collect()
@@ -163,7 +215,9 @@ impl Config {
                     .parse()
                     .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
                 if n < min || n > max {
-                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
                 }
                 n.to_string()
             }
@@ -171,7 +225,9 @@ impl Config {
                 let n = parse_memory(value)
                     .ok_or_else(|| "argument must be a memory value".to_string())?;
                 if n < min || n > max {
-                    return Err(format!("argument must be between {min} and {max} inclusive"));
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
                 }
                 n.to_string()
             }
@@ -182,7 +238,9 @@ impl Config {
             Kind::Enum(opts) => {
                 let l = value.to_ascii_lowercase();
                 if !opts.contains(&l.as_str()) {
-                    return Err("argument(s) must be one of the following: ".to_string() + &opts.join(", "));
+                    return Err(
+                        "argument(s) must be one of the following: ".to_string() + &opts.join(", ")
+                    );
                 }
                 l
             }
@@ -225,7 +283,9 @@ pub fn split_line(line: &str) -> Option<Vec<String>> {
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }
-        let Some(&c) = chars.peek() else { return Some(out) };
+        let Some(&c) = chars.peek() else {
+            return Some(out);
+        };
         let mut w = String::new();
         if c == '"' || c == '\'' {
             chars.next();
@@ -256,7 +316,10 @@ pub fn split_line(line: &str) -> Option<Vec<String>> {
 
 /// Reads a redis.conf style text and `--name value...` flags into
 /// (name, value) pairs, in order.
-pub fn parse_sources(file_text: Option<&str>, flags: &[String]) -> Result<Vec<(String, String)>, String> {
+pub fn parse_sources(
+    file_text: Option<&str>,
+    flags: &[String],
+) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     if let Some(text) = file_text {
         for (no, line) in text.lines().enumerate() {
@@ -264,7 +327,8 @@ pub fn parse_sources(file_text: Option<&str>, flags: &[String]) -> Result<Vec<(S
             if t.is_empty() || t.starts_with('#') {
                 continue;
             }
-            let words = split_line(t).ok_or_else(|| format!("line {}: unbalanced quotes", no + 1))?;
+            let words =
+                split_line(t).ok_or_else(|| format!("line {}: unbalanced quotes", no + 1))?;
             let (name, rest) = words.split_first().expect("non-empty line");
             out.push((name.to_ascii_lowercase(), rest.join(" ")));
         }
@@ -300,7 +364,11 @@ mod tests {
 
     #[test]
     fn sources_merge_file_then_flags() {
-        let v = parse_sources(Some("port 7000\n# c\nhz 20\n"), &["--port".into(), "7001".into(), "--save".into(), "".into()]).unwrap();
+        let v = parse_sources(
+            Some("port 7000\n# c\nhz 20\n"),
+            &["--port".into(), "7001".into(), "--save".into(), "".into()],
+        )
+        .unwrap();
         assert_eq!(v[0], ("port".into(), "7000".into()));
         assert_eq!(v[2], ("port".into(), "7001".into()));
         assert_eq!(v[3], ("save".into(), "".into()));

@@ -12,7 +12,10 @@ pub enum CmdError {
     Syntax,
     WrongArity(String),
     UnknownCommand(String),
-    UnknownSubcommand { sub: String, cmd: String },
+    UnknownSubcommand {
+        sub: String,
+        cmd: String,
+    },
     NotInteger,
     NotFloat,
     OutOfRange(&'static str),
@@ -53,16 +56,12 @@ impl CmdError {
                 EngineError::NotInteger => "ERR value is not an integer or out of range".into(),
                 EngineError::NotFloat => "ERR value is not a valid float".into(),
                 EngineError::Overflow => "ERR increment or decrement would overflow".into(),
-                EngineError::NanOrInfinity => {
-                    "ERR increment would produce NaN or Infinity".into()
-                }
+                EngineError::NanOrInfinity => "ERR increment would produce NaN or Infinity".into(),
                 EngineError::StringTooLong => {
                     "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
                 }
                 EngineError::OffsetOutOfRange => "ERR offset is out of range".into(),
-                EngineError::SameObject => {
-                    "ERR source and destination objects are the same".into()
-                }
+                EngineError::SameObject => "ERR source and destination objects are the same".into(),
                 EngineError::NoSuchKey => "ERR no such key".into(),
                 EngineError::OutOfMemory => {
                     "OOM command not allowed when used memory > 'maxmemory'.".into()
@@ -81,9 +80,7 @@ impl CmdError {
             InvalidDbIndex => "ERR invalid DB index".into(),
             DbIndexOutOfRange => "ERR DB index is out of range".into(),
             NoAuth => "NOAUTH Authentication required.".into(),
-            ExecAbort => {
-                "EXECABORT Transaction discarded because of previous errors.".into()
-            }
+            ExecAbort => "EXECABORT Transaction discarded because of previous errors.".into(),
             ExecWithoutMulti => "ERR EXEC without MULTI".into(),
             DiscardWithoutMulti => "ERR DISCARD without MULTI".into(),
             MultiNested => "ERR MULTI calls can not be nested".into(),

@@ -64,7 +64,10 @@ fn unknown_command(argv: &[Bytes]) -> CmdError {
         let s: String = s.chars().take(room).collect();
         args.push_str(&format!("'{s}' "));
     }
-    let name: String = String::from_utf8_lossy(&argv[0]).chars().take(128).collect();
+    let name: String = String::from_utf8_lossy(&argv[0])
+        .chars()
+        .take(128)
+        .collect();
     CmdError::UnknownCommand(format!("'{name}', with args beginning with: {args}"))
 }
 
@@ -90,7 +93,11 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
     if client.multi.is_some() && !is_multi_control(cmd) {
         if cmd.has(flag::NO_MULTI) {
             client.multi.as_mut().expect("in multi").error = true;
-            return error_reply(srv, Some(cmd), &CmdError::NotAllowedInMulti(cmd.name.into()));
+            return error_reply(
+                srv,
+                Some(cmd),
+                &CmdError::NotAllowedInMulti(cmd.name.into()),
+            );
         }
         let m = client.multi.as_mut().expect("in multi");
         m.queue.push((cmd, argv));
@@ -102,7 +109,11 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
         Lock::All => Scope::All,
         Lock::Db => Scope::Db(client.db),
         Lock::Keys => {
-            keys = cmd.key_indexes(&argv).into_iter().map(|i| &argv[i][..]).collect();
+            keys = cmd
+                .key_indexes(&argv)
+                .into_iter()
+                .map(|i| &argv[i][..])
+                .collect();
             Scope::Keys {
                 db: client.db,
                 keys: &keys,
@@ -119,7 +130,10 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
 }
 
 fn is_multi_control(cmd: &Cmd) -> bool {
-    matches!(cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        cmd.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Runs a resolved command inside an already locked scope; EXEC uses this
@@ -150,7 +164,8 @@ pub fn call(
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
     let st = &srv.stats.per_cmd[id];
     st.calls.fetch_add(1, Relaxed);
-    st.usec.fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    st.usec
+        .fetch_add(start.elapsed().as_micros() as u64, Relaxed);
     srv.stats.commands_processed.fetch_add(1, Relaxed);
     client.info.tot_cmds.fetch_add(1, Relaxed);
     if dirty > 0 {
@@ -181,7 +196,9 @@ pub fn call(
 /// Counts a refused command (never executed) and returns its error reply.
 fn error_reply(srv: &Shared, cmd: Option<&'static Cmd>, e: &CmdError) -> Frame {
     if let Some(c) = cmd {
-        srv.stats.per_cmd[srv.table.id(c)].rejected.fetch_add(1, Relaxed);
+        srv.stats.per_cmd[srv.table.id(c)]
+            .rejected
+            .fetch_add(1, Relaxed);
     }
     let f = e.reply();
     if let Frame::Error(t) = &f {
@@ -205,7 +222,10 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
         if srv.propagation.is_active() {
             srv.propagation.emit(Effect {
                 db: *db,
-                commands: vec![vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]],
+                commands: vec![vec![
+                    Bytes::from_static(b"DEL"),
+                    Bytes::copy_from_slice(key),
+                ]],
             });
         }
     }

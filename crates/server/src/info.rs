@@ -8,7 +8,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::ctx::Ctx;
 
 const DEFAULT: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
     "keyspace",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats"];
@@ -17,7 +26,11 @@ const ALL_EXTRA: &[&str] = &["commandstats"];
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -82,7 +95,9 @@ macro_rules! field {
 fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
     let srv = ctx.srv;
     let st = &srv.stats;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     match name {
         "server" => {
             out.push_str("# Server\r\n");
@@ -92,7 +107,12 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "redis_git_dirty:0");
             field!(out, "redis_build_id:0");
             field!(out, "redis_mode:standalone");
-            field!(out, "os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
+            field!(
+                out,
+                "os:{} {}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            );
             field!(out, "arch_bits:{}", usize::BITS);
             field!(out, "monotonic_clock:POSIX clock_gettime");
             field!(out, "multiplexing_api:epoll");
@@ -120,8 +140,24 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "connected_clients:{}", clients.len());
             field!(out, "cluster_connections:0");
             field!(out, "maxclients:{}", srv.config.maxclients.load(Relaxed));
-            field!(out, "client_recent_max_input_buffer:{}", clients.iter().map(|c| c.qbuf.load(Relaxed)).max().unwrap_or(0));
-            field!(out, "client_recent_max_output_buffer:{}", clients.iter().map(|c| c.omem.load(Relaxed)).max().unwrap_or(0));
+            field!(
+                out,
+                "client_recent_max_input_buffer:{}",
+                clients
+                    .iter()
+                    .map(|c| c.qbuf.load(Relaxed))
+                    .max()
+                    .unwrap_or(0)
+            );
+            field!(
+                out,
+                "client_recent_max_output_buffer:{}",
+                clients
+                    .iter()
+                    .map(|c| c.omem.load(Relaxed))
+                    .max()
+                    .unwrap_or(0)
+            );
             field!(out, "blocked_clients:0");
             field!(out, "tracking_clients:0");
             field!(out, "clients_in_timeout_table:0");
@@ -149,7 +185,11 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             out.push_str("# Persistence\r\n");
             field!(out, "loading:0");
             field!(out, "async_loading:0");
-            field!(out, "rdb_changes_since_last_save:{}", st.dirty.load(Relaxed));
+            field!(
+                out,
+                "rdb_changes_since_last_save:{}",
+                st.dirty.load(Relaxed)
+            );
             field!(out, "rdb_bgsave_in_progress:0");
             field!(out, "rdb_last_save_time:{}", srv.started_ms / 1000);
             field!(out, "aof_enabled:0");
@@ -157,19 +197,47 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "stats" => {
             out.push_str("# Stats\r\n");
-            field!(out, "total_connections_received:{}", st.connections_received.load(Relaxed));
-            field!(out, "total_commands_processed:{}", st.commands_processed.load(Relaxed));
-            field!(out, "instantaneous_ops_per_sec:{}", srv.ops_per_sec.load(Relaxed));
-            field!(out, "total_net_input_bytes:{}", st.net_input_bytes.load(Relaxed));
-            field!(out, "total_net_output_bytes:{}", st.net_output_bytes.load(Relaxed));
-            field!(out, "rejected_connections:{}", st.rejected_connections.load(Relaxed));
+            field!(
+                out,
+                "total_connections_received:{}",
+                st.connections_received.load(Relaxed)
+            );
+            field!(
+                out,
+                "total_commands_processed:{}",
+                st.commands_processed.load(Relaxed)
+            );
+            field!(
+                out,
+                "instantaneous_ops_per_sec:{}",
+                srv.ops_per_sec.load(Relaxed)
+            );
+            field!(
+                out,
+                "total_net_input_bytes:{}",
+                st.net_input_bytes.load(Relaxed)
+            );
+            field!(
+                out,
+                "total_net_output_bytes:{}",
+                st.net_output_bytes.load(Relaxed)
+            );
+            field!(
+                out,
+                "rejected_connections:{}",
+                st.rejected_connections.load(Relaxed)
+            );
             field!(out, "expired_keys:{}", st.expired_keys.load(Relaxed));
             field!(out, "evicted_keys:0");
             field!(out, "keyspace_hits:{}", st.keyspace_hits.load(Relaxed));
             field!(out, "keyspace_misses:{}", st.keyspace_misses.load(Relaxed));
             field!(out, "pubsub_channels:0");
             field!(out, "pubsub_patterns:0");
-            field!(out, "total_error_replies:{}", st.total_error_replies.load(Relaxed));
+            field!(
+                out,
+                "total_error_replies:{}",
+                st.total_error_replies.load(Relaxed)
+            );
         }
         "replication" => {
             out.push_str("# Replication\r\n");
@@ -219,7 +287,11 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                     continue;
                 }
                 let usec = s.usec.load(Relaxed);
-                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                let per = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
                 field!(out, "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rej},failed_calls={failed}", c.name);
             }
         }

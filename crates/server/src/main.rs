@@ -21,7 +21,11 @@ fn main() {
         usage();
     }
     if args.iter().any(|a| a == "--version" || a == "-v") {
-        println!("Rubedo server v={} (Redis {} compatible)", env!("CARGO_PKG_VERSION"), rubedo_server::REDIS_VERSION);
+        println!(
+            "Rubedo server v={} (Redis {} compatible)",
+            env!("CARGO_PKG_VERSION"),
+            rubedo_server::REDIS_VERSION
+        );
         return;
     }
     let mut file_text = None;
@@ -36,7 +40,9 @@ fn main() {
                     std::process::exit(1);
                 }
             }
-            config_file = std::fs::canonicalize(&path).map(|p| p.display().to_string()).unwrap_or(path);
+            config_file = std::fs::canonicalize(&path)
+                .map(|p| p.display().to_string())
+                .unwrap_or(path);
         }
     }
     let pairs = match parse_sources(file_text.as_deref(), &args) {
@@ -57,7 +63,10 @@ fn main() {
             std::process::exit(1);
         }
     }
-    if let Err(e) = run(Options { config, config_file }) {
+    if let Err(e) = run(Options {
+        config,
+        config_file,
+    }) {
         eprintln!("Fatal: {e}");
         std::process::exit(1);
     }

@@ -30,7 +30,8 @@ pub struct Propagation {
 impl Propagation {
     pub fn add_sink(&self, s: Box<dyn Sink>) {
         self.sinks.lock().push(s);
-        self.active.store(true, std::sync::atomic::Ordering::Release);
+        self.active
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     pub fn is_active(&self) -> bool {

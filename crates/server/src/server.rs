@@ -32,15 +32,24 @@ pub struct Options {
 fn run_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..40).map(|_| format!("{:x}", rng.gen_range(0..16u8))).collect()
+    (0..40)
+        .map(|_| format!("{:x}", rng.gen_range(0..16u8)))
+        .collect()
 }
 
 /// Builds the shared state from a configuration.
 pub fn shared(config: Config, config_file: String) -> Shared {
     let table = Table::new(&crate::cmd::families());
     let n = table.all.len();
-    let engine = if config.get("engine").as_deref() == Some("concurrent") { "concurrent" } else { "single" };
-    let threads = config.get("threads").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let engine = if config.get("engine").as_deref() == Some("concurrent") {
+        "concurrent"
+    } else {
+        "single"
+    };
+    let threads = config
+        .get("threads")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let started_ms = SystemClock.now_ms();
     Shared {
         table,
@@ -52,12 +61,19 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         started: Instant::now(),
         started_ms,
         run_id: run_id(),
-        port: AtomicU64::new(config.get("port").and_then(|p| p.parse().ok()).unwrap_or(6379)),
+        port: AtomicU64::new(
+            config
+                .get("port")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(6379),
+        ),
         active_expire: AtomicBool::new(true),
         cron_paused: AtomicBool::new(false),
         shutdown: Notify::new(),
         shutting_down: AtomicBool::new(false),
-        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
         config_file,
         engine_name: engine,
         threads,
@@ -77,7 +93,12 @@ async fn bind(srv: &Shared) -> std::io::Result<Vec<TcpListener>> {
         } else {
             format!("{host}:{port}").parse()
         }
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad bind address {host}: {e}")))?;
+        .map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("bad bind address {host}: {e}"),
+            )
+        })?;
         let l = TcpListener::bind(addr).await?;
         if port == 0 {
             srv.port.store(l.local_addr()?.port() as u64, Relaxed);
@@ -91,7 +112,10 @@ fn announce(srv: &Shared, listeners: &[TcpListener]) {
     for l in listeners {
         if let Ok(a) = l.local_addr() {
             // Tests read this line to learn the port chosen for port 0.
-            println!("Ready to accept connections tcp {a} (engine {})", srv.engine_name);
+            println!(
+                "Ready to accept connections tcp {a} (engine {})",
+                srv.engine_name
+            );
         }
     }
 }
@@ -106,7 +130,10 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?;
         rt.block_on(async move {
             let server = Arc::new(Server {
                 ks: ConcurrentKeyspace::new(dbs, threads * 16, clock),
@@ -127,7 +154,9 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             Ok(())
         })
     } else {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async move {
             let server = Rc::new(Server {
@@ -207,7 +236,10 @@ where
                 .clients
                 .lock()
                 .values()
-                .filter(|c| now.saturating_sub(c.last_ms.load(Relaxed)) > timeout * 1000 && !c.in_multi.load(Relaxed))
+                .filter(|c| {
+                    now.saturating_sub(c.last_ms.load(Relaxed)) > timeout * 1000
+                        && !c.in_multi.load(Relaxed)
+                })
                 .cloned()
                 .collect();
             for c in idle {
@@ -217,7 +249,10 @@ where
         let cmds = srv.stats.commands_processed.load(Relaxed);
         let el = last_at.elapsed().as_secs_f64();
         if el > 0.0 {
-            srv.ops_per_sec.store(((cmds.saturating_sub(last_cmds)) as f64 / el) as u64, Relaxed);
+            srv.ops_per_sec.store(
+                ((cmds.saturating_sub(last_cmds)) as f64 / el) as u64,
+                Relaxed,
+            );
         }
         last_cmds = cmds;
         last_at = Instant::now();
@@ -281,7 +316,10 @@ impl<K: Keyspace> Harness<K> {
 
     /// Runs one command given as words.
     pub fn run(&mut self, words: &[&str]) -> Frame {
-        let argv: Vec<Bytes> = words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        let argv: Vec<Bytes> = words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
         execute(&self.server, &mut self.client, argv)
     }
 }

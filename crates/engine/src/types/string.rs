@@ -76,7 +76,13 @@ pub fn append(db: &mut Db<'_>, key: &[u8], tail: &[u8], max: usize) -> Result<us
 }
 
 /// SETRANGE: returns the new length. `max` is proto-max-bulk-len.
-pub fn set_range(db: &mut Db<'_>, key: &[u8], offset: usize, data: &[u8], max: usize) -> Result<usize> {
+pub fn set_range(
+    db: &mut Db<'_>,
+    key: &[u8],
+    offset: usize,
+    data: &[u8],
+    max: usize,
+) -> Result<usize> {
     let existing = get_mut(db, key)?;
     let cur_len = existing.as_ref().map_or(0, |s| s.len());
     if data.is_empty() {
@@ -90,7 +96,11 @@ pub fn set_range(db: &mut Db<'_>, key: &[u8], offset: usize, data: &[u8], max: u
         Some(s) => {
             let v = s.make_raw();
             if v.len() < end {
-                v.resize(end, 0);
+                // A zeroed allocation plus one copy beats growing in place
+                // when the offset jumps far ahead.
+                let mut grown = vec![0u8; end];
+                grown[..v.len()].copy_from_slice(v);
+                *v = grown;
             }
             v[offset..end].copy_from_slice(data);
             Ok(v.len())

@@ -16,43 +16,118 @@ const G: &str = "connection";
 const C: u64 = acl::CONNECTION;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("ping", -1, ping).flags(FAST | SENTINEL).acl(C | acl::FAST)
-        .doc(G, "1.0.0", "O(1)", "Returns the server's liveliness response."),
-    Cmd::new("echo", 2, echo).flags(LOADING | STALE | FAST).acl(C | acl::FAST)
+    Cmd::new("ping", -1, ping)
+        .flags(FAST | SENTINEL)
+        .acl(C | acl::FAST)
+        .doc(
+            G,
+            "1.0.0",
+            "O(1)",
+            "Returns the server's liveliness response.",
+        ),
+    Cmd::new("echo", 2, echo)
+        .flags(LOADING | STALE | FAST)
+        .acl(C | acl::FAST)
         .doc(G, "1.0.0", "O(1)", "Returns the given string."),
-    Cmd::new("quit", -1, quit).flags(ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH).acl(C | acl::FAST)
+    Cmd::new("quit", -1, quit)
+        .flags(ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH)
+        .acl(C | acl::FAST)
         .doc(G, "1.0.0", "O(1)", "Closes the connection."),
-    Cmd::new("select", 2, select).flags(LOADING | STALE | FAST).acl(C | acl::FAST)
+    Cmd::new("select", 2, select)
+        .flags(LOADING | STALE | FAST)
+        .acl(C | acl::FAST)
         .doc(G, "1.0.0", "O(1)", "Changes the selected database."),
-    Cmd::new("hello", -1, hello).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY).acl(C | acl::FAST)
+    Cmd::new("hello", -1, hello)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY)
+        .acl(C | acl::FAST)
         .doc(G, "6.0.0", "O(1)", "Handshakes with the Redis server."),
-    Cmd::new("auth", -2, auth).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY).acl(C | acl::FAST)
-        .doc(G, "1.0.0", "O(N) where N is the number of passwords defined for the user", "Authenticates the connection."),
-    Cmd::new("reset", 1, reset).flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY).acl(C | acl::FAST)
+    Cmd::new("auth", -2, auth)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY)
+        .acl(C | acl::FAST)
+        .doc(
+            G,
+            "1.0.0",
+            "O(N) where N is the number of passwords defined for the user",
+            "Authenticates the connection.",
+        ),
+    Cmd::new("reset", 1, reset)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)
+        .acl(C | acl::FAST)
         .doc(G, "6.2.0", "O(1)", "Resets the connection."),
-    Cmd::container("client", CLIENT_SUBS).doc(G, "2.4.0", "Depends on subcommand.", "A container for client connection commands."),
+    Cmd::container("client", CLIENT_SUBS).doc(
+        G,
+        "2.4.0",
+        "Depends on subcommand.",
+        "A container for client connection commands.",
+    ),
 ];
 
 const CS: u64 = C | acl::SLOW;
 const CA: u64 = C | acl::SLOW | acl::ADMIN | acl::DANGEROUS;
 
 static CLIENT_SUBS: &[Cmd] = &[
-    Cmd::new("client|id", 2, client_id).flags(NOSCRIPT | LOADING | STALE).acl(CS)
-        .doc(G, "5.0.0", "O(1)", "Returns the unique client ID of the connection."),
-    Cmd::new("client|getname", 2, client_getname).flags(NOSCRIPT | LOADING | STALE).acl(CS)
+    Cmd::new("client|id", 2, client_id)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "5.0.0",
+            "O(1)",
+            "Returns the unique client ID of the connection.",
+        ),
+    Cmd::new("client|getname", 2, client_getname)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
         .doc(G, "2.6.9", "O(1)", "Returns the name of the connection."),
-    Cmd::new("client|setname", 3, client_setname).flags(NOSCRIPT | LOADING | STALE).acl(CS)
+    Cmd::new("client|setname", 3, client_setname)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
         .doc(G, "2.6.9", "O(1)", "Sets the connection name."),
-    Cmd::new("client|list", -2, client_list).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(CA)
-        .doc(G, "2.4.0", "O(N) where N is the number of client connections", "Lists open connections."),
-    Cmd::new("client|info", 2, client_info).flags(NOSCRIPT | LOADING | STALE).acl(CS)
-        .doc(G, "6.2.0", "O(1)", "Returns information about the connection."),
-    Cmd::new("client|kill", -3, client_kill).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(CA)
-        .doc(G, "2.4.0", "O(N) where N is the number of client connections", "Terminates open connections."),
-    Cmd::new("client|reply", 3, client_reply).flags(NOSCRIPT | LOADING | STALE).acl(CS)
-        .doc(G, "3.2.0", "O(1)", "Instructs the server whether to reply to commands."),
-    Cmd::new("client|help", 2, client_help).flags(LOADING | STALE).acl(CS)
-        .doc(G, "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("client|list", -2, client_list)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(CA)
+        .doc(
+            G,
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "Lists open connections.",
+        ),
+    Cmd::new("client|info", 2, client_info)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "6.2.0",
+            "O(1)",
+            "Returns information about the connection.",
+        ),
+    Cmd::new("client|kill", -3, client_kill)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(CA)
+        .doc(
+            G,
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+            "Terminates open connections.",
+        ),
+    Cmd::new("client|reply", 3, client_reply)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "3.2.0",
+            "O(1)",
+            "Instructs the server whether to reply to commands.",
+        ),
+    Cmd::new("client|help", 2, client_help)
+        .flags(LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "5.0.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 fn ping(ctx: &mut Ctx) -> CmdResult {
@@ -73,7 +148,7 @@ fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx) -> CmdResult {
-    let n = parse_i64(&ctx.argv[1]).map_err(|_| CmdError::InvalidDbIndex)?;
+    let n = parse_i64(&ctx.argv[1])?;
     if n < 0 || n as usize >= ctx.dbs.count() || n > i32::MAX as i64 {
         return Err(CmdError::DbIndexOutOfRange);
     }
@@ -119,9 +194,15 @@ fn valid_name(name: &[u8]) -> bool {
 
 fn set_name(info: &ClientInfo, name: &Bytes) -> Result<(), CmdError> {
     if !valid_name(name) {
-        return Err(err("Client names cannot contain spaces, newlines or special characters."));
+        return Err(err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
-    *info.name.lock() = if name.is_empty() { None } else { Some(name.clone()) };
+    *info.name.lock() = if name.is_empty() {
+        None
+    } else {
+        Some(name.clone())
+    };
     Ok(())
 }
 
@@ -131,11 +212,18 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     if let Some(v) = a.peek() {
         let _ = v;
         let v = a.next_bytes()?;
-        let n = parse_i64(v).map_err(|_| err("Protocol version is not an integer or out of range"))?;
+        let n =
+            parse_i64(v).map_err(|_| err("Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&n) {
-            return Err(CmdError::Other("NOPROTO unsupported protocol version".into()));
+            return Err(CmdError::Other(
+                "NOPROTO unsupported protocol version".into(),
+            ));
         }
-        proto = Some(if n == 3 { Protocol::Resp3 } else { Protocol::Resp2 });
+        proto = Some(if n == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        });
     }
     let mut name = None;
     let mut creds = None;
@@ -149,7 +237,10 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
             a.next_bytes()?;
             name = Some(a.next_bytes()?.clone());
         } else {
-            return Err(err(format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt))));
+            return Err(err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
         }
     }
     if let Some((u, p)) = &creds {
@@ -168,13 +259,23 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     }
     if let Some(p) = proto {
         ctx.client.proto = p;
-        ctx.client.info.resp.store(if p == Protocol::Resp3 { 3 } else { 2 }, Relaxed);
+        ctx.client
+            .info
+            .resp
+            .store(if p == Protocol::Resp3 { 3 } else { 2 }, Relaxed);
     }
     let s = |v: &str| Frame::Bulk(Bytes::copy_from_slice(v.as_bytes()));
     Ok(Frame::Map(vec![
         (s("server"), s("redis")),
         (s("version"), s(crate::REDIS_VERSION)),
-        (s("proto"), Frame::Integer(if ctx.client.proto == Protocol::Resp3 { 3 } else { 2 })),
+        (
+            s("proto"),
+            Frame::Integer(if ctx.client.proto == Protocol::Resp3 {
+                3
+            } else {
+                2
+            }),
+        ),
         (s("id"), Frame::Integer(ctx.client.id as i64)),
         (s("mode"), s("standalone")),
         (s("role"), s("master")),
@@ -219,7 +320,11 @@ fn client_setname(ctx: &mut Ctx) -> CmdResult {
 pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> String {
     let name = c.name.lock().clone().unwrap_or_default();
     let last = c.last_cmd.load(Relaxed);
-    let cmd = if last == 0 { "NULL" } else { srv.table.all[last - 1].name };
+    let cmd = if last == 0 {
+        "NULL"
+    } else {
+        srv.table.all[last - 1].name
+    };
     let in_multi = c.in_multi.load(Relaxed);
     let mut flags = String::new();
     if in_multi {
@@ -273,12 +378,18 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
             } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
                 only_none = true;
             } else {
-                return Err(err(format!("Unknown client type '{}'", String::from_utf8_lossy(t))));
+                return Err(err(format!(
+                    "Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
             }
         } else if a.eat("ID") {
             let mut v = Vec::new();
             for id in a.rest() {
-                let n = parse_i64(id).ok().filter(|n| *n > 0).ok_or_else(|| err("Invalid client ID"))?;
+                let n = parse_i64(id)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| err("Invalid client ID"))?;
                 v.push(n as u64);
             }
             if v.is_empty() {
@@ -310,7 +421,13 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     if argv.len() == 3 {
         let addr = String::from_utf8_lossy(&argv[2]).into_owned();
-        let target = ctx.srv.clients.lock().values().find(|c| c.addr == addr).cloned();
+        let target = ctx
+            .srv
+            .clients
+            .lock()
+            .values()
+            .find(|c| c.addr == addr)
+            .cloned();
         return match target {
             Some(c) => {
                 c.kill();
@@ -320,7 +437,8 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         };
     }
     let mut a = Args::after(argv, 2);
-    let (mut id, mut addr, mut laddr, mut user, mut skipme, mut typ) = (None, None, None, None, true, None);
+    let (mut id, mut addr, mut laddr, mut user, mut skipme, mut typ) =
+        (None, None, None, None, true, None);
     while !a.is_empty() {
         if a.remaining() < 2 {
             return Err(CmdError::Syntax);
@@ -328,7 +446,10 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         let k = a.next_bytes()?;
         let v = a.next_bytes()?;
         if is(k, "ID") {
-            let n = parse_i64(v).ok().filter(|n| *n > 0).ok_or_else(|| err("client-id should be greater than 0"))?;
+            let n = parse_i64(v)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| err("client-id should be greater than 0"))?;
             id = Some(n as u64);
         } else if is(k, "ADDR") {
             addr = Some(String::from_utf8_lossy(v).into_owned());
@@ -350,7 +471,10 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
             } else if is(v, "master") || is(v, "replica") || is(v, "slave") || is(v, "pubsub") {
                 typ = Some(false);
             } else {
-                return Err(err(format!("Unknown client type '{}'", String::from_utf8_lossy(v))));
+                return Err(err(format!(
+                    "Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                )));
             }
         } else {
             return Err(CmdError::Syntax);

@@ -16,7 +16,12 @@ pub static COMMANDS: &[Cmd] = &[Cmd::new("debug", -2, debug)
     .flags(ADMIN | NOSCRIPT | LOADING | STALE)
     .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
     .lock(Lock::All)
-    .doc("server", "1.0.0", "Depends on subcommand.", "A container for debugging commands.")];
+    .doc(
+        "server",
+        "1.0.0",
+        "Depends on subcommand.",
+        "A container for debugging commands.",
+    )];
 
 fn debug(ctx: &mut Ctx) -> CmdResult {
     let sub = ctx.argv[1].to_ascii_lowercase();
@@ -32,11 +37,15 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             Ok(Frame::ok())
         }
         (b"set-active-expire", 3) => {
-            ctx.srv.active_expire.store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
+            ctx.srv
+                .active_expire
+                .store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
             Ok(Frame::ok())
         }
         (b"pause-cron", 3) => {
-            ctx.srv.cron_paused.store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
+            ctx.srv
+                .cron_paused
+                .store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
             Ok(Frame::ok())
         }
         (b"object", 3) => debug_object(ctx),
@@ -174,7 +183,11 @@ fn populate(ctx: &mut Ctx) -> CmdResult {
     if count < 0 {
         return Err(err("positive count needed"));
     }
-    let prefix = ctx.argv.get(3).cloned().unwrap_or_else(|| Bytes::from_static(b"key"));
+    let prefix = ctx
+        .argv
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| Bytes::from_static(b"key"));
     let size = match ctx.argv.get(4) {
         Some(s) => parse_i64(s)?.max(0) as usize,
         None => 0,
@@ -217,7 +230,11 @@ fn protocol(ctx: &mut Ctx) -> CmdResult {
     } else if is(&t, "set") {
         Frame::Set((0..3).map(Frame::Integer).collect())
     } else if is(&t, "map") {
-        Frame::Map((0..3).map(|i| (Frame::Integer(i), Frame::Boolean(i == 1))).collect())
+        Frame::Map(
+            (0..3)
+                .map(|i| (Frame::Integer(i), Frame::Boolean(i == 1)))
+                .collect(),
+        )
     } else if is(&t, "attrib") {
         Frame::Attribute(
             vec![(
@@ -230,9 +247,10 @@ fn protocol(ctx: &mut Ctx) -> CmdResult {
         if ctx.client.proto != Protocol::Resp3 {
             return Err(err("RESP2 is not supported by this command"));
         }
-        ctx.client
-            .pushes
-            .push(Frame::Push(vec![bulk("server-cpu-usage"), Frame::Integer(42)]));
+        ctx.client.pushes.push(Frame::Push(vec![
+            bulk("server-cpu-usage"),
+            Frame::Integer(42),
+        ]));
         bulk("Some real reply following the push reply")
     } else if is(&t, "true") {
         Frame::Boolean(true)

@@ -62,16 +62,55 @@ pub static COMMANDS: &[Cmd] = &[
 ];
 
 static OBJECT_SUBS: &[Cmd] = &[
-    Cmd::new("object|encoding", 3, object_encoding).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
-        .doc(G, "2.2.3", "O(1)", "Returns the internal encoding of a Redis object."),
-    Cmd::new("object|refcount", 3, object_refcount).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
-        .doc(G, "2.2.3", "O(1)", "Returns the reference count of a value of a key."),
-    Cmd::new("object|idletime", 3, object_idletime).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
-        .doc(G, "2.2.3", "O(1)", "Returns the time since the last access to a Redis object."),
-    Cmd::new("object|freq", 3, object_freq).flags(READONLY).acl(KR | acl::SLOW).keys(2, 2, 1)
-        .doc(G, "4.0.0", "O(1)", "Returns the logarithmic access frequency counter of a Redis object."),
-    Cmd::new("object|help", 2, object_help).flags(LOADING | STALE).acl(acl::KEYSPACE | acl::SLOW)
-        .doc(G, "6.2.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("object|encoding", 3, object_encoding)
+        .flags(READONLY)
+        .acl(KR | acl::SLOW)
+        .keys(2, 2, 1)
+        .doc(
+            G,
+            "2.2.3",
+            "O(1)",
+            "Returns the internal encoding of a Redis object.",
+        ),
+    Cmd::new("object|refcount", 3, object_refcount)
+        .flags(READONLY)
+        .acl(KR | acl::SLOW)
+        .keys(2, 2, 1)
+        .doc(
+            G,
+            "2.2.3",
+            "O(1)",
+            "Returns the reference count of a value of a key.",
+        ),
+    Cmd::new("object|idletime", 3, object_idletime)
+        .flags(READONLY)
+        .acl(KR | acl::SLOW)
+        .keys(2, 2, 1)
+        .doc(
+            G,
+            "2.2.3",
+            "O(1)",
+            "Returns the time since the last access to a Redis object.",
+        ),
+    Cmd::new("object|freq", 3, object_freq)
+        .flags(READONLY)
+        .acl(KR | acl::SLOW)
+        .keys(2, 2, 1)
+        .doc(
+            G,
+            "4.0.0",
+            "O(1)",
+            "Returns the logarithmic access frequency counter of a Redis object.",
+        ),
+    Cmd::new("object|help", 2, object_help)
+        .flags(LOADING | STALE)
+        .acl(acl::KEYSPACE | acl::SLOW)
+        .doc(
+            G,
+            "6.2.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 /// The unit of an expiry argument.
@@ -85,7 +124,13 @@ pub enum ExpireUnit {
 
 /// Converts an expiry argument to an absolute Unix time in ms, with
 /// Redis's overflow checks. `positive` (the SET family) refuses n <= 0.
-pub fn expire_ms(n: i64, unit: ExpireUnit, now: u64, cmd: &str, positive: bool) -> Result<u64, CmdError> {
+pub fn expire_ms(
+    n: i64,
+    unit: ExpireUnit,
+    now: u64,
+    cmd: &str,
+    positive: bool,
+) -> Result<u64, CmdError> {
     let bad = || CmdError::InvalidExpire(cmd.to_string());
     if positive && n <= 0 {
         return Err(bad());
@@ -117,13 +162,17 @@ fn del(ctx: &mut Ctx) -> CmdResult {
 fn exists(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let mut db = ctx.db();
-    Ok(Frame::Integer(argv[1..].iter().filter(|k| db.contains(k)).count() as i64))
+    Ok(Frame::Integer(
+        argv[1..].iter().filter(|k| db.contains(k)).count() as i64,
+    ))
 }
 
 fn touch(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let mut db = ctx.db();
-    Ok(Frame::Integer(argv[1..].iter().filter(|k| db.get(k).is_some()).count() as i64))
+    Ok(Frame::Integer(
+        argv[1..].iter().filter(|k| db.get(k).is_some()).count() as i64,
+    ))
 }
 
 fn type_cmd(ctx: &mut Ctx) -> CmdResult {
@@ -269,17 +318,26 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Parses a SCAN-family cursor ("ERR invalid cursor" as Redis says).
+/// Like C's strtoul, a leading minus wraps around instead of failing.
 pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(b)
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let v = std::str::from_utf8(digits)
         .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| err("invalid cursor"))
+        .ok_or_else(|| err("invalid cursor"))?;
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 fn scan(ctx: &mut Ctx) -> CmdResult {
     let cursor = parse_cursor(&ctx.argv[1])?;
     let mut a = Args::after(ctx.argv, 2);
-    let (mut pattern, mut count, mut kind): (Option<&Bytes>, i64, Option<Option<Kind>>) = (None, 10, None);
+    let (mut pattern, mut count, mut kind): (Option<&Bytes>, i64, Option<Option<Kind>>) =
+        (None, 10, None);
     while !a.is_empty() {
         if a.eat("MATCH") {
             pattern = Some(a.next_bytes()?);
@@ -334,11 +392,18 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
             b"XX" => xx = true,
             b"GT" => gt = true,
             b"LT" => lt = true,
-            _ => return Err(err(format!("Unsupported option {}", String::from_utf8_lossy(opt)))),
+            _ => {
+                return Err(err(format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )))
+            }
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(err("NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
         return Err(err("GT and LT options at the same time are not compatible"));
@@ -379,7 +444,11 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     drop(db);
     ctx.modified(&key);
     ctx.dirty += 1;
-    ctx.propagate(vec![Bytes::from_static(b"PEXPIREAT"), key, Bytes::from(at.to_string())]);
+    ctx.propagate(vec![
+        Bytes::from_static(b"PEXPIREAT"),
+        key,
+        Bytes::from(at.to_string()),
+    ]);
     Ok(Frame::Integer(1))
 }
 
@@ -414,7 +483,9 @@ fn ttl_generic(ctx: &mut Ctx, f: fn(u64, u64) -> i64) -> CmdResult {
 }
 
 fn ttl(ctx: &mut Ctx) -> CmdResult {
-    ttl_generic(ctx, |at, now| ((at.saturating_sub(now) + 500) / 1000) as i64)
+    ttl_generic(ctx, |at, now| {
+        ((at.saturating_sub(now) + 500) / 1000) as i64
+    })
 }
 
 fn pttl(ctx: &mut Ctx) -> CmdResult {

@@ -30,7 +30,11 @@ pub fn help(cmd: &str, lines: &[&str]) -> Frame {
     let mut out = vec![Frame::Simple(Bytes::from(format!(
         "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     )))];
-    out.extend(lines.iter().map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))));
+    out.extend(
+        lines
+            .iter()
+            .map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))),
+    );
     out.push(Frame::simple("HELP"));
     out.push(Frame::simple("    Print this help."));
     Frame::Array(out)

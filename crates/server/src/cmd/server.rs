@@ -37,31 +37,91 @@ pub static COMMANDS: &[Cmd] = &[
 ];
 
 static CONFIG_SUBS: &[Cmd] = &[
-    Cmd::new("config|get", -3, config_get).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
-        .doc(G, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Returns the effective values of configuration parameters."),
-    Cmd::new("config|set", -4, config_set).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
-        .doc(G, "2.0.0", "O(N) when N is the number of configuration parameters provided", "Sets configuration parameters in-flight."),
-    Cmd::new("config|resetstat", 2, config_resetstat).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
+    Cmd::new("config|get", -3, config_get)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(ADM)
+        .doc(
+            G,
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+            "Returns the effective values of configuration parameters.",
+        ),
+    Cmd::new("config|set", -4, config_set)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(ADM)
+        .doc(
+            G,
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+            "Sets configuration parameters in-flight.",
+        ),
+    Cmd::new("config|resetstat", 2, config_resetstat)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(ADM)
         .doc(G, "2.0.0", "O(1)", "Resets the server's statistics."),
-    Cmd::new("config|help", 2, config_help).flags(LOADING | STALE).acl(acl::SLOW)
-        .doc(G, "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("config|help", 2, config_help)
+        .flags(LOADING | STALE)
+        .acl(acl::SLOW)
+        .doc(
+            G,
+            "5.0.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 const CMD_ACL: u64 = acl::SLOW | acl::CONNECTION;
 
 static COMMAND_SUBS: &[Cmd] = &[
-    Cmd::new("command|count", 2, command_count).flags(LOADING | STALE).acl(CMD_ACL)
+    Cmd::new("command|count", 2, command_count)
+        .flags(LOADING | STALE)
+        .acl(CMD_ACL)
         .doc(G, "2.8.13", "O(1)", "Returns a count of commands."),
-    Cmd::new("command|info", -2, command_info).flags(LOADING | STALE).acl(CMD_ACL)
-        .doc(G, "2.8.13", "O(N) where N is the number of commands to look up", "Returns information about one, multiple or all commands."),
-    Cmd::new("command|docs", -2, command_docs).flags(LOADING | STALE).acl(CMD_ACL)
-        .doc(G, "7.0.0", "O(N) where N is the number of commands to look up", "Returns documentary information about one, multiple or all commands."),
-    Cmd::new("command|list", -2, command_list).flags(LOADING | STALE).acl(CMD_ACL)
-        .doc(G, "7.0.0", "O(N) where N is the total number of Redis commands", "Returns a list of command names."),
-    Cmd::new("command|getkeys", -3, command_getkeys).flags(LOADING | STALE).acl(CMD_ACL)
-        .doc(G, "2.8.13", "O(N) where N is the number of arguments to the command", "Extracts the key names from an arbitrary command."),
-    Cmd::new("command|help", 2, command_help).flags(LOADING | STALE).acl(CMD_ACL)
-        .doc(G, "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+    Cmd::new("command|info", -2, command_info)
+        .flags(LOADING | STALE)
+        .acl(CMD_ACL)
+        .doc(
+            G,
+            "2.8.13",
+            "O(N) where N is the number of commands to look up",
+            "Returns information about one, multiple or all commands.",
+        ),
+    Cmd::new("command|docs", -2, command_docs)
+        .flags(LOADING | STALE)
+        .acl(CMD_ACL)
+        .doc(
+            G,
+            "7.0.0",
+            "O(N) where N is the number of commands to look up",
+            "Returns documentary information about one, multiple or all commands.",
+        ),
+    Cmd::new("command|list", -2, command_list)
+        .flags(LOADING | STALE)
+        .acl(CMD_ACL)
+        .doc(
+            G,
+            "7.0.0",
+            "O(N) where N is the total number of Redis commands",
+            "Returns a list of command names.",
+        ),
+    Cmd::new("command|getkeys", -4, command_getkeys)
+        .flags(LOADING | STALE)
+        .acl(CMD_ACL)
+        .doc(
+            G,
+            "2.8.13",
+            "O(N) where N is the number of arguments to the command",
+            "Extracts the key names from an arbitrary command.",
+        ),
+    Cmd::new("command|help", 2, command_help)
+        .flags(LOADING | STALE)
+        .acl(CMD_ACL)
+        .doc(
+            G,
+            "5.0.0",
+            "O(1)",
+            "Returns helpful text about the different subcommands.",
+        ),
 ];
 
 fn dbsize(ctx: &mut Ctx) -> CmdResult {
@@ -127,7 +187,9 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn time(_ctx: &mut Ctx) -> CmdResult {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     Ok(Frame::Array(vec![
         Frame::Bulk(Bytes::from(d.as_secs().to_string())),
         Frame::Bulk(Bytes::from(d.subsec_micros().to_string())),
@@ -182,7 +244,12 @@ fn config_get(ctx: &mut Ctx) -> CmdResult {
     }
     let pairs = order
         .into_iter()
-        .map(|n| (Frame::bulk(n.as_bytes()), Frame::Bulk(Bytes::from(seen[n].clone()))))
+        .map(|n| {
+            (
+                Frame::bulk(n.as_bytes()),
+                Frame::Bulk(Bytes::from(seen[n].clone())),
+            )
+        })
         .collect();
     Ok(Frame::Map(pairs))
 }
@@ -190,16 +257,20 @@ fn config_get(ctx: &mut Ctx) -> CmdResult {
 fn config_set(ctx: &mut Ctx) -> CmdResult {
     let args = &ctx.argv[2..];
     if args.len() % 2 != 0 {
-        return Err(CmdError::WrongArity("config|set".into()));
+        return Err(CmdError::Syntax);
     }
     let mut pairs = Vec::new();
     for kv in args.chunks(2) {
         let name = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
         let Some(p) = crate::config::find(&name) else {
-            return Err(err(format!("Unknown option or number of arguments for CONFIG SET - '{name}'")));
+            return Err(err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            )));
         };
         if pairs.iter().any(|(n, _): &(&str, String)| *n == p.name) {
-            return Err(err(format!("CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
+            return Err(err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
         }
         pairs.push((p.name, String::from_utf8_lossy(&kv[1]).into_owned()));
     }
@@ -207,11 +278,17 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     let probe = crate::config::Config::default();
     for (name, value) in &pairs {
         if let Err(why) = probe.set(name, value, false) {
-            return Err(err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")));
+            return Err(err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            )));
         }
     }
     for (name, value) in &pairs {
-        ctx.srv.config.set(name, value, false).map_err(|why| err(format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")))?;
+        ctx.srv.config.set(name, value, false).map_err(|why| {
+            err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        })?;
     }
     Ok(Frame::ok())
 }
@@ -251,18 +328,30 @@ fn key_specs(c: &Cmd) -> Frame {
         KeySpec::Range(first, last, step) => {
             let lastkey = if last < 0 { last } else { last - first };
             Frame::Array(vec![Frame::Map(vec![
-                (s("begin_search"), Frame::Map(vec![
-                    (s("type"), s("index")),
-                    (s("spec"), Frame::Map(vec![(s("index"), Frame::Integer(first as i64))])),
-                ])),
-                (s("find_keys"), Frame::Map(vec![
-                    (s("type"), s("range")),
-                    (s("spec"), Frame::Map(vec![
-                        (s("lastkey"), Frame::Integer(lastkey as i64)),
-                        (s("keystep"), Frame::Integer(step as i64)),
-                        (s("limit"), Frame::Integer(0)),
-                    ])),
-                ])),
+                (
+                    s("begin_search"),
+                    Frame::Map(vec![
+                        (s("type"), s("index")),
+                        (
+                            s("spec"),
+                            Frame::Map(vec![(s("index"), Frame::Integer(first as i64))]),
+                        ),
+                    ]),
+                ),
+                (
+                    s("find_keys"),
+                    Frame::Map(vec![
+                        (s("type"), s("range")),
+                        (
+                            s("spec"),
+                            Frame::Map(vec![
+                                (s("lastkey"), Frame::Integer(lastkey as i64)),
+                                (s("keystep"), Frame::Integer(step as i64)),
+                                (s("limit"), Frame::Integer(0)),
+                            ]),
+                        ),
+                    ]),
+                ),
             ])])
         }
         _ => Frame::Array(vec![]),
@@ -286,7 +375,9 @@ fn info_of(c: &'static Cmd) -> Frame {
 }
 
 fn command_all(ctx: &mut Ctx) -> CmdResult {
-    Ok(Frame::Array(ctx.srv.table.top.iter().map(|c| info_of(c)).collect()))
+    Ok(Frame::Array(
+        ctx.srv.table.top.iter().map(|c| info_of(c)).collect(),
+    ))
 }
 
 fn command_count(ctx: &mut Ctx) -> CmdResult {
@@ -308,7 +399,7 @@ fn command_info(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::Array(
         ctx.argv[2..]
             .iter()
-            .map(|n| lookup_full(ctx, n).map_or(Frame::NullArray, info_of))
+            .map(|n| lookup_full(ctx, n).map_or(Frame::Null, info_of))
             .collect(),
     ))
 }
@@ -334,7 +425,10 @@ fn command_docs(ctx: &mut Ctx) -> CmdResult {
     let cmds: Vec<&'static Cmd> = if ctx.argv.len() == 2 {
         ctx.srv.table.top.clone()
     } else {
-        ctx.argv[2..].iter().filter_map(|n| lookup_full(ctx, n)).collect()
+        ctx.argv[2..]
+            .iter()
+            .filter_map(|n| lookup_full(ctx, n))
+            .collect()
     };
     Ok(Frame::Map(
         cmds.into_iter()
@@ -360,7 +454,9 @@ fn command_list(ctx: &mut Ctx) -> CmdResult {
             filter = Some(Box::new(move |c: &Cmd| c.acl & bit != 0));
         } else if a.eat("PATTERN") {
             let pat = a.next_bytes()?.clone();
-            filter = Some(Box::new(move |c: &Cmd| rubedo_engine::glob::glob_match(&pat, c.name.as_bytes(), true)));
+            filter = Some(Box::new(move |c: &Cmd| {
+                rubedo_engine::glob::glob_match(&pat, c.name.as_bytes(), true)
+            }));
         } else {
             return Err(CmdError::Syntax);
         }
@@ -394,7 +490,11 @@ fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
     if keys.is_empty() {
         return Err(err("The command has no key arguments"));
     }
-    Ok(Frame::Array(keys.into_iter().map(|i| Frame::Bulk(argv[i].clone())).collect()))
+    Ok(Frame::Array(
+        keys.into_iter()
+            .map(|i| Frame::Bulk(argv[i].clone()))
+            .collect(),
+    ))
 }
 
 fn command_help(_ctx: &mut Ctx) -> CmdResult {

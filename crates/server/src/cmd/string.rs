@@ -98,7 +98,14 @@ enum Ttl {
 
 /// The shared core of SET, SETNX, SETEX, PSETEX and GETSET. Returns
 /// Err(None-like) via Ok(None) when the condition blocks the write.
-fn set_generic(ctx: &mut Ctx, key: &Bytes, val: &Bytes, cond: Cond, ttl: Ttl, get: bool) -> Result<(bool, Option<Frame>), CmdError> {
+fn set_generic(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    val: &Bytes,
+    cond: Cond,
+    ttl: Ttl,
+    get: bool,
+) -> Result<(bool, Option<Frame>), CmdError> {
     let mut db = ctx.db();
     let old = if get {
         Some(match st::get_mut(&mut db, key)? {
@@ -274,7 +281,11 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             drop(db);
             ctx.dirty += 1;
             ctx.modified(&key);
-            ctx.propagate(vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), Bytes::from(at.to_string())]);
+            ctx.propagate(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                key.clone(),
+                Bytes::from(at.to_string()),
+            ]);
         }
     }
     Ok(reply)
@@ -372,7 +383,10 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn max_bulk(ctx: &Ctx) -> usize {
-    ctx.srv.config.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed) as usize
+    ctx.srv
+        .config
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed) as usize
 }
 
 fn append(ctx: &mut Ctx) -> CmdResult {
@@ -389,7 +403,9 @@ fn append(ctx: &mut Ctx) -> CmdResult {
 fn strlen(ctx: &mut Ctx) -> CmdResult {
     let key = &ctx.argv[1];
     let mut db = ctx.db();
-    Ok(Frame::Integer(st::read(&mut db, key)?.map_or(0, |s| s.len() as i64)))
+    Ok(Frame::Integer(
+        st::read(&mut db, key)?.map_or(0, |s| s.len() as i64),
+    ))
 }
 
 fn getrange(ctx: &mut Ctx) -> CmdResult {
@@ -400,10 +416,12 @@ fn getrange(ctx: &mut Ctx) -> CmdResult {
     let Some(s) = st::read(&mut db, key)? else {
         return Ok(Frame::Bulk(Bytes::new()));
     };
-    Ok(s.with_bytes(|b| match st::range_bounds(b.len(), start, end) {
-        Some((lo, hi)) => Frame::bulk(&b[lo..hi]),
-        None => Frame::Bulk(Bytes::new()),
-    }))
+    Ok(
+        s.with_bytes(|b| match st::range_bounds(b.len(), start, end) {
+            Some((lo, hi)) => Frame::bulk(&b[lo..hi]),
+            None => Frame::Bulk(Bytes::new()),
+        }),
+    )
 }
 
 fn setrange(ctx: &mut Ctx) -> CmdResult {
@@ -443,10 +461,18 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
     }
     let mut db = ctx.db();
     let wrong = || crate::error::err("The specified keys must contain string values");
-    let s1 = st::read(&mut db, k1).map_err(|_| wrong())?.map(|s| s.to_vec()).unwrap_or_default();
-    let s2 = st::read(&mut db, k2).map_err(|_| wrong())?.map(|s| s.to_vec()).unwrap_or_default();
+    let s1 = st::read(&mut db, k1)
+        .map_err(|_| wrong())?
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
+    let s2 = st::read(&mut db, k2)
+        .map_err(|_| wrong())?
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
     if len_only && idx {
-        return Err(crate::error::err("If you want both the length and indexes, please just use IDX."));
+        return Err(crate::error::err(
+            "If you want both the length and indexes, please just use IDX.",
+        ));
     }
     let l = st::Lcs::new(&s1, &s2);
     if len_only {
@@ -456,7 +482,8 @@ fn lcs(ctx: &mut Ctx) -> CmdResult {
     if !idx {
         return Ok(Frame::Bulk(Bytes::from(common)));
     }
-    let pair = |a: usize, b: usize| Frame::Array(vec![Frame::Integer(a as i64), Frame::Integer(b as i64)]);
+    let pair =
+        |a: usize, b: usize| Frame::Array(vec![Frame::Integer(a as i64), Frame::Integer(b as i64)]);
     let matches = ranges
         .into_iter()
         .filter(|((a0, a1), _)| (a1 - a0 + 1) as i64 >= min_len)

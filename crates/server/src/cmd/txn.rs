@@ -16,16 +16,48 @@ const G: &str = "transactions";
 const T: u64 = acl::TRANSACTION | acl::FAST;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("multi", 1, multi).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T)
+    Cmd::new("multi", 1, multi)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .acl(T)
         .doc(G, "1.2.0", "O(1)", "Starts a transaction."),
-    Cmd::new("exec", 1, exec).flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG).acl(acl::TRANSACTION | acl::SLOW).lock(Lock::All)
-        .doc(G, "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction."),
-    Cmd::new("discard", 1, discard).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T)
-        .doc(G, "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction."),
-    Cmd::new("watch", -2, watch).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T).keys(1, -1, 1)
-        .doc(G, "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction."),
-    Cmd::new("unwatch", 1, unwatch).flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY).acl(T)
-        .doc(G, "2.2.0", "O(1)", "Forgets about watched keys of a transaction."),
+    Cmd::new("exec", 1, exec)
+        .flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG)
+        .acl(acl::TRANSACTION | acl::SLOW)
+        .lock(Lock::All)
+        .doc(
+            G,
+            "1.2.0",
+            "Depends on commands in the transaction",
+            "Executes all commands in a transaction.",
+        ),
+    Cmd::new("discard", 1, discard)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .acl(T)
+        .doc(
+            G,
+            "2.0.0",
+            "O(N), when N is the number of queued commands",
+            "Discards a transaction.",
+        ),
+    Cmd::new("watch", -2, watch)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .acl(T)
+        .keys(1, -1, 1)
+        .doc(
+            G,
+            "2.2.0",
+            "O(1) for every key.",
+            "Monitors changes to keys to determine the execution of a transaction.",
+        ),
+    Cmd::new("unwatch", 1, unwatch)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .acl(T)
+        .doc(
+            G,
+            "2.2.0",
+            "O(1)",
+            "Forgets about watched keys of a transaction.",
+        ),
 ];
 
 /// Forgets every key the client watches.
@@ -66,7 +98,12 @@ fn watch(ctx: &mut Ctx) -> CmdResult {
     }
     let db = ctx.client.db;
     for key in &ctx.argv[1..] {
-        if ctx.client.watched.iter().any(|w| w.db == db && w.key == key) {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|w| w.db == db && w.key == key)
+        {
             continue;
         }
         let existed = ctx.dbs.db(db).is_live(key);
@@ -77,7 +114,10 @@ fn watch(ctx: &mut Ctx) -> CmdResult {
             existed,
         });
     }
-    ctx.client.info.watch_count.store(ctx.client.watched.len(), Relaxed);
+    ctx.client
+        .info
+        .watch_count
+        .store(ctx.client.watched.len(), Relaxed);
     Ok(Frame::ok())
 }
 
@@ -115,9 +155,11 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     if ctx.effects.len() - start > 1 {
         let db = ctx.effects[start].0;
-        ctx.effects.insert(start, (db, vec![Bytes::from_static(b"MULTI")]));
+        ctx.effects
+            .insert(start, (db, vec![Bytes::from_static(b"MULTI")]));
         let last_db = ctx.effects.last().map_or(db, |e| e.0);
-        ctx.effects.push((last_db, vec![Bytes::from_static(b"EXEC")]));
+        ctx.effects
+            .push((last_db, vec![Bytes::from_static(b"EXEC")]));
     }
     Ok(Frame::Array(replies))
 }

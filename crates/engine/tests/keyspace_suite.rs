@@ -1,0 +1,261 @@
+//! One behavioural suite for the `Keyspace` trait, run against both
+//! implementations, so the engines cannot drift apart.
+
+use std::sync::Arc;
+
+use rubedo_engine::types::string as st;
+use rubedo_engine::{
+    ConcurrentKeyspace, Events, Keyspace, ManualClock, Scope, SingleKeyspace, Str, Value,
+};
+
+fn v(s: &str) -> Value {
+    Value::Str(Str::from_bytes(s.as_bytes()))
+}
+
+fn text(ks: &impl Keyspace, db: usize, key: &str) -> Option<String> {
+    ks.run(
+        Scope::Keys {
+            db,
+            keys: &[key.as_bytes()],
+        },
+        |dbs| {
+            st::read(&mut dbs.db(db), key.as_bytes())
+                .unwrap()
+                .map(|s| String::from_utf8(s.to_vec()).unwrap())
+        },
+    )
+}
+
+fn set(ks: &impl Keyspace, db: usize, key: &str, val: &str) {
+    ks.run(
+        Scope::Keys {
+            db,
+            keys: &[key.as_bytes()],
+        },
+        |dbs| {
+            dbs.db(db).set(key.as_bytes(), v(val), false);
+        },
+    );
+}
+
+macro_rules! suite {
+    ($modname:ident, $make:expr) => {
+        mod $modname {
+            use super::*;
+
+            fn make() -> (impl Keyspace, Arc<ManualClock>) {
+                let clock = Arc::new(ManualClock::new(1_000_000));
+                let f: fn(Arc<ManualClock>) -> _ = $make;
+                (f(clock.clone()), clock)
+            }
+
+            #[test]
+            fn set_get_remove() {
+                let (ks, _) = make();
+                assert_eq!(text(&ks, 0, "a"), None);
+                set(&ks, 0, "a", "1");
+                assert_eq!(text(&ks, 0, "a").as_deref(), Some("1"));
+                assert_eq!(text(&ks, 1, "a"), None, "databases are separate");
+                let removed = ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"a"],
+                    },
+                    |dbs| dbs.db(0).remove(b"a").is_some(),
+                );
+                assert!(removed);
+                assert_eq!(text(&ks, 0, "a"), None);
+            }
+
+            #[test]
+            fn lazy_expiry_uses_the_injected_clock() {
+                let (ks, clock) = make();
+                set(&ks, 0, "k", "v");
+                ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"k"],
+                    },
+                    |dbs| {
+                        assert!(dbs.db(0).set_expire(b"k", Some(1_000_100)));
+                    },
+                );
+                clock.set(1_000_100);
+                assert_eq!(
+                    text(&ks, 0, "k").as_deref(),
+                    Some("v"),
+                    "alive at exactly its expiry time"
+                );
+                clock.set(1_000_101);
+                let (value, expired) = ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"k"],
+                    },
+                    |dbs| {
+                        let value = dbs.db(0).get(b"k").is_some();
+                        (value, dbs.take_events().expired.len())
+                    },
+                );
+                assert!(!value);
+                assert_eq!(expired, 1, "the expired key is reported once");
+            }
+
+            #[test]
+            fn active_expiry_reclaims_unread_keys() {
+                let (ks, clock) = make();
+                for i in 0..1000 {
+                    let key = format!("k{i}");
+                    set(&ks, 0, &key, "v");
+                    ks.run(
+                        Scope::Keys {
+                            db: 0,
+                            keys: &[key.as_bytes()],
+                        },
+                        |dbs| {
+                            dbs.db(0).set_expire(key.as_bytes(), Some(1_000_010));
+                        },
+                    );
+                }
+                set(&ks, 0, "keep", "v");
+                clock.advance(100);
+                let mut ev = Events::default();
+                for _ in 0..200 {
+                    ks.active_expire(100, &mut ev);
+                }
+                assert_eq!(ev.expired.len(), 1000);
+                assert_eq!(ks.sizes()[0], (1, 0));
+            }
+
+            #[test]
+            fn db_scope_sees_every_key_and_scans_them_all() {
+                let (ks, _) = make();
+                for i in 0..500 {
+                    set(&ks, 2, &format!("key:{i}"), "x");
+                }
+                let mut seen = std::collections::HashSet::new();
+                ks.run(Scope::Db(2), |dbs| {
+                    let db = dbs.db(2);
+                    assert_eq!(db.len(), 500);
+                    let mut cursor = 0;
+                    loop {
+                        cursor = db.scan(cursor, |k, _| {
+                            seen.insert(k.as_bytes().to_vec());
+                        });
+                        if cursor == 0 {
+                            break;
+                        }
+                    }
+                });
+                assert_eq!(seen.len(), 500);
+            }
+
+            #[test]
+            fn swap_and_clear_need_everything() {
+                let (ks, _) = make();
+                set(&ks, 0, "a", "0");
+                set(&ks, 1, "b", "1");
+                ks.run(Scope::All, |dbs| dbs.swap(0, 1));
+                assert_eq!(text(&ks, 0, "b").as_deref(), Some("1"));
+                assert_eq!(text(&ks, 1, "a").as_deref(), Some("0"));
+                let n = ks.run(Scope::All, |dbs| {
+                    (0..dbs.count()).map(|i| dbs.db(i).clear()).sum::<usize>()
+                });
+                assert_eq!(n, 2);
+            }
+
+            #[test]
+            fn counters_and_type_errors() {
+                let (ks, _) = make();
+                let r = ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"n"],
+                    },
+                    |dbs| {
+                        let mut db = dbs.db(0);
+                        st::incr_by(&mut db, b"n", 5).unwrap();
+                        st::incr_by(&mut db, b"n", i64::MAX)
+                    },
+                );
+                assert_eq!(r, Err(rubedo_engine::Error::Overflow));
+                set(&ks, 0, "s", "abc");
+                let r = ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"s"],
+                    },
+                    |dbs| st::incr_by(&mut dbs.db(0), b"s", 1),
+                );
+                assert_eq!(r, Err(rubedo_engine::Error::NotInteger));
+            }
+
+            #[test]
+            fn random_key_finds_live_keys_only() {
+                let (ks, clock) = make();
+                assert!(ks.run(Scope::Db(0), |dbs| dbs.db(0).random_key()).is_none());
+                set(&ks, 0, "live", "v");
+                set(&ks, 0, "dead", "v");
+                ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"dead"],
+                    },
+                    |dbs| dbs.db(0).set_expire(b"dead", Some(1)),
+                );
+                clock.advance(1);
+                for _ in 0..20 {
+                    let k = ks.run(Scope::Db(0), |dbs| dbs.db(0).random_key()).unwrap();
+                    assert_eq!(k.as_bytes(), b"live");
+                }
+            }
+        }
+    };
+}
+
+suite!(single, |c| SingleKeyspace::new(16, c));
+suite!(concurrent, |c| ConcurrentKeyspace::new(16, 8, c));
+
+/// Many threads increment many keys through multi-key runs: the sum must
+/// be exact, so locking in the concurrent engine is atomic and deadlock-free.
+#[test]
+fn concurrent_multi_key_runs_are_atomic() {
+    let ks = Arc::new(ConcurrentKeyspace::new(1, 8, Arc::new(ManualClock::new(0))));
+    let keys: Vec<String> = (0..16).map(|i| format!("k{i}")).collect();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let ks = ks.clone();
+            let keys = keys.clone();
+            std::thread::spawn(move || {
+                for i in 0..2000 {
+                    let a = &keys[(i + t) % 16];
+                    let b = &keys[(i * 7 + t * 3) % 16];
+                    ks.run(
+                        Scope::Keys {
+                            db: 0,
+                            keys: &[a.as_bytes(), b.as_bytes()],
+                        },
+                        |dbs| {
+                            let mut db = dbs.db(0);
+                            st::incr_by(&mut db, a.as_bytes(), 1).unwrap();
+                            st::incr_by(&mut db, b.as_bytes(), -1).unwrap();
+                        },
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let total: i64 = ks.run(Scope::Db(0), |dbs| {
+        let mut sum = 0;
+        dbs.db(0).for_each_live(|_, e| {
+            if let Value::Str(s) = &e.value {
+                sum += s.as_i64().unwrap();
+            }
+        });
+        sum
+    });
+    assert_eq!(total, 0);
+}

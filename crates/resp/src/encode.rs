@@ -293,6 +293,21 @@ fn format_double_into(d: f64, out: &mut [u8; 32]) -> usize {
         out[..s.len()].copy_from_slice(s);
         return s.len();
     }
+    // Fast path for whole numbers (common scores): below 1e15 they are
+    // exact and %.17g prints all their digits, nothing after the point.
+    if d.fract() == 0.0 && d.abs() < 1e15 && !(d == 0.0 && d.is_sign_negative()) {
+        let i = d as i64;
+        let mut digits = [0u8; 20];
+        let start = format_u64(i.unsigned_abs(), &mut digits);
+        let mut n = 0;
+        if i < 0 {
+            out[0] = b'-';
+            n = 1;
+        }
+        let len = digits.len() - start;
+        out[n..n + len].copy_from_slice(&digits[start..]);
+        return n + len;
+    }
 
     // Rust's exact formatting gives the correctly rounded 17 significant
     // digits (ties to even, as glibc does) as `d.dddddddddddddddde<exp>`.
@@ -553,6 +568,11 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
             (1.1, "1.1000000000000001"),
+            (-7.0, "-7"),
+            (999999999999999.0, "999999999999999"),
+            (-999999999999999.0, "-999999999999999"),
+            (1e15, "1000000000000000"),
+            (9007199254740993.0, "9007199254740992"),
             (100.0, "100"),
             (1e-4, "0.0001"),
             (123.456, "123.456"),

@@ -96,7 +96,8 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         let mut fatal = false;
         loop {
             // Before AUTH, Redis refuses oversized requests at the protocol level.
-            parser.set_auth_required(!client.authenticated && srv.config.has_password.load(Relaxed));
+            parser
+                .set_auth_required(!client.authenticated && srv.config.has_password.load(Relaxed));
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Some(argv)) => {
                     client.info.last_ms.store(server.ks.now_ms(), Relaxed);

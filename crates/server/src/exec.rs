@@ -90,16 +90,15 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
         }
         client.authenticated = true;
     }
-    if client.multi.is_some() && !is_multi_control(cmd) {
+    if let Some(m) = client.multi.as_mut().filter(|_| !is_multi_control(cmd)) {
         if cmd.has(flag::NO_MULTI) {
-            client.multi.as_mut().expect("in multi").error = true;
+            m.error = true;
             return error_reply(
                 srv,
                 Some(cmd),
                 &CmdError::NotAllowedInMulti(cmd.name.into()),
             );
         }
-        let m = client.multi.as_mut().expect("in multi");
         m.queue.push((cmd, argv));
         client.info.multi_len.store(m.queue.len(), Relaxed);
         return Frame::simple("QUEUED");

@@ -47,10 +47,7 @@ pub fn incr_by(db: &mut Db<'_>, key: &[u8], delta: i64) -> Result<i64> {
 /// INCRBYFLOAT: adds `incr` to the number at `key` and returns the new
 /// value in the text form that was stored.
 pub fn incr_by_float(db: &mut Db<'_>, key: &[u8], incr: &[u8]) -> Result<Vec<u8>> {
-    let cur: Option<Vec<u8>> = match get_mut(db, key)? {
-        Some(s) => Some(s.to_vec()),
-        None => None,
-    };
+    let cur: Option<Vec<u8>> = get_mut(db, key)?.map(|s| s.to_vec());
     let text = crate::types::float::add_decimal(cur.as_deref().unwrap_or(b"0"), incr)?;
     let keep = cur.is_some();
     db.set(key, Value::Str(Str::from_bytes(&text)), keep);
@@ -142,6 +139,9 @@ pub fn range_bounds(len: usize, start: i64, end: i64) -> Option<(usize, usize)> 
     Some((s as usize, e as usize + 1))
 }
 
+/// A matched range pair of LCS IDX: inclusive (start, end) in a, then in b.
+pub type MatchRange = ((usize, usize), (usize, usize));
+
 /// The longest common subsequence of two strings, with the DP table so the
 /// caller can also list match ranges (LCS IDX).
 pub struct Lcs {
@@ -185,12 +185,12 @@ impl Lcs {
 
     /// Walks back from the end: the common string and the matched ranges
     /// (inclusive index pairs into a and b), last match first, as Redis lists them.
-    pub fn walk(&self, a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<((usize, usize), (usize, usize))>) {
+    pub fn walk(&self, a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<MatchRange>) {
         let mut out = vec![0u8; self.len()];
         let mut idx = out.len();
         let mut ranges = Vec::new();
         let (mut i, mut j) = (self.a_len, self.b_len);
-        let mut cur: Option<((usize, usize), (usize, usize))> = None;
+        let mut cur: Option<MatchRange> = None;
         while i > 0 && j > 0 {
             if a[i - 1] == b[j - 1] {
                 idx -= 1;

@@ -256,7 +256,7 @@ fn config_get(ctx: &mut Ctx) -> CmdResult {
 
 fn config_set(ctx: &mut Ctx) -> CmdResult {
     let args = &ctx.argv[2..];
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut pairs = Vec::new();
@@ -439,7 +439,8 @@ fn command_docs(ctx: &mut Ctx) -> CmdResult {
 
 fn command_list(ctx: &mut Ctx) -> CmdResult {
     let mut a = Args::after(ctx.argv, 2);
-    let mut filter: Option<Box<dyn Fn(&Cmd) -> bool>> = None;
+    type Filter = Box<dyn Fn(&Cmd) -> bool>;
+    let mut filter: Option<Filter> = None;
     if a.eat("FILTERBY") {
         if a.eat("MODULE") {
             a.next_bytes()?;

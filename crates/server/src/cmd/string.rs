@@ -306,7 +306,7 @@ fn mget(ctx: &mut Ctx) -> CmdResult {
 
 fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let argv = ctx.argv;
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(ctx.cmd.name.to_string()));
     }
     let mut db = ctx.db();

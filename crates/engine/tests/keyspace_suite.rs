@@ -251,9 +251,7 @@ fn concurrent_multi_key_runs_are_atomic() {
     let total: i64 = ks.run(Scope::Db(0), |dbs| {
         let mut sum = 0;
         dbs.db(0).for_each_live(|_, e| {
-            if let Value::Str(s) = &e.value {
-                sum += s.as_i64().unwrap();
-            }
+            sum += e.value.as_str().and_then(|s| s.as_i64()).unwrap();
         });
         sum
     });

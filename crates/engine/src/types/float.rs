@@ -1,66 +1,225 @@
-//! Decimal arithmetic for INCRBYFLOAT.
+//! INCRBYFLOAT arithmetic with Redis's exact results.
 //!
-//! Redis adds in C `long double` and prints with 17 decimals, trailing
-//! zeros trimmed, so `0.1 + 0.2` gives `0.3`. Plain f64 would give
-//! `0.30000000000000004`. Adding the two decimal texts exactly and rounding
-//! to 17 decimals reproduces Redis's results for ordinary inputs; inputs
-//! too large for exact arithmetic fall back to f64.
+//! Redis parses with `strtold`, adds in C `long double` (the x87 80-bit
+//! format: a 64-bit significand) and prints with `%.17Lf`, trailing zeros
+//! trimmed. Its answers therefore differ from both f64 arithmetic and exact
+//! decimal arithmetic (`5.6 + 200` prints `205.60000000000000001`). To give
+//! the same bytes, this module emulates that format exactly: correctly
+//! rounded parsing, correctly rounded addition and exact decimal printing,
+//! using big integers for the intermediate values.
+
+use num_bigint::{BigInt, BigUint, Sign};
 
 use crate::error::{Error, Result};
 
-/// A parsed decimal: value = mantissa * 10^-scale.
-#[derive(Debug, Clone, Copy)]
-struct Dec {
-    mant: i128,
-    scale: u32,
+/// Longest input accepted, like Redis's MAX_LONG_DOUBLE_CHARS.
+const MAX_CHARS: usize = 5 * 1024;
+/// Decimal exponents beyond this saturate (the format tops out near 1e4932).
+const MAX_DEC_EXP: i64 = 6000;
+/// Binary exponent limit of the 80-bit format (value < 2^16384).
+const MAX_BIN_EXP: i64 = 16384;
+
+/// A finite long double: (-1)^neg * mant * 2^exp, with `mant` normalized to
+/// 64 significant bits (or zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ld {
+    neg: bool,
+    mant: u64,
+    exp: i64,
 }
 
-const MAX_SCALE: u32 = 30;
+enum Parsed {
+    Finite(Ld),
+    Infinite,
+}
 
-fn parse_dec(s: &[u8]) -> Option<Dec> {
-    let s = std::str::from_utf8(s).ok()?;
-    let (num, exp) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-        None => (s, 0),
+impl Ld {
+    const ZERO: Ld = Ld {
+        neg: false,
+        mant: 0,
+        exp: 0,
     };
-    let (neg, num) = match num.as_bytes().first()? {
-        b'-' => (true, &num[1..]),
-        b'+' => (false, &num[1..]),
-        _ => (false, num),
-    };
-    let (int, frac) = match num.find('.') {
-        Some(i) => (&num[..i], &num[i + 1..]),
-        None => (num, ""),
-    };
-    if int.is_empty() && frac.is_empty() {
+}
+
+/// Rounds `n * 2^exp` (plus a nonzero tail below it if `sticky`) to 64
+/// significant bits, ties to even.
+fn round64(neg: bool, n: BigUint, exp: i64, sticky: bool) -> Ld {
+    let bits = n.bits() as i64;
+    if bits == 0 {
+        return Ld { neg, ..Ld::ZERO };
+    }
+    if bits <= 64 {
+        let m = u64::try_from(&n).expect("fits in 64 bits") << (64 - bits);
+        return Ld {
+            neg,
+            mant: m,
+            exp: exp - (64 - bits),
+        };
+    }
+    let shift = (bits - 64) as u64;
+    let mut mant = u64::try_from(&(&n >> shift)).expect("64 bits after shift");
+    let rem = &n - (BigUint::from(mant) << shift);
+    let half = BigUint::from(1u8) << (shift - 1);
+    let up = rem > half || (rem == half && (sticky || mant & 1 == 1));
+    let mut exp = exp + shift as i64;
+    if up {
+        match mant.checked_add(1) {
+            Some(m) => mant = m,
+            None => {
+                mant = 1 << 63;
+                exp += 1;
+            }
+        }
+    }
+    Ld { neg, mant, exp }
+}
+
+fn pow10(n: u32) -> BigUint {
+    BigUint::from(10u8).pow(n)
+}
+
+/// Parses like `strtold` over the whole string: optional sign, digits with
+/// an optional point, optional exponent; `inf`/`infinity`; NaN refused.
+fn parse(s: &[u8]) -> Option<Parsed> {
+    if s.is_empty() || s.len() > MAX_CHARS || s[0].is_ascii_whitespace() {
         return None;
     }
-    if !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
+    let (neg, body) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
+        return Some(Parsed::Infinite);
+    }
+    let mut digits = BigUint::from(0u8);
+    let mut any = false;
+    let mut frac_digits: i64 = 0;
+    let mut i = 0;
+    let mut seen_point = false;
+    while i < body.len() {
+        let c = body[i];
+        if c.is_ascii_digit() {
+            digits = digits * 10u8 + (c - b'0');
+            any = true;
+            if seen_point {
+                frac_digits += 1;
+            }
+        } else if c == b'.' && !seen_point {
+            seen_point = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !any {
         return None;
     }
-    let mut mant: i128 = 0;
-    for c in int.bytes().chain(frac.bytes()) {
-        mant = mant.checked_mul(10)?.checked_add((c - b'0') as i128)?;
+    let mut e10: i64 = 0;
+    if i < body.len() {
+        if body[i] != b'e' && body[i] != b'E' {
+            return None;
+        }
+        let rest = std::str::from_utf8(&body[i + 1..]).ok()?;
+        if rest.is_empty()
+            || !rest
+                .trim_start_matches(['+', '-'])
+                .bytes()
+                .all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        e10 = rest.parse::<i64>().unwrap_or(if rest.starts_with('-') {
+            i64::MIN / 2
+        } else {
+            i64::MAX / 2
+        });
     }
-    let mut scale = frac.len() as i32 - exp;
-    while scale < 0 {
-        mant = mant.checked_mul(10)?;
-        scale += 1;
+    let e10 = e10.saturating_sub(frac_digits);
+    if digits.bits() == 0 {
+        return Some(Parsed::Finite(Ld { neg, ..Ld::ZERO }));
     }
-    if scale as u32 > MAX_SCALE {
-        return None;
+    if e10 > MAX_DEC_EXP {
+        return Some(Parsed::Infinite);
     }
-    Some(Dec {
-        mant: if neg { -mant } else { mant },
-        scale: scale as u32,
+    if e10 < -MAX_DEC_EXP {
+        return Some(Parsed::Finite(Ld { neg, ..Ld::ZERO }));
+    }
+    let ld = if e10 >= 0 {
+        round64(neg, digits * pow10(e10 as u32), 0, false)
+    } else {
+        let den = pow10((-e10) as u32);
+        let k = (66 + den.bits() as i64 - digits.bits() as i64).max(0) as u64;
+        let num = digits << k;
+        let q = &num / &den;
+        let sticky = &q * &den != num;
+        round64(neg, q, -(k as i64), sticky)
+    };
+    Some(if ld.exp + 64 > MAX_BIN_EXP {
+        Parsed::Infinite
+    } else {
+        Parsed::Finite(ld)
     })
 }
 
-fn pow10(n: u32) -> Option<i128> {
-    10i128.checked_pow(n)
+fn signed(x: Ld, base: i64) -> BigInt {
+    let mag = BigUint::from(x.mant) << (x.exp - base) as u64;
+    BigInt::from_biguint(if x.neg { Sign::Minus } else { Sign::Plus }, mag)
 }
 
-/// Parses a float the way Redis accepts it for INCRBYFLOAT (no spaces, not NaN).
+/// The correctly rounded sum.
+fn add(a: Ld, b: Ld) -> Ld {
+    if a.mant == 0 {
+        return b;
+    }
+    if b.mant == 0 {
+        return a;
+    }
+    let base = a.exp.min(b.exp);
+    let sum = signed(a, base) + signed(b, base);
+    let (sign, mag) = sum.into_parts();
+    round64(sign == Sign::Minus, mag, base, false)
+}
+
+/// `%.17Lf`, then Redis's trimming of trailing zeros and of a bare point.
+fn format(x: Ld) -> String {
+    let scaled = BigUint::from(x.mant) * pow10(17);
+    let q = if x.exp >= 0 {
+        scaled << x.exp as u64
+    } else {
+        let sh = (-x.exp) as u64;
+        let q = &scaled >> sh;
+        let rem = &scaled - (&q << sh);
+        let half = BigUint::from(1u8) << (sh - 1);
+        let odd = q.bit(0);
+        if rem > half || (rem == half && odd) {
+            q + 1u8
+        } else {
+            q
+        }
+    };
+    let digits = q.to_string();
+    let (int, frac) = if digits.len() > 17 {
+        digits.split_at(digits.len() - 17)
+    } else {
+        ("0", digits.as_str())
+    };
+    let frac = format!("{frac:0>17}");
+    let frac = frac.trim_end_matches('0');
+    let mut out = String::new();
+    let zero = int == "0" && frac.is_empty();
+    if x.neg && !zero {
+        out.push('-');
+    }
+    out.push_str(int);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+/// Parses a float argument the way Redis accepts it (no spaces, not NaN).
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let t = std::str::from_utf8(s).ok()?;
     if t.is_empty() || t.starts_with(char::is_whitespace) || t.ends_with(char::is_whitespace) {
@@ -73,71 +232,19 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     Some(v)
 }
 
-/// `a + b` as Redis's INCRBYFLOAT prints it.
+/// `a + b` as Redis's INCRBYFLOAT computes and prints it.
 pub fn add_decimal(a: &[u8], b: &[u8]) -> Result<Vec<u8>> {
-    let fa = parse_f64(a).ok_or(Error::NotFloat)?;
-    let fb = parse_f64(b).ok_or(Error::NotFloat)?;
-    let sum = fa + fb;
-    if !sum.is_finite() {
-        return Err(Error::NanOrInfinity);
-    }
-    if let (Some(x), Some(y)) = (parse_dec(a), parse_dec(b)) {
-        if let Some(text) = add_exact(x, y) {
-            return Ok(text);
+    let x = parse(a).ok_or(Error::NotFloat)?;
+    let y = parse(b).ok_or(Error::NotFloat)?;
+    match (x, y) {
+        (Parsed::Finite(x), Parsed::Finite(y)) => {
+            let s = add(x, y);
+            if s.exp + 64 > MAX_BIN_EXP {
+                return Err(Error::NanOrInfinity);
+            }
+            Ok(format(s).into_bytes())
         }
-    }
-    Ok(format_human(sum).into_bytes())
-}
-
-fn add_exact(x: Dec, y: Dec) -> Option<Vec<u8>> {
-    let scale = x.scale.max(y.scale);
-    let xm = x.mant.checked_mul(pow10(scale - x.scale)?)?;
-    let ym = y.mant.checked_mul(pow10(scale - y.scale)?)?;
-    let mut m = xm.checked_add(ym)?;
-    let mut scale = scale;
-    // Round half away from zero to 17 decimals, like printf's %.17Lf.
-    if scale > 17 {
-        let d = pow10(scale - 17)?;
-        let q = m / d;
-        let r = m % d;
-        m = if r.abs() * 2 >= d { q + m.signum() } else { q };
-        scale = 17;
-    }
-    Some(render(m, scale))
-}
-
-fn render(m: i128, scale: u32) -> Vec<u8> {
-    let neg = m < 0;
-    let digits = m.unsigned_abs().to_string();
-    let scale = scale as usize;
-    let (int, frac) = if digits.len() > scale {
-        let (i, f) = digits.split_at(digits.len() - scale);
-        (i.to_string(), f.to_string())
-    } else {
-        ("0".to_string(), format!("{digits:0>scale$}"))
-    };
-    let frac = frac.trim_end_matches('0');
-    let mut out = String::new();
-    if neg && (int != "0" || !frac.is_empty()) {
-        out.push('-');
-    }
-    out.push_str(&int);
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
-    out.into_bytes()
-}
-
-/// Prints a double in INCRBYFLOAT's human style: fixed notation, 17
-/// decimals at most, trailing zeros trimmed.
-pub fn format_human(v: f64) -> String {
-    let s = format!("{v:.17}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
+        _ => Err(Error::NanOrInfinity),
     }
 }
 
@@ -145,19 +252,21 @@ pub fn format_human(v: f64) -> String {
 mod tests {
     use super::*;
 
-    fn add(a: &str, b: &str) -> String {
+    fn add_s(a: &str, b: &str) -> String {
         String::from_utf8(add_decimal(a.as_bytes(), b.as_bytes()).unwrap()).unwrap()
     }
 
     #[test]
-    fn sums_print_like_long_double() {
-        assert_eq!(add("10.5", "0.1"), "10.6");
-        assert_eq!(add("0.1", "0.2"), "0.3");
-        assert_eq!(add("0", "5.0e3"), "5000");
-        assert_eq!(add("5000", "2.0e2"), "5200");
-        assert_eq!(add("1", "-1"), "0");
-        assert_eq!(add("10", "-1.5"), "8.5");
-        assert_eq!(add("3", "1"), "4");
+    fn sums_print_like_redis_long_double() {
+        // Values observed from redis-server 7.0.15.
+        assert_eq!(add_s("10.5", "0.1"), "10.6");
+        assert_eq!(add_s("10.6", "-5"), "5.6");
+        assert_eq!(add_s("5.6", "2.0e2"), "205.60000000000000001");
+        assert_eq!(add_s("0.1", "0.2"), "0.3");
+        assert_eq!(add_s("0", "5.0e3"), "5000");
+        assert_eq!(add_s("1", "-1"), "0");
+        assert_eq!(add_s("3", "1"), "4");
+        assert_eq!(add_s("-1.5", "0"), "-1.5");
     }
 
     #[test]
@@ -165,6 +274,23 @@ mod tests {
         assert_eq!(add_decimal(b"abc", b"1"), Err(Error::NotFloat));
         assert_eq!(add_decimal(b"1", b" 1"), Err(Error::NotFloat));
         assert_eq!(add_decimal(b"1", b"nan"), Err(Error::NotFloat));
-        assert_eq!(add_decimal(b"1e308", b"1e308"), Err(Error::NanOrInfinity));
+        assert_eq!(add_decimal(b"1", b"1e"), Err(Error::NotFloat));
+        assert_eq!(add_decimal(b"1", b"inf"), Err(Error::NanOrInfinity));
+        assert_eq!(
+            add_decimal(b"1", b"1e99999999999"),
+            Err(Error::NanOrInfinity)
+        );
+    }
+
+    #[test]
+    fn parsing_rounds_to_64_bits() {
+        let Some(Parsed::Finite(x)) = parse(b"1") else {
+            panic!()
+        };
+        assert_eq!((x.mant, x.exp), (1 << 63, -63));
+        let Some(Parsed::Finite(x)) = parse(b"0.5") else {
+            panic!()
+        };
+        assert_eq!((x.mant, x.exp), (1 << 63, -64));
     }
 }

@@ -520,16 +520,21 @@ impl Bench {
         let out_path = self.tmp.join("redis-benchmark.out");
         let err_path = self.tmp.join("redis-benchmark.err");
         let file = |p: &Path| std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()));
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stdout(file(&out_path)?)
-            .stderr(file(&err_path)?)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+        let mut child = procs::spawn_tracked(
+            Command::new(&argv[0])
+                .args(&argv[1..])
+                .stdin(Stdio::null())
+                .stdout(file(&out_path)?)
+                .stderr(file(&err_path)?),
+        )
+        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
         let deadline = Instant::now() + timeout;
         let status = loop {
-            match child.try_wait() {
+            let polled = child.try_wait();
+            if !matches!(polled, Ok(None)) {
+                procs::forget(&child);
+            }
+            match polled {
                 Ok(Some(status)) => break status,
                 Ok(None) => {
                     // redis-benchmark keeps retrying a server that has gone away.
@@ -540,6 +545,7 @@ impl Bench {
                     }
                     let _ = child.kill();
                     let _ = child.wait();
+                    procs::forget(&child);
                     return Err(match gone {
                         Some(status) => format!("server exited ({status})"),
                         None => format!("timeout after {timeout:?}"),

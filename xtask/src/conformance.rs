@@ -393,6 +393,7 @@ impl Run {
                         }
                         let same = match check {
                             Check::Exact => actual == expected,
+                            Check::Sorted => actual.sorted() == expected.sorted(),
                             Check::Type => actual.same_type(&expected),
                             Check::Any => actual.same_kind(&expected),
                             Check::NoReply => true,
@@ -400,6 +401,7 @@ impl Run {
                         if !same {
                             c.stats.mismatches += 1;
                             let how = match check {
+                                Check::Sorted => " (compared sorted)",
                                 Check::Type => " (type only)",
                                 Check::Any => " (reply kind only)",
                                 _ => "",
@@ -466,7 +468,8 @@ fn ok() -> Outcome {
     Outcome::Reply(b"+OK\r\n".to_vec())
 }
 
-/// Starts `redis-server` as the reference, bound to loopback, without persistence.
+/// Starts `redis-server` as the reference, bound to loopback, without persistence,
+/// with DEBUG enabled.
 pub fn start_reference(
     redis: &Path,
     dir: &Path,
@@ -486,6 +489,10 @@ pub fn start_reference(
         "no".into(),
         "--dir".into(),
         dir.display().to_string(),
+        // Scenarios use DEBUG (PROTOCOL, SLEEP, SET-ACTIVE-EXPIRE ...) the way Redis's
+        // own test suite does; it is off by default since 7.0.
+        "--enable-debug-command".into(),
+        "yes".into(),
     ];
     Server::start("redis", &argv, port, dir, cpus, STARTUP_TIMEOUT)
 }

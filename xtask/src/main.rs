@@ -125,6 +125,8 @@ impl Candidate {
             Launch::Binary(path, engine) => {
                 let mut argv = vec![path.display().to_string()];
                 argv.extend(["--port", &port, "--engine", engine].map(String::from));
+                // The reference runs with DEBUG enabled too (see conformance.rs).
+                argv.extend(["--enable-debug-command", "yes"].map(String::from));
                 argv
             }
             Launch::Shell(cmd) => {

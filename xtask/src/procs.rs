@@ -3,6 +3,7 @@
 //! unwinds) and, through a registry, on SIGINT/SIGTERM/SIGHUP.
 
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,8 +17,9 @@ static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static TMPDIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 extern "C" {
-    // From the C library std already links; no crate offers killpg without adding one.
+    // From the C library std already links; no workspace crate offers these.
     fn kill(pid: i32, sig: i32) -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
 }
 const SIGKILL: i32 = 9;
 const SIGTERM: i32 = 15;
@@ -36,6 +38,13 @@ fn cleanup_all() {
     let groups: Vec<i32> = GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
     for &g in &groups {
         kill_group(g, SIGKILL);
+    }
+    for &g in &groups {
+        // Reap the group leaders (our children), so no zombies outlive us.
+        // SAFETY: a null status pointer is allowed; the call touches no other memory.
+        unsafe {
+            waitpid(g, std::ptr::null_mut(), 0);
+        }
     }
     let dirs: Vec<PathBuf> = TMPDIRS.lock().map(|d| d.clone()).unwrap_or_default();
     for d in dirs {
@@ -71,11 +80,28 @@ pub fn install_signal_cleanup() {
                 _ = term.recv() => 143,
                 _ = hup.recv() => 129,
             };
-            eprintln!("xtask: interrupted, stopping servers");
+            // Holding both streams keeps the main thread from reporting the servers
+            // we are about to kill as crashed.
+            let _out = std::io::stdout().lock();
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "xtask: interrupted, stopping servers");
             cleanup_all();
             std::process::exit(code);
         });
     });
+}
+
+/// Spawns `cmd` in its own process group, killed with the servers if a signal ends
+/// the run; call `forget` once it has been waited for.
+pub fn spawn_tracked(cmd: &mut Command) -> std::io::Result<Child> {
+    let child = cmd.process_group(0).spawn()?;
+    GROUPS.lock().unwrap().push(child.id() as i32);
+    Ok(child)
+}
+
+/// Stops tracking a child spawned with `spawn_tracked` (after it has been reaped).
+pub fn forget(child: &Child) {
+    GROUPS.lock().unwrap().retain(|&g| g != child.id() as i32);
 }
 
 /// A temporary directory, removed on drop.
@@ -170,15 +196,14 @@ impl Server {
         full.extend(argv.iter().cloned());
         let out = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = out.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new(&full[0])
-            .args(&full[1..])
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("{label}: cannot start {:?}: {e}", full[0]))?;
-        GROUPS.lock().unwrap().push(child.id() as i32);
+        let child = spawn_tracked(
+            Command::new(&full[0])
+                .args(&full[1..])
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err),
+        )
+        .map_err(|e| format!("{label}: cannot start {:?}: {e}", full[0]))?;
         let mut srv = Server {
             port,
             pid: child.id(),
@@ -255,7 +280,7 @@ impl Server {
         // Also reaches anything the leader left behind in its group.
         kill_group(pgid, SIGKILL);
         let _ = child.wait();
-        GROUPS.lock().unwrap().retain(|&g| g != pgid);
+        forget(&child);
     }
 }
 

@@ -92,6 +92,46 @@ fn parse_len(header: &[u8]) -> Result<i64, String> {
     Ok(n)
 }
 
+/// Rewrites one complete frame with the elements of every array, set and push sorted
+/// by their bytes, and the entries of every map sorted as pairs, at any depth.
+/// Anything it does not understand is returned unchanged.
+pub fn sort_frame(frame: &[u8]) -> Vec<u8> {
+    let Some(kind) = frame.first().copied() else {
+        return frame.to_vec();
+    };
+    let per_item = match kind {
+        b'*' | b'~' | b'>' => 1,
+        b'%' => 2,
+        _ => return frame.to_vec(),
+    };
+    let Some(header_end) = find_crlf(frame, 1) else {
+        return frame.to_vec();
+    };
+    let Ok(n) = parse_len(&frame[1..header_end]) else {
+        return frame.to_vec();
+    };
+    let mut pos = header_end + 2;
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..n.max(0) {
+        let mut item = Vec::new();
+        for _ in 0..per_item {
+            match frame_len(&frame[pos..]) {
+                Ok(Some(len)) => {
+                    item.extend(sort_frame(&frame[pos..pos + len]));
+                    pos += len;
+                }
+                _ => return frame.to_vec(),
+            }
+        }
+        items.push(item);
+    }
+    items.sort();
+    let mut out = frame[..header_end + 2].to_vec();
+    out.extend(items.concat());
+    out.extend_from_slice(&frame[pos..]);
+    out
+}
+
 /// Shows bytes as a quoted string with `\r`, `\n`, `\xHH` escapes, cut after `max` chars.
 pub fn escape(bytes: &[u8], max: usize) -> String {
     let mut s = String::from("\"");
@@ -140,6 +180,14 @@ impl Outcome {
         match (self, other) {
             (Outcome::Reply(a), Outcome::Reply(b)) => a.first() == b.first(),
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+
+    /// The outcome with every aggregate's elements sorted (see `sort_frame`).
+    pub fn sorted(&self) -> Outcome {
+        match self {
+            Outcome::Reply(b) => Outcome::Reply(sort_frame(b)),
+            other => other.clone(),
         }
     }
 
@@ -254,6 +302,26 @@ mod tests {
         assert!(frame_len(b"$x\r\n").is_err());
         assert!(frame_len(b"$1\r\nab\r\n").is_err());
         assert!(frame_len(b"*-2\r\n").is_err());
+    }
+
+    #[test]
+    fn sorts_aggregates() {
+        let sorted = |b: &[u8]| String::from_utf8(sort_frame(b)).unwrap();
+        assert_eq!(
+            sorted(b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"),
+            "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+        // SCAN: the cursor and the nested key list are both put in order.
+        assert_eq!(
+            sorted(b"*2\r\n$1\r\n0\r\n*2\r\n$1\r\nz\r\n$1\r\ny\r\n"),
+            "*2\r\n$1\r\n0\r\n*2\r\n$1\r\ny\r\n$1\r\nz\r\n"
+        );
+        assert_eq!(
+            sorted(b"%2\r\n+k2\r\n:1\r\n+k1\r\n:2\r\n"),
+            "%2\r\n+k1\r\n:2\r\n+k2\r\n:1\r\n"
+        );
+        assert_eq!(sorted(b"*-1\r\n"), "*-1\r\n");
+        assert_eq!(sorted(b"$3\r\nfoo\r\n"), "$3\r\nfoo\r\n");
     }
 
     #[test]

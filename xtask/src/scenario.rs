@@ -8,6 +8,9 @@ use std::path::Path;
 pub enum Check {
     /// Byte for byte.
     Exact,
+    /// Byte for byte after sorting the elements of every array and set (and the
+    /// pairs of every map), for replies whose order Redis leaves unspecified.
+    Sorted,
     /// Only the RESP type byte.
     Type,
     /// Read the reply but do not compare it.
@@ -93,6 +96,7 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
     let rest = &words[1..];
     let check = match directive.as_str() {
         "!type" => Some(Check::Type),
+        "!sort" => Some(Check::Sorted),
         "!any" => Some(Check::Any),
         "!noreply" => Some(Check::NoReply),
         _ => None,
@@ -136,8 +140,8 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
             Ok(Step::Conn(n as usize))
         }
         _ => Err(format!(
-            "unknown directive {directive} (known: !type !any !noreply !raw !read !close \
-             !sleep !conn)"
+            "unknown directive {directive} (known: !sort !type !any !noreply !raw !read \
+             !close !sleep !conn)"
         )),
     }
 }
@@ -277,7 +281,7 @@ mod tests {
 
     #[test]
     fn parses_directives() {
-        let text = "# comment\n\nPING\n!type TIME\n!any !read\n!noreply !raw \"PING\\r\\n\"\n\
+        let text = "# comment\n\nPING\n!sort KEYS *\n!type TIME\n!any !read\n!noreply !raw \"PING\\r\\n\"\n\
                     !sleep 10\n!conn 2\n!close\n!raw \"*1\\r\\n\" \"$4\\r\\nPING\\r\\n\"\n";
         let lines = parse(text).unwrap();
         let steps: Vec<Step> = lines.iter().map(|l| l.step.clone()).collect();
@@ -288,6 +292,10 @@ mod tests {
                 Step::Send {
                     action: Action::Command(vec![b"PING".to_vec()]),
                     check: Check::Exact
+                },
+                Step::Send {
+                    action: Action::Command(vec![b"KEYS".to_vec(), b"*".to_vec()]),
+                    check: Check::Sorted
                 },
                 Step::Send {
                     action: Action::Command(vec![b"TIME".to_vec()]),

@@ -10,14 +10,20 @@ const N: usize = 1_000_000;
 
 type Value = [u64; 4];
 
-/// `count` distinct 16-byte keys with the given 4-byte prefix.
-fn keys(prefix: &str, count: usize) -> Vec<Vec<u8>> {
+type KeyBytes = [u8; 16];
+
+/// `count` distinct 16-byte keys with the given 4-byte prefix, stored flat so that fetching
+/// the next key to look up is not itself a cache miss.
+fn keys(prefix: &str, count: usize) -> Vec<KeyBytes> {
     (0..count)
-        .map(|i| format!("{prefix}{i:012}").into_bytes())
+        .map(|i| {
+            let text = format!("{prefix}{i:012}");
+            text.as_bytes().try_into().expect("16-byte key")
+        })
         .collect()
 }
 
-fn filled(keys: &[Vec<u8>]) -> Dict<Value> {
+fn filled(keys: &[KeyBytes]) -> Dict<Value> {
     let mut d = Dict::new();
     for (i, k) in keys.iter().enumerate() {
         d.insert(k, [i as u64; 4]);
@@ -29,7 +35,7 @@ fn filled(keys: &[Vec<u8>]) -> Dict<Value> {
 
 /// Cycles through `keys` in a shuffled order, so lookups do not walk the nodes in the order
 /// they were allocated (which would flatter the cache).
-fn shuffled(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
+fn shuffled(keys: &[KeyBytes]) -> Vec<KeyBytes> {
     let mut keys = keys.to_vec();
     keys.shuffle(&mut rand::rngs::StdRng::seed_from_u64(1));
     keys

@@ -48,6 +48,8 @@ pub struct Client {
     pub close: bool,
     /// Out-of-band frames to write before the next reply (RESP3 push).
     pub pushes: Vec<rubedo_resp::Frame>,
+    /// Connected from a loopback address (for `enable-debug-command local`).
+    pub is_local: bool,
 }
 
 impl Client {
@@ -63,6 +65,7 @@ impl Client {
             reply: ReplyMode::On,
             close: false,
             pushes: Vec::new(),
+            is_local: false,
         }
     }
 }

@@ -35,6 +35,8 @@ pub mod flag {
     pub const NO_MANDATORY_KEYS: u64 = 1 << 18;
     pub const NO_ASYNC_LOADING: u64 = 1 << 19;
     pub const TOUCHES_ARBITRARY_KEYS: u64 = 1 << 20;
+    /// Refused unless `enable-debug-command` allows it (DEBUG).
+    pub const PROTECTED: u64 = 1 << 21;
     pub const ALLOW_LOADING: u64 = LOADING;
 
     /// Names in the order COMMAND INFO lists them.

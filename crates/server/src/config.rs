@@ -112,6 +112,11 @@ pub static PARAMS: &[Param] = &[
     p("appendonly", Kind::OffOnly("no"), "no"),
     fixed("daemonize", Kind::OffOnly("no"), "no"),
     fixed("engine", Kind::Enum(&["single", "concurrent"]), "single"),
+    fixed(
+        "enable-debug-command",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+    ),
     fixed("threads", Kind::Int { min: 0, max: 1024 }, "0"),
 ];
 

@@ -62,6 +62,7 @@ where
     *info.socket.lock() = Some(killer);
     let needs_auth = srv.config.has_password.load(Relaxed);
     let mut client = Client::new(info.clone(), !needs_auth);
+    client.is_local = peer.ip().is_loopback();
     run_loop(&*server, &mut client, &mut stream).await;
     crate::cmd::txn::unwatch_all(srv, &mut client);
     srv.clients.lock().remove(&id);

@@ -84,6 +84,15 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
             return error_reply(srv, None, &e);
         }
     };
+    if cmd.has(flag::PROTECTED) && !protected_allowed(srv, client) {
+        if let Some(m) = client.multi.as_mut() {
+            m.error = true;
+        }
+        return error_reply(srv, Some(cmd), &CmdError::Other(format!(
+            "ERR {} command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+            cmd.name.to_ascii_uppercase()
+        )));
+    }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
         if srv.config.has_password.load(Relaxed) {
             return error_reply(srv, Some(cmd), &CmdError::NoAuth);
@@ -126,6 +135,15 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
         after_run(srv, events, effects);
         reply
     })
+}
+
+/// Whether `enable-debug-command` lets this client run protected commands.
+fn protected_allowed(srv: &Shared, client: &Client) -> bool {
+    match srv.config.get("enable-debug-command").as_deref() {
+        Some("yes") => true,
+        Some("local") => client.is_local,
+        _ => false,
+    }
 }
 
 fn is_multi_control(cmd: &Cmd) -> bool {

@@ -13,7 +13,7 @@ use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
 pub static COMMANDS: &[Cmd] = &[Cmd::new("debug", -2, debug)
-    .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+    .flags(ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED)
     .acl(acl::ADMIN | acl::SLOW | acl::DANGEROUS)
     .lock(Lock::All)
     .doc(
@@ -137,7 +137,15 @@ fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
     *digest = sha1_of(&[&digest[..]]);
 }
 
+/// Redis's numeric type codes, which the digest mixes in first.
+fn type_code(v: &Value) -> u32 {
+    match v {
+        Value::Str(_) => 0,
+    }
+}
+
 fn object_digest(d: &mut [u8; 20], v: &Value, has_ttl: bool) {
+    mix_digest(d, &type_code(v).to_be_bytes());
     match v {
         Value::Str(s) => s.with_bytes(|b| mix_digest(d, b)),
     }
@@ -166,9 +174,7 @@ fn dataset_digest(ctx: &mut Ctx) -> [u8; 20] {
             if let Some(e) = db.peek(&k) {
                 object_digest(&mut d, &e.value, at.is_some());
             }
-            for (f, x) in fin.iter_mut().zip(d) {
-                *f ^= x;
-            }
+            xor_digest(&mut fin, &d);
         }
     }
     fin

@@ -25,6 +25,8 @@ pub struct Multi {
     pub queue: Vec<(&'static Cmd, Vec<Bytes>)>,
     /// A queued command was refused (unknown, wrong arity...): EXEC aborts.
     pub error: bool,
+    /// Bytes of queued arguments.
+    pub mem: usize,
 }
 
 /// A watched key and whether it was live when watched (so that its expiry

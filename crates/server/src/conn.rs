@@ -44,6 +44,11 @@ where
     let Ok(mut stream) = TcpStream::from_std(std_stream) else {
         return;
     };
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        info.fd.store(stream.as_raw_fd() as i64, Relaxed);
+    }
     let admitted = {
         let mut clients = srv.clients.lock();
         let ok = (clients.len() as u64) < srv.config.maxclients.load(Relaxed);
@@ -88,6 +93,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         if client.info.killed.load(Relaxed) {
             return;
         }
+        note_buffer(&client.info, &inbuf);
         srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         client.info.tot_net_in.fetch_add(n as u64, Relaxed);
         let limits = RequestLimits {
@@ -125,7 +131,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         if inbuf.len() as u64 > srv.config.query_buffer_limit.load(Relaxed) {
             fatal = true;
         }
-        client.info.qbuf.store(inbuf.len(), Relaxed);
+        note_buffer(&client.info, &inbuf);
         if !out.is_empty() {
             let len = out.len() as u64;
             client.info.omem.store(out.len(), Relaxed);
@@ -148,6 +154,14 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             inbuf = BytesMut::with_capacity(READ_CHUNK);
         }
     }
+}
+
+/// Publishes the read buffer's size for CLIENT LIST.
+fn note_buffer(info: &ClientInfo, inbuf: &BytesMut) {
+    info.qbuf.store(inbuf.len(), Relaxed);
+    info.qbuf_free
+        .store(inbuf.capacity() - inbuf.len(), Relaxed);
+    info.rbs.store(inbuf.capacity(), Relaxed);
 }
 
 fn write_reply(client: &mut Client, reply: &Frame, out: &mut BytesMut) {

@@ -108,8 +108,10 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
                 &CmdError::NotAllowedInMulti(cmd.name.into()),
             );
         }
+        m.mem += argv.iter().map(|a| a.len()).sum::<usize>();
         m.queue.push((cmd, argv));
         client.info.multi_len.store(m.queue.len(), Relaxed);
+        client.info.multi_mem.store(m.mem, Relaxed);
         return Frame::simple("QUEUED");
     }
     let keys: Vec<&[u8]>;

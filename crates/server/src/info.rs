@@ -34,6 +34,22 @@ pub fn rss_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// Bytes allocated by the program (jemalloc's count), or RSS where
+/// jemalloc is not in use.
+pub fn allocated_bytes() -> u64 {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        if tikv_jemalloc_ctl::epoch::advance().is_ok() {
+            if let Ok(n) = tikv_jemalloc_ctl::stats::allocated::read() {
+                if n > 0 {
+                    return n as u64;
+                }
+            }
+        }
+    }
+    rss_bytes()
+}
+
 /// (user, system) CPU seconds of this process, from /proc.
 fn cpu_secs() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -165,12 +181,14 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
         "memory" => {
             out.push_str("# Memory\r\n");
             let rss = rss_bytes();
-            field!(out, "used_memory:{rss}");
-            field!(out, "used_memory_human:{}", human(rss));
+            let used = allocated_bytes();
+            let peak = srv.memory_peak.fetch_max(used, Relaxed).max(used);
+            field!(out, "used_memory:{used}");
+            field!(out, "used_memory_human:{}", human(used));
             field!(out, "used_memory_rss:{rss}");
             field!(out, "used_memory_rss_human:{}", human(rss));
-            field!(out, "used_memory_peak:{rss}");
-            field!(out, "used_memory_peak_human:{}", human(rss));
+            field!(out, "used_memory_peak:{peak}");
+            field!(out, "used_memory_peak_human:{}", human(peak));
             let mut tables = 0;
             for i in 0..ctx.dbs.count() {
                 tables += ctx.dbs.db(i).len();
@@ -179,7 +197,20 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "maxmemory:0");
             field!(out, "maxmemory_human:0B");
             field!(out, "maxmemory_policy:noeviction");
-            field!(out, "mem_allocator:libc");
+            field!(
+                out,
+                "mem_fragmentation_ratio:{:.2}",
+                rss as f64 / used.max(1) as f64
+            );
+            field!(
+                out,
+                "mem_allocator:{}",
+                if cfg!(target_env = "msvc") {
+                    "libc"
+                } else {
+                    "jemalloc-5.3.0"
+                }
+            );
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");

@@ -78,6 +78,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         engine_name: engine,
         threads,
         ops_per_sec: AtomicU64::new(0),
+        memory_peak: AtomicU64::new(0),
         config,
     }
 }
@@ -246,6 +247,8 @@ where
                 c.kill();
             }
         }
+        srv.memory_peak
+            .fetch_max(crate::info::allocated_bytes(), Relaxed);
         let cmds = srv.stats.commands_processed.load(Relaxed);
         let el = last_at.elapsed().as_secs_f64();
         if el > 0.0 {

@@ -33,6 +33,12 @@ pub struct ClientInfo {
     pub watch_count: AtomicUsize,
     pub qbuf: AtomicUsize,
     pub qbuf_free: AtomicUsize,
+    /// Capacity of the read buffer (CLIENT LIST rbs).
+    pub rbs: AtomicUsize,
+    /// Bytes of the arguments queued by MULTI (CLIENT LIST multi-mem).
+    pub multi_mem: AtomicUsize,
+    /// The socket's file descriptor (CLIENT LIST fd), -1 when unknown.
+    pub fd: std::sync::atomic::AtomicI64,
     pub omem: AtomicUsize,
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
@@ -62,6 +68,9 @@ impl ClientInfo {
             watch_count: AtomicUsize::new(0),
             qbuf: AtomicUsize::new(0),
             qbuf_free: AtomicUsize::new(0),
+            rbs: AtomicUsize::new(0),
+            multi_mem: AtomicUsize::new(0),
+            fd: std::sync::atomic::AtomicI64::new(-1),
             omem: AtomicUsize::new(0),
             tot_net_in: AtomicU64::new(0),
             tot_net_out: AtomicU64::new(0),
@@ -223,6 +232,8 @@ pub struct Shared {
     pub engine_name: &'static str,
     /// Commands per second over the last cron interval (INFO instantaneous_ops_per_sec).
     pub ops_per_sec: AtomicU64,
+    /// Highest used_memory seen (INFO used_memory_peak).
+    pub memory_peak: AtomicU64,
     pub threads: usize,
 }
 

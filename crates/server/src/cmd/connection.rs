@@ -330,20 +330,19 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
     if in_multi {
         flags.push('x');
     }
-    if c.watch_count.load(Relaxed) > 0 && !in_multi {
-        // Redis shows no flag for watching alone.
-    }
     if flags.is_empty() {
         flags.push('N');
     }
     let qbuf = c.qbuf.load(Relaxed);
+    let rbs = c.rbs.load(Relaxed);
     let omem = c.omem.load(Relaxed);
+    let multi_mem = c.multi_mem.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
         c.id,
         c.addr,
         c.laddr,
-        c.id + 7,
+        c.fd.load(Relaxed),
         String::from_utf8_lossy(&name),
         now_ms.saturating_sub(c.created_ms) / 1000,
         now_ms.saturating_sub(c.last_ms.load(Relaxed)) / 1000,
@@ -351,10 +350,12 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
         c.db.load(Relaxed),
         if in_multi { c.multi_len.load(Relaxed) as i64 } else { -1 },
         qbuf,
-        16 * 1024usize.saturating_sub(qbuf),
-        16 * 1024,
+        c.qbuf_free.load(Relaxed),
+        multi_mem,
+        rbs,
+        qbuf,
         omem,
-        32 * 1024 + qbuf + omem,
+        rbs + omem + multi_mem + std::mem::size_of::<ClientInfo>(),
         cmd,
         c.resp.load(Relaxed),
     )

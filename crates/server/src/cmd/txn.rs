@@ -73,6 +73,7 @@ fn end_multi(ctx: &mut Ctx) {
     ctx.client.multi = None;
     ctx.client.info.in_multi.store(false, Relaxed);
     ctx.client.info.multi_len.store(0, Relaxed);
+    ctx.client.info.multi_mem.store(0, Relaxed);
 }
 
 fn multi(ctx: &mut Ctx) -> CmdResult {

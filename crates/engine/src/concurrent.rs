@@ -48,17 +48,21 @@ impl Keyspace for ConcurrentKeyspace {
         self.dbs.len()
     }
 
+    fn wants_keys(&self) -> bool {
+        true
+    }
+
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
     }
 
     fn run<R>(&self, scope: Scope<'_>, f: impl FnOnce(&mut Dbs<'_>) -> R) -> R {
-        let mut guards: Guards<'_> = Vec::new();
+        let mut guards: Guards<'_> = Guards::new();
         let (_shared, _exclusive);
         match scope {
             Scope::Keys { db, keys } => {
                 _shared = Some(self.world.read());
-                let mut idx: Vec<usize> = keys
+                let mut idx: smallvec::SmallVec<[usize; 4]> = keys
                     .iter()
                     .map(|k| shard_of(&self.hasher, self.shards, k))
                     .collect();

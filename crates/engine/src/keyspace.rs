@@ -9,6 +9,7 @@
 //! what makes every command atomic under both engines.
 
 use parking_lot::MutexGuard;
+use smallvec::SmallVec;
 
 use crate::dict::Key;
 use crate::table::{Events, Table, Touch};
@@ -30,6 +31,10 @@ pub enum Scope<'a> {
 pub trait Keyspace: 'static {
     /// How many databases exist (SELECT's range).
     fn databases(&self) -> usize;
+
+    /// Whether `Scope::Keys` must name the keys. The single-threaded engine
+    /// locks nothing, so callers can skip computing them.
+    fn wants_keys(&self) -> bool;
 
     /// The engine clock, in Unix ms.
     fn now_ms(&self) -> u64;
@@ -54,7 +59,7 @@ pub trait Keyspace: 'static {
 }
 
 /// The guards a concurrent run holds, sorted by (db, shard).
-pub(crate) type Guards<'a> = Vec<(usize, usize, MutexGuard<'a, Table>)>;
+pub(crate) type Guards<'a> = SmallVec<[(usize, usize, MutexGuard<'a, Table>); 4]>;
 
 pub(crate) enum DbsInner<'a> {
     Single(&'a mut [Table]),
@@ -156,7 +161,7 @@ enum Tables<'a> {
     One(&'a mut Table),
     Shards {
         /// (shard number, table), ascending by shard.
-        tables: Vec<(usize, &'a mut Table)>,
+        tables: SmallVec<[(usize, &'a mut Table); 4]>,
         hasher: &'a ahash::RandomState,
         shards: usize,
     },

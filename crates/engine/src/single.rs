@@ -28,6 +28,10 @@ impl Keyspace for SingleKeyspace {
         self.tables.borrow().len()
     }
 
+    fn wants_keys(&self) -> bool {
+        false
+    }
+
     fn now_ms(&self) -> u64 {
         self.clock.now_ms()
     }

@@ -114,10 +114,15 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
         client.info.multi_mem.store(m.mem, Relaxed);
         return Frame::simple("QUEUED");
     }
-    let keys: Vec<&[u8]>;
+    let keys: smallvec::SmallVec<[&[u8]; 4]>;
     let scope = match cmd.lock {
         Lock::All => Scope::All,
         Lock::Db => Scope::Db(client.db),
+        // The single-threaded engine locks nothing: skip computing the keys.
+        Lock::Keys if !server.ks.wants_keys() => Scope::Keys {
+            db: client.db,
+            keys: &[],
+        },
         Lock::Keys => {
             keys = cmd
                 .key_indexes(&argv)

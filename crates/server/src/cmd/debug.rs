@@ -166,6 +166,7 @@ fn dataset_digest(ctx: &mut Ctx) -> [u8; 20] {
         mix_digest(&mut fin, &(j as u32).to_be_bytes());
         let mut keys = Vec::new();
         db.for_each_live(|k, _| keys.push(k.clone()));
+        drop(db);
         let mut db = ctx.dbs.db(j);
         for k in keys {
             let mut d = [0u8; 20];

@@ -292,6 +292,7 @@ fn move_cmd(ctx: &mut Ctx) -> CmdResult {
     if at.is_some() {
         to.set_expire(&key, at);
     }
+    drop(to);
     ctx.modified_in(src, &key);
     ctx.modified_in(dst, &key);
     ctx.dirty += 1;

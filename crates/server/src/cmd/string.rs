@@ -115,8 +115,13 @@ fn set_generic(
     } else {
         None
     };
-    let exists = db.contains(key);
-    if (cond == Cond::Nx && exists) || (cond == Cond::Xx && !exists) {
+    // A plain SET needs no existence check: one hash lookup instead of two.
+    let blocked = match cond {
+        Cond::Always => false,
+        Cond::Nx => db.contains(key),
+        Cond::Xx => !db.contains(key),
+    };
+    if blocked {
         return Ok((false, old));
     }
     db.set(key, str_value(val), ttl == Ttl::Keep);

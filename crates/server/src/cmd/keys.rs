@@ -122,6 +122,17 @@ pub enum ExpireUnit {
     UnixMillis,
 }
 
+/// The unit an EX/PX/EXAT/PXAT option word names (upper case).
+pub fn expire_unit(word: &[u8]) -> Option<ExpireUnit> {
+    match word {
+        b"EX" => Some(ExpireUnit::Secs),
+        b"PX" => Some(ExpireUnit::Millis),
+        b"EXAT" => Some(ExpireUnit::UnixSecs),
+        b"PXAT" => Some(ExpireUnit::UnixMillis),
+        _ => None,
+    }
+}
+
 /// Converts an expiry argument to an absolute Unix time in ms, with
 /// Redis's overflow checks. `positive` (the SET family) refuses n <= 0.
 pub fn expire_ms(

@@ -10,7 +10,7 @@ use crate::command::{acl, flag::*, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 
-use super::keys::{expire_ms, ExpireUnit};
+use super::keys::{expire_ms, expire_unit, ExpireUnit};
 
 const G: &str = "string";
 const W: u64 = acl::WRITE | acl::STRING;
@@ -150,7 +150,7 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     let (key, val) = (&ctx.argv[1], &ctx.argv[2]);
     let mut a = Args::after(ctx.argv, 3);
     let (mut cond, mut ttl, mut get) = (Cond::Always, Ttl::Clear, false);
-    let mut expire_given = false;
+    let mut expire: Option<(ExpireUnit, &Bytes)> = None;
     while let Some(w) = a.peek() {
         let w = w.to_ascii_uppercase();
         a.next_bytes()?;
@@ -158,21 +158,21 @@ fn set(ctx: &mut Ctx) -> CmdResult {
             b"NX" if cond != Cond::Xx => cond = Cond::Nx,
             b"XX" if cond != Cond::Nx => cond = Cond::Xx,
             b"GET" => get = true,
-            b"KEEPTTL" if !expire_given => ttl = Ttl::Keep,
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if !expire_given && ttl != Ttl::Keep => {
-                let v = a.next_bytes()?;
-                let unit = match &w[..] {
-                    b"EX" => ExpireUnit::Secs,
-                    b"PX" => ExpireUnit::Millis,
-                    b"EXAT" => ExpireUnit::UnixSecs,
-                    _ => ExpireUnit::UnixMillis,
-                };
-                let n = crate::args::parse_i64(v)?;
-                ttl = Ttl::At(expire_ms(n, unit, ctx.now(), "set", true)?);
-                expire_given = true;
-            }
-            _ => return Err(CmdError::Syntax),
+            b"KEEPTTL" if expire.is_none() => ttl = Ttl::Keep,
+            // Repeating the same expiry option is allowed (the last wins);
+            // mixing two kinds is not.
+            _ => match expire_unit(&w) {
+                Some(unit) if expire.is_none_or(|(u, _)| u == unit) && ttl != Ttl::Keep => {
+                    expire = Some((unit, a.next_bytes()?));
+                }
+                _ => return Err(CmdError::Syntax),
+            },
         }
+    }
+    // Like Redis, the expiry value is checked only once all options parsed.
+    if let Some((unit, v)) = expire {
+        let n = crate::args::parse_i64(v)?;
+        ttl = Ttl::At(expire_ms(n, unit, ctx.now(), "set", true)?);
     }
     let (key, val) = (key.clone(), val.clone());
     let (done, old) = set_generic(ctx, &key, &val, cond, ttl, get)?;
@@ -234,35 +234,34 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
         At(u64),
     }
     let mut op = Op::None;
-    let mut given = false;
+    let mut persist = false;
+    let mut expire: Option<(ExpireUnit, &Bytes)> = None;
     while let Some(w) = a.peek() {
         let w = w.to_ascii_uppercase();
         a.next_bytes()?;
-        match &w[..] {
-            b"PERSIST" if !given => {
-                op = Op::Persist;
-                given = true;
-            }
-            b"EX" | b"PX" | b"EXAT" | b"PXAT" if !given => {
-                let unit = match &w[..] {
-                    b"EX" => ExpireUnit::Secs,
-                    b"PX" => ExpireUnit::Millis,
-                    b"EXAT" => ExpireUnit::UnixSecs,
-                    _ => ExpireUnit::UnixMillis,
-                };
-                let n = crate::args::parse_i64(a.next_bytes()?)?;
-                op = Op::At(expire_ms(n, unit, ctx.now(), "getex", true)?);
-                given = true;
+        match (&w[..], expire_unit(&w)) {
+            (b"PERSIST", _) if expire.is_none() => persist = true,
+            (_, Some(unit)) if !persist && expire.is_none_or(|(u, _)| u == unit) => {
+                expire = Some((unit, a.next_bytes()?));
             }
             _ => return Err(CmdError::Syntax),
         }
     }
+    if persist {
+        op = Op::Persist;
+    }
     let now = ctx.now();
-    let mut db = ctx.db();
-    let reply = match st::read(&mut db, &key)? {
+    let reply = match st::read(&mut ctx.db(), &key)? {
         Some(s) => bulk_of(s),
         None => return Ok(Frame::Null),
     };
+    // Like Redis: the key is looked up (and type-checked) before the
+    // expiry value is validated.
+    if let Some((unit, v)) = expire {
+        let n = crate::args::parse_i64(v)?;
+        op = Op::At(expire_ms(n, unit, now, "getex", true)?);
+    }
+    let mut db = ctx.db();
     match op {
         Op::None => {}
         Op::Persist => {

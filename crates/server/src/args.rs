@@ -86,6 +86,14 @@ pub fn parse_i64(b: &[u8]) -> Result<i64, CmdError> {
     rubedo_engine::value::parse_i64(b).ok_or(CmdError::NotInteger)
 }
 
+/// Parses an argument that must fit a C int, with Redis's range error.
+pub fn parse_i32(b: &[u8]) -> Result<i32, CmdError> {
+    let n = parse_i64(b)?;
+    i32::try_from(n).map_err(|_| {
+        crate::error::err("value is out of range, value must between -2147483648 and 2147483647")
+    })
+}
+
 /// Parses a Redis float argument (strtod-like; no NaN; spaces refused).
 pub fn parse_f64(b: &[u8]) -> Result<f64, CmdError> {
     rubedo_engine::types::float::parse_f64(b).ok_or(CmdError::NotFloat)

@@ -55,6 +55,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// Leaves MULTI state (after EXEC, DISCARD, RESET or an aborted EXEC).
+    pub fn end_multi(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.multi = None;
+        self.info.in_multi.store(false, Relaxed);
+        self.info.multi_len.store(0, Relaxed);
+        self.info.multi_mem.store(0, Relaxed);
+    }
+
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
         Client {
             id: info.id,

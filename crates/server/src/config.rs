@@ -74,6 +74,7 @@ pub static PARAMS: &[Param] = &[
         },
         "10",
     ),
+    p("dynamic-hz", Kind::Bool, "yes"),
     p(
         "timeout",
         Kind::Int {
@@ -224,7 +225,12 @@ impl Config {
                         "argument must be between {min} and {max} inclusive"
                     ));
                 }
-                n.to_string()
+                // Redis keeps hz within 1..=500 and shows the clamped value.
+                if prm.name == "hz" {
+                    n.clamp(1, 500).to_string()
+                } else {
+                    n.to_string()
+                }
             }
             Kind::Mem { min, max } => {
                 let n = parse_memory(value)

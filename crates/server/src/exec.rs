@@ -77,36 +77,26 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
     let srv = &server.shared;
     let cmd = match resolve(srv, &argv) {
         Ok(c) => c,
-        Err(e) => {
-            if let Some(m) = client.multi.as_mut() {
-                m.error = true;
-            }
-            return error_reply(srv, None, &e);
-        }
+        Err(e) => return reject(srv, client, None, &argv, e),
     };
     if cmd.has(flag::PROTECTED) && !protected_allowed(srv, client) {
-        if let Some(m) = client.multi.as_mut() {
-            m.error = true;
-        }
-        return error_reply(srv, Some(cmd), &CmdError::Other(format!(
+        let e = CmdError::Other(format!(
             "ERR {} command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
             cmd.name.to_ascii_uppercase()
-        )));
+        ));
+        return reject(srv, client, Some(cmd), &argv, e);
     }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
         if srv.config.has_password.load(Relaxed) {
-            return error_reply(srv, Some(cmd), &CmdError::NoAuth);
+            return reject(srv, client, Some(cmd), &argv, CmdError::NoAuth);
         }
         client.authenticated = true;
     }
     if let Some(m) = client.multi.as_mut().filter(|_| !is_multi_control(cmd)) {
         if cmd.has(flag::NO_MULTI) {
             m.error = true;
-            return error_reply(
-                srv,
-                Some(cmd),
-                &CmdError::NotAllowedInMulti(cmd.name.into()),
-            );
+            let e = CmdError::NotAllowedInMulti(cmd.name.into());
+            return error_reply(srv, Some(cmd), &e);
         }
         m.mem += argv.iter().map(|a| a.len()).sum::<usize>();
         m.queue.push((cmd, argv));
@@ -142,6 +132,29 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
         after_run(srv, events, effects);
         reply
     })
+}
+
+/// Refuses a command before it runs. Inside MULTI the refusal dooms the
+/// transaction; a refused EXEC itself discards it at once, naming why.
+fn reject(
+    srv: &Shared,
+    client: &mut Client,
+    cmd: Option<&'static Cmd>,
+    argv: &[Bytes],
+    e: CmdError,
+) -> Frame {
+    if client.multi.is_some() && argv[0].eq_ignore_ascii_case(b"exec") {
+        client.end_multi();
+        crate::cmd::txn::unwatch_all(srv, client);
+        let text = e.text();
+        let why = text.strip_prefix("ERR ").unwrap_or(&text);
+        let abort = CmdError::Other(format!("EXECABORT Transaction discarded because of: {why}"));
+        return error_reply(srv, cmd, &abort);
+    }
+    if let Some(m) = client.multi.as_mut() {
+        m.error = true;
+    }
+    error_reply(srv, cmd, &e)
 }
 
 /// Whether `enable-debug-command` lets this client run protected commands.

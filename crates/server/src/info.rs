@@ -141,7 +141,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "server_time_usec:{}", now.as_micros());
             field!(out, "uptime_in_seconds:{}", srv.uptime_secs());
             field!(out, "uptime_in_days:{}", srv.uptime_secs() / 86400);
-            field!(out, "hz:{}", srv.config.hz.load(Relaxed));
+            field!(out, "hz:{}", srv.effective_hz.load(Relaxed));
             field!(out, "configured_hz:{}", srv.config.hz.load(Relaxed));
             field!(out, "lru_clock:{}", now.as_secs() & 0xFF_FFFF);
             field!(out, "executable:{}", srv.executable);

@@ -78,6 +78,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         engine_name: engine,
         threads,
         ops_per_sec: AtomicU64::new(0),
+        effective_hz: AtomicU64::new(10),
         memory_peak: AtomicU64::new(0),
         config,
     }
@@ -220,7 +221,8 @@ where
     let mut last_cmds = 0u64;
     let mut last_at = Instant::now();
     loop {
-        let hz = srv.config.hz.load(Relaxed).clamp(1, 500);
+        let hz = effective_hz(srv);
+        srv.effective_hz.store(hz, Relaxed);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         if srv.cron_paused.load(Relaxed) {
@@ -260,6 +262,19 @@ where
         last_cmds = cmds;
         last_at = Instant::now();
     }
+}
+
+/// With `dynamic-hz`, the cron runs more often as clients grow (doubling
+/// while there are more than 200 clients per tick, up to 500 Hz), as Redis does.
+fn effective_hz(srv: &Shared) -> u64 {
+    let mut hz = srv.config.hz.load(Relaxed).clamp(1, 500);
+    if srv.config.get("dynamic-hz").as_deref() == Some("yes") {
+        let clients = srv.clients.lock().len() as u64;
+        while clients / hz > 200 && hz < 500 {
+            hz = (hz * 2).min(500);
+        }
+    }
+    hz
 }
 
 /// Like Redis's active expiry: sample keys with a TTL, delete the expired

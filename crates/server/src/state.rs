@@ -232,6 +232,8 @@ pub struct Shared {
     pub engine_name: &'static str,
     /// Commands per second over the last cron interval (INFO instantaneous_ops_per_sec).
     pub ops_per_sec: AtomicU64,
+    /// The cron frequency in use (INFO hz), which dynamic-hz may raise.
+    pub effective_hz: AtomicU64,
     /// Highest used_memory seen (INFO used_memory_peak).
     pub memory_peak: AtomicU64,
     pub threads: usize,

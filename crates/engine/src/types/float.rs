@@ -92,6 +92,9 @@ fn parse(s: &[u8]) -> Option<Parsed> {
     if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
         return Some(Parsed::Infinite);
     }
+    if body.len() > 2 && body[0] == b'0' && (body[1] == b'x' || body[1] == b'X') {
+        return parse_hex(neg, &body[2..]);
+    }
     let mut digits = BigUint::from(0u8);
     let mut any = false;
     let mut frac_digits: i64 = 0;
@@ -156,6 +159,53 @@ fn parse(s: &[u8]) -> Option<Parsed> {
         round64(neg, q, -(k as i64), sticky)
     };
     Some(if ld.exp + 64 > MAX_BIN_EXP {
+        Parsed::Infinite
+    } else {
+        Parsed::Finite(ld)
+    })
+}
+
+/// The hexadecimal form strtold also accepts: `0x1A`, `0x.8`, `0x1p3`.
+fn parse_hex(neg: bool, s: &[u8]) -> Option<Parsed> {
+    let mut digits = BigUint::from(0u8);
+    let (mut any, mut seen_point, mut frac) = (false, false, 0i64);
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        if let Some(d) = (c as char).to_digit(16) {
+            digits = digits * 16u8 + d;
+            any = true;
+            if seen_point {
+                frac += 1;
+            }
+        } else if c == b'.' && !seen_point {
+            seen_point = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !any {
+        return None;
+    }
+    let mut e2: i64 = 0;
+    if i < s.len() {
+        if s[i] != b'p' && s[i] != b'P' {
+            return None;
+        }
+        let rest = std::str::from_utf8(&s[i + 1..]).ok()?;
+        if rest.is_empty()
+            || !rest
+                .trim_start_matches(['+', '-'])
+                .bytes()
+                .all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        e2 = rest.parse::<i64>().ok()?.clamp(-1_000_000, 1_000_000);
+    }
+    let ld = round64(neg, digits, e2 - 4 * frac, false);
+    Some(if ld.mant != 0 && ld.exp + 64 > MAX_BIN_EXP {
         Parsed::Infinite
     } else {
         Parsed::Finite(ld)
@@ -267,6 +317,10 @@ mod tests {
         assert_eq!(add_s("1", "-1"), "0");
         assert_eq!(add_s("3", "1"), "4");
         assert_eq!(add_s("-1.5", "0"), "-1.5");
+        assert_eq!(add_s("0", "0x10"), "16");
+        assert_eq!(add_s("0", "0x1p3"), "8");
+        assert_eq!(add_s("0", "0x.8"), "0.5");
+        assert_eq!(add_s("0", "0X1A"), "26");
     }
 
     #[test]
@@ -275,6 +329,7 @@ mod tests {
         assert_eq!(add_decimal(b"1", b" 1"), Err(Error::NotFloat));
         assert_eq!(add_decimal(b"1", b"nan"), Err(Error::NotFloat));
         assert_eq!(add_decimal(b"1", b"1e"), Err(Error::NotFloat));
+        assert_eq!(add_decimal(b"1", b"0x"), Err(Error::NotFloat));
         assert_eq!(add_decimal(b"1", b"inf"), Err(Error::NanOrInfinity));
         assert_eq!(
             add_decimal(b"1", b"1e99999999999"),

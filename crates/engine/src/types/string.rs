@@ -50,7 +50,8 @@ pub fn incr_by_float(db: &mut Db<'_>, key: &[u8], incr: &[u8]) -> Result<Vec<u8>
     let cur: Option<Vec<u8>> = get_mut(db, key)?.map(|s| s.to_vec());
     let text = crate::types::float::add_decimal(cur.as_deref().unwrap_or(b"0"), incr)?;
     let keep = cur.is_some();
-    db.set(key, Value::Str(Str::from_bytes(&text)), keep);
+    // Redis stores the result as a plain string, never int-encoded.
+    db.set(key, Value::Str(Str::from_bytes_no_int(&text)), keep);
     Ok(text)
 }
 

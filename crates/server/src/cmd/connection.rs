@@ -148,8 +148,8 @@ fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx) -> CmdResult {
-    let n = parse_i64(&ctx.argv[1])?;
-    if n < 0 || n as usize >= ctx.dbs.count() || n > i32::MAX as i64 {
+    let n = crate::args::parse_i32(&ctx.argv[1])? as i64;
+    if n < 0 || n as usize >= ctx.dbs.count() {
         return Err(CmdError::DbIndexOutOfRange);
     }
     ctx.client.db = n as usize;
@@ -225,7 +225,6 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
             Protocol::Resp2
         });
     }
-    let mut name = None;
     let mut creds = None;
     while let Some(opt) = a.peek() {
         if is(opt, "AUTH") && a.remaining() >= 3 {
@@ -234,8 +233,10 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
             let p = a.next_bytes()?;
             creds = Some((u.clone(), p.clone()));
         } else if is(opt, "SETNAME") && a.remaining() >= 2 {
+            // Redis 7.0 names the client as soon as it parses SETNAME, so a
+            // later syntax error leaves the name set.
             a.next_bytes()?;
-            name = Some(a.next_bytes()?.clone());
+            set_name(&ctx.client.info, a.next_bytes()?)?;
         } else {
             return Err(err(format!(
                 "Syntax error in HELLO option '{}'",
@@ -251,11 +252,8 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
     }
     if !ctx.client.authenticated && ctx.srv.config.has_password.load(Relaxed) {
         return Err(CmdError::Other(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
-    }
-    if let Some(n) = &name {
-        set_name(&ctx.client.info, n)?;
     }
     if let Some(p) = proto {
         ctx.client.proto = p;
@@ -284,9 +282,7 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx) -> CmdResult {
-    ctx.client.multi = None;
-    ctx.client.info.in_multi.store(false, Relaxed);
-    ctx.client.info.multi_len.store(0, Relaxed);
+    ctx.client.end_multi();
     super::txn::unwatch_all(ctx.srv, ctx.client);
     ctx.client.db = 0;
     ctx.client.info.db.store(0, Relaxed);
@@ -387,11 +383,9 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
         } else if a.eat("ID") {
             let mut v = Vec::new();
             for id in a.rest() {
-                let n = parse_i64(id)
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| err("Invalid client ID"))?;
-                v.push(n as u64);
+                // Ids that cannot exist (0, negative) simply match nothing.
+                let n = parse_i64(id).map_err(|_| err("Invalid client ID"))?;
+                v.push(n.max(0) as u64);
             }
             if v.is_empty() {
                 return Err(CmdError::Syntax);
@@ -457,6 +451,12 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         } else if is(k, "LADDR") {
             laddr = Some(String::from_utf8_lossy(v).into_owned());
         } else if is(k, "USER") {
+            if v.as_ref() != b"default" {
+                return Err(err(format!(
+                    "No such user '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
             user = Some(v.clone());
         } else if is(k, "SKIPME") {
             skipme = if is(v, "yes") {
@@ -510,7 +510,12 @@ fn client_reply(ctx: &mut Ctx) -> CmdResult {
     } else if is(v, "OFF") {
         ReplyMode::Off
     } else if is(v, "SKIP") {
-        ReplyMode::SkipNext
+        // SKIP while replies are off changes nothing.
+        if ctx.client.reply == ReplyMode::Off {
+            ReplyMode::Off
+        } else {
+            ReplyMode::SkipNext
+        }
     } else {
         return Err(CmdError::Syntax);
     };

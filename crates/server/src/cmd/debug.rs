@@ -186,17 +186,20 @@ fn hex(d: &[u8]) -> String {
 }
 
 fn populate(ctx: &mut Ctx) -> CmdResult {
-    let count = parse_i64(&ctx.argv[2])?;
-    if count < 0 {
-        return Err(err("positive count needed"));
-    }
+    let positive = |b: &[u8]| {
+        parse_i64(b)
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| err("value is out of range, must be positive"))
+    };
+    let count = positive(&ctx.argv[2])?;
     let prefix = ctx
         .argv
         .get(3)
         .cloned()
         .unwrap_or_else(|| Bytes::from_static(b"key"));
     let size = match ctx.argv.get(4) {
-        Some(s) => parse_i64(s)?.max(0) as usize,
+        Some(s) => positive(s)? as usize,
         None => 0,
     };
     let mut db = ctx.db();

@@ -228,8 +228,8 @@ fn renamenx(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
-    let n = parse_i64(arg)?;
-    if n < 0 || n as usize >= ctx.dbs.count() || n > i32::MAX as i64 {
+    let n = crate::args::parse_i32(arg)?;
+    if n < 0 || n as usize >= ctx.dbs.count() {
         return Err(CmdError::DbIndexOutOfRange);
     }
     Ok(n as usize)
@@ -280,11 +280,8 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
 
 fn move_cmd(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1].clone();
-    let n = parse_i64(&ctx.argv[2])?;
-    if n < 0 || n as usize >= ctx.dbs.count() || n > i32::MAX as i64 {
-        return Err(CmdError::DbIndexOutOfRange);
-    }
-    let (src, dst) = (ctx.client.db, n as usize);
+    let dst = db_index(ctx, &ctx.argv[2])?;
+    let src = ctx.client.db;
     if src == dst {
         return Err(rubedo_engine::Error::SameObject.into());
     }
@@ -330,8 +327,12 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Parses a SCAN-family cursor ("ERR invalid cursor" as Redis says).
-/// Like C's strtoul, a leading minus wraps around instead of failing.
+/// Like C's strtoul, a leading minus wraps around instead of failing, and
+/// an empty string is cursor 0.
 pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
+    if b.is_empty() {
+        return Ok(0);
+    }
     let (neg, digits) = match b.first() {
         Some(b'-') => (true, &b[1..]),
         Some(b'+') => (false, &b[1..]),

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use rubedo_resp::Frame;
 
-use crate::args::{is, parse_i64, Args};
+use crate::args::{is, Args};
 use crate::command::{acl, flag, flag::*, sub_of, Cmd, KeySpec, Lock};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
@@ -170,8 +170,9 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx) -> CmdResult {
-    let a = parse_i64(&ctx.argv[1]).map_err(|_| err("invalid first DB index"))?;
-    let b = parse_i64(&ctx.argv[2]).map_err(|_| err("invalid second DB index"))?;
+    let a = crate::args::parse_i32(&ctx.argv[1]).map_err(|_| err("invalid first DB index"))? as i64;
+    let b =
+        crate::args::parse_i32(&ctx.argv[2]).map_err(|_| err("invalid second DB index"))? as i64;
     let n = ctx.dbs.count() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::DbIndexOutOfRange);
@@ -233,25 +234,33 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn config_get(ctx: &mut Ctx) -> CmdResult {
-    let mut seen = std::collections::BTreeMap::new();
-    let mut order = Vec::new();
+    // Canonical name -> (name as shown, value), in first-seen order.
+    let mut found: Vec<(&'static str, String, String)> = Vec::new();
+    let mut add = |canon: &'static str, shown: String, value: String| {
+        if !found.iter().any(|f| f.0 == canon) {
+            found.push((canon, shown, value));
+        }
+    };
     for pat in &ctx.argv[2..] {
-        for (name, value) in ctx.srv.config.matching(pat) {
-            if seen.insert(name, value.clone()).is_none() {
-                order.push(name);
+        let text = String::from_utf8_lossy(pat).into_owned();
+        // Like Redis, a name without glob characters is looked up directly
+        // and answered under the spelling the client used.
+        if !text.contains(['*', '?', '[']) {
+            if let Some(p) = crate::config::find(&text) {
+                add(p.name, text, ctx.srv.config.get(p.name).unwrap_or_default());
             }
+            continue;
+        }
+        for (name, value) in ctx.srv.config.matching(pat) {
+            add(name, name.to_string(), value);
         }
     }
-    let pairs = order
-        .into_iter()
-        .map(|n| {
-            (
-                Frame::bulk(n.as_bytes()),
-                Frame::Bulk(Bytes::from(seen[n].clone())),
-            )
-        })
-        .collect();
-    Ok(Frame::Map(pairs))
+    Ok(Frame::Map(
+        found
+            .into_iter()
+            .map(|(_, n, v)| (Frame::Bulk(Bytes::from(n)), Frame::Bulk(Bytes::from(v))))
+            .collect(),
+    ))
 }
 
 fn config_set(ctx: &mut Ctx) -> CmdResult {
@@ -259,36 +268,37 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
-    let mut pairs = Vec::new();
+    let failed = |given: &str, why: &str| {
+        err(format!(
+            "CONFIG SET failed (possibly related to argument '{given}') - {why}"
+        ))
+    };
+    // (canonical name, name as given, value)
+    let mut pairs: Vec<(&'static str, String, String)> = Vec::new();
     for kv in args.chunks(2) {
-        let name = String::from_utf8_lossy(&kv[0]).to_ascii_lowercase();
-        let Some(p) = crate::config::find(&name) else {
+        let given = String::from_utf8_lossy(&kv[0]).into_owned();
+        let Some(p) = crate::config::find(&given) else {
             return Err(err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                "Unknown option or number of arguments for CONFIG SET - '{given}'"
             )));
         };
-        if pairs.iter().any(|(n, _): &(&str, String)| *n == p.name) {
-            return Err(err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-            )));
+        if pairs.iter().any(|(n, _, _)| *n == p.name) {
+            return Err(failed(&given, "duplicate parameter"));
         }
-        pairs.push((p.name, String::from_utf8_lossy(&kv[1]).into_owned()));
+        pairs.push((p.name, given, String::from_utf8_lossy(&kv[1]).into_owned()));
     }
     // Validate everything first so a failing pair changes nothing.
     let probe = crate::config::Config::default();
-    for (name, value) in &pairs {
-        if let Err(why) = probe.set(name, value, false) {
-            return Err(err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
-            )));
-        }
+    for (name, given, value) in &pairs {
+        probe
+            .set(name, value, false)
+            .map_err(|why| failed(given, &why))?;
     }
-    for (name, value) in &pairs {
-        ctx.srv.config.set(name, value, false).map_err(|why| {
-            err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
-            ))
-        })?;
+    for (name, given, value) in &pairs {
+        ctx.srv
+            .config
+            .set(name, value, false)
+            .map_err(|why| failed(given, &why))?;
     }
     Ok(Frame::ok())
 }

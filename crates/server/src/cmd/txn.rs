@@ -69,13 +69,6 @@ pub fn unwatch_all(srv: &Shared, client: &mut Client) {
     client.info.dirty_cas.store(false, Relaxed);
 }
 
-fn end_multi(ctx: &mut Ctx) {
-    ctx.client.multi = None;
-    ctx.client.info.in_multi.store(false, Relaxed);
-    ctx.client.info.multi_len.store(0, Relaxed);
-    ctx.client.info.multi_mem.store(0, Relaxed);
-}
-
 fn multi(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::MultiNested);
@@ -88,7 +81,7 @@ fn discard(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.multi.is_none() {
         return Err(CmdError::DiscardWithoutMulti);
     }
-    end_multi(ctx);
+    ctx.client.end_multi();
     unwatch_all(ctx.srv, ctx.client);
     Ok(Frame::ok())
 }
@@ -132,7 +125,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     let Some(m) = ctx.client.multi.take() else {
         return Err(CmdError::ExecWithoutMulti);
     };
-    end_multi(ctx);
+    ctx.client.end_multi();
     if m.error {
         unwatch_all(ctx.srv, ctx.client);
         return Err(CmdError::ExecAbort);

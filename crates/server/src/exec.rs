@@ -143,7 +143,8 @@ fn reject(
     argv: &[Bytes],
     e: CmdError,
 ) -> Frame {
-    if client.multi.is_some() && argv[0].eq_ignore_ascii_case(b"exec") {
+    // Redis answers any refused EXEC this way, even outside MULTI.
+    if argv[0].eq_ignore_ascii_case(b"exec") {
         client.end_multi();
         crate::cmd::txn::unwatch_all(srv, client);
         let text = e.text();

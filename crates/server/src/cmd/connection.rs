@@ -225,13 +225,17 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
             Protocol::Resp2
         });
     }
-    let mut creds = None;
     while let Some(opt) = a.peek() {
+        // Options take effect in order as they are parsed, as in Redis 7.0:
+        // a failing AUTH stops before a later SETNAME.
         if is(opt, "AUTH") && a.remaining() >= 3 {
             a.next_bytes()?;
             let u = a.next_bytes()?;
             let p = a.next_bytes()?;
-            creds = Some((u.clone(), p.clone()));
+            if !check_password(ctx, u, p) {
+                return Err(wrongpass());
+            }
+            ctx.client.authenticated = true;
         } else if is(opt, "SETNAME") && a.remaining() >= 2 {
             // Redis 7.0 names the client as soon as it parses SETNAME, so a
             // later syntax error leaves the name set.
@@ -243,12 +247,6 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
                 String::from_utf8_lossy(opt)
             )));
         }
-    }
-    if let Some((u, p)) = &creds {
-        if !check_password(ctx, u, p) {
-            return Err(wrongpass());
-        }
-        ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated && ctx.srv.config.has_password.load(Relaxed) {
         return Err(CmdError::Other(

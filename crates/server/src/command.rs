@@ -37,6 +37,8 @@ pub mod flag {
     pub const TOUCHES_ARBITRARY_KEYS: u64 = 1 << 20;
     /// Refused unless `enable-debug-command` allows it (DEBUG).
     pub const PROTECTED: u64 = 1 << 21;
+    /// Keys found by parsing the arguments (shown by COMMAND INFO, never declared).
+    pub const MOVABLE_KEYS: u64 = 1 << 22;
     pub const ALLOW_LOADING: u64 = LOADING;
 
     /// Names in the order COMMAND INFO lists them.
@@ -59,6 +61,7 @@ pub mod flag {
         (ALLOW_BUSY, "allow_busy"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_ASYNC_LOADING, "no_async_loading"),
+        (MOVABLE_KEYS, "movablekeys"),
     ];
 }
 
@@ -111,12 +114,53 @@ pub mod acl {
     ];
 }
 
+/// One key specification, as Redis 7's COMMAND INFO reports it: a group of
+/// keys starting at argument `index` and running to `lastkey` (relative to
+/// `index`; negative counts from the end of the arguments) every `keystep`
+/// arguments, with flags saying how the command uses them.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub flags: &'static [&'static str],
+    pub notes: &'static str,
+    pub index: i32,
+    pub lastkey: i32,
+    pub keystep: i32,
+}
+
+/// A key spec over arguments `index..` (see [`Spec`]).
+pub const fn ks(flags: &'static [&'static str], index: i32, lastkey: i32, keystep: i32) -> Spec {
+    Spec {
+        flags,
+        notes: "",
+        index,
+        lastkey,
+        keystep,
+    }
+}
+
+impl Spec {
+    /// Adds an explanation of unusual flags.
+    pub const fn notes(mut self, n: &'static str) -> Spec {
+        self.notes = n;
+        self
+    }
+
+    /// Absolute index of the spec's last key for `argc` arguments.
+    fn last(&self, argc: usize) -> i32 {
+        if self.lastkey < 0 {
+            argc as i32 + self.lastkey
+        } else {
+            self.index + self.lastkey
+        }
+    }
+}
+
 /// Where a command's keys are.
 #[derive(Clone, Copy)]
 pub enum KeySpec {
     None,
-    /// first, last (negative counts from the end), step — Redis's legacy triple.
-    Range(i32, i32, i32),
+    /// Declared key specifications (the common case).
+    Specs(&'static [Spec]),
     /// Computed from the arguments (returns argument indexes).
     Fn(fn(&[Bytes]) -> Vec<usize>),
 }
@@ -147,6 +191,7 @@ pub struct Cmd {
     pub complexity: &'static str,
     pub handler: Option<Handler>,
     pub subs: &'static [Cmd],
+    pub tips: &'static [&'static str],
 }
 
 impl Cmd {
@@ -164,6 +209,7 @@ impl Cmd {
             complexity: "O(1)",
             handler: Some(handler),
             subs: &[],
+            tips: &[],
         }
     }
 
@@ -182,6 +228,7 @@ impl Cmd {
             complexity: "Depends on subcommand.",
             handler: None,
             subs,
+            tips: &[],
         }
     }
 
@@ -202,8 +249,14 @@ impl Cmd {
         self
     }
 
-    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Cmd {
-        self.keys = KeySpec::Range(first, last, step);
+    pub const fn specs(mut self, specs: &'static [Spec]) -> Cmd {
+        self.keys = KeySpec::Specs(specs);
+        self
+    }
+
+    /// Hints for cluster clients (COMMAND INFO "tips").
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Cmd {
+        self.tips = tips;
         self
     }
 
@@ -241,36 +294,44 @@ impl Cmd {
         (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
     }
 
-    /// Indexes of the key arguments in `argv`.
+    /// Indexes of the key arguments in `argv`, in argument order.
     pub fn key_indexes(&self, argv: &[Bytes]) -> Vec<usize> {
         match self.keys {
             KeySpec::None => Vec::new(),
-            KeySpec::Range(first, last, step) => range_keys(argv.len(), first, last, step),
+            KeySpec::Specs(specs) => {
+                let argc = argv.len();
+                let mut out = Vec::new();
+                for s in specs {
+                    let mut i = s.index;
+                    while i <= s.last(argc) && (i as usize) < argc && s.keystep > 0 {
+                        out.push(i as usize);
+                        i += s.keystep;
+                    }
+                }
+                out.sort_unstable();
+                out.dedup();
+                out
+            }
             KeySpec::Fn(f) => f(argv),
         }
     }
 
-    /// The legacy (first, last, step) triple for COMMAND INFO.
+    /// The legacy (first, last, step) triple of COMMAND INFO, derived from
+    /// the key specs the way Redis derives it.
     pub fn key_triple(&self) -> (i32, i32, i32) {
         match self.keys {
-            KeySpec::Range(a, b, c) => (a, b, c),
+            KeySpec::Specs(specs) if !specs.is_empty() => {
+                let first = specs.iter().map(|s| s.index).min().unwrap_or(0);
+                let last = if let Some(neg) = specs.iter().find(|s| s.lastkey < 0) {
+                    neg.lastkey
+                } else {
+                    specs.iter().map(|s| s.index + s.lastkey).max().unwrap_or(0)
+                };
+                (first, last, specs[0].keystep)
+            }
             _ => (0, 0, 0),
         }
     }
-}
-
-fn range_keys(argc: usize, first: i32, last: i32, step: i32) -> Vec<usize> {
-    if first <= 0 || step <= 0 {
-        return Vec::new();
-    }
-    let last = if last < 0 { argc as i32 + last } else { last };
-    let mut out = Vec::new();
-    let mut i = first;
-    while i <= last && (i as usize) < argc {
-        out.push(i as usize);
-        i += step;
-    }
-    out
 }
 
 /// Every command, indexed by name, with a dense id per command and

@@ -19,6 +19,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("ping", -1, ping)
         .flags(FAST | SENTINEL)
         .acl(C | acl::FAST)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
             G,
             "1.0.0",
@@ -86,6 +87,7 @@ static CLIENT_SUBS: &[Cmd] = &[
     Cmd::new("client|list", -2, client_list)
         .flags(ADMIN | NOSCRIPT | LOADING | STALE)
         .acl(CA)
+        .tips(&["nondeterministic_output"])
         .doc(
             G,
             "2.4.0",
@@ -95,6 +97,7 @@ static CLIENT_SUBS: &[Cmd] = &[
     Cmd::new("client|info", 2, client_info)
         .flags(NOSCRIPT | LOADING | STALE)
         .acl(CS)
+        .tips(&["nondeterministic_output"])
         .doc(
             G,
             "6.2.0",

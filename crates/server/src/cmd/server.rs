@@ -18,22 +18,22 @@ const ADM: u64 = acl::ADMIN | acl::SLOW | acl::DANGEROUS;
 
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("dbsize", 1, dbsize).flags(READONLY | FAST).acl(acl::KEYSPACE | acl::READ | acl::FAST).lock(Lock::Db)
-        .doc(G, "1.0.0", "O(1)", "Returns the number of keys in the database."),
+        .tips(&["request_policy:all_shards", "response_policy:agg_sum"]).doc(G, "1.0.0", "O(1)", "Returns the number of keys in the database."),
     Cmd::new("flushdb", -1, flushdb).flags(WRITE).acl(KW | acl::SLOW | acl::DANGEROUS).lock(Lock::Db)
-        .doc(G, "1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc(G, "1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
     Cmd::new("flushall", -1, flushall).flags(WRITE).acl(KW | acl::SLOW | acl::DANGEROUS).lock(Lock::All)
-        .doc(G, "1.0.0", "O(N) where N is the total number of keys in all databases", "Removes all keys from all databases."),
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc(G, "1.0.0", "O(N) where N is the total number of keys in all databases", "Removes all keys from all databases."),
     Cmd::new("swapdb", 3, swapdb).flags(WRITE | FAST).acl(KW | acl::FAST | acl::DANGEROUS).lock(Lock::All)
         .doc(G, "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "Swaps two Redis databases."),
     Cmd::new("time", 1, time).flags(LOADING | STALE | FAST).acl(acl::FAST)
-        .doc(G, "2.6.0", "O(1)", "Returns the server time."),
+        .tips(&["nondeterministic_output"]).doc(G, "2.6.0", "O(1)", "Returns the server time."),
     Cmd::new("info", -1, info).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::DANGEROUS).lock(Lock::All)
-        .doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
+        .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
     Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM)
         .doc(G, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     Cmd::container("config", CONFIG_SUBS).doc(G, "2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
     Cmd::container("command", COMMAND_SUBS).with_handler(command_all).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::CONNECTION)
-        .doc(G, "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
+        .tips(&["nondeterministic_output_order"]).doc(G, "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
 ];
 
 static CONFIG_SUBS: &[Cmd] = &[
@@ -49,6 +49,7 @@ static CONFIG_SUBS: &[Cmd] = &[
     Cmd::new("config|set", -4, config_set)
         .flags(ADMIN | NOSCRIPT | LOADING | STALE)
         .acl(ADM)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(
             G,
             "2.0.0",
@@ -80,6 +81,7 @@ static COMMAND_SUBS: &[Cmd] = &[
     Cmd::new("command|info", -2, command_info)
         .flags(LOADING | STALE)
         .acl(CMD_ACL)
+        .tips(&["nondeterministic_output_order"])
         .doc(
             G,
             "2.8.13",
@@ -89,6 +91,7 @@ static COMMAND_SUBS: &[Cmd] = &[
     Cmd::new("command|docs", -2, command_docs)
         .flags(LOADING | STALE)
         .acl(CMD_ACL)
+        .tips(&["nondeterministic_output_order"])
         .doc(
             G,
             "7.0.0",
@@ -98,6 +101,7 @@ static COMMAND_SUBS: &[Cmd] = &[
     Cmd::new("command|list", -2, command_list)
         .flags(LOADING | STALE)
         .acl(CMD_ACL)
+        .tips(&["nondeterministic_output_order"])
         .doc(
             G,
             "7.0.0",
@@ -334,53 +338,82 @@ fn names(table: &[(u64, &str)], bits: u64, prefix: &str) -> Frame {
 
 fn key_specs(c: &Cmd) -> Frame {
     let s = |v: &str| Frame::bulk(v.as_bytes());
-    match c.keys {
-        KeySpec::Range(first, last, step) => {
-            let lastkey = if last < 0 { last } else { last - first };
-            Frame::Array(vec![Frame::Map(vec![
-                (
+    let KeySpec::Specs(specs) = c.keys else {
+        return Frame::Set(vec![]);
+    };
+    Frame::Set(
+        specs
+            .iter()
+            .map(|k| {
+                let mut m = Vec::new();
+                if !k.notes.is_empty() {
+                    m.push((s("notes"), s(k.notes)));
+                }
+                let flags = k
+                    .flags
+                    .iter()
+                    .map(|f| Frame::Simple(Bytes::from_static(f.as_bytes())));
+                m.push((s("flags"), Frame::Set(flags.collect())));
+                m.push((
                     s("begin_search"),
                     Frame::Map(vec![
                         (s("type"), s("index")),
                         (
                             s("spec"),
-                            Frame::Map(vec![(s("index"), Frame::Integer(first as i64))]),
+                            Frame::Map(vec![(s("index"), Frame::Integer(k.index as i64))]),
                         ),
                     ]),
-                ),
-                (
+                ));
+                m.push((
                     s("find_keys"),
                     Frame::Map(vec![
                         (s("type"), s("range")),
                         (
                             s("spec"),
                             Frame::Map(vec![
-                                (s("lastkey"), Frame::Integer(lastkey as i64)),
-                                (s("keystep"), Frame::Integer(step as i64)),
+                                (s("lastkey"), Frame::Integer(k.lastkey as i64)),
+                                (s("keystep"), Frame::Integer(k.keystep as i64)),
                                 (s("limit"), Frame::Integer(0)),
                             ]),
                         ),
                     ]),
-                ),
-            ])])
-        }
-        _ => Frame::Array(vec![]),
-    }
+                ));
+                Frame::Map(m)
+            })
+            .collect(),
+    )
 }
 
+/// One command's COMMAND INFO entry, in Redis 7's shape.
 fn info_of(c: &'static Cmd) -> Frame {
     let (first, last, step) = c.key_triple();
+    let mut flags = c.flags;
+    if matches!(c.keys, KeySpec::Fn(_)) {
+        flags |= flag::MOVABLE_KEYS;
+    }
+    // Every command is either @fast or @slow, by its fast flag.
+    let acl = c.acl
+        | if c.has(flag::FAST) {
+            acl::FAST
+        } else {
+            acl::SLOW
+        };
+    let acl = if c.handler.is_none() { acl::SLOW } else { acl };
     Frame::Array(vec![
         Frame::bulk(c.name.as_bytes()),
         Frame::Integer(c.arity as i64),
-        names(flag::NAMES, c.flags, ""),
+        names(flag::NAMES, flags, ""),
         Frame::Integer(first as i64),
         Frame::Integer(last as i64),
         Frame::Integer(step as i64),
-        names(crate::command::acl::NAMES, c.acl, "@"),
-        Frame::Set(vec![]),
+        names(crate::command::acl::NAMES, acl, "@"),
+        Frame::Set(c.tips.iter().map(|t| Frame::bulk(t.as_bytes())).collect()),
         key_specs(c),
-        Frame::Array(c.subs.iter().map(info_of).collect()),
+        if c.subs.is_empty() {
+            Frame::Set(vec![])
+        } else {
+            Frame::Array(c.subs.iter().map(info_of).collect())
+        },
     ])
 }
 

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use rubedo_resp::Frame;
 
 use crate::client::{Client, Watched};
-use crate::command::{acl, flag::*, Cmd, Lock};
+use crate::command::{acl, flag::*, ks, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::exec::{begin_multi, call};
@@ -42,7 +42,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("watch", -2, watch)
         .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
         .acl(T)
-        .keys(1, -1, 1)
+        .specs(&[ks(&["RO"], 1, -1, 1)])
         .doc(
             G,
             "2.2.0",

@@ -104,3 +104,54 @@ fn inline_commands_and_pipelines_work() {
         assert_eq!(c.read(), Some(Frame::Integer(i)));
     }
 }
+
+/// A client that pipelines many big reads and never reads the replies:
+/// the server writes as it goes, so the buffered output stays bounded, and
+/// everyone else keeps being served.
+#[test]
+fn client_that_never_reads_keeps_a_bounded_buffer() {
+    for engine in ["single", "concurrent"] {
+        let srv = Server::start(&["--engine", engine]);
+        let mut admin = srv.raw();
+        let big = "x".repeat(1 << 20);
+        assert_eq!(admin.call(&["SET", "big", &big]), Frame::ok());
+        let mut hog = srv.raw();
+        let hog_id = match hog.call(&["CLIENT", "ID"]) {
+            Frame::Integer(n) => n,
+            f => panic!("{f:?}"),
+        };
+        let mut batch = Vec::new();
+        for _ in 0..200 {
+            batch.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n");
+        }
+        hog.send(&batch);
+        // Wait until the server is stuck writing to the hog, then look at
+        // what it holds for it: at most a flush threshold plus one reply,
+        // not 200 MB.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let omem = loop {
+            let list = match admin.call(&["CLIENT", "LIST", "ID", &hog_id.to_string()]) {
+                Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+                f => panic!("{f:?}"),
+            };
+            let omem: usize = list
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("omem="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if omem > 0 {
+                break omem;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{engine}: hog never blocked"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert!(
+            omem < 4 << 20,
+            "{engine}: {omem} bytes buffered for a client that never reads"
+        );
+        assert_eq!(admin.call(&["PING"]), Frame::simple("PONG"));
+    }
+}

@@ -331,6 +331,19 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Calls `f` for every key in the tables, including expired keys not
+    /// reclaimed yet (DEBUG DIGEST looks at the raw data).
+    pub fn for_each_raw(&self, mut f: impl FnMut(&Key, &Entry)) {
+        for t in self.tables() {
+            t.for_each_raw(&mut f);
+        }
+    }
+
+    /// The entry stored under `key`, even if its time has passed; no side effects.
+    pub fn raw(&mut self, key: &[u8]) -> Option<&Entry> {
+        table_for!(self, key).raw(key)
+    }
+
     /// True if the key exists and is live, without side effects.
     pub fn is_live(&self, key: &[u8]) -> bool {
         let now = self.now;

@@ -169,6 +169,18 @@ impl Table {
         }
     }
 
+    /// Every key, expired or not.
+    pub fn for_each_raw(&self, mut f: impl FnMut(&Key, &Entry)) {
+        for (k, v) in self.keys.iter() {
+            f(k, v);
+        }
+    }
+
+    /// The stored entry, ignoring expiry.
+    pub fn raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
+    }
+
     /// True if the key exists and has not expired, without deleting it.
     pub fn is_live(&self, key: &[u8], now: u64) -> bool {
         self.keys.contains_key(key) && !self.is_expired(key, now)

@@ -17,6 +17,8 @@ use crate::exec::{execute, Server};
 use crate::state::ClientInfo;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// Pending reply bytes that trigger a write before the batch is done.
+const FLUSH_AT: usize = 64 * 1024;
 
 /// Registers the client, serves it until it quits, is killed or fails,
 /// then unregisters it.
@@ -94,6 +96,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             return;
         }
         note_buffer(&client.info, &inbuf);
+        client.info.last_ms.store(server.ks.now_ms(), Relaxed);
         srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         client.info.tot_net_in.fetch_add(n as u64, Relaxed);
         let limits = RequestLimits {
@@ -107,7 +110,6 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                 .set_auth_required(!client.authenticated && srv.config.has_password.load(Relaxed));
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Some(argv)) => {
-                    client.info.last_ms.store(server.ks.now_ms(), Relaxed);
                     let reply = execute(server, client, argv);
                     for p in client.pushes.drain(..) {
                         encode(&p, client.proto, &mut out);
@@ -116,6 +118,11 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     if client.close || client.info.killed.load(Relaxed) {
                         fatal = true;
                         break;
+                    }
+                    // A pipeline of big replies to a client that reads slowly
+                    // must not pile up here: write as we go.
+                    if out.len() >= FLUSH_AT && !flush(srv, client, stream, &mut out).await {
+                        return;
                     }
                 }
                 Ok(None) => break,
@@ -132,19 +139,11 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             fatal = true;
         }
         note_buffer(&client.info, &inbuf);
-        if !out.is_empty() {
-            let len = out.len() as u64;
-            client.info.omem.store(out.len(), Relaxed);
-            if stream.write_all(&out).await.is_err() {
-                return;
-            }
-            srv.stats.net_output_bytes.fetch_add(len, Relaxed);
-            client.info.tot_net_out.fetch_add(len, Relaxed);
-            client.info.omem.store(0, Relaxed);
-            out.clear();
-            if out.capacity() > 1 << 20 {
-                out = BytesMut::with_capacity(READ_CHUNK);
-            }
+        if !out.is_empty() && !flush(srv, client, stream, &mut out).await {
+            return;
+        }
+        if out.capacity() > 1 << 20 {
+            out = BytesMut::with_capacity(READ_CHUNK);
         }
         if fatal {
             let _ = stream.shutdown().await;
@@ -154,6 +153,25 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             inbuf = BytesMut::with_capacity(READ_CHUNK);
         }
     }
+}
+
+/// Writes the pending replies; false if the client is gone.
+async fn flush(
+    srv: &crate::state::Shared,
+    client: &Client,
+    stream: &mut TcpStream,
+    out: &mut BytesMut,
+) -> bool {
+    let len = out.len() as u64;
+    client.info.omem.store(out.len(), Relaxed);
+    if stream.write_all(out).await.is_err() {
+        return false;
+    }
+    srv.stats.net_output_bytes.fetch_add(len, Relaxed);
+    client.info.tot_net_out.fetch_add(len, Relaxed);
+    client.info.omem.store(0, Relaxed);
+    out.clear();
+    true
 }
 
 /// Publishes the read buffer's size for CLIENT LIST.

@@ -269,6 +269,11 @@ fn format(x: Ld) -> String {
     out
 }
 
+/// True if `s` is a number INCRBYFLOAT accepts (finite or infinite, not NaN).
+pub fn is_valid(s: &[u8]) -> bool {
+    parse(s).is_some()
+}
+
 /// Parses a float argument the way Redis accepts it (no spaces, not NaN).
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let t = std::str::from_utf8(s).ok()?;

@@ -289,7 +289,10 @@ fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.info.db.store(0, Relaxed);
     ctx.client.proto = Protocol::Resp2;
     ctx.client.info.resp.store(2, Relaxed);
-    ctx.client.reply = ReplyMode::On;
+    // An active CLIENT REPLY SKIP still swallows RESET's own reply.
+    if ctx.client.reply != ReplyMode::Skip {
+        ctx.client.reply = ReplyMode::On;
+    }
     *ctx.client.info.name.lock() = None;
     if ctx.srv.config.has_password.load(Relaxed) {
         ctx.client.authenticated = false;

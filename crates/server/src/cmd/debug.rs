@@ -55,9 +55,11 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             let mut out = Vec::new();
             for key in &ctx.argv[2..] {
                 let mut d = [0u8; 20];
+                // Like Redis, a logically expired key not yet reclaimed is
+                // still digested: this looks at the raw table.
                 let mut view = ctx.dbs.db(db);
                 let at = view.expire_at(key);
-                if let Some(e) = view.peek(key) {
+                if let Some(e) = view.raw(key) {
                     object_digest(&mut d, &e.value, at.is_some());
                 }
                 out.push(Frame::Simple(Bytes::from(hex(&d))));
@@ -159,20 +161,19 @@ fn object_digest(d: &mut [u8; 20], v: &Value, has_ttl: bool) {
 fn dataset_digest(ctx: &mut Ctx) -> [u8; 20] {
     let mut fin = [0u8; 20];
     for j in 0..ctx.dbs.count() {
-        let db = ctx.dbs.db(j);
+        let mut db = ctx.dbs.db(j);
         if db.is_empty() {
             continue;
         }
         mix_digest(&mut fin, &(j as u32).to_be_bytes());
+        // Every key in the table, expired or not, as Redis walks its dict.
         let mut keys = Vec::new();
-        db.for_each_live(|k, _| keys.push(k.clone()));
-        drop(db);
-        let mut db = ctx.dbs.db(j);
+        db.for_each_raw(|k, _| keys.push(k.clone()));
         for k in keys {
             let mut d = [0u8; 20];
             mix_digest(&mut d, &k);
             let at = db.expire_at(&k);
-            if let Some(e) = db.peek(&k) {
+            if let Some(e) = db.raw(&k) {
                 object_digest(&mut d, &e.value, at.is_some());
             }
             xor_digest(&mut fin, &d);

@@ -369,7 +369,11 @@ fn decrby(ctx: &mut Ctx) -> CmdResult {
 
 fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1].clone();
-    crate::args::parse_f64(&ctx.argv[2])?;
+    // The increment is validated before the key is looked at, as in Redis
+    // (and with the same strtold rules, hex floats included).
+    if !rubedo_engine::types::float::is_valid(&ctx.argv[2]) {
+        return Err(CmdError::NotFloat);
+    }
     let argv = ctx.argv;
     let mut db = ctx.db();
     let text = st::incr_by_float(&mut db, &key, &argv[2])?;

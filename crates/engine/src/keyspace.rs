@@ -314,6 +314,22 @@ impl<'a> Db<'a> {
         self.len() == 0
     }
 
+    /// Estimated average remaining TTL (ms) of the keys with one, weighted
+    /// over shards; 0 when none has been sampled.
+    pub fn avg_ttl(&self) -> u64 {
+        let (mut sum, mut n) = (0u128, 0u128);
+        for t in self.tables() {
+            let e = t.expires_len() as u128;
+            sum += t.avg_ttl() as u128 * e;
+            n += e;
+        }
+        if n == 0 {
+            0
+        } else {
+            (sum / n) as u64
+        }
+    }
+
     pub fn expires_len(&self) -> usize {
         self.tables().iter().map(|t| t.expires_len()).sum()
     }

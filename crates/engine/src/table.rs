@@ -30,6 +30,9 @@ pub struct Table {
     expires: Dict<u64>,
     /// Where the next active-expiry pass resumes in `expires`.
     expire_cursor: u64,
+    /// Running estimate of the remaining TTL of keys with one, in ms,
+    /// refreshed from the keys active expiry samples (INFO's avg_ttl).
+    avg_ttl: u64,
 }
 
 /// How a lookup treats the entry's access time.
@@ -148,10 +151,17 @@ impl Table {
     /// Removes everything; returns the number of keys removed.
     pub fn clear(&mut self) -> usize {
         let n = self.keys.len();
-        self.keys = Dict::new();
-        self.expires = Dict::new();
-        self.expire_cursor = 0;
+        *self = Table::default();
         n
+    }
+
+    /// The estimated average remaining TTL (ms) of keys with one; 0 if none.
+    pub fn avg_ttl(&self) -> u64 {
+        if self.expires.is_empty() {
+            0
+        } else {
+            self.avg_ttl
+        }
     }
 
     /// One SCAN step over the raw table; expired keys are reported too and
@@ -213,12 +223,16 @@ impl Table {
         }
         let mut dead: Vec<Key> = Vec::new();
         let mut visited = 0;
+        let (mut ttl_sum, mut ttl_n) = (0u64, 0u64);
         let mut cursor = self.expire_cursor;
         loop {
             cursor = self.expires.scan(cursor, |k, &t| {
                 visited += 1;
                 if t < now {
                     dead.push(k.clone());
+                } else {
+                    ttl_sum += t - now;
+                    ttl_n += 1;
                 }
             });
             if cursor == 0 || visited >= budget {
@@ -226,6 +240,15 @@ impl Table {
             }
         }
         self.expire_cursor = cursor;
+        if ttl_n > 0 {
+            // Smoothed like Redis: each sample moves the estimate by 2%.
+            let sample = ttl_sum / ttl_n;
+            self.avg_ttl = if self.avg_ttl == 0 {
+                sample
+            } else {
+                self.avg_ttl / 50 * 49 + sample / 50
+            };
+        }
         let n = dead.len();
         for k in dead {
             self.expires.remove(&k);

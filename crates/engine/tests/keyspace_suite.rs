@@ -128,6 +128,35 @@ macro_rules! suite {
             }
 
             #[test]
+            fn active_expiry_estimates_the_average_ttl() {
+                let (ks, _) = make();
+                for i in 0..100 {
+                    let key = format!("k{i}");
+                    set(&ks, 0, &key, "v");
+                    ks.run(
+                        Scope::Keys {
+                            db: 0,
+                            keys: &[key.as_bytes()],
+                        },
+                        |dbs| {
+                            dbs.db(0)
+                                .set_expire(key.as_bytes(), Some(1_000_000 + 10_000));
+                        },
+                    );
+                }
+                assert_eq!(
+                    ks.run(Scope::Db(0), |dbs| dbs.db(0).avg_ttl()),
+                    0,
+                    "nothing sampled yet"
+                );
+                let mut ev = Events::default();
+                ks.active_expire(1000, &mut ev);
+                assert!(ev.expired.is_empty());
+                let avg = ks.run(Scope::Db(0), |dbs| dbs.db(0).avg_ttl());
+                assert_eq!(avg, 10_000);
+            }
+
+            #[test]
             fn db_scope_sees_every_key_and_scans_them_all() {
                 let (ks, _) = make();
                 for i in 0..500 {

@@ -296,7 +296,6 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
-            let now_ms = ctx.now();
             for i in 0..ctx.dbs.count() {
                 let db = ctx.dbs.db(i);
                 let keys = db.len();
@@ -304,8 +303,8 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                     continue;
                 }
                 let expires = db.expires_len();
-                let _ = now_ms;
-                field!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0");
+                let avg_ttl = db.avg_ttl();
+                field!(out, "db{i}:keys={keys},expires={expires},avg_ttl={avg_ttl}");
             }
         }
         "commandstats" => {

@@ -323,11 +323,7 @@ impl<'a> Db<'a> {
             sum += t.avg_ttl() as u128 * e;
             n += e;
         }
-        if n == 0 {
-            0
-        } else {
-            (sum / n) as u64
-        }
+        sum.checked_div(n).map_or(0, |v| v as u64)
     }
 
     pub fn expires_len(&self) -> usize {

@@ -240,9 +240,8 @@ impl Table {
             }
         }
         self.expire_cursor = cursor;
-        if ttl_n > 0 {
+        if let Some(sample) = ttl_sum.checked_div(ttl_n) {
             // Smoothed like Redis: each sample moves the estimate by 2%.
-            let sample = ttl_sum / ttl_n;
             self.avg_ttl = if self.avg_ttl == 0 {
                 sample
             } else {

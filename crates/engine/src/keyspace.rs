@@ -412,28 +412,29 @@ impl<'a> Db<'a> {
             Tables::Shards { tables, .. } => tables.iter_mut().map(|g| &mut *g.1).collect(),
         };
         let ev = &mut *self.ev;
-        let total: usize = tables.iter().map(|t| t.len()).sum();
-        if total == 0 {
-            return None;
-        }
         use rand::Rng;
         let mut rng = rand::thread_rng();
         for _ in 0..16 {
-            let mut pick = rng.gen_range(0..total.max(1));
-            let mut chosen = None;
-            for (i, t) in tables.iter().enumerate() {
-                if pick < t.len() {
-                    chosen = Some(i);
-                    break;
-                }
-                pick -= t.len();
+            // Recounted every round: a try may reclaim expired keys.
+            let total: usize = tables.iter().map(|t| t.len()).sum();
+            if total == 0 {
+                return None;
             }
-            let i = chosen?;
+            // A table chosen in proportion to its size, so keys are equally likely.
+            let mut pick = rng.gen_range(0..total);
+            let i = tables
+                .iter()
+                .position(|t| {
+                    if pick < t.len() {
+                        true
+                    } else {
+                        pick -= t.len();
+                        false
+                    }
+                })
+                .expect("pick is below the total");
             if let Some(k) = tables[i].random_key(idx, now, ev) {
                 return Some(k);
-            }
-            if tables.iter().all(|t| t.is_empty()) {
-                return None;
             }
         }
         tables.iter_mut().find_map(|t| t.random_key(idx, now, ev))

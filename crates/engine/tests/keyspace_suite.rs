@@ -224,18 +224,27 @@ macro_rules! suite {
                 let (ks, clock) = make();
                 assert!(ks.run(Scope::Db(0), |dbs| dbs.db(0).random_key()).is_none());
                 set(&ks, 0, "live", "v");
-                set(&ks, 0, "dead", "v");
-                ks.run(
-                    Scope::Keys {
-                        db: 0,
-                        keys: &[b"dead"],
-                    },
-                    |dbs| dbs.db(0).set_expire(b"dead", Some(1)),
-                );
                 clock.advance(1);
-                for _ in 0..20 {
-                    let k = ks.run(Scope::Db(0), |dbs| dbs.db(0).random_key()).unwrap();
-                    assert_eq!(k.as_bytes(), b"live");
+                // Each round plants expired keys (likely in other shards) that
+                // the lookup has to reclaim on its way to the live one.
+                for round in 0..50 {
+                    for j in 0..3 {
+                        let dead = format!("dead{round}:{j}");
+                        set(&ks, 0, &dead, "v");
+                        ks.run(
+                            Scope::Keys {
+                                db: 0,
+                                keys: &[dead.as_bytes()],
+                            },
+                            |dbs| dbs.db(0).set_expire(dead.as_bytes(), Some(1)),
+                        );
+                    }
+                    let k = ks.run(Scope::Db(0), |dbs| dbs.db(0).random_key());
+                    assert_eq!(
+                        k.map(|k| k.as_bytes().to_vec()),
+                        Some(b"live".to_vec()),
+                        "round {round}"
+                    );
                 }
             }
         }

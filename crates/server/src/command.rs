@@ -4,6 +4,10 @@
 
 use std::collections::HashMap;
 
+/// Lookups on every command: a fast hasher (names are not attacker-chosen keys
+/// that could grow the map).
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
 use bytes::Bytes;
 
 use crate::ctx::Ctx;
@@ -337,22 +341,22 @@ impl Cmd {
 /// Every command, indexed by name, with a dense id per command and
 /// subcommand (for statistics).
 pub struct Table {
-    by_name: HashMap<&'static str, &'static Cmd>,
+    by_name: FastMap<&'static str, &'static Cmd>,
     /// Top-level commands in registration order.
     pub top: Vec<&'static Cmd>,
     /// Every command and subcommand; the index is its id.
     pub all: Vec<&'static Cmd>,
     /// Row address -> id; rows are 'static so their addresses are stable.
-    ids: HashMap<usize, usize>,
+    ids: FastMap<usize, usize>,
 }
 
 impl Table {
     pub fn new(families: &[&'static [Cmd]]) -> Table {
         let mut t = Table {
-            by_name: HashMap::new(),
+            by_name: FastMap::default(),
             top: Vec::new(),
             all: Vec::new(),
-            ids: HashMap::new(),
+            ids: FastMap::default(),
         };
         for fam in families {
             for c in fam.iter() {

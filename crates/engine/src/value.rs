@@ -133,31 +133,36 @@ impl std::fmt::Debug for Str {
     }
 }
 
-/// The value stored under a key.
+/// The value stored under a key. Collections are boxed so every entry
+/// stays as small as a string's.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Str),
+    Hash(Box<crate::types::hash::Hash>),
+    Set(Box<crate::types::set::Set>),
 }
 
 /// The type names TYPE and SCAN TYPE use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     String,
+    Hash,
+    Set,
 }
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
         }
     }
 
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        if name.eq_ignore_ascii_case(b"string") {
-            Some(Kind::String)
-        } else {
-            None
-        }
+        [Kind::String, Kind::Hash, Kind::Set]
+            .into_iter()
+            .find(|k| name.eq_ignore_ascii_case(k.name().as_bytes()))
     }
 }
 
@@ -165,30 +170,38 @@ impl Value {
     pub fn kind(&self) -> Kind {
         match self {
             Value::Str(_) => Kind::String,
+            Value::Hash(_) => Kind::Hash,
+            Value::Set(_) => Kind::Set,
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
         }
     }
 
     pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
     pub fn as_str_mut(&mut self) -> Option<&mut Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 }

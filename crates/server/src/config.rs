@@ -55,8 +55,42 @@ const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
     }
 }
 
+const fn aliased(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+) -> Param {
+    Param {
+        name,
+        alias: Some(alias),
+        kind,
+        default,
+        mutable: true,
+    }
+}
+
+/// Size limits of the compact collection encodings.
+const SMALL: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
+
 pub static PARAMS: &[Param] = &[
     fixed("bind", Kind::Str, "127.0.0.1"),
+    aliased(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        SMALL,
+        "128",
+    ),
+    aliased(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        SMALL,
+        "64",
+    ),
+    p("set-max-intset-entries", SMALL, "512"),
     fixed("port", Kind::Int { min: 0, max: 65535 }, "6379"),
     fixed(
         "databases",
@@ -156,6 +190,9 @@ pub struct Config {
     pub maxclients: AtomicU64,
     pub expire_effort: AtomicU64,
     pub has_password: AtomicBool,
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
 }
 
 impl Default for Config {
@@ -168,6 +205,9 @@ impl Default for Config {
             query_buffer_limit: AtomicU64::new(1 << 30),
             maxclients: AtomicU64::new(10000),
             expire_effort: AtomicU64::new(1),
+            hash_max_listpack_entries: AtomicU64::new(128),
+            hash_max_listpack_value: AtomicU64::new(64),
+            set_max_intset_entries: AtomicU64::new(512),
             has_password: AtomicBool::new(false),
         };
         for prm in PARAMS {
@@ -280,6 +320,11 @@ impl Config {
             "client-query-buffer-limit" => self.query_buffer_limit.store(n, Ordering::Relaxed),
             "maxclients" => self.maxclients.store(n, Ordering::Relaxed),
             "active-expire-effort" => self.expire_effort.store(n, Ordering::Relaxed),
+            "hash-max-listpack-entries" => {
+                self.hash_max_listpack_entries.store(n, Ordering::Relaxed)
+            }
+            "hash-max-listpack-value" => self.hash_max_listpack_value.store(n, Ordering::Relaxed),
+            "set-max-intset-entries" => self.set_max_intset_entries.store(n, Ordering::Relaxed),
             "requirepass" => self.has_password.store(!v.is_empty(), Ordering::Relaxed),
             _ => {}
         }

@@ -1,4 +1,6 @@
 //! Data-type operations, one module per type, over the [`crate::Db`] view.
 
 pub mod float;
+pub mod hash;
+pub mod set;
 pub mod string;

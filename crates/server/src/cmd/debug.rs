@@ -106,6 +106,8 @@ fn debug_object(ctx: &mut Ctx) -> CmdResult {
     };
     let (enc, len) = match &e.value {
         Value::Str(s) => (s.encoding(), s.len()),
+        Value::Hash(h) => (h.encoding(), h.len()),
+        Value::Set(s) => (s.encoding(), s.len()),
     };
     Ok(Frame::Simple(Bytes::from(format!(
         "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
@@ -143,6 +145,8 @@ fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
 fn type_code(v: &Value) -> u32 {
     match v {
         Value::Str(_) => 0,
+        Value::Set(_) => 2,
+        Value::Hash(_) => 4,
     }
 }
 
@@ -150,6 +154,14 @@ fn object_digest(d: &mut [u8; 20], v: &Value, has_ttl: bool) {
     mix_digest(d, &type_code(v).to_be_bytes());
     match v {
         Value::Str(s) => s.with_bytes(|b| mix_digest(d, b)),
+        // Collections: order-independent, each element digested on its own.
+        Value::Set(s) => s.for_each(|m| xor_digest(d, m)),
+        Value::Hash(h) => h.for_each(|f, v| {
+            let mut e = [0u8; 20];
+            mix_digest(&mut e, f);
+            mix_digest(&mut e, v);
+            xor_digest(d, &e);
+        }),
     }
     if has_ttl {
         xor_digest(d, b"!!expire!!");

@@ -7,8 +7,10 @@ use crate::command::Cmd;
 
 pub mod connection;
 pub mod debug;
+pub mod hash;
 pub mod keys;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod txn;
 
@@ -17,6 +19,8 @@ pub fn families() -> Vec<&'static [Cmd]> {
     vec![
         string::COMMANDS,
         keys::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
         connection::COMMANDS,
         txn::COMMANDS,
         server::COMMANDS,

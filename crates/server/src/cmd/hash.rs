@@ -1,0 +1,5 @@
+//! The hash group.
+
+use crate::command::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

@@ -1,0 +1,5 @@
+//! The set group.
+
+use crate::command::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

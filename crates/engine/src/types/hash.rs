@@ -1,9 +1,12 @@
 //! The hash type.
 
+/// One field and its value.
+type Pair = (Box<[u8]>, Box<[u8]>);
+
 /// A hash value (field -> value).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Hash {
-    fields: Vec<(Box<[u8]>, Box<[u8]>)>,
+    fields: Vec<Pair>,
 }
 
 impl Hash {

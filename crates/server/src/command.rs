@@ -118,27 +118,59 @@ pub mod acl {
     ];
 }
 
+/// How a key spec finds its keys after its first argument.
+#[derive(Clone, Copy, Debug)]
+pub enum Find {
+    /// Up to `lastkey` (relative to the start; negative counts from the end
+    /// of the arguments), every `keystep` arguments.
+    Range { lastkey: i32, keystep: i32 },
+    /// The argument at start + `keynumidx` says how many keys follow,
+    /// starting at start + `firstkey`, every `keystep` (SINTERCARD, ZUNION...).
+    Keynum {
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+    },
+}
+
 /// One key specification, as Redis 7's COMMAND INFO reports it: a group of
-/// keys starting at argument `index` and running to `lastkey` (relative to
-/// `index`; negative counts from the end of the arguments) every `keystep`
-/// arguments, with flags saying how the command uses them.
+/// keys starting at argument `index`, found as `find` says, with flags
+/// saying how the command uses them.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     pub flags: &'static [&'static str],
     pub notes: &'static str,
     pub index: i32,
-    pub lastkey: i32,
-    pub keystep: i32,
+    pub find: Find,
 }
 
-/// A key spec over arguments `index..` (see [`Spec`]).
+/// A key spec over the range of arguments `index..` (see [`Find::Range`]).
 pub const fn ks(flags: &'static [&'static str], index: i32, lastkey: i32, keystep: i32) -> Spec {
     Spec {
         flags,
         notes: "",
         index,
-        lastkey,
-        keystep,
+        find: Find::Range { lastkey, keystep },
+    }
+}
+
+/// A key spec whose key count is an argument (see [`Find::Keynum`]).
+pub const fn ks_keynum(
+    flags: &'static [&'static str],
+    index: i32,
+    keynumidx: i32,
+    firstkey: i32,
+    keystep: i32,
+) -> Spec {
+    Spec {
+        flags,
+        notes: "",
+        index,
+        find: Find::Keynum {
+            keynumidx,
+            firstkey,
+            keystep,
+        },
     }
 }
 
@@ -149,12 +181,37 @@ impl Spec {
         self
     }
 
-    /// Absolute index of the spec's last key for `argc` arguments.
-    fn last(&self, argc: usize) -> i32 {
-        if self.lastkey < 0 {
-            argc as i32 + self.lastkey
-        } else {
-            self.index + self.lastkey
+    /// Pushes the indexes of this spec's keys in `argv`.
+    fn keys(&self, argv: &[Bytes], out: &mut Vec<usize>) {
+        let argc = argv.len() as i64;
+        let (first, last, step) = match self.find {
+            Find::Range { lastkey, keystep } => {
+                let last = if lastkey < 0 {
+                    argc + lastkey as i64
+                } else {
+                    (self.index + lastkey) as i64
+                };
+                (self.index as i64, last, keystep as i64)
+            }
+            Find::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                // A bad count finds no keys; the handler reports the error.
+                let n = argv
+                    .get((self.index + keynumidx) as usize)
+                    .and_then(|a| rubedo_engine::value::parse_i64(a))
+                    .filter(|n| *n > 0)
+                    .unwrap_or(0);
+                let first = (self.index + firstkey) as i64;
+                (first, first + (n - 1) * keystep as i64, keystep as i64)
+            }
+        };
+        let mut i = first;
+        while step > 0 && i <= last && i < argc {
+            out.push(i as usize);
+            i += step;
         }
     }
 }
@@ -303,14 +360,9 @@ impl Cmd {
         match self.keys {
             KeySpec::None => Vec::new(),
             KeySpec::Specs(specs) => {
-                let argc = argv.len();
                 let mut out = Vec::new();
                 for s in specs {
-                    let mut i = s.index;
-                    while i <= s.last(argc) && (i as usize) < argc && s.keystep > 0 {
-                        out.push(i as usize);
-                        i += s.keystep;
-                    }
+                    s.keys(argv, &mut out);
                 }
                 out.sort_unstable();
                 out.dedup();
@@ -320,21 +372,38 @@ impl Cmd {
         }
     }
 
-    /// The legacy (first, last, step) triple of COMMAND INFO, derived from
-    /// the key specs the way Redis derives it.
-    pub fn key_triple(&self) -> (i32, i32, i32) {
+    /// True if the keys can only be found by reading the arguments
+    /// (COMMAND INFO's `movablekeys`).
+    pub fn movable_keys(&self) -> bool {
         match self.keys {
-            KeySpec::Specs(specs) if !specs.is_empty() => {
-                let first = specs.iter().map(|s| s.index).min().unwrap_or(0);
-                let last = if let Some(neg) = specs.iter().find(|s| s.lastkey < 0) {
-                    neg.lastkey
-                } else {
-                    specs.iter().map(|s| s.index + s.lastkey).max().unwrap_or(0)
-                };
-                (first, last, specs[0].keystep)
-            }
-            _ => (0, 0, 0),
+            KeySpec::Fn(_) => true,
+            KeySpec::Specs(specs) => specs.iter().any(|s| matches!(s.find, Find::Keynum { .. })),
+            KeySpec::None => false,
         }
+    }
+
+    /// The legacy (first, last, step) triple of COMMAND INFO, derived from
+    /// the range key specs the way Redis derives it.
+    pub fn key_triple(&self) -> (i32, i32, i32) {
+        let KeySpec::Specs(specs) = self.keys else {
+            return (0, 0, 0);
+        };
+        let ranges: Vec<(i32, i32, i32)> = specs
+            .iter()
+            .filter_map(|s| match s.find {
+                Find::Range { lastkey, keystep } => Some((s.index, lastkey, keystep)),
+                Find::Keynum { .. } => None,
+            })
+            .collect();
+        if ranges.is_empty() {
+            return (0, 0, 0);
+        }
+        let first = ranges.iter().map(|r| r.0).min().unwrap_or(0);
+        let last = match ranges.iter().find(|r| r.1 < 0) {
+            Some(neg) => neg.1,
+            None => ranges.iter().map(|r| r.0 + r.1).max().unwrap_or(0),
+        };
+        (first, last, ranges[0].2)
     }
 }
 
@@ -410,4 +479,49 @@ pub fn sub_of(c: &'static Cmd, name: &[u8]) -> Option<&'static Cmd> {
         let short = s.name.rsplit('|').next().unwrap_or(s.name);
         short.as_bytes().eq_ignore_ascii_case(name)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn nop(_: &mut Ctx<'_, '_>) -> CmdResult {
+        Ok(rubedo_resp::Frame::ok())
+    }
+
+    #[test]
+    fn range_specs_find_keys_and_derive_the_legacy_triple() {
+        static SPECS: &[Spec] = &[ks(&["OW", "update"], 1, -1, 2)];
+        let c = Cmd::new("mset", -3, nop).specs(SPECS);
+        assert_eq!(
+            c.key_indexes(&argv(&["mset", "a", "1", "b", "2"])),
+            vec![1, 3]
+        );
+        assert_eq!(c.key_triple(), (1, -1, 2));
+        assert!(!c.movable_keys());
+        static TWO: &[Spec] = &[ks(&["RW"], 1, 0, 1), ks(&["OW"], 2, 0, 1)];
+        let c = Cmd::new("rename", 3, nop).specs(TWO);
+        assert_eq!(c.key_indexes(&argv(&["rename", "a", "b"])), vec![1, 2]);
+        assert_eq!(c.key_triple(), (1, 2, 1));
+    }
+
+    #[test]
+    fn keynum_specs_read_the_count_argument() {
+        static SPECS: &[Spec] = &[ks_keynum(&["RO", "access"], 1, 0, 1, 1)];
+        let c = Cmd::new("sintercard", -3, nop).specs(SPECS);
+        let a = argv(&["sintercard", "2", "x", "y", "LIMIT", "1"]);
+        assert_eq!(c.key_indexes(&a), vec![2, 3]);
+        assert_eq!(c.key_triple(), (0, 0, 0));
+        assert!(c.movable_keys());
+        // A count larger than the arguments stops at the end; a bad count finds nothing.
+        assert_eq!(c.key_indexes(&argv(&["sintercard", "5", "x"])), vec![2]);
+        assert!(c.key_indexes(&argv(&["sintercard", "abc", "x"])).is_empty());
+    }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use rubedo_resp::Frame;
 
 use crate::args::{is, Args};
-use crate::command::{acl, flag, flag::*, sub_of, Cmd, KeySpec, Lock};
+use crate::command::{acl, flag, flag::*, sub_of, Cmd, Find, KeySpec, Lock};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 use crate::exec::resolve;
@@ -364,19 +364,32 @@ fn key_specs(c: &Cmd) -> Frame {
                         ),
                     ]),
                 ));
+                let int = |n: i32| Frame::Integer(n as i64);
+                let (kind, spec) = match k.find {
+                    Find::Range { lastkey, keystep } => (
+                        "range",
+                        vec![
+                            (s("lastkey"), int(lastkey)),
+                            (s("keystep"), int(keystep)),
+                            (s("limit"), int(0)),
+                        ],
+                    ),
+                    Find::Keynum {
+                        keynumidx,
+                        firstkey,
+                        keystep,
+                    } => (
+                        "keynum",
+                        vec![
+                            (s("keynumidx"), int(keynumidx)),
+                            (s("firstkey"), int(firstkey)),
+                            (s("keystep"), int(keystep)),
+                        ],
+                    ),
+                };
                 m.push((
                     s("find_keys"),
-                    Frame::Map(vec![
-                        (s("type"), s("range")),
-                        (
-                            s("spec"),
-                            Frame::Map(vec![
-                                (s("lastkey"), Frame::Integer(k.lastkey as i64)),
-                                (s("keystep"), Frame::Integer(k.keystep as i64)),
-                                (s("limit"), Frame::Integer(0)),
-                            ]),
-                        ),
-                    ]),
+                    Frame::Map(vec![(s("type"), s(kind)), (s("spec"), Frame::Map(spec))]),
                 ));
                 Frame::Map(m)
             })
@@ -388,7 +401,7 @@ fn key_specs(c: &Cmd) -> Frame {
 fn info_of(c: &'static Cmd) -> Frame {
     let (first, last, step) = c.key_triple();
     let mut flags = c.flags;
-    if matches!(c.keys, KeySpec::Fn(_)) {
+    if c.movable_keys() {
         flags |= flag::MOVABLE_KEYS;
     }
     // Every command is either @fast or @slow, by its fast flag.

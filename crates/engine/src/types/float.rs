@@ -18,6 +18,8 @@ const MAX_CHARS: usize = 5 * 1024;
 const MAX_DEC_EXP: i64 = 6000;
 /// Binary exponent limit of the 80-bit format (value < 2^16384).
 const MAX_BIN_EXP: i64 = 16384;
+/// The smallest positive value (a denormal) is 2^-16445.
+const MIN_BIN_EXP: i64 = -16445;
 
 /// A finite long double: (-1)^neg * mant * 2^exp, with `mant` normalized to
 /// 64 significant bits (or zero).
@@ -142,11 +144,10 @@ fn parse(s: &[u8]) -> Option<Parsed> {
     if digits.bits() == 0 {
         return Some(Parsed::Finite(Ld { neg, ..Ld::ZERO }));
     }
-    if e10 > MAX_DEC_EXP {
-        return Some(Parsed::Infinite);
-    }
-    if e10 < -MAX_DEC_EXP {
-        return Some(Parsed::Finite(Ld { neg, ..Ld::ZERO }));
+    // Out of range for the format: strtold reports ERANGE and Redis refuses
+    // the number (overflow, or a nonzero value that rounds to zero).
+    if !(-MAX_DEC_EXP..=MAX_DEC_EXP).contains(&e10) {
+        return None;
     }
     let ld = if e10 >= 0 {
         round64(neg, digits * pow10(e10 as u32), 0, false)
@@ -158,11 +159,17 @@ fn parse(s: &[u8]) -> Option<Parsed> {
         let sticky = &q * &den != num;
         round64(neg, q, -(k as i64), sticky)
     };
-    Some(if ld.exp + 64 > MAX_BIN_EXP {
-        Parsed::Infinite
+    in_range(ld)
+}
+
+/// A finite parse result, or None if strtold would report ERANGE with an
+/// infinite or zero result.
+fn in_range(ld: Ld) -> Option<Parsed> {
+    if ld.mant != 0 && (ld.exp + 64 > MAX_BIN_EXP || ld.exp + 63 < MIN_BIN_EXP) {
+        None
     } else {
-        Parsed::Finite(ld)
-    })
+        Some(Parsed::Finite(ld))
+    }
 }
 
 /// The hexadecimal form strtold also accepts: `0x1A`, `0x.8`, `0x1p3`.
@@ -205,11 +212,7 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<Parsed> {
         e2 = rest.parse::<i64>().ok()?.clamp(-1_000_000, 1_000_000);
     }
     let ld = round64(neg, digits, e2 - 4 * frac, false);
-    Some(if ld.mant != 0 && ld.exp + 64 > MAX_BIN_EXP {
-        Parsed::Infinite
-    } else {
-        Parsed::Finite(ld)
-    })
+    in_range(ld)
 }
 
 fn signed(x: Ld, base: i64) -> BigInt {
@@ -274,6 +277,11 @@ pub fn is_valid(s: &[u8]) -> bool {
     parse(s).is_some()
 }
 
+/// True if `s` is a valid number spelling infinity (`inf`, `-infinity`...).
+pub fn is_infinite(s: &[u8]) -> bool {
+    matches!(parse(s), Some(Parsed::Infinite))
+}
+
 /// Parses a float argument the way Redis accepts it (no spaces, not NaN).
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let t = std::str::from_utf8(s).ok()?;
@@ -336,10 +344,17 @@ mod tests {
         assert_eq!(add_decimal(b"1", b"1e"), Err(Error::NotFloat));
         assert_eq!(add_decimal(b"1", b"0x"), Err(Error::NotFloat));
         assert_eq!(add_decimal(b"1", b"inf"), Err(Error::NanOrInfinity));
-        assert_eq!(
-            add_decimal(b"1", b"1e99999999999"),
-            Err(Error::NanOrInfinity)
-        );
+        // strtold's ERANGE: overflow and underflow to zero are not numbers
+        // (values observed from redis-server 7.0.15).
+        for bad in ["1e99999999999", "1e-99999", "1e5000", "1e4933", "1e-4951"] {
+            assert_eq!(
+                add_decimal(b"1", bad.as_bytes()),
+                Err(Error::NotFloat),
+                "{bad}"
+            );
+        }
+        assert_eq!(add_decimal(b"0", b"1e-4940"), Ok(b"0".to_vec()));
+        assert!(add_decimal(b"0", b"1e4932").is_ok());
     }
 
     #[test]

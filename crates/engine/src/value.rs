@@ -140,6 +140,8 @@ pub enum Value {
     Str(Str),
     Hash(Box<crate::types::hash::Hash>),
     Set(Box<crate::types::set::Set>),
+    List(Box<crate::types::list::List>),
+    ZSet(Box<crate::types::zset::ZSet>),
 }
 
 /// The type names TYPE and SCAN TYPE use.
@@ -148,6 +150,8 @@ pub enum Kind {
     String,
     Hash,
     Set,
+    List,
+    ZSet,
 }
 
 impl Kind {
@@ -156,11 +160,13 @@ impl Kind {
             Kind::String => "string",
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::List => "list",
+            Kind::ZSet => "zset",
         }
     }
 
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        [Kind::String, Kind::Hash, Kind::Set]
+        [Kind::String, Kind::Hash, Kind::Set, Kind::List, Kind::ZSet]
             .into_iter()
             .find(|k| name.eq_ignore_ascii_case(k.name().as_bytes()))
     }
@@ -172,6 +178,8 @@ impl Value {
             Value::Str(_) => Kind::String,
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
+            Value::List(_) => Kind::List,
+            Value::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -180,6 +188,8 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -188,6 +198,8 @@ impl Value {
             Value::Str(s) => s.heap_bytes(),
             Value::Hash(h) => h.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
+            Value::List(l) => l.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 

@@ -91,6 +91,27 @@ pub static PARAMS: &[Param] = &[
         "64",
     ),
     p("set-max-intset-entries", SMALL, "512"),
+    aliased(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        SMALL,
+        "128",
+    ),
+    aliased(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        SMALL,
+        "64",
+    ),
+    aliased(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "-2",
+    ),
     fixed("port", Kind::Int { min: 0, max: 65535 }, "6379"),
     fixed(
         "databases",
@@ -193,6 +214,10 @@ pub struct Config {
     pub hash_max_listpack_entries: AtomicU64,
     pub hash_max_listpack_value: AtomicU64,
     pub set_max_intset_entries: AtomicU64,
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
+    /// Stored as i64 bits: negative values select a byte size per node.
+    pub list_max_listpack_size: std::sync::atomic::AtomicI64,
 }
 
 impl Default for Config {
@@ -208,6 +233,9 @@ impl Default for Config {
             hash_max_listpack_entries: AtomicU64::new(128),
             hash_max_listpack_value: AtomicU64::new(64),
             set_max_intset_entries: AtomicU64::new(512),
+            zset_max_listpack_entries: AtomicU64::new(128),
+            zset_max_listpack_value: AtomicU64::new(64),
+            list_max_listpack_size: std::sync::atomic::AtomicI64::new(-2),
             has_password: AtomicBool::new(false),
         };
         for prm in PARAMS {
@@ -325,6 +353,13 @@ impl Config {
             }
             "hash-max-listpack-value" => self.hash_max_listpack_value.store(n, Ordering::Relaxed),
             "set-max-intset-entries" => self.set_max_intset_entries.store(n, Ordering::Relaxed),
+            "zset-max-listpack-entries" => {
+                self.zset_max_listpack_entries.store(n, Ordering::Relaxed)
+            }
+            "zset-max-listpack-value" => self.zset_max_listpack_value.store(n, Ordering::Relaxed),
+            "list-max-listpack-size" => self
+                .list_max_listpack_size
+                .store(v.parse().unwrap_or(-2), Ordering::Relaxed),
             "requirepass" => self.has_password.store(!v.is_empty(), Ordering::Relaxed),
             _ => {}
         }

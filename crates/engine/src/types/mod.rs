@@ -2,5 +2,7 @@
 
 pub mod float;
 pub mod hash;
+pub mod list;
 pub mod set;
 pub mod string;
+pub mod zset;

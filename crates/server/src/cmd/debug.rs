@@ -107,6 +107,8 @@ fn debug_object(ctx: &mut Ctx) -> CmdResult {
     let (enc, len) = match &e.value {
         Value::Str(s) => (s.encoding(), s.len()),
         Value::Hash(h) => (h.encoding(), h.len()),
+        Value::List(l) => (l.encoding(), l.len()),
+        Value::ZSet(z) => (z.encoding(), z.len()),
         Value::Set(s) => (s.encoding(), s.len()),
     };
     Ok(Frame::Simple(Bytes::from(format!(
@@ -145,7 +147,9 @@ fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
 fn type_code(v: &Value) -> u32 {
     match v {
         Value::Str(_) => 0,
+        Value::List(_) => 1,
         Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
     }
 }
@@ -156,6 +160,14 @@ fn object_digest(d: &mut [u8; 20], v: &Value, has_ttl: bool) {
         Value::Str(s) => s.with_bytes(|b| mix_digest(d, b)),
         // Collections: order-independent, each element digested on its own.
         Value::Set(s) => s.for_each(|m| xor_digest(d, m)),
+        // Lists are ordered: each element is mixed in turn.
+        Value::List(l) => l.for_each(|e| mix_digest(d, e)),
+        Value::ZSet(z) => z.for_each(|m, score| {
+            let mut e = [0u8; 20];
+            mix_digest(&mut e, m);
+            mix_digest(&mut e, rubedo_resp::format_double(score).as_bytes());
+            xor_digest(d, &e);
+        }),
         Value::Hash(h) => h.for_each(|f, v| {
             let mut e = [0u8; 20];
             mix_digest(&mut e, f);

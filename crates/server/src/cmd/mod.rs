@@ -9,10 +9,12 @@ pub mod connection;
 pub mod debug;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
 pub mod txn;
+pub mod zset;
 
 /// Every family's rows, in the order COMMAND lists them.
 pub fn families() -> Vec<&'static [Cmd]> {
@@ -21,6 +23,8 @@ pub fn families() -> Vec<&'static [Cmd]> {
         keys::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
+        list::COMMANDS,
+        zset::COMMANDS,
         connection::COMMANDS,
         txn::COMMANDS,
         server::COMMANDS,

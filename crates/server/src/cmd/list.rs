@@ -1,0 +1,5 @@
+//! The list group.
+
+use crate::command::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

@@ -1,0 +1,5 @@
+//! The sorted set group.
+
+use crate::command::Cmd;
+
+pub static COMMANDS: &[Cmd] = &[];

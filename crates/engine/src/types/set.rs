@@ -144,13 +144,17 @@ impl IntSet {
 
 enum Repr {
     Ints(IntSet),
-    Hash(Dict<()>),
+    /// Boxed so a small (intset) set does not pay for the table header.
+    Hash(Box<Dict<()>>),
 }
 
 /// A set value.
 pub struct Set {
     repr: Repr,
 }
+
+// Every set key pays for this box: keep it small.
+const _: () = assert!(std::mem::size_of::<Set>() <= 32);
 
 impl Default for Set {
     fn default() -> Self {
@@ -171,7 +175,7 @@ impl Clone for Set {
                     n.insert_new(k.as_bytes(), ());
                 }
                 Set {
-                    repr: Repr::Hash(n),
+                    repr: Repr::Hash(Box::new(n)),
                 }
             }
         }
@@ -281,7 +285,7 @@ impl Set {
             for n in v.iter() {
                 with_int(n, |b| d.insert_new(b, ()));
             }
-            self.repr = Repr::Hash(d);
+            self.repr = Repr::Hash(Box::new(d));
         }
     }
 

@@ -172,6 +172,12 @@ pub(crate) fn shard_of(hasher: &ahash::RandomState, shards: usize, key: &[u8]) -
     (hasher.hash_one(key) as usize) & (shards - 1)
 }
 
+/// Values clients can block on (BLPOP, BZPOPMIN...): creating such a key
+/// may serve a blocked client.
+fn is_blockable(v: &Value) -> bool {
+    matches!(v, Value::List(_) | Value::ZSet(_))
+}
+
 /// One database as a command sees it.
 pub struct Db<'a> {
     index: usize,
@@ -274,14 +280,22 @@ impl<'a> Db<'a> {
     /// Stores a value, replacing the old one; clears the TTL unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Entry> {
         let (idx, now) = (self.index, self.now);
+        let blockable = is_blockable(&value);
         let t = table_for!(self, key);
         t.expire_if_needed(idx, key, now, self.ev);
-        t.set(key, value, now, keep_ttl)
+        let old = t.set(key, value, now, keep_ttl);
+        if blockable && old.is_none() {
+            self.ev.ready.push((idx, Key::new(key)));
+        }
+        old
     }
 
     /// Inserts a key the caller has just found absent.
     pub fn insert_new(&mut self, key: &[u8], value: Value) -> &mut Entry {
-        let now = self.now;
+        let (idx, now) = (self.index, self.now);
+        if is_blockable(&value) {
+            self.ev.ready.push((idx, Key::new(key)));
+        }
         table_for!(self, key).insert_new(key, value, now)
     }
 

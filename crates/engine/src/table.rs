@@ -11,13 +11,16 @@ use crate::value::{secs, Entry, Value};
 pub struct Events {
     /// Keys deleted because their time had passed, with their database.
     pub expired: Vec<(usize, Key)>,
+    /// Keys that came into existence holding a type clients can block on
+    /// (lists, sorted sets): the "key ready" signal for blocked clients.
+    pub ready: Vec<(usize, Key)>,
     pub hits: u64,
     pub misses: u64,
 }
 
 impl Events {
     pub fn is_empty(&self) -> bool {
-        self.expired.is_empty() && self.hits == 0 && self.misses == 0
+        self.expired.is_empty() && self.ready.is_empty() && self.hits == 0 && self.misses == 0
     }
 }
 

@@ -52,6 +52,11 @@ pub struct Client {
     pub pushes: Vec<rubedo_resp::Frame>,
     /// Connected from a loopback address (for `enable-debug-command local`).
     pub is_local: bool,
+    /// Set by a blocking command that found nothing to serve.
+    pub block: Option<crate::blocking::BlockRequest>,
+    /// True while EXEC runs the queued commands (blocking commands then
+    /// answer at once instead of blocking).
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -77,6 +82,8 @@ impl Client {
             close: false,
             pushes: Vec::new(),
             is_local: false,
+            block: None,
+            in_exec: false,
         }
     }
 }

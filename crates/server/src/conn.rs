@@ -11,9 +11,11 @@ use rubedo_engine::Keyspace;
 use rubedo_resp::{encode, Frame, RequestLimits, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 
+use crate::blocking::{timeout_reply, BlockRequest, Parked};
 use crate::client::{Client, ReplyMode};
-use crate::exec::{execute, Server};
+use crate::exec::{execute, serve_blocked, Server};
 use crate::state::ClientInfo;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -110,7 +112,17 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                 .set_auth_required(!client.authenticated && srv.config.has_password.load(Relaxed));
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Some(argv)) => {
-                    let reply = execute(server, client, argv);
+                    let mut reply = execute(server, client, argv);
+                    if let Some(req) = client.block.take() {
+                        // Earlier replies of the pipeline go out before we wait.
+                        if !out.is_empty() && !flush(srv, client, stream, &mut out).await {
+                            return;
+                        }
+                        match wait_blocked(server, client, req, stream, &mut inbuf).await {
+                            Some(r) => reply = r,
+                            None => return,
+                        }
+                    }
                     for p in client.pushes.drain(..) {
                         encode(&p, client.proto, &mut out);
                     }
@@ -152,6 +164,94 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         if inbuf.is_empty() && inbuf.capacity() > 1 << 20 {
             inbuf = BytesMut::with_capacity(READ_CHUNK);
         }
+    }
+}
+
+/// Parks a client whose blocking command found nothing, until it is served,
+/// its time runs out, CLIENT UNBLOCK ends the wait, or it disconnects
+/// (None). Input that arrives meanwhile is kept for later, as Redis does.
+async fn wait_blocked<K: Keyspace>(
+    server: &Server<K>,
+    client: &mut Client,
+    req: BlockRequest,
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+) -> Option<Frame> {
+    let srv = &server.shared;
+    let (id, info) = (client.id, client.info.clone());
+    let (db, keys, deadline) = (req.db, req.keys.clone(), req.deadline);
+    let (done, mut rx) = oneshot::channel();
+    info.unblock_mode.store(0, Relaxed);
+    let me = std::mem::replace(client, Client::new(info.clone(), client.authenticated));
+    srv.blocking.park(
+        id,
+        Parked {
+            client: me,
+            req,
+            done,
+        },
+    );
+    if server.ks.wants_keys() {
+        // Under the concurrent engine a push may have landed between the
+        // command's check and parking: look once more.
+        for k in &keys {
+            srv.blocking.signal(db, k);
+        }
+        if srv.blocking.has_ready() {
+            serve_blocked(server);
+        }
+    }
+    let limit = srv.config.query_buffer_limit.load(Relaxed) as usize;
+    loop {
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let ended: Frame = tokio::select! {
+            r = &mut rx => {
+                let (reply, c) = r.ok()?;
+                *client = c;
+                return Some(reply);
+            }
+            _ = sleep => timeout_reply(),
+            _ = info.unblock.notified() => match info.unblock_mode.swap(0, Relaxed) {
+                1 => timeout_reply(),
+                2 => Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                _ => continue,
+            },
+            n = stream.read_buf(inbuf) => match n {
+                Ok(n) if n > 0 && inbuf.len() <= limit => continue,
+                _ => {
+                    // Gone (or flooding while blocked): take the state back and stop.
+                    if let Some(p) = srv.blocking.cancel(id) {
+                        *client = p.client;
+                    } else if let Ok((_, c)) = rx.await {
+                        *client = c;
+                        srv.blocking.clear_cancel(id);
+                    }
+                    return None;
+                }
+            },
+        };
+        return match srv.blocking.cancel(id) {
+            Some(p) => {
+                *client = p.client;
+                Some(ended)
+            }
+            // Being retried right now: the retry answers (served or not).
+            None => {
+                let (reply, c) = rx.await.ok()?;
+                *client = c;
+                srv.blocking.clear_cancel(id);
+                Some(if reply == timeout_reply() {
+                    ended
+                } else {
+                    reply
+                })
+            }
+        };
     }
 }
 

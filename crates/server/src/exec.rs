@@ -125,13 +125,48 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
             }
         }
     };
-    server.ks.run(scope, |dbs| {
+    let reply = server.ks.run(scope, |dbs| {
         let mut effects = Vec::new();
         let reply = call(srv, client, dbs, cmd, &argv, &mut effects);
         let events = dbs.take_events();
         after_run(srv, events, effects);
         reply
-    })
+    });
+    if srv.blocking.has_ready() {
+        serve_blocked(server);
+    }
+    reply
+}
+
+/// Serves blocked clients whose keys became ready, first blocked first,
+/// right after the command that made them ready (as Redis does, so no
+/// other command can take the data first). Each waiting command is simply
+/// run again for its client; one that still finds nothing keeps its turn.
+pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
+    let b = &server.shared.blocking;
+    loop {
+        if !b.begin_serving() {
+            return;
+        }
+        while let Some((db, key)) = b.next_ready() {
+            while let Some((id, mut p)) = b.take_head(db, &key) {
+                let reply = execute(server, &mut p.client, p.req.argv.clone());
+                // A key of another type does not serve a waiter (Redis only
+                // serves a list waiter from a list): it keeps waiting.
+                let wrong_type = matches!(&reply, Frame::Error(e) if e.starts_with(b"WRONGTYPE"));
+                if p.client.block.take().is_some() || wrong_type {
+                    b.put_back(id, p);
+                    break;
+                }
+                b.finish(id, &p.req);
+                let _ = p.done.send((reply, p.client));
+            }
+        }
+        b.end_serving();
+        if !b.has_ready() {
+            return;
+        }
+    }
 }
 
 /// Refuses a command before it runs. Inside MULTI the refusal dooms the
@@ -253,6 +288,9 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
     }
     if events.misses > 0 {
         srv.stats.keyspace_misses.fetch_add(events.misses, Relaxed);
+    }
+    for (db, key) in &events.ready {
+        srv.blocking.signal(*db, key);
     }
     for (db, key) in &events.expired {
         srv.stats.expired_keys.fetch_add(1, Relaxed);

@@ -174,7 +174,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                     .max()
                     .unwrap_or(0)
             );
-            field!(out, "blocked_clients:0");
+            field!(out, "blocked_clients:{}", srv.blocking.blocked_clients());
             field!(out, "tracking_clients:0");
             field!(out, "clients_in_timeout_table:0");
         }

@@ -6,6 +6,7 @@
 //! per-connection loop; `server` starts the chosen engine and the cron.
 
 pub mod args;
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod command;

@@ -58,6 +58,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         next_client_id: AtomicU64::new(1),
         watches: Watches::default(),
         propagation: Propagation::default(),
+        blocking: Default::default(),
         started: Instant::now(),
         started_ms,
         run_id: run_id(),

@@ -49,6 +49,9 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
     /// A duplicate of the socket, so another task can shut it down.
     pub socket: Mutex<Option<std::net::TcpStream>>,
+    /// CLIENT UNBLOCK: how to end the wait (1 = timeout, 2 = error) and the wake-up.
+    pub unblock_mode: AtomicU8,
+    pub unblock: tokio::sync::Notify,
 }
 
 impl ClientInfo {
@@ -78,6 +81,8 @@ impl ClientInfo {
             dirty_cas: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             socket: Mutex::new(None),
+            unblock_mode: AtomicU8::new(0),
+            unblock: tokio::sync::Notify::new(),
         }
     }
 
@@ -219,6 +224,7 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     pub watches: Watches,
     pub propagation: Propagation,
+    pub blocking: crate::blocking::Blocking,
     pub started: Instant,
     pub started_ms: u64,
     pub run_id: String,

@@ -277,6 +277,21 @@ pub fn is_valid(s: &[u8]) -> bool {
     parse(s).is_some()
 }
 
+/// The value of a number as strtold reads it, rounded to f64 (timeouts).
+pub fn to_f64(s: &[u8]) -> Option<f64> {
+    match parse(s)? {
+        Parsed::Infinite => Some(if s.first() == Some(&b'-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        }),
+        Parsed::Finite(x) => {
+            let v = x.mant as f64 * 2f64.powi(x.exp.clamp(-2000, 2000) as i32);
+            Some(if x.neg { -v } else { v })
+        }
+    }
+}
+
 /// True if `s` is a valid number spelling infinity (`inf`, `-infinity`...).
 pub fn is_infinite(s: &[u8]) -> bool {
     matches!(parse(s), Some(Parsed::Infinite))

@@ -122,6 +122,15 @@ static CLIENT_SUBS: &[Cmd] = &[
             "O(1)",
             "Instructs the server whether to reply to commands.",
         ),
+    Cmd::new("client|unblock", -3, client_unblock)
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(CA)
+        .doc(
+            G,
+            "5.0.0",
+            "O(log N) where N is the number of client connections",
+            "Ends the wait of a client blocked in a blocking command.",
+        ),
     Cmd::new("client|help", 2, client_help)
         .flags(LOADING | STALE)
         .acl(CS)
@@ -505,6 +514,31 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         }
     }
     Ok(Frame::Integer(n))
+}
+
+fn client_unblock(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() > 4 {
+        return Err(err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(&ctx.argv[1])
+        )));
+    }
+    let id = parse_i64(&ctx.argv[2])?;
+    let mode = match ctx.argv.get(3) {
+        None => 1,
+        Some(m) if is(m, "TIMEOUT") => 1,
+        Some(m) if is(m, "ERROR") => 2,
+        Some(_) => return Err(err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let target = u64::try_from(id).ok().and_then(|id| ctx.srv.client(id));
+    match target {
+        Some(c) if ctx.srv.blocking.is_waiting(c.id) => {
+            c.unblock_mode.store(mode, Relaxed);
+            c.unblock.notify_one();
+            Ok(Frame::Integer(1))
+        }
+        _ => Ok(Frame::Integer(0)),
+    }
 }
 
 fn client_reply(ctx: &mut Ctx) -> CmdResult {

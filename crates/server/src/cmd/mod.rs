@@ -5,6 +5,7 @@ use rubedo_resp::Frame;
 
 use crate::command::Cmd;
 
+pub mod blocking;
 pub mod connection;
 pub mod debug;
 pub mod hash;
@@ -24,6 +25,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
         hash::COMMANDS,
         set::COMMANDS,
         list::COMMANDS,
+        blocking::COMMANDS,
         zset::COMMANDS,
         connection::COMMANDS,
         txn::COMMANDS,

@@ -144,9 +144,11 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     let start = ctx.effects.len();
     let mut replies = Vec::with_capacity(m.queue.len());
+    ctx.client.in_exec = true;
     for (cmd, argv) in &m.queue {
         replies.push(call(ctx.srv, ctx.client, ctx.dbs, cmd, argv, ctx.effects));
     }
+    ctx.client.in_exec = false;
     if ctx.effects.len() - start > 1 {
         let db = ctx.effects[start].0;
         ctx.effects

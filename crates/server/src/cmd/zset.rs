@@ -1,5 +1,1209 @@
-//! The sorted set group.
+//! The sorted-set group: ZADD and friends, ranks and ranges (by rank, score and lex),
+//! range removal, pops, random picks, ZSCAN and the union/intersection/difference family.
 
-use crate::command::Cmd;
+use std::sync::atomic::Ordering::Relaxed;
 
-pub static COMMANDS: &[Cmd] = &[];
+use bytes::Bytes;
+use rubedo_engine::glob::glob_match;
+use rubedo_engine::types::zset::{
+    self as zt, AddFlags, AddOutcome, Items, LexBound, LexRange, Limits, ScoreBound, ScoreRange,
+    ZSet,
+};
+use rubedo_resp::{Frame, Protocol};
+
+use crate::args::{is, parse_i64, Args};
+use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
+use crate::ctx::Ctx;
+use crate::error::{err, CmdError, CmdResult};
+
+use super::keys::parse_cursor;
+
+const G: &str = "sorted-set";
+const W: u64 = acl::WRITE | acl::SORTEDSET;
+const R: u64 = acl::READ | acl::SORTEDSET;
+const RANDOM: &[&str] = &["nondeterministic_output"];
+const RO: &[crate::command::Spec] = &[ks(&["RO"], 1, 0, 1)];
+const ROA: &[crate::command::Spec] = &[ks(&["RO", "access"], 1, 0, 1)];
+const RWD: &[crate::command::Spec] = &[ks(&["RW", "delete"], 1, 0, 1)];
+const POP: &[crate::command::Spec] = &[ks(&["RW", "access", "delete"], 1, 0, 1)];
+const NUMKEYS: &[crate::command::Spec] = &[ks_keynum(&["RO", "access"], 1, 0, 1, 1)];
+const STORE_NUMKEYS: &[crate::command::Spec] = &[
+    ks(&["OW", "update"], 1, 0, 1),
+    ks_keynum(&["RO", "access"], 2, 0, 1, 1),
+];
+const LOGN: &str = "O(log(N)) where N is the number of elements in the sorted set.";
+const RANGE_CX: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.";
+const REMRANGE_CX: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.";
+const UNION_CX: &str = "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.";
+const INTER_CX: &str = "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.";
+const DIFF_CX: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.";
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("zadd", -4, zadd).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+        .doc(G, "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "Adds members with scores to a sorted set or updates their scores, with conditions; creates the key if needed."),
+    Cmd::new("zcard", 2, zcard).flags(READONLY | FAST).acl(R | acl::FAST).specs(RO)
+        .doc(G, "1.2.0", "O(1)", "Returns how many members a sorted set has."),
+    Cmd::new("zcount", 4, zcount).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
+        .doc(G, "2.0.0", LOGN, "Counts the members whose scores fall within a range."),
+    Cmd::new("zdiff", -3, zdiff).flags(READONLY).acl(R | acl::SLOW).specs(NUMKEYS)
+        .doc(G, "6.2.0", DIFF_CX, "Returns the members of the first sorted set that none of the others hold."),
+    Cmd::new("zdiffstore", -4, zdiffstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(STORE_NUMKEYS)
+        .doc(G, "6.2.0", DIFF_CX, "Stores the difference of sorted sets in a key."),
+    Cmd::new("zincrby", 4, zincrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+        .doc(G, "1.2.0", LOGN, "Adds an increment to a member's score, creating the member (and key) if needed."),
+    Cmd::new("zinter", -3, zinter).flags(READONLY).acl(R | acl::SLOW).specs(NUMKEYS)
+        .doc(G, "6.2.0", INTER_CX, "Returns the intersection of sorted sets, with weights and an aggregate."),
+    Cmd::new("zintercard", -3, zintercard).flags(READONLY).acl(R | acl::SLOW).specs(NUMKEYS)
+        .doc(G, "7.0.0", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", "Counts the members common to all given sorted sets, optionally stopping at a limit."),
+    Cmd::new("zinterstore", -4, zinterstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(STORE_NUMKEYS)
+        .doc(G, "2.0.0", INTER_CX, "Stores the intersection of sorted sets in a key."),
+    Cmd::new("zlexcount", 4, zlexcount).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
+        .doc(G, "2.8.9", LOGN, "Counts the members within a lexicographic range."),
+    Cmd::new("zmpop", -4, zmpop).flags(WRITE).acl(W | acl::SLOW).specs(&[ks_keynum(&["RW", "access", "delete"], 1, 0, 1, 1)])
+        .doc(G, "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "Pops the lowest- or highest-scored members of the first non-empty sorted set among several keys."),
+    Cmd::new("zmscore", -3, zmscore).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
+        .doc(G, "6.2.0", "O(N) where N is the number of members being requested.", "Returns the scores of several members."),
+    Cmd::new("zpopmax", -2, zpopmax).flags(WRITE | FAST).acl(W | acl::FAST).specs(POP)
+        .doc(G, "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "Removes and returns the highest-scored members; the key goes when emptied."),
+    Cmd::new("zpopmin", -2, zpopmin).flags(WRITE | FAST).acl(W | acl::FAST).specs(POP)
+        .doc(G, "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "Removes and returns the lowest-scored members; the key goes when emptied."),
+    Cmd::new("zrandmember", -2, zrandmember).flags(READONLY).acl(R | acl::SLOW).specs(ROA).tips(RANDOM)
+        .doc(G, "6.2.0", "O(N) where N is the number of members returned", "Returns random members, optionally with scores; a negative count may repeat members."),
+    Cmd::new("zrange", -4, zrange).flags(READONLY).acl(R | acl::SLOW).specs(ROA)
+        .doc(G, "1.2.0", RANGE_CX, "Returns members in a range of ranks, scores or lexicographic values, optionally reversed and limited."),
+    Cmd::new("zrangebylex", -4, zrangebylex).flags(READONLY).acl(R | acl::SLOW).specs(ROA)
+        .doc(G, "2.8.9", RANGE_CX, "Returns members within a lexicographic range."),
+    Cmd::new("zrangebyscore", -4, zrangebyscore).flags(READONLY).acl(R | acl::SLOW).specs(ROA)
+        .doc(G, "1.0.5", RANGE_CX, "Returns members within a score range."),
+    Cmd::new("zrangestore", -5, zrangestore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "update"], 1, 0, 1), ks(&["RO", "access"], 2, 0, 1)])
+        .doc(G, "6.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.", "Stores a range of a sorted set in another key."),
+    Cmd::new("zrank", 3, zrank).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
+        .doc(G, "2.0.0", LOGN, "Returns a member's rank in ascending score order."),
+    Cmd::new("zrem", -3, zrem).flags(WRITE | FAST).acl(W | acl::FAST).specs(RWD)
+        .doc(G, "1.2.0", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", "Removes members; the key goes when emptied."),
+    Cmd::new("zremrangebylex", 4, zremrangebylex).flags(WRITE).acl(W | acl::SLOW).specs(RWD)
+        .doc(G, "2.8.9", REMRANGE_CX, "Removes the members within a lexicographic range."),
+    Cmd::new("zremrangebyrank", 4, zremrangebyrank).flags(WRITE).acl(W | acl::SLOW).specs(RWD)
+        .doc(G, "2.0.0", REMRANGE_CX, "Removes the members within a range of ranks."),
+    Cmd::new("zremrangebyscore", 4, zremrangebyscore).flags(WRITE).acl(W | acl::SLOW).specs(RWD)
+        .doc(G, "1.2.0", REMRANGE_CX, "Removes the members within a score range."),
+    Cmd::new("zrevrange", -4, zrevrange).flags(READONLY).acl(R | acl::SLOW).specs(ROA)
+        .doc(G, "1.2.0", RANGE_CX, "Returns members in a range of ranks, highest score first."),
+    Cmd::new("zrevrangebylex", -4, zrevrangebylex).flags(READONLY).acl(R | acl::SLOW).specs(ROA)
+        .doc(G, "2.8.9", RANGE_CX, "Returns members within a lexicographic range, in reverse order."),
+    Cmd::new("zrevrangebyscore", -4, zrevrangebyscore).flags(READONLY).acl(R | acl::SLOW).specs(ROA)
+        .doc(G, "2.2.0", RANGE_CX, "Returns members within a score range, highest score first."),
+    Cmd::new("zrevrank", 3, zrevrank).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
+        .doc(G, "2.0.0", LOGN, "Returns a member's rank in descending score order."),
+    Cmd::new("zscan", -3, zscan).flags(READONLY).acl(R | acl::SLOW).specs(ROA).tips(RANDOM)
+        .doc(G, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Walks the members and scores of a sorted set with a cursor."),
+    Cmd::new("zscore", 3, zscore).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
+        .doc(G, "1.2.0", "O(1)", "Returns a member's score."),
+    Cmd::new("zunion", -3, zunion).flags(READONLY).acl(R | acl::SLOW).specs(NUMKEYS)
+        .doc(G, "6.2.0", UNION_CX, "Returns the union of sorted sets, with weights and an aggregate."),
+    Cmd::new("zunionstore", -4, zunionstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(STORE_NUMKEYS)
+        .doc(G, "2.0.0", UNION_CX, "Stores the union of sorted sets in a key."),
+];
+
+/// zset-max-listpack-entries / -value, read once per command.
+fn limits(ctx: &Ctx) -> Limits {
+    let c = &ctx.srv.config;
+    let get =
+        |v: &std::sync::atomic::AtomicU64| usize::try_from(v.load(Relaxed)).unwrap_or(usize::MAX);
+    Limits {
+        entries: get(&c.zset_max_listpack_entries),
+        value: get(&c.zset_max_listpack_value),
+    }
+}
+
+fn resp3(ctx: &Ctx) -> bool {
+    ctx.client.proto == Protocol::Resp3
+}
+
+/// Members (with scores if asked) as Redis replies them: a flat array in RESP2, an array
+/// of [member, score] pairs in RESP3.
+fn items_reply(nested: bool, items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Frame {
+    let mut out = Vec::with_capacity(items.len() * if withscores && !nested { 2 } else { 1 });
+    for (m, s) in items {
+        let m = Frame::Bulk(Bytes::from(m));
+        if !withscores {
+            out.push(m);
+        } else if nested {
+            out.push(Frame::Array(vec![m, Frame::Double(s)]));
+        } else {
+            out.push(m);
+            out.push(Frame::Double(s));
+        }
+    }
+    Frame::Array(out)
+}
+
+/// Parses a number as C's strtod does for scores and range bounds, with the
+/// checks of Redis's getDoubleFromObject (no spaces, no overflow or underflow, no NaN).
+fn parse_score(b: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(b).ok()?;
+    if t.is_empty() || t.starts_with(|c: char| c.is_ascii_whitespace() || c == '\x0b') {
+        return None;
+    }
+    let (neg, body) = match t.as_bytes()[0] {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if body.len() > 2 && (body.starts_with("0x") || body.starts_with("0X")) {
+        let h = &body[2..];
+        if h.bytes().all(|c| c.is_ascii_hexdigit()) {
+            let mut v = 0f64;
+            for c in h.bytes() {
+                v = v * 16.0 + (c as char).to_digit(16).unwrap() as f64;
+            }
+            return Some(if neg { -v } else { v });
+        }
+        return None;
+    }
+    let v: f64 = t.parse().ok()?;
+    if v.is_nan() {
+        return None;
+    }
+    let lower = body.to_ascii_lowercase();
+    if v.is_infinite() && !(lower == "inf" || lower == "infinity") {
+        return None;
+    }
+    if v == 0.0 {
+        let mant = lower.split('e').next().unwrap_or("");
+        if mant.bytes().any(|c| (b'1'..=b'9').contains(&c)) {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+fn score_arg(b: &[u8]) -> Result<f64, CmdError> {
+    parse_score(b).ok_or(CmdError::NotFloat)
+}
+
+/// One bound of ZRANGEBYSCORE (Redis's zslParseRange): `(` makes it exclusive; the rest
+/// is read with strtod, which accepts an empty string as 0.
+fn parse_bound(b: &[u8]) -> Option<ScoreBound> {
+    let (exclusive, rest) = match b.first() {
+        Some(b'(') => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let value = if rest.is_empty() {
+        0.0
+    } else {
+        // strtod skips leading whitespace.
+        let start = rest
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c'))?;
+        let t = &rest[start..];
+        match parse_score(t) {
+            Some(v) => v,
+            None => {
+                // Overflow and underflow are fine here (strtod's result is used as is).
+                let s = std::str::from_utf8(t).ok()?;
+                let v: f64 = s.parse().ok()?;
+                if v.is_nan() {
+                    return None;
+                }
+                v
+            }
+        }
+    };
+    Some(ScoreBound { value, exclusive })
+}
+
+fn score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
+    match (parse_bound(min), parse_bound(max)) {
+        (Some(min), Some(max)) => Ok(ScoreRange { min, max }),
+        _ => Err(err("min or max is not a float")),
+    }
+}
+
+fn lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
+    match (LexBound::parse(min), LexBound::parse(max)) {
+        (Some(min), Some(max)) => Ok(LexRange { min, max }),
+        _ => Err(err("min or max not valid string range item")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ZADD / ZINCRBY
+
+fn zadd(ctx: &mut Ctx) -> CmdResult {
+    zadd_generic(ctx, false)
+}
+
+fn zincrby(ctx: &mut Ctx) -> CmdResult {
+    zadd_generic(ctx, true)
+}
+
+fn zadd_generic(ctx: &mut Ctx, incr_cmd: bool) -> CmdResult {
+    let argv = ctx.argv;
+    let key = &argv[1];
+    let mut f = AddFlags {
+        incr: incr_cmd,
+        ..AddFlags::default()
+    };
+    let mut ch = false;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i];
+        if is(a, "nx") {
+            f.nx = true;
+        } else if is(a, "xx") {
+            f.xx = true;
+        } else if is(a, "ch") {
+            ch = true;
+        } else if is(a, "incr") {
+            f.incr = true;
+        } else if is(a, "gt") {
+            f.gt = true;
+        } else if is(a, "lt") {
+            f.lt = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let elements = argv.len() - i;
+    if elements % 2 == 1 || elements == 0 {
+        return Err(CmdError::Syntax);
+    }
+    let elements = elements / 2;
+    if f.nx && f.xx {
+        return Err(err("XX and NX options at the same time are not compatible"));
+    }
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
+        return Err(err(
+            "GT, LT, and/or NX options at the same time are not compatible",
+        ));
+    }
+    if f.incr && elements > 1 {
+        return Err(err("INCR option supports a single increment-element pair"));
+    }
+    let mut pairs = Vec::with_capacity(elements);
+    for j in 0..elements {
+        let s = score_arg(&argv[i + 2 * j])?;
+        let m = &argv[i + 2 * j + 1];
+        pairs.push((s, m));
+    }
+    let lim = limits(ctx);
+    let mut db = ctx.db();
+    let exists = zt::get_mut(&mut db, key)?.is_some();
+    let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
+    let mut last = 0.0;
+    let mut nan = false;
+    if exists || !f.xx {
+        let z = zt::get_or_create(&mut db, key, || ZSet::for_first(pairs[0].1, lim))?;
+        for (s, m) in pairs {
+            match z.add(m, s, f, lim) {
+                AddOutcome::Added(v) => {
+                    added += 1;
+                    processed += 1;
+                    last = v;
+                }
+                AddOutcome::Updated(v) => {
+                    updated += 1;
+                    processed += 1;
+                    last = v;
+                }
+                AddOutcome::Unchanged(v) => {
+                    processed += 1;
+                    last = v;
+                }
+                AddOutcome::Skipped => {}
+                AddOutcome::Nan => {
+                    nan = true;
+                    break;
+                }
+            }
+        }
+        zt::remove_if_empty(&mut db, key);
+    }
+    drop(db);
+    if added + updated > 0 {
+        ctx.modified(key);
+        ctx.dirty += added + updated;
+    }
+    if nan {
+        return Err(err("resulting score is not a number (NaN)"));
+    }
+    if f.incr {
+        Ok(if processed > 0 {
+            Frame::Double(last)
+        } else {
+            Frame::Null
+        })
+    } else {
+        Ok(Frame::Integer(
+            if ch { added + updated } else { added } as i64
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads
+
+fn zcard(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[1];
+    Ok(Frame::Integer(
+        zt::read(&mut ctx.db(), key)?.map_or(0, |z| z.len()) as i64,
+    ))
+}
+
+fn zscore(ctx: &mut Ctx) -> CmdResult {
+    let (key, m) = (&ctx.argv[1], &ctx.argv[2]);
+    Ok(
+        match zt::read(&mut ctx.db(), key)?.and_then(|z| z.score(m)) {
+            Some(s) => Frame::Double(s),
+            None => Frame::Null,
+        },
+    )
+}
+
+fn zmscore(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let mut db = ctx.db();
+    let z = zt::read(&mut db, &argv[1])?;
+    Ok(Frame::Array(
+        argv[2..]
+            .iter()
+            .map(|m| {
+                z.and_then(|z| z.score(m))
+                    .map_or(Frame::Null, Frame::Double)
+            })
+            .collect(),
+    ))
+}
+
+fn rank_generic(ctx: &mut Ctx, rev: bool) -> CmdResult {
+    let (key, m) = (&ctx.argv[1], &ctx.argv[2]);
+    let mut db = ctx.db();
+    let Some(z) = zt::read(&mut db, key)? else {
+        return Ok(Frame::Null);
+    };
+    Ok(match z.rank(m) {
+        Some(r) if rev => Frame::Integer((z.len() - 1 - r) as i64),
+        Some(r) => Frame::Integer(r as i64),
+        None => Frame::Null,
+    })
+}
+
+fn zrank(ctx: &mut Ctx) -> CmdResult {
+    rank_generic(ctx, false)
+}
+
+fn zrevrank(ctx: &mut Ctx) -> CmdResult {
+    rank_generic(ctx, true)
+}
+
+fn zcount(ctx: &mut Ctx) -> CmdResult {
+    let r = score_range(&ctx.argv[2], &ctx.argv[3])?;
+    let key = &ctx.argv[1];
+    let mut db = ctx.db();
+    Ok(Frame::Integer(match zt::read(&mut db, key)? {
+        Some(z) => {
+            let (lo, hi) = z.score_span(&r);
+            (hi - lo) as i64
+        }
+        None => 0,
+    }))
+}
+
+fn zlexcount(ctx: &mut Ctx) -> CmdResult {
+    let r = lex_range(&ctx.argv[2], &ctx.argv[3])?;
+    let key = &ctx.argv[1];
+    let mut db = ctx.db();
+    Ok(Frame::Integer(match zt::read(&mut db, key)? {
+        Some(z) => {
+            let (lo, hi) = z.lex_span(&r);
+            (hi - lo) as i64
+        }
+        None => 0,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Ranges
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RangeType {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    Auto,
+    Forward,
+    Reverse,
+}
+
+/// Redis's zrangeGenericCommand: `first` is the index of the source key; `store` the
+/// destination for ZRANGESTORE.
+fn zrange_generic(
+    ctx: &mut Ctx,
+    first: usize,
+    store: Option<&Bytes>,
+    mut rtype: RangeType,
+    mut dir: Dir,
+) -> CmdResult {
+    let argv = ctx.argv;
+    let key = &argv[first];
+    let (mut minidx, mut maxidx) = (first + 1, first + 2);
+    let (mut offset, mut limit) = (0i64, -1i64);
+    let mut withscores = false;
+    let mut j = first + 3;
+    while j < argv.len() {
+        let left = argv.len() - j - 1;
+        let a = &argv[j];
+        if store.is_none() && is(a, "withscores") {
+            withscores = true;
+        } else if is(a, "limit") && left >= 2 {
+            offset = parse_i64(&argv[j + 1])?;
+            limit = parse_i64(&argv[j + 2])?;
+            j += 2;
+        } else if dir == Dir::Auto && is(a, "rev") {
+            dir = Dir::Reverse;
+        } else if rtype == RangeType::Auto && is(a, "bylex") {
+            rtype = RangeType::Lex;
+        } else if rtype == RangeType::Auto && is(a, "byscore") {
+            rtype = RangeType::Score;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if dir == Dir::Auto {
+        dir = Dir::Forward;
+    }
+    if rtype == RangeType::Auto {
+        rtype = RangeType::Rank;
+    }
+    if limit != -1 && rtype == RangeType::Rank {
+        return Err(err(
+            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
+    }
+    if withscores && rtype == RangeType::Lex {
+        return Err(err(
+            "syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
+    }
+    let rev = dir == Dir::Reverse;
+    if rev && rtype != RangeType::Rank {
+        std::mem::swap(&mut minidx, &mut maxidx);
+    }
+    enum Spec {
+        Rank(i64, i64),
+        Score(ScoreRange),
+        Lex(LexRange),
+    }
+    let spec = match rtype {
+        RangeType::Score => Spec::Score(score_range(&argv[minidx], &argv[maxidx])?),
+        RangeType::Lex => Spec::Lex(lex_range(&argv[minidx], &argv[maxidx])?),
+        _ => Spec::Rank(parse_i64(&argv[minidx])?, parse_i64(&argv[maxidx])?),
+    };
+    let mut db = ctx.db();
+    let items: Vec<(Vec<u8>, f64)> = match zt::read(&mut db, key)? {
+        None => Vec::new(),
+        Some(z) => {
+            let len = z.len() as i64;
+            match spec {
+                Spec::Rank(mut start, mut end) => {
+                    if start < 0 {
+                        start += len;
+                    }
+                    if end < 0 {
+                        end += len;
+                    }
+                    if start < 0 {
+                        start = 0;
+                    }
+                    if start > end || start >= len {
+                        Vec::new()
+                    } else {
+                        if end >= len {
+                            end = len - 1;
+                        }
+                        if rev {
+                            let mut v = z.range((len - 1 - end) as usize, (len - start) as usize);
+                            v.reverse();
+                            v
+                        } else {
+                            z.range(start as usize, end as usize + 1)
+                        }
+                    }
+                }
+                Spec::Score(_) | Spec::Lex(_) => {
+                    let (lo, hi) = match &spec {
+                        Spec::Score(r) => z.score_span(r),
+                        Spec::Lex(r) => z.lex_span_dir(r, rev),
+                        Spec::Rank(..) => unreachable!(),
+                    };
+                    if offset < 0 || (offset > 0 && offset >= len) {
+                        Vec::new()
+                    } else {
+                        let n = (hi - lo) as u64;
+                        let off = (offset as u64).min(n);
+                        let take = if limit < 0 {
+                            n - off
+                        } else {
+                            (limit as u64).min(n - off)
+                        };
+                        if rev {
+                            let end = hi - off as usize;
+                            let mut v = z.range(end - take as usize, end);
+                            v.reverse();
+                            v
+                        } else {
+                            let start = lo + off as usize;
+                            z.range(start, start + take as usize)
+                        }
+                    }
+                }
+            }
+        }
+    };
+    drop(db);
+    match store {
+        None => Ok(items_reply(resp3(ctx), items, withscores)),
+        Some(dst) => {
+            let lim = limits(ctx);
+            let mut out = ZSet::new();
+            for (m, s) in &items {
+                out.insert(m, *s, lim);
+            }
+            Ok(Frame::Integer(store_result(ctx, dst, out)))
+        }
+    }
+}
+
+/// Stores a computed result (deleting `dst` when empty); returns its size.
+fn store_result(ctx: &mut Ctx, dst: &Bytes, z: ZSet) -> i64 {
+    let (n, changed) = zt::store(&mut ctx.db(), dst, z);
+    if changed {
+        ctx.modified(dst);
+        ctx.dirty += 1;
+    }
+    n as i64
+}
+
+fn zrange(ctx: &mut Ctx) -> CmdResult {
+    zrange_generic(ctx, 1, None, RangeType::Auto, Dir::Auto)
+}
+
+fn zrangestore(ctx: &mut Ctx) -> CmdResult {
+    let dst = &ctx.argv[1];
+    zrange_generic(ctx, 2, Some(dst), RangeType::Auto, Dir::Auto)
+}
+
+fn zrevrange(ctx: &mut Ctx) -> CmdResult {
+    zrange_generic(ctx, 1, None, RangeType::Rank, Dir::Reverse)
+}
+
+fn zrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    zrange_generic(ctx, 1, None, RangeType::Score, Dir::Forward)
+}
+
+fn zrevrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    zrange_generic(ctx, 1, None, RangeType::Score, Dir::Reverse)
+}
+
+fn zrangebylex(ctx: &mut Ctx) -> CmdResult {
+    zrange_generic(ctx, 1, None, RangeType::Lex, Dir::Forward)
+}
+
+fn zrevrangebylex(ctx: &mut Ctx) -> CmdResult {
+    zrange_generic(ctx, 1, None, RangeType::Lex, Dir::Reverse)
+}
+
+// ---------------------------------------------------------------------------------------
+// Removal
+
+fn zrem(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let key = &argv[1];
+    let mut db = ctx.db();
+    let Some(z) = zt::get_mut(&mut db, key)? else {
+        return Ok(Frame::Integer(0));
+    };
+    let mut n = 0u64;
+    for m in &argv[2..] {
+        if z.remove(m) {
+            n += 1;
+            if z.is_empty() {
+                break;
+            }
+        }
+    }
+    zt::remove_if_empty(&mut db, key);
+    drop(db);
+    if n > 0 {
+        ctx.modified(key);
+        ctx.dirty += n;
+    }
+    Ok(Frame::Integer(n as i64))
+}
+
+enum RemSpec {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+fn zremrange_generic(ctx: &mut Ctx, spec: RemSpec) -> CmdResult {
+    let key = &ctx.argv[1];
+    let mut db = ctx.db();
+    let Some(z) = zt::get_mut(&mut db, key)? else {
+        return Ok(Frame::Integer(0));
+    };
+    let (lo, hi) = match spec {
+        RemSpec::Rank(mut start, mut end) => {
+            let len = z.len() as i64;
+            if start < 0 {
+                start += len;
+            }
+            if end < 0 {
+                end += len;
+            }
+            if start < 0 {
+                start = 0;
+            }
+            if start > end || start >= len {
+                return Ok(Frame::Integer(0));
+            }
+            if end >= len {
+                end = len - 1;
+            }
+            (start as usize, end as usize + 1)
+        }
+        RemSpec::Score(r) => z.score_span(&r),
+        RemSpec::Lex(r) => z.lex_span(&r),
+    };
+    let n = z.remove_range(lo, hi).len() as u64;
+    zt::remove_if_empty(&mut db, key);
+    drop(db);
+    if n > 0 {
+        ctx.modified(key);
+        ctx.dirty += n;
+    }
+    Ok(Frame::Integer(n as i64))
+}
+
+fn zremrangebyrank(ctx: &mut Ctx) -> CmdResult {
+    let (s, e) = (parse_i64(&ctx.argv[2])?, parse_i64(&ctx.argv[3])?);
+    zremrange_generic(ctx, RemSpec::Rank(s, e))
+}
+
+fn zremrangebyscore(ctx: &mut Ctx) -> CmdResult {
+    let r = score_range(&ctx.argv[2], &ctx.argv[3])?;
+    zremrange_generic(ctx, RemSpec::Score(r))
+}
+
+fn zremrangebylex(ctx: &mut Ctx) -> CmdResult {
+    let r = lex_range(&ctx.argv[2], &ctx.argv[3])?;
+    zremrange_generic(ctx, RemSpec::Lex(r))
+}
+
+// ---------------------------------------------------------------------------------------
+// Pops
+
+/// Pops from the first existing sorted set among `keys`: the operation behind ZMPOP and
+/// the blocking forms (BZPOPMIN/BZPOPMAX/BZMPOP call it once a key may be ready).
+///
+/// Returns the key and the popped (member, score) pairs in pop order, or `Ok(None)` if
+/// every key is missing. A key of another type fails with WRONGTYPE, but only if no
+/// earlier key exists (as Redis checks them in order). The emptied key is deleted; the key
+/// is marked modified, the change counted, and the effect propagated as Redis 7.0 does:
+/// `ZPOPMIN|ZPOPMAX key` for `count == None` (BZPOPMIN/BZPOPMAX), else
+/// `ZPOPMIN|ZPOPMAX key count` (ZMPOP/BZMPOP; `None` pops one member).
+pub fn pop_first(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    max: bool,
+    count: Option<usize>,
+) -> Result<Option<(Bytes, Items)>, CmdError> {
+    let mut db = ctx.db();
+    for k in keys {
+        if let Some(popped) = zt::pop(&mut db, k, max, count.unwrap_or(1))? {
+            drop(db);
+            ctx.modified(k);
+            ctx.dirty += popped.len() as u64;
+            let mut effect = vec![
+                Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }),
+                k.clone(),
+            ];
+            if let Some(n) = count {
+                effect.push(Bytes::from(n.max(1).to_string()));
+            }
+            ctx.propagate(effect);
+            return Ok(Some((k.clone(), popped)));
+        }
+    }
+    Ok(None)
+}
+
+/// BZPOPMIN/BZPOPMAX's reply: `[key, member, score]` (the same in RESP2 and RESP3).
+pub fn bzpop_reply(key: Bytes, popped: Items) -> Frame {
+    let mut out = vec![Frame::Bulk(key)];
+    for (m, s) in popped {
+        out.push(Frame::Bulk(Bytes::from(m)));
+        out.push(Frame::Double(s));
+    }
+    Frame::Array(out)
+}
+
+fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
+    if ctx.argv.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let count = match ctx.argv.get(2) {
+        Some(c) => Some(
+            parse_i64(c)
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| err("value is out of range, must be positive"))?,
+        ),
+        None => None,
+    };
+    let key = &ctx.argv[1];
+    let nested = count.is_some() && resp3(ctx);
+    if count == Some(0) {
+        zt::get_mut(&mut ctx.db(), key)?;
+        return Ok(Frame::Array(Vec::new()));
+    }
+    let n = count.unwrap_or(1) as usize;
+    let mut db = ctx.db();
+    let Some(popped) = zt::pop(&mut db, key, max, n)? else {
+        return Ok(Frame::Array(Vec::new()));
+    };
+    drop(db);
+    ctx.modified(key);
+    ctx.dirty += popped.len() as u64;
+    Ok(items_reply(nested, popped, true))
+}
+
+fn zpopmin(ctx: &mut Ctx) -> CmdResult {
+    zpop_generic(ctx, false)
+}
+
+fn zpopmax(ctx: &mut Ctx) -> CmdResult {
+    zpop_generic(ctx, true)
+}
+
+/// Parses `numkeys key... MIN|MAX [COUNT count]` starting at `at` (ZMPOP: 1, BZMPOP: 2):
+/// the keys, whether MAX, and the count.
+pub fn parse_mpop(argv: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
+    let numkeys = parse_i64(&argv[at])
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| err("numkeys should be greater than 0"))?;
+    let where_idx = (at as i64).saturating_add(numkeys).saturating_add(1);
+    if where_idx >= argv.len() as i64 {
+        return Err(CmdError::Syntax);
+    }
+    let where_idx = where_idx as usize;
+    let max = if is(&argv[where_idx], "min") {
+        false
+    } else if is(&argv[where_idx], "max") {
+        true
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let mut count: Option<i64> = None;
+    let mut j = where_idx + 1;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if count.is_none() && is(&argv[j], "count") && more > 0 {
+            j += 1;
+            count = Some(
+                parse_i64(&argv[j])
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| err("count should be greater than 0"))?,
+            );
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    Ok((&argv[at + 1..where_idx], max, count))
+}
+
+/// ZMPOP's reply: `[key, [[member, score], ...]]`.
+pub fn mpop_reply(key: Bytes, popped: Vec<(Vec<u8>, f64)>) -> Frame {
+    Frame::Array(vec![Frame::Bulk(key), items_reply(true, popped, true)])
+}
+
+fn zmpop(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let (keys, max, count) = parse_mpop(argv, 1)?;
+    match pop_first(ctx, keys, max, Some(count))? {
+        Some((k, popped)) => Ok(mpop_reply(k, popped)),
+        None => {
+            ctx.propagate_nothing();
+            Ok(Frame::NullArray)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ZRANDMEMBER / ZSCAN
+
+fn zrandmember(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let key = &argv[1];
+    let nested = resp3(ctx);
+    if argv.len() == 2 {
+        let mut db = ctx.db();
+        return Ok(match zt::read(&mut db, key)? {
+            Some(z) => z
+                .random(&mut rand::thread_rng())
+                .map_or(Frame::Null, |(m, _)| Frame::bulk(m)),
+            None => Frame::Null,
+        });
+    }
+    let l = parse_i64(&argv[2])?;
+    if l == i64::MIN {
+        return Err(err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if argv.len() > 4 || (argv.len() == 4 && !is(&argv[3], "withscores")) {
+        return Err(CmdError::Syntax);
+    }
+    let withscores = argv.len() == 4;
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err(err("value is out of range"));
+    }
+    let mut db = ctx.db();
+    let Some(z) = zt::read(&mut db, key)? else {
+        return Ok(Frame::Array(Vec::new()));
+    };
+    if l == 0 {
+        return Ok(Frame::Array(Vec::new()));
+    }
+    let mut rng = rand::thread_rng();
+    let count = l.unsigned_abs();
+    let len = z.len();
+    let items: Vec<(Vec<u8>, f64)> = if l < 0 || count == 1 {
+        (0..count)
+            .map(|_| {
+                let (m, s) = z.random(&mut rng).expect("sorted sets are never empty");
+                (m.to_vec(), s)
+            })
+            .collect()
+    } else if count as usize >= len {
+        // The whole set, in the order Redis replies it (highest score first).
+        let mut all = z.to_vec();
+        all.reverse();
+        all
+    } else {
+        rand::seq::index::sample(&mut rng, len, count as usize)
+            .into_iter()
+            .map(|i| {
+                let (m, s) = z.select(i).expect("in range");
+                (m.to_vec(), s)
+            })
+            .collect()
+    };
+    Ok(items_reply(nested, items, withscores))
+}
+
+fn zscan(ctx: &mut Ctx) -> CmdResult {
+    let key = &ctx.argv[1];
+    let cursor = parse_cursor(&ctx.argv[2])?;
+    let argv = ctx.argv;
+    let mut db = ctx.db();
+    let Some(z) = zt::read(&mut db, key)? else {
+        return Ok(Frame::Array(vec![
+            Frame::bulk(b"0"),
+            Frame::Array(Vec::new()),
+        ]));
+    };
+    let mut a = Args::after(argv, 3);
+    let (mut pattern, mut count): (Option<&Bytes>, i64) = (None, 10);
+    while !a.is_empty() {
+        if a.remaining() >= 2 && a.eat("COUNT") {
+            count = a.next_i64()?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else if a.remaining() >= 2 && a.eat("MATCH") {
+            pattern = Some(a.next_bytes()?);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let pattern = pattern.filter(|p| p.as_ref() != b"*");
+    let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
+    let mut c = cursor;
+    let mut budget = count.saturating_mul(10);
+    loop {
+        c = z.scan(c, |m, s| found.push((m.to_vec(), s)));
+        if c == 0 || budget == 0 || found.len() as i64 >= count {
+            break;
+        }
+        budget -= 1;
+    }
+    let mut items = Vec::with_capacity(found.len() * 2);
+    for (m, s) in found {
+        if pattern.is_none_or(|p| glob_match(p, &m, false)) {
+            items.push(Frame::Bulk(Bytes::from(m)));
+            items.push(Frame::Bulk(Bytes::from(rubedo_resp::format_double(s))));
+        }
+    }
+    Ok(Frame::Array(vec![
+        Frame::Bulk(Bytes::from(c.to_string())),
+        Frame::Array(items),
+    ]))
+}
+
+// ---------------------------------------------------------------------------------------
+// ZUNION / ZINTER / ZDIFF (+STORE) / ZINTERCARD
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Inter,
+    Diff,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Min,
+    Max,
+}
+
+fn aggregate(target: &mut f64, v: f64, agg: Aggregate) {
+    match agg {
+        Aggregate::Sum => {
+            *target += v;
+            if target.is_nan() {
+                *target = 0.0;
+            }
+        }
+        Aggregate::Min => {
+            if v < *target {
+                *target = v;
+            }
+        }
+        Aggregate::Max => {
+            if v > *target {
+                *target = v;
+            }
+        }
+    }
+}
+
+/// Redis's zunionInterDiffGenericCommand. `numkeys_at` is the index of numkeys; `dst` the
+/// destination of the *STORE forms; `card` is ZINTERCARD.
+fn setop_generic(
+    ctx: &mut Ctx,
+    dst: Option<&Bytes>,
+    numkeys_at: usize,
+    op: SetOp,
+    card: bool,
+) -> CmdResult {
+    let argv = ctx.argv;
+    let setnum = parse_i64(&argv[numkeys_at])?;
+    if setnum < 1 {
+        return Err(err(format!(
+            "at least 1 input key is needed for '{}' command",
+            ctx.cmd.name
+        )));
+    }
+    if setnum > (argv.len() - numkeys_at - 1) as i64 {
+        return Err(CmdError::Syntax);
+    }
+    let setnum = setnum as usize;
+    let keys = &argv[numkeys_at + 1..numkeys_at + 1 + setnum];
+    let sources = zt::read_sources(&mut ctx.db(), keys)?;
+    let mut weights = vec![1.0f64; setnum];
+    let mut agg = Aggregate::Sum;
+    let mut withscores = false;
+    let mut limit = 0i64;
+    let mut j = numkeys_at + 1 + setnum;
+    while j < argv.len() {
+        let remaining = argv.len() - j;
+        let a = &argv[j];
+        if op != SetOp::Diff && !card && remaining > setnum && is(a, "weights") {
+            j += 1;
+            for w in weights.iter_mut() {
+                *w = parse_score(&argv[j]).ok_or_else(|| err("weight value is not a float"))?;
+                j += 1;
+            }
+        } else if op != SetOp::Diff && !card && remaining >= 2 && is(a, "aggregate") {
+            let v = &argv[j + 1];
+            agg = if is(v, "sum") {
+                Aggregate::Sum
+            } else if is(v, "min") {
+                Aggregate::Min
+            } else if is(v, "max") {
+                Aggregate::Max
+            } else {
+                return Err(CmdError::Syntax);
+            };
+            j += 2;
+        } else if dst.is_none() && !card && is(a, "withscores") {
+            withscores = true;
+            j += 1;
+        } else if card && remaining >= 2 && is(a, "limit") {
+            limit = parse_i64(&argv[j + 1])
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| err("LIMIT can't be negative"))?;
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let mut srcs: Vec<(Items, f64)> = sources
+        .into_iter()
+        .zip(weights)
+        .map(|(s, w)| (s.unwrap_or_default(), w))
+        .collect();
+    if op != SetOp::Diff {
+        srcs.sort_by_key(|(s, _)| s.len());
+    }
+    let lookup: Vec<std::collections::HashMap<&[u8], f64, ahash::RandomState>> = srcs
+        .iter()
+        .map(|(s, _)| s.iter().map(|(m, sc)| (&m[..], *sc)).collect())
+        .collect();
+    let weighted = |s: f64, w: f64| {
+        let v = s * w;
+        if v.is_nan() {
+            0.0
+        } else {
+            v
+        }
+    };
+    let mut result: Vec<(Vec<u8>, f64)> = Vec::new();
+    match op {
+        SetOp::Inter => {
+            if srcs.iter().all(|(s, _)| !s.is_empty()) {
+                for (m, s) in &srcs[0].0 {
+                    let mut score = weighted(*s, srcs[0].1);
+                    let mut all = true;
+                    for (i, (_, w)) in srcs.iter().enumerate().skip(1) {
+                        match lookup[i].get(&m[..]) {
+                            Some(v) => aggregate(&mut score, weighted(*v, *w), agg),
+                            None => {
+                                all = false;
+                                break;
+                            }
+                        }
+                    }
+                    if all {
+                        result.push((m.clone(), score));
+                        if card && limit > 0 && result.len() as i64 >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        SetOp::Union => {
+            let mut acc: std::collections::HashMap<Vec<u8>, usize, ahash::RandomState> =
+                Default::default();
+            for (s, w) in &srcs {
+                for (m, sc) in s {
+                    let v = weighted(*sc, *w);
+                    match acc.get(m) {
+                        Some(&i) => aggregate(&mut result[i].1, v, agg),
+                        None => {
+                            acc.insert(m.clone(), result.len());
+                            result.push((m.clone(), v));
+                        }
+                    }
+                }
+            }
+        }
+        SetOp::Diff => {
+            for (m, s) in &srcs[0].0 {
+                if !lookup[1..].iter().any(|l| l.contains_key(&m[..])) {
+                    result.push((m.clone(), *s));
+                }
+            }
+        }
+    }
+    if card {
+        return Ok(Frame::Integer(result.len() as i64));
+    }
+    let lim = limits(ctx);
+    let mut z = ZSet::new();
+    for (m, s) in &result {
+        z.insert(m, *s, lim);
+    }
+    match dst {
+        Some(dst) => {
+            z.shrink_if_fits(lim);
+            Ok(Frame::Integer(store_result(ctx, dst, z)))
+        }
+        None => Ok(items_reply(resp3(ctx), z.to_vec(), withscores)),
+    }
+}
+
+fn zunion(ctx: &mut Ctx) -> CmdResult {
+    setop_generic(ctx, None, 1, SetOp::Union, false)
+}
+
+fn zinter(ctx: &mut Ctx) -> CmdResult {
+    setop_generic(ctx, None, 1, SetOp::Inter, false)
+}
+
+fn zdiff(ctx: &mut Ctx) -> CmdResult {
+    setop_generic(ctx, None, 1, SetOp::Diff, false)
+}
+
+fn zunionstore(ctx: &mut Ctx) -> CmdResult {
+    let dst = &ctx.argv[1];
+    setop_generic(ctx, Some(dst), 2, SetOp::Union, false)
+}
+
+fn zinterstore(ctx: &mut Ctx) -> CmdResult {
+    let dst = &ctx.argv[1];
+    setop_generic(ctx, Some(dst), 2, SetOp::Inter, false)
+}
+
+fn zdiffstore(ctx: &mut Ctx) -> CmdResult {
+    let dst = &ctx.argv[1];
+    setop_generic(ctx, Some(dst), 2, SetOp::Diff, false)
+}
+
+fn zintercard(ctx: &mut Ctx) -> CmdResult {
+    setop_generic(ctx, None, 1, SetOp::Inter, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_parse_like_strtod() {
+        assert_eq!(parse_score(b"1.5"), Some(1.5));
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"1e400"), None);
+        assert_eq!(parse_score(b"1e-400"), None);
+        assert_eq!(parse_score(b"nan"), None);
+        assert_eq!(parse_score(b" 1"), None);
+        assert_eq!(parse_score(b""), None);
+        assert_eq!(
+            parse_bound(b"("),
+            Some(ScoreBound {
+                value: 0.0,
+                exclusive: true
+            })
+        );
+        assert_eq!(parse_bound(b"(1e400").map(|b| b.value), Some(f64::INFINITY));
+        assert!(parse_bound(b"x").is_none());
+    }
+}

@@ -1,0 +1,212 @@
+//! The blocking commands: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP for lists,
+//! BZPOPMIN, BZPOPMAX, BZMPOP for sorted sets.
+//!
+//! Each tries its non-blocking form first. With nothing to serve it records
+//! a [`BlockRequest`] and the connection parks the client (see
+//! `crate::blocking`); when a key becomes ready the same command is run
+//! again for it. Inside MULTI they answer at once, as Redis does.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rubedo_engine::types::list::{self as lt, End};
+use rubedo_resp::Frame;
+
+use crate::blocking::BlockRequest;
+use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
+use crate::ctx::Ctx;
+use crate::error::{err, CmdError, CmdResult};
+
+use super::list::{fill, mpop, parse_mpop};
+use super::zset;
+
+const G: &str = "list";
+const A: u64 = acl::WRITE | acl::LIST | acl::SLOW | acl::BLOCKING;
+const Z: u64 = acl::WRITE | acl::SORTEDSET | acl::BLOCKING;
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("blpop", -3, blpop)
+        .flags(WRITE | NOSCRIPT | BLOCKING)
+        .acl(A)
+        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .doc(G, "2.0.0", "O(N) where N is the number of provided keys.", "Pops the first element of the first non-empty list, waiting for one if needed."),
+    Cmd::new("brpop", -3, brpop)
+        .flags(WRITE | NOSCRIPT | BLOCKING)
+        .acl(A)
+        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .doc(G, "2.0.0", "O(N) where N is the number of provided keys.", "Pops the last element of the first non-empty list, waiting for one if needed."),
+    Cmd::new("blmove", 6, blmove)
+        .flags(WRITE | DENYOOM | NOSCRIPT | BLOCKING)
+        .acl(A)
+        .specs(&[ks(&["RW", "access", "delete"], 1, 0, 1), ks(&["RW", "insert"], 2, 0, 1)])
+        .doc(G, "6.2.0", "O(1)", "Moves an element from one list to another, waiting for one if the source is empty."),
+    Cmd::new("brpoplpush", 4, brpoplpush)
+        .flags(WRITE | DENYOOM | NOSCRIPT | BLOCKING)
+        .acl(A)
+        .specs(&[ks(&["RW", "access", "delete"], 1, 0, 1), ks(&["RW", "insert"], 2, 0, 1)])
+        .doc(G, "2.2.0", "O(1)", "Moves the last element of a list to the head of another, waiting for one if needed."),
+    Cmd::new("blmpop", -5, blmpop)
+        .flags(WRITE | BLOCKING)
+        .acl(A)
+        .specs(&[ks_keynum(&["RW", "access", "delete"], 2, 0, 1, 1)])
+        .doc(G, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pops elements from the first non-empty list, waiting for one if needed."),
+    Cmd::new("bzpopmin", -3, bzpopmin)
+        .flags(WRITE | NOSCRIPT | BLOCKING | FAST)
+        .acl(Z | acl::FAST)
+        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .doc("sorted-set", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Pops the lowest-scored member of the first non-empty sorted set, waiting for one if needed."),
+    Cmd::new("bzpopmax", -3, bzpopmax)
+        .flags(WRITE | NOSCRIPT | BLOCKING | FAST)
+        .acl(Z | acl::FAST)
+        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .doc("sorted-set", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Pops the highest-scored member of the first non-empty sorted set, waiting for one if needed."),
+    Cmd::new("bzmpop", -5, bzmpop)
+        .flags(WRITE | BLOCKING)
+        .acl(Z | acl::SLOW)
+        .specs(&[ks_keynum(&["RW", "access", "delete"], 2, 0, 1, 1)])
+        .doc("sorted-set", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "Pops members of the first non-empty sorted set, waiting for one if needed."),
+];
+
+/// A blocking timeout in seconds, as Redis parses it: a long double, then
+/// milliseconds truncated toward zero; None = wait forever.
+fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<Instant>, CmdError> {
+    let secs = rubedo_engine::types::float::to_f64(arg)
+        .ok_or_else(|| err("timeout is not a float or out of range"))?;
+    let ms = secs * 1000.0;
+    // Redis converts to a C long long: out-of-range values come out negative.
+    if !(0.0..9.223_372_036_854_776e18).contains(&ms) {
+        return Err(err("timeout is negative"));
+    }
+    let ms = ms as u64;
+    if ms == 0 {
+        return Ok(None);
+    }
+    if ms > i64::MAX as u64 - now_ms {
+        return Err(err("timeout is out of range"));
+    }
+    Ok(Some(Instant::now() + Duration::from_millis(ms)))
+}
+
+/// Records that the command must wait on `keys`, unless it runs inside
+/// EXEC, where it answers `nil` at once.
+fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>, nil: Frame) -> CmdResult {
+    if ctx.client.in_exec {
+        return Ok(nil);
+    }
+    ctx.client.block = Some(BlockRequest {
+        db: ctx.client.db,
+        keys: keys.to_vec(),
+        deadline,
+        argv: ctx.argv.to_vec(),
+    });
+    // Not sent: the connection waits and replies when served or timed out.
+    Ok(Frame::NullArray)
+}
+
+fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
+    let argv = ctx.argv;
+    let keys = &argv[1..argv.len() - 1];
+    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now())?;
+    let mut db = ctx.db();
+    for key in keys {
+        let Some(mut popped) = lt::pop(&mut db, key, end, 1)? else {
+            continue;
+        };
+        drop(db);
+        let v = popped.pop().expect("popped one element");
+        ctx.modified(key);
+        ctx.dirty += 1;
+        let word: &'static [u8] = match end {
+            End::Head => b"LPOP",
+            End::Tail => b"RPOP",
+        };
+        ctx.propagate(vec![Bytes::from_static(word), key.clone()]);
+        return Ok(Frame::Array(vec![
+            Frame::Bulk(key.clone()),
+            Frame::Bulk(Bytes::from(v)),
+        ]));
+    }
+    drop(db);
+    block(ctx, keys, deadline, Frame::NullArray)
+}
+
+fn blpop(ctx: &mut Ctx) -> CmdResult {
+    bpop(ctx, End::Head)
+}
+
+fn brpop(ctx: &mut Ctx) -> CmdResult {
+    bpop(ctx, End::Tail)
+}
+
+fn bmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
+    let argv = ctx.argv;
+    let deadline = parse_timeout(timeout, ctx.now())?;
+    let (src, dst) = (&argv[1], &argv[2]);
+    let fill = fill(ctx);
+    let moved = lt::move_one(&mut ctx.db(), src, dst, from, to, fill)?;
+    let Some(v) = moved else {
+        return block(ctx, std::slice::from_ref(src), deadline, Frame::Null);
+    };
+    ctx.modified(src);
+    ctx.modified(dst);
+    ctx.dirty += 1;
+    let side = |e: End| Bytes::from_static(if e == End::Head { b"LEFT" } else { b"RIGHT" });
+    ctx.propagate(vec![
+        Bytes::from_static(b"LMOVE"),
+        src.clone(),
+        dst.clone(),
+        side(from),
+        side(to),
+    ]);
+    Ok(Frame::Bulk(Bytes::from(v)))
+}
+
+fn blmove(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let from = End::parse(&argv[3]).ok_or(CmdError::Syntax)?;
+    let to = End::parse(&argv[4]).ok_or(CmdError::Syntax)?;
+    bmove(ctx, from, to, &argv[5])
+}
+
+fn brpoplpush(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    bmove(ctx, End::Tail, End::Head, &argv[3])
+}
+
+fn blmpop(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let deadline = parse_timeout(&argv[1], ctx.now())?;
+    let (keys, end, count) = parse_mpop(argv, 2)?;
+    match mpop(ctx, keys, end, count)? {
+        Some(reply) => Ok(reply),
+        None => block(ctx, keys, deadline, Frame::NullArray),
+    }
+}
+
+fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
+    let argv = ctx.argv;
+    let keys = &argv[1..argv.len() - 1];
+    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now())?;
+    match zset::pop_first(ctx, keys, max, None)? {
+        Some((key, popped)) => Ok(zset::bzpop_reply(key, popped)),
+        None => block(ctx, keys, deadline, Frame::NullArray),
+    }
+}
+
+fn bzpopmin(ctx: &mut Ctx) -> CmdResult {
+    bzpop(ctx, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
+    bzpop(ctx, true)
+}
+
+fn bzmpop(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    let deadline = parse_timeout(&argv[1], ctx.now())?;
+    let (keys, max, count) = zset::parse_mpop(argv, 2)?;
+    match zset::pop_first(ctx, keys, max, Some(count))? {
+        Some((key, popped)) => Ok(zset::mpop_reply(key, popped)),
+        None => block(ctx, keys, deadline, Frame::NullArray),
+    }
+}

@@ -1,0 +1,142 @@
+//! Blocking commands over real sockets, both engines: first blocked, first
+//! served; timeouts; CLIENT UNBLOCK; a disconnect while blocked leaks nothing.
+
+use std::time::{Duration, Instant};
+
+use rubedo_resp::Frame;
+use rubedo_tests::{bulk, Raw, Server};
+
+fn blocked_clients(c: &mut Raw) -> usize {
+    match c.call(&["INFO", "clients"]) {
+        Frame::Bulk(b) | Frame::Verbatim { data: b, .. } => String::from_utf8_lossy(&b)
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("blocked_clients field"),
+        f => panic!("{f:?}"),
+    }
+}
+
+/// Polls until `n` clients are blocked (a liveness deadline only).
+fn wait_blocked(c: &mut Raw, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while blocked_clients(c) != n {
+        assert!(
+            Instant::now() < deadline,
+            "never reached {n} blocked clients"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn id_of(c: &mut Raw) -> i64 {
+    match c.call(&["CLIENT", "ID"]) {
+        Frame::Integer(n) => n,
+        f => panic!("{f:?}"),
+    }
+}
+
+#[test]
+fn first_blocked_is_first_served() {
+    for engine in ["single", "concurrent"] {
+        let srv = Server::start(&["--engine", engine, "--threads", "2"]);
+        let mut admin = srv.raw();
+        let mut a = srv.raw();
+        let mut b = srv.raw();
+        a.cmd(&["BLPOP", "q", "0"]);
+        wait_blocked(&mut admin, 1);
+        b.cmd(&["BLPOP", "q", "0"]);
+        wait_blocked(&mut admin, 2);
+        assert_eq!(
+            admin.call(&["RPUSH", "q", "first", "second"]),
+            Frame::Integer(2)
+        );
+        assert_eq!(
+            a.read(),
+            Some(Frame::Array(vec![bulk("q"), bulk("first")])),
+            "{engine}"
+        );
+        assert_eq!(
+            b.read(),
+            Some(Frame::Array(vec![bulk("q"), bulk("second")])),
+            "{engine}"
+        );
+        assert_eq!(blocked_clients(&mut admin), 0);
+        assert_eq!(admin.call(&["EXISTS", "q"]), Frame::Integer(0));
+    }
+}
+
+#[test]
+fn timeouts_and_client_unblock() {
+    for engine in ["single", "concurrent"] {
+        let srv = Server::start(&["--engine", engine]);
+        let mut admin = srv.raw();
+        let mut a = srv.raw();
+        assert_eq!(
+            a.call(&["BLPOP", "none", "0.05"]),
+            Frame::NullArray,
+            "{engine}"
+        );
+        assert_eq!(
+            a.call(&["BLMOVE", "none", "d", "LEFT", "LEFT", "0.05"]),
+            Frame::NullArray
+        );
+        let id = id_of(&mut a).to_string();
+        a.cmd(&["BRPOP", "none", "0"]);
+        wait_blocked(&mut admin, 1);
+        assert_eq!(admin.call(&["CLIENT", "UNBLOCK", &id]), Frame::Integer(1));
+        assert_eq!(a.read(), Some(Frame::NullArray));
+        a.cmd(&["BLMPOP", "0", "1", "none", "LEFT"]);
+        wait_blocked(&mut admin, 1);
+        assert_eq!(
+            admin.call(&["CLIENT", "UNBLOCK", &id, "ERROR"]),
+            Frame::Integer(1)
+        );
+        assert_eq!(
+            a.read(),
+            Some(Frame::error(
+                "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+            ))
+        );
+        assert_eq!(
+            admin.call(&["CLIENT", "UNBLOCK", &id]),
+            Frame::Integer(0),
+            "not blocked now"
+        );
+        // The connection works normally afterwards.
+        assert_eq!(a.call(&["PING"]), Frame::simple("PONG"));
+    }
+}
+
+#[test]
+fn a_client_that_disconnects_while_blocked_leaves_no_trace() {
+    for engine in ["single", "concurrent"] {
+        let srv = Server::start(&["--engine", engine]);
+        let mut admin = srv.raw();
+        {
+            let mut a = srv.raw();
+            a.cmd(&["BLPOP", "k", "0"]);
+            wait_blocked(&mut admin, 1);
+        }
+        wait_blocked(&mut admin, 0);
+        assert_eq!(admin.call(&["RPUSH", "k", "x"]), Frame::Integer(1));
+        assert_eq!(
+            admin.call(&["LLEN", "k"]),
+            Frame::Integer(1),
+            "{engine}: nobody took it"
+        );
+    }
+}
+
+#[test]
+fn commands_sent_while_blocked_run_after_the_wake_up() {
+    let srv = Server::start(&[]);
+    let mut admin = srv.raw();
+    let mut a = srv.raw();
+    // BLPOP then PING in one write: the PING waits for the BLPOP.
+    a.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nw\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n");
+    wait_blocked(&mut admin, 1);
+    admin.call(&["LPUSH", "w", "v"]);
+    assert_eq!(a.read(), Some(Frame::Array(vec![bulk("w"), bulk("v")])));
+    assert_eq!(a.read(), Some(Frame::simple("PONG")));
+}

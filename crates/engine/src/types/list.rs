@@ -178,8 +178,10 @@ impl Node {
         &self.buf[s..e]
     }
 
+    // Pushes grow the buffer geometrically (a node is at most a few KB),
+    // and a node gives back its slack once it is full (see `List::push_back`).
     fn push_back(&mut self, e: &[u8]) {
-        self.buf.reserve_exact(entry_size(e));
+        self.buf.reserve(entry_size(e));
         put_entry(&mut self.buf, e);
         self.count += 1;
     }
@@ -187,7 +189,7 @@ impl Node {
     fn push_front(&mut self, e: &[u8]) {
         let size = entry_size(e);
         let old = self.buf.len();
-        self.buf.reserve_exact(size);
+        self.buf.reserve(size);
         self.buf.resize(old + size, 0);
         self.buf.copy_within(0..old, size);
         write_entry(&mut self.buf[..size], e);
@@ -335,7 +337,10 @@ impl List {
     pub fn push_back(&mut self, e: &[u8], fill: i64) {
         match self.nodes.back_mut() {
             Some(n) if n.fits(entry_size(e), fill) => n.push_back(e),
-            _ => {
+            full => {
+                if let Some(n) = full {
+                    n.buf.shrink_to_fit();
+                }
                 let mut n = Node::default();
                 n.push_back(e);
                 self.nodes.push_back(n);
@@ -347,7 +352,10 @@ impl List {
     pub fn push_front(&mut self, e: &[u8], fill: i64) {
         match self.nodes.front_mut() {
             Some(n) if n.fits(entry_size(e), fill) => n.push_front(e),
-            _ => {
+            full => {
+                if let Some(n) = full {
+                    n.buf.shrink_to_fit();
+                }
                 let mut n = Node::default();
                 n.push_back(e);
                 self.nodes.push_front(n);

@@ -22,21 +22,25 @@ type Link = Option<Box<Node>>;
 /// (member, score) pairs, in the order an operation produced them.
 pub type Items = Vec<(Vec<u8>, f64)>;
 
+/// 32-bit priority and subtree size keep a node at 48 bytes (one
+/// allocator size class below 64); a sorted set never nears 2^32 members.
 struct Node {
     member: Box<[u8]>,
     score: f64,
-    prio: u64,
-    size: usize,
+    prio: u32,
+    size: u32,
     left: Link,
     right: Link,
 }
 
+const _: () = assert!(std::mem::size_of::<Node>() <= 48);
+
 fn size(l: &Link) -> usize {
-    l.as_ref().map_or(0, |n| n.size)
+    l.as_ref().map_or(0, |n| n.size as usize)
 }
 
 fn fix(n: &mut Node) {
-    n.size = 1 + size(&n.left) + size(&n.right);
+    n.size = (1 + size(&n.left) + size(&n.right)) as u32;
 }
 
 /// (score, member) order; -0 and 0 tie, as C's `<` has them.
@@ -377,14 +381,14 @@ impl ZSet {
         self.dict.get(m).copied()
     }
 
-    fn next_prio(&mut self) -> u64 {
-        // xorshift64*
+    fn next_prio(&mut self) -> u32 {
+        // xorshift64*, high half
         let mut x = self.seed;
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
         self.seed = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
     }
 
     fn insert_new(&mut self, m: &[u8], s: f64) {

@@ -8,12 +8,11 @@ use rubedo_engine::types::hash::{self as ht, Hash, Limits};
 use rubedo_engine::Error as EngineError;
 use rubedo_resp::{Frame, Protocol};
 
-use crate::args::Args;
 use crate::command::{acl, flag::*, ks, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
-use super::keys::parse_cursor;
+use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
 
 const G: &str = "hash";
 const W: u64 = acl::WRITE | acl::HASH;
@@ -313,21 +312,7 @@ fn hscan(ctx: &mut Ctx) -> CmdResult {
             return Ok(Frame::Array(vec![bulk(b"0"), Frame::Array(Vec::new())]));
         }
     }
-    let mut a = Args::after(argv, 3);
-    let (mut pattern, mut count): (Option<&Bytes>, i64) = (None, 10);
-    while !a.is_empty() {
-        if a.remaining() >= 2 && a.eat("MATCH") {
-            pattern = Some(a.next_bytes()?);
-        } else if a.remaining() >= 2 && a.eat("COUNT") {
-            count = a.next_i64()?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    let pattern = pattern.filter(|p| p.as_ref() != b"*");
+    let ScanOptions { pattern, count, .. } = parse_scan_options(argv, 3, false)?;
     let mut db = ctx.db();
     let Some(h) = ht::get_mut(&mut db, &argv[1])? else {
         return Ok(Frame::Array(vec![bulk(b"0"), Frame::Array(Vec::new())]));

@@ -331,6 +331,45 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Parses a SCAN-family cursor ("ERR invalid cursor" as Redis says).
+/// The MATCH and COUNT options of SCAN, SSCAN, HSCAN and ZSCAN (and TYPE
+/// for SCAN), parsed from `argv[start..]` as Redis does: an option needs its
+/// value, COUNT must be at least 1, anything else is a syntax error. A
+/// MATCH of `*` is dropped since it matches everything.
+pub struct ScanOptions<'a> {
+    pub pattern: Option<&'a Bytes>,
+    pub count: i64,
+    pub kind: Option<&'a Bytes>,
+}
+
+pub fn parse_scan_options(
+    argv: &[Bytes],
+    start: usize,
+    allow_type: bool,
+) -> Result<ScanOptions<'_>, CmdError> {
+    let mut a = Args::after(argv, start);
+    let mut o = ScanOptions {
+        pattern: None,
+        count: 10,
+        kind: None,
+    };
+    while !a.is_empty() {
+        if a.remaining() >= 2 && a.eat("COUNT") {
+            o.count = a.next_i64()?;
+            if o.count < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else if a.remaining() >= 2 && a.eat("MATCH") {
+            o.pattern = Some(a.next_bytes()?);
+        } else if allow_type && a.remaining() >= 2 && a.eat("TYPE") {
+            o.kind = Some(a.next_bytes()?);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    o.pattern = o.pattern.filter(|p| p.as_ref() != b"*");
+    Ok(o)
+}
+
 /// Like C's strtoul, a leading minus wraps around instead of failing, and
 /// an empty string is cursor 0.
 pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
@@ -352,24 +391,10 @@ pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
 
 fn scan(ctx: &mut Ctx) -> CmdResult {
     let cursor = parse_cursor(&ctx.argv[1])?;
-    let mut a = Args::after(ctx.argv, 2);
-    let (mut pattern, mut count, mut kind): (Option<&Bytes>, i64, Option<Option<Kind>>) =
-        (None, 10, None);
-    while !a.is_empty() {
-        if a.eat("MATCH") {
-            pattern = Some(a.next_bytes()?);
-        } else if a.eat("COUNT") {
-            count = a.next_i64()?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else if a.eat("TYPE") {
-            kind = Some(Kind::from_name(a.next_bytes()?));
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    let pattern = pattern.filter(|p| p.as_ref() != b"*");
+    let o = parse_scan_options(ctx.argv, 2, true)?;
+    let (pattern, count) = (o.pattern, o.count);
+    // An unknown type name matches nothing (Redis 7.0 compares names).
+    let kind: Option<Option<Kind>> = o.kind.map(|k| Kind::from_name(k));
     let mut found: Vec<Bytes> = Vec::new();
     let mut db = ctx.db();
     let mut c = cursor;

@@ -11,12 +11,12 @@ use rubedo_engine::types::zset::{
 };
 use rubedo_resp::{Frame, Protocol};
 
-use crate::args::{is, parse_i64, Args};
+use crate::args::{is, parse_i64};
 use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
-use super::keys::parse_cursor;
+use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
 
 const G: &str = "sorted-set";
 const W: u64 = acl::WRITE | acl::SORTEDSET;
@@ -926,21 +926,7 @@ fn zscan(ctx: &mut Ctx) -> CmdResult {
             Frame::Array(Vec::new()),
         ]));
     };
-    let mut a = Args::after(argv, 3);
-    let (mut pattern, mut count): (Option<&Bytes>, i64) = (None, 10);
-    while !a.is_empty() {
-        if a.remaining() >= 2 && a.eat("COUNT") {
-            count = a.next_i64()?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else if a.remaining() >= 2 && a.eat("MATCH") {
-            pattern = Some(a.next_bytes()?);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    let pattern = pattern.filter(|p| p.as_ref() != b"*");
+    let ScanOptions { pattern, count, .. } = parse_scan_options(argv, 3, false)?;
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     let mut c = cursor;
     let mut budget = count.saturating_mul(10);

@@ -131,6 +131,9 @@ pub enum Find {
         firstkey: i32,
         keystep: i32,
     },
+    /// Keys only the command itself can find (SORT's BY/GET/STORE): both the
+    /// start and the extent are "unknown" in COMMAND INFO.
+    Unknown,
 }
 
 /// One key specification, as Redis 7's COMMAND INFO reports it: a group of
@@ -174,6 +177,16 @@ pub const fn ks_keynum(
     }
 }
 
+/// A key spec whose keys only the command can find (see [`Find::Unknown`]).
+pub const fn ks_unknown(flags: &'static [&'static str]) -> Spec {
+    Spec {
+        flags,
+        notes: "",
+        index: 0,
+        find: Find::Unknown,
+    }
+}
+
 impl Spec {
     /// Adds an explanation of unusual flags.
     pub const fn notes(mut self, n: &'static str) -> Spec {
@@ -207,6 +220,7 @@ impl Spec {
                 let first = (self.index + firstkey) as i64;
                 (first, first + (n - 1) * keystep as i64, keystep as i64)
             }
+            Find::Unknown => return,
         };
         let mut i = first;
         while step > 0 && i <= last && i < argc {
@@ -216,14 +230,15 @@ impl Spec {
     }
 }
 
+/// Finds a command's key arguments (their indexes) by parsing them.
+pub type KeysFn = fn(&[Bytes]) -> Vec<usize>;
+
 /// Where a command's keys are.
 #[derive(Clone, Copy)]
 pub enum KeySpec {
     None,
-    /// Declared key specifications (the common case).
+    /// Declared key specifications.
     Specs(&'static [Spec]),
-    /// Computed from the arguments (returns argument indexes).
-    Fn(fn(&[Bytes]) -> Vec<usize>),
 }
 
 /// What a command locks in the concurrent engine.
@@ -245,6 +260,9 @@ pub struct Cmd {
     pub flags: u64,
     pub acl: u64,
     pub keys: KeySpec,
+    /// Finds the keys by parsing the arguments, for commands whose key specs
+    /// cannot (SORT): used instead of the specs to extract keys.
+    pub keys_fn: Option<KeysFn>,
     pub lock: Lock,
     pub group: &'static str,
     pub since: &'static str,
@@ -263,6 +281,7 @@ impl Cmd {
             flags: 0,
             acl: 0,
             keys: KeySpec::None,
+            keys_fn: None,
             lock: Lock::Keys,
             group: "",
             since: "1.0.0",
@@ -282,6 +301,7 @@ impl Cmd {
             flags: 0,
             acl: 0,
             keys: KeySpec::None,
+            keys_fn: None,
             lock: Lock::Keys,
             group: "",
             since: "1.0.0",
@@ -321,8 +341,8 @@ impl Cmd {
         self
     }
 
-    pub const fn keys_fn(mut self, f: fn(&[Bytes]) -> Vec<usize>) -> Cmd {
-        self.keys = KeySpec::Fn(f);
+    pub const fn keys_fn(mut self, f: KeysFn) -> Cmd {
+        self.keys_fn = Some(f);
         self
     }
 
@@ -357,6 +377,9 @@ impl Cmd {
 
     /// Indexes of the key arguments in `argv`, in argument order.
     pub fn key_indexes(&self, argv: &[Bytes]) -> Vec<usize> {
+        if let Some(f) = self.keys_fn {
+            return f(argv);
+        }
         match self.keys {
             KeySpec::None => Vec::new(),
             KeySpec::Specs(specs) => {
@@ -368,18 +391,19 @@ impl Cmd {
                 out.dedup();
                 out
             }
-            KeySpec::Fn(f) => f(argv),
         }
     }
 
     /// True if the keys can only be found by reading the arguments
     /// (COMMAND INFO's `movablekeys`).
     pub fn movable_keys(&self) -> bool {
-        match self.keys {
-            KeySpec::Fn(_) => true,
-            KeySpec::Specs(specs) => specs.iter().any(|s| matches!(s.find, Find::Keynum { .. })),
-            KeySpec::None => false,
-        }
+        self.keys_fn.is_some()
+            || match self.keys {
+                KeySpec::Specs(specs) => {
+                    specs.iter().any(|s| !matches!(s.find, Find::Range { .. }))
+                }
+                KeySpec::None => false,
+            }
     }
 
     /// The legacy (first, last, step) triple of COMMAND INFO, derived from
@@ -392,7 +416,7 @@ impl Cmd {
             .iter()
             .filter_map(|s| match s.find {
                 Find::Range { lastkey, keystep } => Some((s.index, lastkey, keystep)),
-                Find::Keynum { .. } => None,
+                Find::Keynum { .. } | Find::Unknown => None,
             })
             .collect();
         if ranges.is_empty() {

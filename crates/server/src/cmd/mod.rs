@@ -13,6 +13,7 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod txn;
 pub mod zset;
@@ -31,6 +32,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
         txn::COMMANDS,
         server::COMMANDS,
         debug::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 

@@ -354,16 +354,18 @@ fn key_specs(c: &Cmd) -> Frame {
                     .iter()
                     .map(|f| Frame::Simple(Bytes::from_static(f.as_bytes())));
                 m.push((s("flags"), Frame::Set(flags.collect())));
-                m.push((
-                    s("begin_search"),
-                    Frame::Map(vec![
+                let begin = if matches!(k.find, Find::Unknown) {
+                    vec![(s("type"), s("unknown")), (s("spec"), Frame::Map(vec![]))]
+                } else {
+                    vec![
                         (s("type"), s("index")),
                         (
                             s("spec"),
                             Frame::Map(vec![(s("index"), Frame::Integer(k.index as i64))]),
                         ),
-                    ]),
-                ));
+                    ]
+                };
+                m.push((s("begin_search"), Frame::Map(begin)));
                 let int = |n: i32| Frame::Integer(n as i64);
                 let (kind, spec) = match k.find {
                     Find::Range { lastkey, keystep } => (
@@ -374,6 +376,7 @@ fn key_specs(c: &Cmd) -> Frame {
                             (s("limit"), int(0)),
                         ],
                     ),
+                    Find::Unknown => ("unknown", vec![]),
                     Find::Keynum {
                         keynumidx,
                         firstkey,

@@ -92,6 +92,50 @@ fn split_by(t: Link, before: &dyn Fn(&Node) -> bool) -> (Link, Link) {
     }
 }
 
+/// Inserts `node` with one descent: down the search path until its
+/// priority wins, then the subtree below is split around it.
+fn tree_insert(t: &mut Link, mut node: Box<Node>) {
+    match t {
+        Some(n) if n.prio >= node.prio => {
+            n.size += 1;
+            if cmp_key(node.score, &node.member, n.score, &n.member) == Ordering::Less {
+                tree_insert(&mut n.left, node);
+            } else {
+                tree_insert(&mut n.right, node);
+            }
+        }
+        _ => {
+            let (l, r) = split_by(t.take(), &|x| {
+                cmp_key(x.score, &x.member, node.score, &node.member) == Ordering::Less
+            });
+            node.left = l;
+            node.right = r;
+            fix(&mut node);
+            *t = Some(node);
+        }
+    }
+}
+
+/// Removes the node with (`s`, `m`) with one descent; false if absent.
+fn tree_delete(t: &mut Link, s: f64, m: &[u8]) -> bool {
+    let Some(n) = t else {
+        return false;
+    };
+    let found = match cmp_key(s, m, n.score, &n.member) {
+        Ordering::Less => tree_delete(&mut n.left, s, m),
+        Ordering::Greater => tree_delete(&mut n.right, s, m),
+        Ordering::Equal => {
+            let mut gone = t.take().expect("matched a node");
+            *t = merge(gone.left.take(), gone.right.take());
+            return true;
+        }
+    };
+    if found {
+        n.size -= 1;
+    }
+    found
+}
+
 /// Splits into (the first `k` nodes, the rest).
 fn split_at(t: Link, k: usize) -> (Link, Link) {
     match t {
@@ -403,18 +447,11 @@ impl ZSet {
             left: None,
             right: None,
         });
-        let (l, r) = split_by(self.root.take(), &|n| {
-            cmp_key(n.score, &n.member, s, m) == Ordering::Less
-        });
-        self.root = merge(merge(l, Some(node)), r);
+        tree_insert(&mut self.root, node);
     }
 
     fn tree_remove(&mut self, m: &[u8], s: f64) {
-        let (l, r) = split_by(self.root.take(), &|n| {
-            cmp_key(n.score, &n.member, s, m) == Ordering::Less
-        });
-        let (_, r) = split_at(r, 1);
-        self.root = merge(l, r);
+        tree_delete(&mut self.root, s, m);
     }
 
     /// Switches to the `skiplist` encoding if adding `m` would outgrow the limits.

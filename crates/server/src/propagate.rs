@@ -20,6 +20,17 @@ pub trait Sink: Send + Sync {
     fn write(&self, effect: &Effect);
 }
 
+/// A sink that keeps every effect in memory, for tests and tools that
+/// want to see what a write turned into.
+#[derive(Clone, Default)]
+pub struct Recorder(pub std::sync::Arc<Mutex<Vec<Effect>>>);
+
+impl Sink for Recorder {
+    fn write(&self, effect: &Effect) {
+        self.0.lock().push(effect.clone());
+    }
+}
+
 #[derive(Default)]
 pub struct Propagation {
     sinks: Mutex<Vec<Box<dyn Sink>>>,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rubedo_engine::{Keyspace, ManualClock};
 use rubedo_resp::Frame;
-use rubedo_server::propagate::{Effect, Sink};
+use rubedo_server::propagate::{Effect, Recorder};
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -116,14 +116,6 @@ fn generic_family() {
         assert_eq!(run(&["FLUSHALL"]), Frame::ok());
         assert_eq!(run(&["RANDOMKEY"]), Frame::Null);
     });
-}
-
-struct Recorder(Arc<Mutex<Vec<Effect>>>);
-
-impl Sink for Recorder {
-    fn write(&self, e: &Effect) {
-        self.0.lock().push(e.clone());
-    }
 }
 
 fn words(e: &Effect) -> Vec<Vec<String>> {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::{Frame, Protocol};
-use rubedo_server::propagate::{Effect, Sink};
+use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -305,14 +305,6 @@ fn random_fields() {
             .all(|p| matches!(p, Frame::Array(v) if v.len() == 2)));
         proto(Protocol::Resp2);
     });
-}
-
-struct Recorder(Arc<Mutex<Vec<Effect>>>);
-
-impl Sink for Recorder {
-    fn write(&self, e: &Effect) {
-        self.0.lock().push(e.clone());
-    }
 }
 
 #[test]

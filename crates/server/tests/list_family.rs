@@ -7,7 +7,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
-use rubedo_server::propagate::{Effect, Sink};
+use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -240,14 +240,6 @@ fn many_nodes_under_every_fill() {
             assert_eq!(run(&["LRANGE", "l", "100", "102"]), arr(&want[100..=102]));
         }
     });
-}
-
-struct Recorder(Arc<Mutex<Vec<Effect>>>);
-
-impl Sink for Recorder {
-    fn write(&self, e: &Effect) {
-        self.0.lock().push(e.clone());
-    }
 }
 
 #[test]

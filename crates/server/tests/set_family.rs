@@ -8,7 +8,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
-use rubedo_server::propagate::{Effect, Sink};
+use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -209,14 +209,6 @@ fn sscan_walks_a_large_set() {
             ])
         );
     });
-}
-
-struct Recorder(Arc<Mutex<Vec<Effect>>>);
-
-impl Sink for Recorder {
-    fn write(&self, e: &Effect) {
-        self.0.lock().push(e.clone());
-    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
-use rubedo_server::propagate::{Effect, Sink};
+use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -199,14 +199,6 @@ fn limited_alpha_by_places_ties_like_redis() {
             arr(&["b", "a", "f", "g"])
         );
     });
-}
-
-struct Recorder(Arc<Mutex<Vec<Effect>>>);
-
-impl Sink for Recorder {
-    fn write(&self, e: &Effect) {
-        self.0.lock().push(e.clone());
-    }
 }
 
 #[test]

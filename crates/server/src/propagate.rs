@@ -25,6 +25,26 @@ pub trait Sink: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Recorder(pub std::sync::Arc<Mutex<Vec<Effect>>>);
 
+impl Recorder {
+    /// The recorded effects as text: effect -> command -> word.
+    pub fn words(&self) -> Vec<Vec<Vec<String>>> {
+        self.0
+            .lock()
+            .iter()
+            .map(|e| {
+                e.commands
+                    .iter()
+                    .map(|c| {
+                        c.iter()
+                            .map(|w| String::from_utf8_lossy(w).into_owned())
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 impl Sink for Recorder {
     fn write(&self, effect: &Effect) {
         self.0.lock().push(effect.clone());

@@ -333,6 +333,13 @@ impl<K: Keyspace> Harness<K> {
         }
     }
 
+    /// Starts recording every write effect (see `propagate::Recorder`).
+    pub fn record(&mut self) -> crate::propagate::Recorder {
+        let r = crate::propagate::Recorder::default();
+        self.server.shared.propagation.add_sink(Box::new(r.clone()));
+        r
+    }
+
     /// Runs one command given as words.
     pub fn run(&mut self, words: &[&str]) -> Frame {
         let argv: Vec<Bytes> = words

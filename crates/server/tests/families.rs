@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rubedo_engine::{Keyspace, ManualClock};
 use rubedo_resp::Frame;
-use rubedo_server::propagate::{Effect, Recorder};
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -118,26 +116,11 @@ fn generic_family() {
     });
 }
 
-fn words(e: &Effect) -> Vec<Vec<String>> {
-    e.commands
-        .iter()
-        .map(|c| {
-            c.iter()
-                .map(|w| String::from_utf8_lossy(w).into_owned())
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn writes_propagate_in_deterministic_form() {
     let clock = Arc::new(ManualClock::new(1_000_000));
     let mut h = Harness::single(clock.clone());
-    let log = Arc::new(Mutex::new(Vec::new()));
-    h.server
-        .shared
-        .propagation
-        .add_sink(Box::new(Recorder(log.clone())));
+    let log = h.record();
     h.run(&["SET", "k", "v", "EX", "10"]);
     h.run(&["GET", "k"]);
     h.run(&["EXPIRE", "k", "5"]);
@@ -150,7 +133,7 @@ fn writes_propagate_in_deterministic_form() {
     h.run(&["SET", "gone", "v", "PX", "1"]);
     clock.advance(2);
     h.run(&["GET", "gone"]);
-    let got: Vec<Vec<Vec<String>>> = log.lock().iter().map(words).collect();
+    let got = log.words();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     assert_eq!(
         got,

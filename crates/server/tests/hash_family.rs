@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::{Frame, Protocol};
-use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -311,29 +309,12 @@ fn random_fields() {
 fn hincrbyfloat_propagates_as_hset() {
     let clock = Arc::new(ManualClock::new(1_000_000));
     let mut h = Harness::single(clock);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    h.server
-        .shared
-        .propagation
-        .add_sink(Box::new(Recorder(log.clone())));
+    let log = h.record();
     h.run(&["HINCRBYFLOAT", "k", "f", "1.5"]);
     h.run(&["HINCRBYFLOAT", "k", "f", "x"]);
     h.run(&["HSET", "k", "g", "1"]);
     h.run(&["HDEL", "k", "nofield"]);
-    let got: Vec<Vec<Vec<String>>> = log
-        .lock()
-        .iter()
-        .map(|e| {
-            e.commands
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|w| String::from_utf8_lossy(w).into_owned())
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let got = log.words();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     assert_eq!(
         got,

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
-use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -245,30 +243,13 @@ fn many_nodes_under_every_fill() {
 #[test]
 fn lmpop_propagates_as_pop_with_count() {
     let mut h = Harness::single(Arc::new(ManualClock::new(1_000_000)));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    h.server
-        .shared
-        .propagation
-        .add_sink(Box::new(Recorder(log.clone())));
+    let log = h.record();
     h.run(&["RPUSH", "l", "a", "b", "c"]);
     h.run(&["LMPOP", "2", "nokey", "l", "RIGHT", "COUNT", "2"]);
     h.run(&["LMPOP", "1", "nokey", "LEFT"]);
     h.run(&["LPOP", "nokey"]);
     h.run(&["LMPOP", "1", "l", "LEFT", "COUNT", "9"]);
-    let got: Vec<Vec<Vec<String>>> = log
-        .lock()
-        .iter()
-        .map(|e| {
-            e.commands
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|w| String::from_utf8_lossy(w).into_owned())
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let got = log.words();
     assert_eq!(
         got,
         vec![

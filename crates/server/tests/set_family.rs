@@ -5,10 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
-use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -214,11 +212,7 @@ fn sscan_walks_a_large_set() {
 #[test]
 fn spop_propagates_as_srem_or_del() {
     let mut h = Harness::single(Arc::new(ManualClock::new(1_000_000)));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    h.server
-        .shared
-        .propagation
-        .add_sink(Box::new(Recorder(log.clone())));
+    let log = h.record();
     h.run(&["SADD", "s", "7"]);
     h.run(&["SPOP", "s"]);
     h.run(&["SADD", "s", "1", "2", "3"]);
@@ -226,20 +220,7 @@ fn spop_propagates_as_srem_or_del() {
     h.run(&["SPOP", "s", "2"]);
     h.run(&["SPOP", "s", "5"]);
     h.run(&["SPOP", "s", "5"]);
-    let got: Vec<Vec<Vec<String>>> = log
-        .lock()
-        .iter()
-        .map(|e| {
-            e.commands
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|w| String::from_utf8_lossy(w).into_owned())
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let got = log.words();
     assert_eq!(got.len(), 5, "{got:?}");
     assert_eq!(got[0], vec![vec!["SADD", "s", "7"]]);
     assert_eq!(got[1], vec![vec!["SREM", "s", "7"]]);

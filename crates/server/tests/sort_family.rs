@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
-use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -204,30 +202,13 @@ fn limited_alpha_by_places_ties_like_redis() {
 #[test]
 fn sort_store_propagates_only_when_it_writes() {
     let mut h = Harness::single(Arc::new(ManualClock::new(1_000_000)));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    h.server
-        .shared
-        .propagation
-        .add_sink(Box::new(Recorder(log.clone())));
+    let log = h.record();
     h.run(&["RPUSH", "l", "b", "a"]);
     h.run(&["SORT", "l", "ALPHA"]);
     h.run(&["SORT", "l", "ALPHA", "STORE", "d"]);
     h.run(&["SORT", "nokey", "STORE", "none"]);
     h.run(&["SORT", "nokey", "STORE", "d"]);
-    let got: Vec<Vec<Vec<String>>> = log
-        .lock()
-        .iter()
-        .map(|e| {
-            e.commands
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|w| String::from_utf8_lossy(w).into_owned())
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let got = log.words();
     assert_eq!(
         got,
         vec![

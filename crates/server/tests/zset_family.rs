@@ -5,10 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
-use rubedo_server::propagate::Recorder;
 use rubedo_server::server::Harness;
 
 fn bulk(s: &str) -> Frame {
@@ -293,29 +291,12 @@ fn resp3_shapes() {
 #[test]
 fn zmpop_propagates_as_zpop() {
     let mut h = Harness::single(Arc::new(ManualClock::new(1_000_000)));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    h.server
-        .shared
-        .propagation
-        .add_sink(Box::new(Recorder(log.clone())));
+    let log = h.record();
     h.run(&["ZADD", "z", "1", "a", "2", "b"]);
     h.run(&["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "5"]);
     h.run(&["ZMPOP", "1", "z", "MIN"]);
     h.run(&["ZADD", "z", "INCR", "1", "a"]);
-    let got: Vec<Vec<Vec<String>>> = log
-        .lock()
-        .iter()
-        .map(|e| {
-            e.commands
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|w| String::from_utf8_lossy(w).into_owned())
-                        .collect()
-                })
-                .collect()
-        })
-        .collect();
+    let got = log.words();
     assert_eq!(
         got,
         vec![

@@ -97,49 +97,8 @@ fn parse(s: &[u8]) -> Option<Parsed> {
     if body.len() > 2 && body[0] == b'0' && (body[1] == b'x' || body[1] == b'X') {
         return parse_hex(neg, &body[2..]);
     }
-    let mut digits = BigUint::from(0u8);
-    let mut any = false;
-    let mut frac_digits: i64 = 0;
-    let mut i = 0;
-    let mut seen_point = false;
-    while i < body.len() {
-        let c = body[i];
-        if c.is_ascii_digit() {
-            digits = digits * 10u8 + (c - b'0');
-            any = true;
-            if seen_point {
-                frac_digits += 1;
-            }
-        } else if c == b'.' && !seen_point {
-            seen_point = true;
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    if !any {
-        return None;
-    }
-    let mut e10: i64 = 0;
-    if i < body.len() {
-        if body[i] != b'e' && body[i] != b'E' {
-            return None;
-        }
-        let rest = std::str::from_utf8(&body[i + 1..]).ok()?;
-        if rest.is_empty()
-            || !rest
-                .trim_start_matches(['+', '-'])
-                .bytes()
-                .all(|c| c.is_ascii_digit())
-        {
-            return None;
-        }
-        e10 = rest.parse::<i64>().unwrap_or(if rest.starts_with('-') {
-            i64::MIN / 2
-        } else {
-            i64::MAX / 2
-        });
-    }
+    let (digits, frac_digits, rest) = scan_digits(body, 10)?;
+    let e10 = scan_exponent(rest, b'e')?;
     let e10 = e10.saturating_sub(frac_digits);
     if digits.bits() == 0 {
         return Some(Parsed::Finite(Ld { neg, ..Ld::ZERO }));
@@ -172,15 +131,17 @@ fn in_range(ld: Ld) -> Option<Parsed> {
     }
 }
 
-/// The hexadecimal form strtold also accepts: `0x1A`, `0x.8`, `0x1p3`.
-fn parse_hex(neg: bool, s: &[u8]) -> Option<Parsed> {
+/// Reads the digits of a mantissa in `radix` with an optional point:
+/// (value of all digits, digits after the point, what follows). None if
+/// there is no digit at all.
+fn scan_digits(s: &[u8], radix: u32) -> Option<(BigUint, i64, &[u8])> {
     let mut digits = BigUint::from(0u8);
     let (mut any, mut seen_point, mut frac) = (false, false, 0i64);
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
-        if let Some(d) = (c as char).to_digit(16) {
-            digits = digits * 16u8 + d;
+        if let Some(d) = (c as char).to_digit(radix) {
+            digits = digits * radix + d;
             any = true;
             if seen_point {
                 frac += 1;
@@ -192,25 +153,34 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<Parsed> {
         }
         i += 1;
     }
-    if !any {
+    any.then_some((digits, frac, &s[i..]))
+}
+
+/// Reads an optional exponent introduced by `marker` (e or p, either
+/// case) that must end the text; 0 when absent, saturating when huge.
+fn scan_exponent(rest: &[u8], marker: u8) -> Option<i64> {
+    let Some((&m, digits)) = rest.split_first() else {
+        return Some(0);
+    };
+    if m.to_ascii_lowercase() != marker {
         return None;
     }
-    let mut e2: i64 = 0;
-    if i < s.len() {
-        if s[i] != b'p' && s[i] != b'P' {
-            return None;
-        }
-        let rest = std::str::from_utf8(&s[i + 1..]).ok()?;
-        if rest.is_empty()
-            || !rest
-                .trim_start_matches(['+', '-'])
-                .bytes()
-                .all(|c| c.is_ascii_digit())
-        {
-            return None;
-        }
-        e2 = rest.parse::<i64>().ok()?.clamp(-1_000_000, 1_000_000);
+    let text = std::str::from_utf8(digits).ok()?;
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if unsigned.is_empty() || !unsigned.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
     }
+    Some(text.parse::<i64>().unwrap_or(if text.starts_with('-') {
+        i64::MIN / 2
+    } else {
+        i64::MAX / 2
+    }))
+}
+
+/// The hexadecimal form strtold also accepts: `0x1A`, `0x.8`, `0x1p3`.
+fn parse_hex(neg: bool, s: &[u8]) -> Option<Parsed> {
+    let (digits, frac, rest) = scan_digits(s, 16)?;
+    let e2 = scan_exponent(rest, b'p')?.clamp(-1_000_000, 1_000_000);
     let ld = round64(neg, digits, e2 - 4 * frac, false);
     in_range(ld)
 }

@@ -9,11 +9,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::procs::{self, Server, TempDir};
-use crate::{conformance, Candidate, Engine};
+use crate::{conformance, fanout, Candidate, Engine};
 
 pub const DEFAULT_WORKLOADS: &str = "SET,GET,INCR,SET_P16,GET_P16,SET_1KB,GET_1KB";
 const ALL_WORKLOADS: &str = "SET,GET,INCR,LPUSH,RPUSH,LPOP,RPOP,SADD,SPOP,HSET,ZADD,ZPOPMIN,\
-                             LRANGE_100,MSET,SET_P16,GET_P16,SET_1KB,GET_1KB";
+                             LRANGE_100,MSET,SET_P16,GET_P16,SET_1KB,GET_1KB,FANOUT";
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Opts {
@@ -37,6 +37,9 @@ struct Base {
     cmd: &'static [&'static str],
     /// Filled before the runs so pops never meet an empty key.
     prefill: Option<Prefill>,
+    /// Not redis-benchmark at all: the pub/sub client of fanout.rs, timed rather than
+    /// counted, and taking no suffixes.
+    fanout: bool,
 }
 
 struct Prefill {
@@ -55,6 +58,7 @@ fn t(name: &'static str, test: &'static str) -> Base {
         test: Some(test),
         cmd: &[],
         prefill: None,
+        fanout: false,
     }
 }
 
@@ -100,8 +104,16 @@ fn bases() -> Vec<Base> {
                 keyspace: None,
                 fixed: Some(1000),
             }),
+            fanout: false,
         },
         t("MSET", "mset"),
+        Base {
+            name: fanout::NAME,
+            test: None,
+            cmd: &[],
+            prefill: None,
+            fanout: true,
+        },
     ]
 }
 
@@ -119,6 +131,9 @@ fn parse_workload(name: &str, bases: &[Base]) -> Result<Workload, String> {
     let (mut pipeline, mut data) = (1, None);
     loop {
         if let Some(base) = bases.iter().position(|b| b.name == rest) {
+            if bases[base].fanout && rest != name {
+                return Err(format!("{rest} takes no suffixes: {name:?}"));
+            }
             return Ok(Workload {
                 name: name.clone(),
                 base,
@@ -157,7 +172,7 @@ fn select_workloads(opts: &Opts, bases: &[Base]) -> Result<Vec<Workload>, String
     let mut out: Vec<Workload> = Vec::new();
     for name in list.split(',').filter(|w| !w.trim().is_empty()) {
         let mut wl = parse_workload(name, bases)?;
-        if opts.pipeline_only && wl.pipeline == 1 {
+        if opts.pipeline_only && wl.pipeline == 1 && !bases[wl.base].fanout {
             wl.pipeline = 16;
             wl.name.push_str("_P16");
         }
@@ -195,6 +210,8 @@ struct Bench {
     client_cpus: Option<String>,
     clients: u32,
     keyspace: u64,
+    /// The FANOUT client's measured window.
+    run_seconds: f64,
     tmp: PathBuf,
 }
 
@@ -258,6 +275,7 @@ pub fn run(opts: Opts) -> i32 {
         client_cpus: pin.then(|| "0".to_string()),
         clients: opts.clients,
         keyspace: opts.keyspace,
+        run_seconds: opts.run_seconds,
         tmp: tmp.path().to_path_buf(),
     };
     let server_cpus = pin.then_some("1");
@@ -412,8 +430,13 @@ impl Bench {
                     }
                 })
                 .collect();
+            let size = if base.fanout {
+                format!("{}s", opts.run_seconds)
+            } else {
+                format!("n={n}")
+            };
             eprintln!(
-                "  {:<15} round {round}/{} n={n}: {}",
+                "  {:<15} round {round}/{} {size}: {}",
                 wl.name,
                 opts.rounds,
                 line.join("  ")
@@ -457,6 +480,21 @@ impl Bench {
         s: &mut Slot,
         timeout: Duration,
     ) -> Result<Sample, String> {
+        if base.fanout {
+            let result = fanout::measure(
+                s.server.port,
+                s.server.pid,
+                self.run_seconds,
+                self.client_cpus.as_deref(),
+            );
+            check_alive(s, wl)?;
+            let f = result?;
+            eprintln!("    {:<13} {:<10} {}", wl.name, s.label, f.summary());
+            return Ok(Sample {
+                rps: f.delivered_per_sec,
+                cpu_us: f.server_ns_per_msg.map(|ns| ns / 1000.0),
+            });
+        }
         let mut args: Vec<String> = vec![
             "-c".into(),
             self.clients.to_string(),
@@ -477,16 +515,7 @@ impl Bench {
         let before = procs::cpu_ns(s.server.pid);
         let result = self.redis_benchmark(&mut s.server, &args, timeout);
         let after = procs::cpu_ns(s.server.pid);
-        if let Some(status) = s.server.exit_status() {
-            s.dead = true;
-            eprintln!(
-                "bench: {} exited ({status}) during {}\n{}",
-                s.label,
-                wl.name,
-                s.server.log_tail(10)
-            );
-            return Err(format!("server exited ({status}) during {}", wl.name));
-        }
+        check_alive(s, wl)?;
         let rps = result?;
         let cpu_us = match (before, after) {
             (Some(b), Some(a)) if a > b => Some((a - b) as f64 / 1000.0 / n as f64),
@@ -590,6 +619,21 @@ fn slot(label: &str, server: Server) -> Slot {
         dead: false,
         samples: Vec::new(),
     }
+}
+
+/// Marks the slot dead, with the server's last words, if its server has exited.
+fn check_alive(s: &mut Slot, wl: &Workload) -> Result<(), String> {
+    if let Some(status) = s.server.exit_status() {
+        s.dead = true;
+        eprintln!(
+            "bench: {} exited ({status}) during {}\n{}",
+            s.label,
+            wl.name,
+            s.server.log_tail(10)
+        );
+        return Err(format!("server exited ({status}) during {}", wl.name));
+    }
+    Ok(())
 }
 
 /// The reference is the yardstick: without it the run cannot go on.
@@ -727,6 +771,24 @@ fn print_report(rows: &[Row], candidates: &[Candidate], opts: &Opts, elapsed: Du
         "cpu us/op = server CPU time (all threads) per request, medians; cpu ratio = median \
          paired candidate/redis (lower is better)"
     );
+    if rows.iter().any(|r| r.workload == fanout::NAME) {
+        println!(
+            "{}: ops = messages delivered, summed over {} subscribers of one channel fed by \
+             1 publisher ({}-byte payloads, {} PUBLISH in flight), counted over ~{}s after a \
+             warm-up; cpu us/op = server CPU per delivered message; the client is one \
+             in-process thread{}",
+            fanout::NAME,
+            fanout::SUBSCRIBERS,
+            fanout::PAYLOAD,
+            fanout::WINDOW,
+            opts.run_seconds,
+            if opts.pin && procs::can_pin() {
+                " pinned to CPU 0"
+            } else {
+                ", unpinned"
+            }
+        );
+    }
     println!();
     for c in candidates {
         let mine: Vec<&Row> = rows.iter().filter(|r| r.label == c.label).collect();
@@ -775,6 +837,11 @@ mod tests {
         assert_eq!((b[w.base].name, w.pipeline), ("LRANGE_100", 1));
         assert!(parse_workload("NOPE", &b).is_err());
         assert!(parse_workload("SET_X", &b).is_err());
+        let w = parse_workload("fanout", &b).unwrap();
+        assert!(b[w.base].fanout && w.name == fanout::NAME);
+        assert!(parse_workload("FANOUT_P16", &b).is_err());
+        assert!(parse_workload("FANOUT_1KB", &b).is_err());
+        assert!(!DEFAULT_WORKLOADS.contains(fanout::NAME));
         for name in ALL_WORKLOADS.split(',') {
             assert!(parse_workload(name, &b).is_ok(), "{name}");
         }

@@ -3,12 +3,14 @@
 //! - `cargo xtask conformance`: the scenarios in tests/conformance against Rubedo and a real
 //!   redis-server, replies compared byte for byte.
 //! - `cargo xtask bench`: redis-benchmark workloads against Rubedo and redis-server,
-//!   interleaved, reported as paired ratios.
+//!   interleaved, reported as paired ratios; FANOUT (pub/sub fan-out, which
+//!   redis-benchmark cannot drive) uses a client of our own, in fanout.rs.
 //!
 //! Every server it starts runs in its own process group, killed on exit, panic or Ctrl-C.
 
 mod bench;
 mod conformance;
+mod fanout;
 mod procs;
 mod resp;
 mod scenario;
@@ -58,7 +60,8 @@ enum Cmd {
         #[arg(long, value_name = "S")]
         run_seconds: Option<f64>,
         /// Comma-separated workloads, or "all". Any base workload takes the suffixes
-        /// _P<N> (pipeline N) and _<N>KB (values of N KiB), e.g. INCR_P16, GET_4KB.
+        /// _P<N> (pipeline N) and _<N>KB (values of N KiB), e.g. INCR_P16, GET_4KB;
+        /// FANOUT (pub/sub: 1 publisher, 100 subscribers, 64-byte messages) takes none.
         #[arg(long, value_name = "LIST", default_value = bench::DEFAULT_WORKLOADS)]
         workloads: String,
         /// Which engine(s) of rubedo-server to measure.

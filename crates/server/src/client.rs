@@ -57,6 +57,11 @@ pub struct Client {
     /// True while EXEC runs the queued commands (blocking commands then
     /// answer at once instead of blocking).
     pub in_exec: bool,
+    /// Pub/sub subscriptions.
+    pub subs: rubedo_pubsub::ClientSubs,
+    /// Set by a command whose replies went to the outbox (SUBSCRIBE and
+    /// friends): the connection then writes no reply of its own.
+    pub no_reply: bool,
 }
 
 impl Client {
@@ -67,6 +72,11 @@ impl Client {
         self.info.in_multi.store(false, Relaxed);
         self.info.multi_len.store(0, Relaxed);
         self.info.multi_mem.store(0, Relaxed);
+    }
+
+    /// True in RESP2 with a subscription: only a few commands may run.
+    pub fn in_resp2_pubsub(&self) -> bool {
+        self.proto == Protocol::Resp2 && !self.subs.is_empty()
     }
 
     pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
@@ -84,6 +94,8 @@ impl Client {
             is_local: false,
             block: None,
             in_exec: false,
+            subs: Default::default(),
+            no_reply: false,
         }
     }
 }

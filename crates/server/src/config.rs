@@ -22,6 +22,10 @@ pub enum Kind {
     Bool,
     Enum(&'static [&'static str]),
     Str,
+    /// `notify-keyspace-events`: class letters, shown in canonical order.
+    Events,
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups.
+    OutputLimits,
     /// Persistence settings that are accepted only at the value meaning
     /// "off", because snapshots and the append-only log are not built yet.
     OffOnly(&'static str),
@@ -163,6 +167,12 @@ pub static PARAMS: &[Param] = &[
         "10000",
     ),
     p("requirepass", Kind::Str, ""),
+    p("notify-keyspace-events", Kind::Events, ""),
+    p(
+        "client-output-buffer-limit",
+        Kind::OutputLimits,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     p("active-expire-effort", Kind::Int { min: 1, max: 10 }, "1"),
     p("save", Kind::OffOnly(""), ""),
     p("appendonly", Kind::OffOnly("no"), "no"),
@@ -218,6 +228,10 @@ pub struct Config {
     pub zset_max_listpack_value: AtomicU64,
     /// Stored as i64 bits: negative values select a byte size per node.
     pub list_max_listpack_size: std::sync::atomic::AtomicI64,
+    /// `notify-keyspace-events` as class bits (0: no notifications).
+    pub notify_flags: std::sync::atomic::AtomicU32,
+    /// `client-output-buffer-limit`, shared with the pub/sub hub.
+    pub output_limits: std::sync::Arc<rubedo_pubsub::Limits>,
 }
 
 impl Default for Config {
@@ -236,6 +250,8 @@ impl Default for Config {
             zset_max_listpack_entries: AtomicU64::new(128),
             zset_max_listpack_value: AtomicU64::new(64),
             list_max_listpack_size: std::sync::atomic::AtomicI64::new(-2),
+            notify_flags: std::sync::atomic::AtomicU32::new(0),
+            output_limits: Default::default(),
             has_password: AtomicBool::new(false),
         };
         for prm in PARAMS {
@@ -324,6 +340,19 @@ impl Config {
                 l
             }
             Kind::Str => value.to_string(),
+            Kind::Events => {
+                let f = rubedo_pubsub::notify::parse_flags(value.as_bytes()).ok_or_else(|| {
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+                })?;
+                self.notify_flags.store(f, Ordering::Relaxed);
+                rubedo_pubsub::notify::format_flags(f)
+            }
+            Kind::OutputLimits => {
+                for (class, limit) in parse_output_limits(value)? {
+                    self.output_limits.set(class, limit);
+                }
+                format_output_limits(&self.output_limits)
+            }
             Kind::OffOnly(off) => {
                 if value != off && !(off.is_empty() && value.trim().is_empty()) {
                     return Err(format!(
@@ -364,6 +393,49 @@ impl Config {
             _ => {}
         }
     }
+}
+
+/// Parses `client-output-buffer-limit` groups, all or nothing.
+fn parse_output_limits(
+    v: &str,
+) -> Result<Vec<(rubedo_pubsub::Class, rubedo_pubsub::Limit)>, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    words
+        .chunks(4)
+        .map(|g| {
+            let class = rubedo_pubsub::Class::parse(g[0].as_bytes()).ok_or_else(|| {
+                "Invalid client class specified in buffer limit configuration.".to_string()
+            })?;
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let hard = parse_memory(g[1]).ok_or_else(bad)?;
+            let soft = parse_memory(g[2]).ok_or_else(bad)?;
+            let soft_secs: u64 = g[3].parse().map_err(|_| bad())?;
+            Ok((
+                class,
+                rubedo_pubsub::Limit {
+                    hard,
+                    soft,
+                    soft_secs,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The canonical text of the limits, as CONFIG GET shows it.
+fn format_output_limits(l: &rubedo_pubsub::Limits) -> String {
+    rubedo_pubsub::Class::ALL
+        .iter()
+        .map(|c| {
+            let v = l.get(*c);
+            format!("{} {} {} {}", c.config_name(), v.hard, v.soft, v.soft_secs)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Splits a config line into words with redis-cli style quoting.

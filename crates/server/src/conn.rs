@@ -74,6 +74,7 @@ where
     client.is_local = peer.ip().is_loopback();
     run_loop(&*server, &mut client, &mut stream).await;
     crate::cmd::txn::unwatch_all(srv, &mut client);
+    srv.hub.forget(id, &mut client.subs);
     srv.clients.lock().remove(&id);
     let sock = info.socket.lock().take();
     if let Some(s) = sock {
@@ -86,13 +87,24 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
+    let info = client.info.clone();
     loop {
         if inbuf.capacity() - inbuf.len() < 1024 {
             inbuf.reserve(READ_CHUNK);
         }
-        let n = match stream.read_buf(&mut inbuf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
+        let n = tokio::select! {
+            biased;
+            r = stream.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+            // Another client sent this one something: write it out.
+            _ = info.outbox.wake.notified() => {
+                if !write_outbox(srv, client, stream, &mut out).await {
+                    return;
+                }
+                continue;
+            }
         };
         if client.info.killed.load(Relaxed) {
             return;
@@ -126,7 +138,15 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     for p in client.pushes.drain(..) {
                         encode(&p, client.proto, &mut out);
                     }
-                    write_reply(client, &reply, &mut out);
+                    // What others sent before this reply was made goes first.
+                    if !client.info.outbox.is_empty() {
+                        client.info.outbox.drain_into(&mut out, usize::MAX);
+                    }
+                    if client.no_reply {
+                        client.no_reply = false;
+                    } else {
+                        write_reply(client, &reply, &mut out);
+                    }
                     if client.close || client.info.killed.load(Relaxed) {
                         fatal = true;
                         break;
@@ -263,15 +283,36 @@ async fn flush(
     out: &mut BytesMut,
 ) -> bool {
     let len = out.len() as u64;
-    client.info.omem.store(out.len(), Relaxed);
+    // Counted against the output-buffer limit while the write waits.
+    client.info.outbox.set_unsent(out.len());
     if stream.write_all(out).await.is_err() {
         return false;
     }
     srv.stats.net_output_bytes.fetch_add(len, Relaxed);
     client.info.tot_net_out.fetch_add(len, Relaxed);
-    client.info.omem.store(0, Relaxed);
+    client.info.outbox.set_unsent(0);
     out.clear();
     true
+}
+
+/// Writes everything queued in the client's outbox, a chunk at a time;
+/// false if the client is gone or was disconnected for its output limit.
+async fn write_outbox(
+    srv: &crate::state::Shared,
+    client: &Client,
+    stream: &mut TcpStream,
+    out: &mut BytesMut,
+) -> bool {
+    loop {
+        client.info.outbox.drain_into(out, FLUSH_AT);
+        if out.is_empty() {
+            break;
+        }
+        if !flush(srv, client, stream, out).await {
+            return false;
+        }
+    }
+    !client.info.killed.load(Relaxed) && !client.info.outbox.is_closed()
 }
 
 /// Publishes the read buffer's size for CLIENT LIST.

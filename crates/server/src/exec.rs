@@ -92,6 +92,13 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
         }
         client.authenticated = true;
     }
+    if client.in_resp2_pubsub() && !allowed_in_pubsub(cmd) {
+        let e = CmdError::Other(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        ));
+        return reject(srv, client, Some(cmd), &argv, e);
+    }
     if let Some(m) = client.multi.as_mut().filter(|_| !is_multi_control(cmd)) {
         if cmd.has(flag::NO_MULTI) {
             m.error = true;
@@ -200,6 +207,22 @@ fn protected_allowed(srv: &Shared, client: &Client) -> bool {
         Some("local") => client.is_local,
         _ => false,
     }
+}
+
+/// What a RESP2 client may run while subscribed.
+fn allowed_in_pubsub(cmd: &Cmd) -> bool {
+    matches!(
+        cmd.name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
 }
 
 fn is_multi_control(cmd: &Cmd) -> bool {

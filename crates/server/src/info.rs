@@ -168,11 +168,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(
                 out,
                 "client_recent_max_output_buffer:{}",
-                clients
-                    .iter()
-                    .map(|c| c.omem.load(Relaxed))
-                    .max()
-                    .unwrap_or(0)
+                clients.iter().map(|c| c.outbox.used()).max().unwrap_or(0)
             );
             field!(out, "blocked_clients:{}", srv.blocking.blocked_clients());
             field!(out, "tracking_clients:0");
@@ -262,8 +258,22 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "evicted_keys:0");
             field!(out, "keyspace_hits:{}", st.keyspace_hits.load(Relaxed));
             field!(out, "keyspace_misses:{}", st.keyspace_misses.load(Relaxed));
-            field!(out, "pubsub_channels:0");
-            field!(out, "pubsub_patterns:0");
+            let hub = &srv.hub;
+            field!(
+                out,
+                "pubsub_channels:{}",
+                hub.count(rubedo_pubsub::Kind::Channel)
+            );
+            field!(
+                out,
+                "pubsub_patterns:{}",
+                hub.count(rubedo_pubsub::Kind::Pattern)
+            );
+            field!(
+                out,
+                "pubsubshard_channels:{}",
+                hub.count(rubedo_pubsub::Kind::Shard)
+            );
             field!(
                 out,
                 "total_error_replies:{}",

@@ -59,6 +59,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         watches: Watches::default(),
         propagation: Propagation::default(),
         blocking: Default::default(),
+        hub: rubedo_pubsub::Hub::new(config.output_limits.clone()),
         started: Instant::now(),
         started_ms,
         run_id: run_id(),

@@ -39,7 +39,6 @@ pub struct ClientInfo {
     pub multi_mem: AtomicUsize,
     /// The socket's file descriptor (CLIENT LIST fd), -1 when unknown.
     pub fd: std::sync::atomic::AtomicI64,
-    pub omem: AtomicUsize,
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
     pub tot_cmds: AtomicU64,
@@ -52,6 +51,41 @@ pub struct ClientInfo {
     /// CLIENT UNBLOCK: how to end the wait (1 = timeout, 2 = error) and the wake-up.
     pub unblock_mode: AtomicU8,
     pub unblock: tokio::sync::Notify,
+    /// Frames other clients send this one (messages, notifications,
+    /// invalidations, MONITOR lines), written by its connection in order.
+    pub outbox: rubedo_pubsub::Outbox,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST sub/psub/ssub).
+    pub subs: [AtomicUsize; 3],
+}
+
+impl rubedo_pubsub::Subscriber for ClientInfo {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn outbox(&self) -> &rubedo_pubsub::Outbox {
+        &self.outbox
+    }
+
+    fn protocol(&self) -> rubedo_resp::Protocol {
+        if self.resp.load(Relaxed) == 3 {
+            rubedo_resp::Protocol::Resp3
+        } else {
+            rubedo_resp::Protocol::Resp2
+        }
+    }
+
+    fn class(&self) -> rubedo_pubsub::Class {
+        if self.is_pubsub() {
+            rubedo_pubsub::Class::Pubsub
+        } else {
+            rubedo_pubsub::Class::Normal
+        }
+    }
+
+    fn overflowed(&self) {
+        self.kill();
+    }
 }
 
 impl ClientInfo {
@@ -74,7 +108,6 @@ impl ClientInfo {
             rbs: AtomicUsize::new(0),
             multi_mem: AtomicUsize::new(0),
             fd: std::sync::atomic::AtomicI64::new(-1),
-            omem: AtomicUsize::new(0),
             tot_net_in: AtomicU64::new(0),
             tot_net_out: AtomicU64::new(0),
             tot_cmds: AtomicU64::new(0),
@@ -83,7 +116,14 @@ impl ClientInfo {
             socket: Mutex::new(None),
             unblock_mode: AtomicU8::new(0),
             unblock: tokio::sync::Notify::new(),
+            outbox: rubedo_pubsub::Outbox::new(),
+            subs: Default::default(),
         }
+    }
+
+    /// True while the client has any subscription (Redis's pubsub client class).
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.iter().any(|n| n.load(Relaxed) > 0)
     }
 
     pub fn kill(&self) {
@@ -225,6 +265,8 @@ pub struct Shared {
     pub watches: Watches,
     pub propagation: Propagation,
     pub blocking: crate::blocking::Blocking,
+    /// Pub/sub subscriptions and delivery.
+    pub hub: rubedo_pubsub::Hub<ClientInfo>,
     pub started: Instant,
     pub started_ms: u64,
     pub run_id: String,

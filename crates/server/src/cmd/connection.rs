@@ -143,6 +143,17 @@ static CLIENT_SUBS: &[Cmd] = &[
 ];
 
 fn ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.in_resp2_pubsub() {
+        // A subscribed RESP2 client reads a message-shaped reply.
+        let arg = ctx.argv.get(1).cloned().unwrap_or_default();
+        if ctx.argv.len() > 2 {
+            return Err(CmdError::WrongArity("ping".into()));
+        }
+        return Ok(Frame::Array(vec![
+            Frame::Bulk(Bytes::from_static(b"pong")),
+            Frame::Bulk(arg),
+        ]));
+    }
     match ctx.argv.len() {
         1 => Ok(Frame::simple("PONG")),
         2 => Ok(Frame::Bulk(ctx.argv[1].clone())),
@@ -293,6 +304,8 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
 
 fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.end_multi();
+    ctx.srv.hub.forget(ctx.client.id, &mut ctx.client.subs);
+    super::pubsub::sync_counts(ctx);
     super::txn::unwatch_all(ctx.srv, ctx.client);
     ctx.client.db = 0;
     ctx.client.info.db.store(0, Relaxed);
@@ -336,6 +349,9 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
     };
     let in_multi = c.in_multi.load(Relaxed);
     let mut flags = String::new();
+    if c.is_pubsub() {
+        flags.push('P');
+    }
     if in_multi {
         flags.push('x');
     }
@@ -344,10 +360,10 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
     }
     let qbuf = c.qbuf.load(Relaxed);
     let rbs = c.rbs.load(Relaxed);
-    let omem = c.omem.load(Relaxed);
+    let omem = c.outbox.used();
     let multi_mem = c.multi_mem.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -357,12 +373,16 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
         now_ms.saturating_sub(c.last_ms.load(Relaxed)) / 1000,
         flags,
         c.db.load(Relaxed),
+        c.subs[0].load(Relaxed),
+        c.subs[1].load(Relaxed),
+        c.subs[2].load(Relaxed),
         if in_multi { c.multi_len.load(Relaxed) as i64 } else { -1 },
         qbuf,
         c.qbuf_free.load(Relaxed),
         multi_mem,
         rbs,
         qbuf,
+        c.outbox.len(),
         omem,
         rbs + omem + multi_mem + std::mem::size_of::<ClientInfo>(),
         cmd,

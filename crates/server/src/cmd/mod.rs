@@ -11,6 +11,7 @@ pub mod debug;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -33,6 +34,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
         server::COMMANDS,
         debug::COMMANDS,
         sort::COMMANDS,
+        pubsub::COMMANDS,
     ]
 }
 
@@ -48,6 +50,6 @@ pub fn help(cmd: &str, lines: &[&str]) -> Frame {
             .map(|l| Frame::Simple(Bytes::copy_from_slice(l.as_bytes()))),
     );
     out.push(Frame::simple("HELP"));
-    out.push(Frame::simple("    Print this help."));
+    out.push(Frame::simple("    Prints this help."));
     Frame::Array(out)
 }

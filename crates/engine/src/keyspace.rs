@@ -284,8 +284,13 @@ impl<'a> Db<'a> {
         let t = table_for!(self, key);
         t.expire_if_needed(idx, key, now, self.ev);
         let old = t.set(key, value, now, keep_ttl);
-        if blockable && old.is_none() {
-            self.ev.ready.push((idx, Key::new(key)));
+        if old.is_none() {
+            if blockable {
+                self.ev.ready.push((idx, Key::new(key)));
+            }
+            if self.ev.track_created {
+                self.ev.created.push((idx, Key::new(key)));
+            }
         }
         old
     }
@@ -295,6 +300,9 @@ impl<'a> Db<'a> {
         let (idx, now) = (self.index, self.now);
         if is_blockable(&value) {
             self.ev.ready.push((idx, Key::new(key)));
+        }
+        if self.ev.track_created {
+            self.ev.created.push((idx, Key::new(key)));
         }
         table_for!(self, key).insert_new(key, value, now)
     }

@@ -14,13 +14,24 @@ pub struct Events {
     /// Keys that came into existence holding a type clients can block on
     /// (lists, sorted sets): the "key ready" signal for blocked clients.
     pub ready: Vec<(usize, Key)>,
+    /// Keys that came into existence, recorded only while `track_created`
+    /// is set (for "new" keyspace notifications).
+    pub created: Vec<(usize, Key)>,
+    pub track_created: bool,
+    /// How many of `expired` the caller has already reported (notifications
+    /// go out as they happen, the rest of the bookkeeping after the run).
+    pub expired_reported: usize,
     pub hits: u64,
     pub misses: u64,
 }
 
 impl Events {
     pub fn is_empty(&self) -> bool {
-        self.expired.is_empty() && self.ready.is_empty() && self.hits == 0 && self.misses == 0
+        self.expired.is_empty()
+            && self.ready.is_empty()
+            && self.created.is_empty()
+            && self.hits == 0
+            && self.misses == 0
     }
 }
 

@@ -1,8 +1,11 @@
 //! What a handler sees: its arguments, the databases its scope locked, its
 //! client's state and the shared server state.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use bytes::Bytes;
 use rubedo_engine::{Db, Dbs};
+use rubedo_pubsub::notify;
 
 use crate::args::Args;
 use crate::client::Client;
@@ -49,6 +52,25 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.srv.touch_watched(db, key);
     }
 
+    /// Publishes keyspace event `event` of `class` (a `rubedo_pubsub::notify`
+    /// constant) for `key` of the client's database, if
+    /// notify-keyspace-events asks for it.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// Like `notify`, for a key of another database.
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
+        let flags = self.srv.config.notify_flags.load(Relaxed);
+        if flags == 0 {
+            return;
+        }
+        report_key_events(self.srv, self.dbs, flags);
+        let now = self.now();
+        notify::notify(&self.srv.hub, flags, class, event.as_bytes(), key, db, now);
+    }
+
     /// True if write effects should be recorded.
     pub fn propagating(&self) -> bool {
         self.srv.propagation.is_active()
@@ -67,5 +89,22 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// nothing (e.g. a no-op that must not be propagated).
     pub fn propagate_nothing(&mut self) {
         self.rewritten = true;
+    }
+}
+
+/// Publishes the "expired" and "new" events the engine recorded so far in
+/// this run, so they precede the event of the command that caused them, as
+/// in Redis.
+pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32) {
+    let now = dbs.now();
+    let ev = dbs.events();
+    if ev.expired_reported < ev.expired.len() {
+        for (db, key) in &ev.expired[ev.expired_reported..] {
+            notify::notify(&srv.hub, flags, notify::EXPIRED, b"expired", key, *db, now);
+        }
+        ev.expired_reported = ev.expired.len();
+    }
+    for (db, key) in std::mem::take(&mut ev.created) {
+        notify::notify(&srv.hub, flags, notify::NEW, b"new", &key, db, now);
     }
 }

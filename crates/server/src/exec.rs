@@ -135,8 +135,9 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
     let reply = server.ks.run(scope, |dbs| {
         let mut effects = Vec::new();
         let reply = call(srv, client, dbs, cmd, &argv, &mut effects);
+        let now = dbs.now();
         let events = dbs.take_events();
-        after_run(srv, events, effects);
+        after_run(srv, events, effects, now);
         reply
     });
     if srv.blocking.has_ready() {
@@ -244,6 +245,10 @@ pub fn call(
 ) -> Frame {
     let handler = cmd.handler.expect("containers resolve to a subcommand");
     let id = srv.table.id(cmd);
+    let notify_flags = srv.config.notify_flags.load(Relaxed);
+    if notify_flags != 0 {
+        dbs.events().track_created = notify_flags & rubedo_pubsub::notify::NEW != 0;
+    }
     client.info.last_cmd.store(id + 1, Relaxed);
     let start = Instant::now();
     let mut ctx = Ctx {
@@ -257,6 +262,9 @@ pub fn call(
         rewritten: false,
     };
     let result = handler(&mut ctx);
+    if notify_flags != 0 {
+        crate::ctx::report_key_events(srv, ctx.dbs, notify_flags);
+    }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
     let st = &srv.stats.per_cmd[id];
     st.calls.fetch_add(1, Relaxed);
@@ -305,7 +313,7 @@ fn error_reply(srv: &Shared, cmd: Option<&'static Cmd>, e: &CmdError) -> Frame {
 
 /// What every run leaves behind: hit/miss counters, keys that expired
 /// lazily (WATCH, statistics, a propagated DEL) and the write effects.
-pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>) {
+pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>, now_ms: u64) {
     if events.hits > 0 {
         srv.stats.keyspace_hits.fetch_add(events.hits, Relaxed);
     }
@@ -315,7 +323,12 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
     for (db, key) in &events.ready {
         srv.blocking.signal(*db, key);
     }
-    for (db, key) in &events.expired {
+    let flags = srv.config.notify_flags.load(Relaxed);
+    for (i, (db, key)) in events.expired.iter().enumerate() {
+        if flags != 0 && i >= events.expired_reported {
+            let n = rubedo_pubsub::notify::EXPIRED;
+            rubedo_pubsub::notify::notify(&srv.hub, flags, n, b"expired", key, *db, now_ms);
+        }
         srv.stats.expired_keys.fetch_add(1, Relaxed);
         srv.touch_watched(*db, key);
         if srv.propagation.is_active() {

@@ -289,7 +289,7 @@ fn active_expire_cycle<K: Keyspace>(ks: &K, srv: &Shared, period: Duration) {
     loop {
         let mut ev = Events::default();
         let (visited, expired) = ks.active_expire(20 * effort, &mut ev);
-        after_run(srv, ev, Vec::new());
+        after_run(srv, ev, Vec::new(), ks.now_ms());
         if visited == 0 || expired * 10 <= visited || start.elapsed() > budget {
             break;
         }

@@ -397,6 +397,7 @@ impl Run {
                             Check::Type => actual.same_type(&expected),
                             Check::Any => actual.same_kind(&expected),
                             Check::NoReply => true,
+                            Check::Monitor => actual.monitor_masked() == expected.monitor_masked(),
                         };
                         if !same {
                             c.stats.mismatches += 1;
@@ -404,6 +405,7 @@ impl Run {
                                 Check::Sorted => " (compared sorted)",
                                 Check::Type => " (type only)",
                                 Check::Any => " (reply kind only)",
+                                Check::Monitor => " (time and address masked)",
                                 _ => "",
                             };
                             println!(

@@ -183,6 +183,32 @@ impl Outcome {
         }
     }
 
+    /// A MONITOR line with its time stamp and client address replaced, the
+    /// parts that differ between servers: `+1.2 [0 127.0.0.1:5]` → `+T [0 A]`.
+    pub fn monitor_masked(&self) -> Outcome {
+        let Outcome::Reply(b) = self else {
+            return self.clone();
+        };
+        let Some(open) = b.iter().position(|&c| c == b'[') else {
+            return self.clone();
+        };
+        let Some(close) = b.iter().position(|&c| c == b']') else {
+            return self.clone();
+        };
+        let inner = &b[open + 1..close];
+        let db_end = inner.iter().position(|&c| c == b' ').unwrap_or(inner.len());
+        let mut out = b"+T [".to_vec();
+        out.extend_from_slice(&inner[..db_end]);
+        // Scripts show "lua" where clients show their address: keep that.
+        if &inner[db_end..] == b" lua" {
+            out.extend_from_slice(b" lua");
+        } else {
+            out.extend_from_slice(b" A");
+        }
+        out.extend_from_slice(&b[close..]);
+        Outcome::Reply(out)
+    }
+
     /// The outcome with every aggregate's elements sorted (see `sort_frame`).
     pub fn sorted(&self) -> Outcome {
         match self {

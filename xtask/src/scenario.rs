@@ -17,6 +17,9 @@ pub enum Check {
     Any,
     /// Send without reading a reply.
     NoReply,
+    /// A MONITOR line: byte for byte after masking the time stamp and the
+    /// client's address (`+<secs>.<usecs> [<db> <addr>]`).
+    Monitor,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +102,7 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
         "!sort" => Some(Check::Sorted),
         "!any" => Some(Check::Any),
         "!noreply" => Some(Check::NoReply),
+        "!monitor" => Some(Check::Monitor),
         _ => None,
     };
     if let Some(check) = check {

@@ -9,7 +9,7 @@
 //!
 //! Everything here is a pure function from a [`Frame`] to bytes.
 
-use rubedo_resp::Frame;
+use rubedo_resp::{quote_into, Frame};
 
 /// A TTY-style rendering of `frame`, ending with a newline.
 pub fn tty(frame: &Frame) -> Vec<u8> {
@@ -235,26 +235,6 @@ fn raw_into(out: &mut Vec<u8>, frame: &Frame, delim: &[u8]) {
             }
         }
     }
-}
-
-/// `bytes` in double quotes, with `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b`
-/// escaped and every other non-printable byte written as `\xhh`.
-fn quote_into(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    for &c in bytes {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(c),
-            _ => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
 }
 
 /// A double as Redis writes it on the wire (C's `%.17g`), which is what

@@ -31,6 +31,7 @@
 pub mod decode;
 pub mod encode;
 mod frame;
+pub mod quote;
 pub mod request;
 
 pub use decode::{decode_frame, frame_len, DecodeError, MAX_DEPTH};
@@ -40,4 +41,5 @@ pub use encode::{
     write_null_array, write_push_len, write_set_len, write_simple, write_verbatim,
 };
 pub use frame::{Frame, Protocol};
+pub use quote::quote_into;
 pub use request::{ProtocolError, RequestLimits, RequestParser};

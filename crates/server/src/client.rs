@@ -62,6 +62,14 @@ pub struct Client {
     /// Set by a command whose replies went to the outbox (SUBSCRIBE and
     /// friends): the connection then writes no reply of its own.
     pub no_reply: bool,
+    /// BCAST prefixes registered with CLIENT TRACKING.
+    pub tracking_prefixes: std::collections::BTreeSet<Bytes>,
+    /// Frames to write right after the current reply (the client's own
+    /// invalidations, which Redis sends once the command has answered).
+    pub after_reply: Vec<Bytes>,
+    /// True while a blocked command is run again to serve it (MONITOR
+    /// showed it when it first ran).
+    pub retrying: bool,
 }
 
 impl Client {
@@ -96,6 +104,9 @@ impl Client {
             in_exec: false,
             subs: Default::default(),
             no_reply: false,
+            tracking_prefixes: Default::default(),
+            after_reply: Vec::new(),
+            retrying: false,
         }
     }
 }

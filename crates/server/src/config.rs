@@ -169,6 +169,14 @@ pub static PARAMS: &[Param] = &[
     p("requirepass", Kind::Str, ""),
     p("notify-keyspace-events", Kind::Events, ""),
     p(
+        "tracking-table-max-keys",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "1000000",
+    ),
+    p(
         "client-output-buffer-limit",
         Kind::OutputLimits,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -228,6 +236,8 @@ pub struct Config {
     pub zset_max_listpack_value: AtomicU64,
     /// Stored as i64 bits: negative values select a byte size per node.
     pub list_max_listpack_size: std::sync::atomic::AtomicI64,
+    /// tracking-table-max-keys (0: unlimited).
+    pub tracking_max_keys: std::sync::Arc<AtomicU64>,
     /// `notify-keyspace-events` as class bits (0: no notifications).
     pub notify_flags: std::sync::atomic::AtomicU32,
     /// `client-output-buffer-limit`, shared with the pub/sub hub.
@@ -251,6 +261,7 @@ impl Default for Config {
             zset_max_listpack_value: AtomicU64::new(64),
             list_max_listpack_size: std::sync::atomic::AtomicI64::new(-2),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
+            tracking_max_keys: std::sync::Arc::new(AtomicU64::new(1_000_000)),
             output_limits: Default::default(),
             has_password: AtomicBool::new(false),
         };
@@ -389,6 +400,7 @@ impl Config {
             "list-max-listpack-size" => self
                 .list_max_listpack_size
                 .store(v.parse().unwrap_or(-2), Ordering::Relaxed),
+            "tracking-table-max-keys" => self.tracking_max_keys.store(n, Ordering::Relaxed),
             "requirepass" => self.has_password.store(!v.is_empty(), Ordering::Relaxed),
             _ => {}
         }

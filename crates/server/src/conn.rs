@@ -75,6 +75,10 @@ where
     run_loop(&*server, &mut client, &mut stream).await;
     crate::cmd::txn::unwatch_all(srv, &mut client);
     srv.hub.forget(id, &mut client.subs);
+    crate::tracking::disable(srv, &mut client);
+    if info.monitor.load(Relaxed) {
+        srv.monitors.remove(id);
+    }
     srv.clients.lock().remove(&id);
     let sock = info.socket.lock().take();
     if let Some(s) = sock {
@@ -147,6 +151,9 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     } else {
                         write_reply(client, &reply, &mut out);
                     }
+                    for f in client.after_reply.drain(..) {
+                        out.extend_from_slice(&f);
+                    }
                     if client.close || client.info.killed.load(Relaxed) {
                         fatal = true;
                         break;
@@ -165,6 +172,14 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     fatal = true;
                     break;
                 }
+            }
+        }
+        // Keys modified by this batch, for BCAST tracking clients (Redis
+        // sends them once per event-loop iteration).
+        if srv.tracking.clients() > 0 {
+            crate::tracking::broadcast(srv, Some(client), server.ks.now_ms());
+            for f in client.after_reply.drain(..) {
+                out.extend_from_slice(&f);
             }
         }
         if inbuf.len() as u64 > srv.config.query_buffer_limit.load(Relaxed) {

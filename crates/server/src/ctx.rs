@@ -41,15 +41,20 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.dbs.now()
     }
 
-    /// The central "key modified" signal: WATCH invalidation today;
-    /// client-side caching and keyspace notifications hook in here.
+    /// The central "key modified" signal: WATCH and client-side caching
+    /// invalidation. (Keyspace notifications carry an event name, so
+    /// handlers call `notify` beside it.)
     pub fn modified(&mut self, key: &[u8]) {
         self.srv.touch_watched(self.client.db, key);
+        let now = self.now();
+        crate::tracking::modified(self.srv, key, Some(self.client), now);
     }
 
     /// Like `modified`, for a key of another database.
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.srv.touch_watched(db, key);
+        let now = self.now();
+        crate::tracking::modified(self.srv, key, Some(self.client), now);
     }
 
     /// Publishes keyspace event `event` of `class` (a `rubedo_pubsub::notify`

@@ -143,6 +143,15 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
     if srv.blocking.has_ready() {
         serve_blocked(server);
     }
+    // CLIENT CACHING applies to the next command only (or to a whole
+    // transaction), and survives other CLIENT subcommands.
+    let tf = &client.info.tracking.flags;
+    if tf.load(Relaxed) & crate::tracking::flags::CACHING != 0
+        && client.multi.is_none()
+        && !cmd.name.starts_with("client|")
+    {
+        tf.fetch_and(!crate::tracking::flags::CACHING, Relaxed);
+    }
     reply
 }
 
@@ -158,7 +167,9 @@ pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
         }
         while let Some((db, key)) = b.next_ready() {
             while let Some((id, mut p)) = b.take_head(db, &key) {
+                p.client.retrying = true;
                 let reply = execute(server, &mut p.client, p.req.argv.clone());
+                p.client.retrying = false;
                 // A key of another type does not serve a waiter (Redis only
                 // serves a list waiter from a list): it keeps waiting.
                 let wrong_type = matches!(&reply, Frame::Error(e) if e.starts_with(b"WRONGTYPE"));
@@ -265,6 +276,17 @@ pub fn call(
     if notify_flags != 0 {
         crate::ctx::report_key_events(srv, ctx.dbs, notify_flags);
     }
+    if cmd.has(flag::READONLY)
+        && ctx.client.info.tracking.flags.load(Relaxed) & crate::tracking::flags::ON != 0
+    {
+        let keys = cmd.key_indexes(argv).into_iter().map(|i| argv[i].clone());
+        let now = ctx.dbs.now();
+        crate::tracking::remember(srv, ctx.client, keys, now);
+    }
+    if !srv.monitors.is_empty() && !ctx.client.retrying {
+        let now = ctx.dbs.now();
+        crate::monitor::feed(srv, ctx.client, cmd, argv, now);
+    }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
     let st = &srv.stats.per_cmd[id];
     st.calls.fetch_add(1, Relaxed);
@@ -331,6 +353,7 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
         }
         srv.stats.expired_keys.fetch_add(1, Relaxed);
         srv.touch_watched(*db, key);
+        crate::tracking::modified(srv, key, None, now_ms);
         if srv.propagation.is_active() {
             srv.propagation.emit(Effect {
                 db: *db,

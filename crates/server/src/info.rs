@@ -171,7 +171,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 clients.iter().map(|c| c.outbox.used()).max().unwrap_or(0)
             );
             field!(out, "blocked_clients:{}", srv.blocking.blocked_clients());
-            field!(out, "tracking_clients:0");
+            field!(out, "tracking_clients:{}", srv.tracking.clients());
             field!(out, "clients_in_timeout_table:0");
         }
         "memory" => {
@@ -274,6 +274,10 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "pubsubshard_channels:{}",
                 hub.count(rubedo_pubsub::Kind::Shard)
             );
+            let (tk, ti, tp) = srv.tracking.totals();
+            field!(out, "tracking_total_keys:{tk}");
+            field!(out, "tracking_total_items:{ti}");
+            field!(out, "tracking_total_prefixes:{tp}");
             field!(
                 out,
                 "total_error_replies:{}",

@@ -16,9 +16,11 @@ pub mod ctx;
 pub mod error;
 pub mod exec;
 pub mod info;
+pub mod monitor;
 pub mod propagate;
 pub mod server;
 pub mod state;
+pub mod tracking;
 
 /// The Redis version Rubedo is compatible with, as HELLO and INFO report it
 /// (clients choose features by it).

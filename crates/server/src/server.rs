@@ -60,6 +60,8 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         propagation: Propagation::default(),
         blocking: Default::default(),
         hub: rubedo_pubsub::Hub::new(config.output_limits.clone()),
+        tracking: crate::tracking::Tracking::new(config.tracking_max_keys.clone()),
+        monitors: Default::default(),
         started: Instant::now(),
         started_ms,
         run_id: run_id(),
@@ -290,6 +292,7 @@ fn active_expire_cycle<K: Keyspace>(ks: &K, srv: &Shared, period: Duration) {
         let mut ev = Events::default();
         let (visited, expired) = ks.active_expire(20 * effort, &mut ev);
         after_run(srv, ev, Vec::new(), ks.now_ms());
+        crate::tracking::broadcast(srv, None, ks.now_ms());
         if visited == 0 || expired * 10 <= visited || start.elapsed() > budget {
             break;
         }

@@ -56,6 +56,10 @@ pub struct ClientInfo {
     pub outbox: rubedo_pubsub::Outbox,
     /// Channels, patterns and shard channels subscribed (CLIENT LIST sub/psub/ssub).
     pub subs: [AtomicUsize; 3],
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::ClientTracking,
+    /// In MONITOR mode.
+    pub monitor: AtomicBool,
 }
 
 impl rubedo_pubsub::Subscriber for ClientInfo {
@@ -118,6 +122,8 @@ impl ClientInfo {
             unblock: tokio::sync::Notify::new(),
             outbox: rubedo_pubsub::Outbox::new(),
             subs: Default::default(),
+            tracking: Default::default(),
+            monitor: AtomicBool::new(false),
         }
     }
 
@@ -267,6 +273,10 @@ pub struct Shared {
     pub blocking: crate::blocking::Blocking,
     /// Pub/sub subscriptions and delivery.
     pub hub: rubedo_pubsub::Hub<ClientInfo>,
+    /// Client-side caching tables.
+    pub tracking: crate::tracking::Tracking,
+    /// Clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
     pub started: Instant,
     pub started_ms: u64,
     pub run_id: String,

@@ -131,6 +131,42 @@ static CLIENT_SUBS: &[Cmd] = &[
             "O(log N) where N is the number of client connections",
             "Ends the wait of a client blocked in a blocking command.",
         ),
+    Cmd::new("client|tracking", -3, client_tracking)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "6.0.0",
+            "O(1). Some options may introduce additional complexity.",
+            "Controls server-assisted client-side caching for the connection.",
+        ),
+    Cmd::new("client|caching", 3, client_caching)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "6.0.0",
+            "O(1)",
+            "Instructs the server whether to track the keys in the next request.",
+        ),
+    Cmd::new("client|getredir", 2, client_getredir)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "6.0.0",
+            "O(1)",
+            "Returns the client ID to which the connection's tracking notifications are redirected.",
+        ),
+    Cmd::new("client|trackinginfo", 2, client_trackinginfo)
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(CS)
+        .doc(
+            G,
+            "6.2.0",
+            "O(1)",
+            "Returns information about server-assisted client-side caching for the connection.",
+        ),
     Cmd::new("client|help", 2, client_help)
         .flags(LOADING | STALE)
         .acl(CS)
@@ -304,6 +340,10 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
 
 fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.end_multi();
+    crate::tracking::disable(ctx.srv, ctx.client);
+    if ctx.client.info.monitor.load(Relaxed) {
+        ctx.srv.monitors.remove(ctx.client.id);
+    }
     ctx.srv.hub.forget(ctx.client.id, &mut ctx.client.subs);
     super::pubsub::sync_counts(ctx);
     super::txn::unwatch_all(ctx.srv, ctx.client);
@@ -349,11 +389,23 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
     };
     let in_multi = c.in_multi.load(Relaxed);
     let mut flags = String::new();
+    if c.monitor.load(Relaxed) {
+        flags.push('O');
+    }
     if c.is_pubsub() {
         flags.push('P');
     }
     if in_multi {
         flags.push('x');
+    }
+    {
+        use crate::tracking::flags as tf;
+        let f = c.tracking.flags.load(Relaxed);
+        for (bit, ch) in [(tf::ON, 't'), (tf::BROKEN_REDIR, 'R'), (tf::BCAST, 'B')] {
+            if f & bit != 0 {
+                flags.push(ch);
+            }
+        }
     }
     if flags.is_empty() {
         flags.push('N');
@@ -363,7 +415,7 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
     let omem = c.outbox.used();
     let multi_mem = c.multi_mem.load(Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -386,6 +438,7 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
         omem,
         rbs + omem + multi_mem + std::mem::size_of::<ClientInfo>(),
         cmd,
+        redirect_of(c),
         c.resp.load(Relaxed),
     )
 }
@@ -578,6 +631,182 @@ fn client_reply(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     Ok(Frame::ok())
+}
+
+fn client_tracking(ctx: &mut Ctx) -> CmdResult {
+    use crate::tracking::flags as tf;
+    let mut redirect: i64 = 0;
+    let mut opts = 0u32;
+    let mut prefixes: Vec<Bytes> = Vec::new();
+    let argv = ctx.argv;
+    let mut j = 3;
+    while j < argv.len() {
+        let more = j + 1 < argv.len();
+        let a = &argv[j];
+        if is(a, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err(err("A client can only redirect to a single other client"));
+            }
+            redirect = parse_i64(&argv[j])?;
+            if ctx.srv.client(redirect as u64).is_none() {
+                return Err(err("The client ID you want redirect to does not exist"));
+            }
+        } else if is(a, "bcast") {
+            opts |= tf::BCAST;
+        } else if is(a, "optin") {
+            opts |= tf::OPTIN;
+        } else if is(a, "optout") {
+            opts |= tf::OPTOUT;
+        } else if is(a, "noloop") {
+            opts |= tf::NOLOOP;
+        } else if is(a, "prefix") && more {
+            j += 1;
+            prefixes.push(argv[j].clone());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if is(&argv[2], "off") {
+        crate::tracking::disable(ctx.srv, ctx.client);
+        return Ok(Frame::ok());
+    }
+    if !is(&argv[2], "on") {
+        return Err(CmdError::Syntax);
+    }
+    let cur = ctx.client.info.tracking.flags.load(Relaxed);
+    if opts & tf::BCAST == 0 && !prefixes.is_empty() {
+        return Err(err("PREFIX option requires BCAST mode to be enabled"));
+    }
+    if cur & tf::ON != 0 && (cur & tf::BCAST != 0) != (opts & tf::BCAST != 0) {
+        return Err(err("You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+    }
+    if opts & tf::BCAST != 0 && opts & (tf::OPTIN | tf::OPTOUT) != 0 {
+        return Err(err("OPTIN and OPTOUT are not compatible with BCAST"));
+    }
+    if opts & tf::OPTIN != 0 && opts & tf::OPTOUT != 0 {
+        return Err(err("You can't specify both OPTIN mode and OPTOUT mode"));
+    }
+    if (opts & tf::OPTIN != 0 && cur & tf::OPTOUT != 0)
+        || (opts & tf::OPTOUT != 0 && cur & tf::OPTIN != 0)
+    {
+        return Err(err("You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+    }
+    if opts & tf::BCAST != 0 {
+        check_prefixes(&ctx.client.tracking_prefixes, &prefixes)?;
+    }
+    crate::tracking::enable(ctx.srv, ctx.client, redirect as u64, opts, &prefixes);
+    Ok(Frame::ok())
+}
+
+/// A client's BCAST prefixes must not overlap (one a prefix of another),
+/// neither with its existing ones nor among the new ones.
+fn check_prefixes(
+    existing: &std::collections::BTreeSet<Bytes>,
+    new: &[Bytes],
+) -> Result<(), CmdError> {
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    for (i, p) in new.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| e != &p && overlap(p, e)) {
+            return Err(err(format!(
+                "Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                show(p),
+                show(e)
+            )));
+        }
+        if let Some(q) = new[i + 1..].iter().find(|q| overlap(p, q)) {
+            return Err(err(format!(
+                "Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                show(p),
+                show(q)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn client_caching(ctx: &mut Ctx) -> CmdResult {
+    use crate::tracking::flags as tf;
+    let t = &ctx.client.info.tracking.flags;
+    let f = t.load(Relaxed);
+    if f & tf::ON == 0 {
+        return Err(err("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+    }
+    let a = &ctx.argv[2];
+    if is(a, "yes") {
+        if f & tf::OPTIN == 0 {
+            return Err(err(
+                "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(a, "no") {
+        if f & tf::OPTOUT == 0 {
+            return Err(err(
+                "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    t.fetch_or(tf::CACHING, Relaxed);
+    Ok(Frame::ok())
+}
+
+fn redirect_of(c: &ClientInfo) -> i64 {
+    if c.tracking.flags.load(Relaxed) & crate::tracking::flags::ON != 0 {
+        c.tracking.redirect.load(Relaxed) as i64
+    } else {
+        -1
+    }
+}
+
+fn client_getredir(ctx: &mut Ctx) -> CmdResult {
+    Ok(Frame::Integer(redirect_of(&ctx.client.info)))
+}
+
+fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
+    use crate::tracking::flags as tf;
+    let f = ctx.client.info.tracking.flags.load(Relaxed);
+    let mut names: Vec<&str> = vec![if f & tf::ON != 0 { "on" } else { "off" }];
+    if f & tf::BCAST != 0 {
+        names.push("bcast");
+    }
+    if f & tf::OPTIN != 0 {
+        names.push("optin");
+        if f & tf::CACHING != 0 {
+            names.push("caching-yes");
+        }
+    }
+    if f & tf::OPTOUT != 0 {
+        names.push("optout");
+        if f & tf::CACHING != 0 {
+            names.push("caching-no");
+        }
+    }
+    if f & tf::NOLOOP != 0 {
+        names.push("noloop");
+    }
+    if f & tf::BROKEN_REDIR != 0 {
+        names.push("broken_redirect");
+    }
+    let s = |t: &str| Frame::Bulk(Bytes::copy_from_slice(t.as_bytes()));
+    Ok(Frame::Map(vec![
+        (s("flags"), Frame::Set(names.into_iter().map(s).collect())),
+        (s("redirect"), Frame::Integer(redirect_of(&ctx.client.info))),
+        (
+            s("prefixes"),
+            Frame::Array(
+                ctx.client
+                    .tracking_prefixes
+                    .iter()
+                    .cloned()
+                    .map(Frame::Bulk)
+                    .collect(),
+            ),
+        ),
+    ]))
 }
 
 fn client_help(_ctx: &mut Ctx) -> CmdResult {

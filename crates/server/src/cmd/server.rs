@@ -31,6 +31,8 @@ pub static COMMANDS: &[Cmd] = &[
         .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
     Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM)
         .doc(G, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    Cmd::new("monitor", 1, monitor).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
+        .doc(G, "1.0.0", "O(1)", "Listens for all requests received by the server in real-time."),
     Cmd::container("config", CONFIG_SUBS).doc(G, "2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
     Cmd::container("command", COMMAND_SUBS).with_handler(command_all).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::CONNECTION)
         .tips(&["nondeterministic_output_order"]).doc(G, "2.8.13", "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands."),
@@ -159,6 +161,8 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
     touch_db_watchers(ctx, db);
     let n = ctx.db().clear();
     ctx.dirty += n as u64 + 1;
+    let now = ctx.now();
+    crate::tracking::flushed(ctx.srv, ctx.client, now);
     Ok(Frame::ok())
 }
 
@@ -170,6 +174,8 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
         n += ctx.dbs.db(db).clear();
     }
     ctx.dirty += n as u64 + 1;
+    let now = ctx.now();
+    crate::tracking::flushed(ctx.srv, ctx.client, now);
     Ok(Frame::ok())
 }
 
@@ -211,6 +217,16 @@ fn info(ctx: &mut Ctx) -> CmdResult {
         format: *b"txt",
         data: Bytes::from(text),
     })
+}
+
+/// Enters monitor mode; a client already in it gets no reply (as in Redis).
+fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.info.monitor.load(Relaxed) {
+        ctx.client.no_reply = true;
+        return Ok(Frame::ok());
+    }
+    ctx.srv.monitors.add(ctx.client.info.clone());
+    Ok(Frame::ok())
 }
 
 fn shutdown(ctx: &mut Ctx) -> CmdResult {

@@ -1,0 +1,105 @@
+//! MONITOR: every executed command, as Redis prints it, streamed to the
+//! clients in monitor mode.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::client::Client;
+use crate::command::{flag, Cmd};
+use crate::state::{ClientInfo, Shared};
+
+#[derive(Default)]
+pub struct Monitors {
+    count: AtomicUsize,
+    list: Mutex<Vec<Arc<ClientInfo>>>,
+}
+
+impl Monitors {
+    pub fn add(&self, c: Arc<ClientInfo>) {
+        c.monitor.store(true, Relaxed);
+        let mut l = self.list.lock();
+        l.push(c);
+        self.count.store(l.len(), Relaxed);
+    }
+
+    pub fn remove(&self, id: u64) {
+        let mut l = self.list.lock();
+        l.retain(|c| {
+            if c.id == id {
+                c.monitor.store(false, Relaxed);
+            }
+            c.id != id
+        });
+        self.count.store(l.len(), Relaxed);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Relaxed) == 0
+    }
+}
+
+/// Sends one executed command to the monitors (not admin commands, as in
+/// Redis, and with passwords redacted). The issuing client sees its own
+/// line after its reply.
+pub fn feed(srv: &Shared, client: &mut Client, cmd: &Cmd, argv: &[Bytes], now_ms: u64) {
+    if cmd.has(flag::ADMIN | flag::SKIP_MONITOR) {
+        return;
+    }
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        t.as_secs(),
+        t.subsec_micros(),
+        client.db,
+        client.info.addr
+    )
+    .into_bytes();
+    let redacted = redacted_args(cmd, argv);
+    for (i, a) in argv.iter().enumerate() {
+        line.push(b' ');
+        if redacted.contains(&i) {
+            line.extend_from_slice(b"\"(redacted)\"");
+        } else {
+            rubedo_resp::quote_into(&mut line, a);
+        }
+    }
+    line.extend_from_slice(b"\r\n");
+    let frame = Bytes::from(line);
+    let monitors: Vec<Arc<ClientInfo>> = srv.monitors.list.lock().clone();
+    for m in monitors {
+        if m.id == client.id {
+            client.after_reply.push(frame.clone());
+        } else {
+            srv.hub.deliver(&m, frame.clone(), now_ms);
+        }
+    }
+}
+
+/// Arguments MONITOR must not show: AUTH's, and HELLO's AUTH credentials.
+fn redacted_args(cmd: &Cmd, argv: &[Bytes]) -> Vec<usize> {
+    match cmd.name {
+        "auth" => (1..argv.len()).collect(),
+        "hello" => {
+            let mut out = Vec::new();
+            let mut i = 2;
+            while i < argv.len() {
+                if argv[i].eq_ignore_ascii_case(b"auth") {
+                    out.extend([i + 1, i + 2].into_iter().filter(|&j| j < argv.len()));
+                    i += 3;
+                } else if argv[i].eq_ignore_ascii_case(b"setname") {
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}

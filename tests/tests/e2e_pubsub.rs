@@ -1,0 +1,320 @@
+//! Pub/sub, notifications, client-side caching and output-buffer limits
+//! over real sockets, under both engines.
+
+use std::time::{Duration, Instant};
+
+use redis::Commands;
+use rubedo_resp::Frame;
+use rubedo_tests::{bulk, Raw, Server};
+
+const ENGINES: [&str; 2] = ["single", "concurrent"];
+
+fn start(engine: &str) -> Server {
+    Server::start(&["--engine", engine, "--threads", "2"])
+}
+
+fn info_field(c: &mut Raw, section: &str, field: &str) -> String {
+    match c.call(&["INFO", section]) {
+        Frame::Bulk(b) | Frame::Verbatim { data: b, .. } => String::from_utf8_lossy(&b)
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {field} in INFO {section}")),
+        f => panic!("{f:?}"),
+    }
+}
+
+fn int(f: Frame) -> i64 {
+    match f {
+        Frame::Integer(n) => n,
+        f => panic!("not an integer: {f:?}"),
+    }
+}
+
+#[test]
+fn redis_crate_subscribers_get_every_message_in_order() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut sub_conn = srv.client();
+        let mut publisher = srv.client();
+        let mut ps = sub_conn.as_pubsub();
+        ps.subscribe("news").unwrap();
+        ps.psubscribe("n*").unwrap();
+        ps.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        for i in 0..500 {
+            let n: i64 = publisher.publish("news", format!("m{i}")).unwrap();
+            // One delivery per matching subscription, as Redis counts.
+            assert_eq!(n, 2, "{engine}");
+        }
+        let n: i64 = publisher.publish("nothing", "x").unwrap();
+        assert_eq!(n, 1, "{engine}: pattern only");
+        let (mut direct, mut pattern) = (0, 0);
+        for _ in 0..1001 {
+            let msg = ps.get_message().unwrap();
+            let payload: String = msg.get_payload().unwrap();
+            if msg.from_pattern() {
+                assert_eq!(msg.get_pattern::<String>().unwrap(), "n*");
+                if msg.get_channel_name() == "nothing" {
+                    assert_eq!(payload, "x");
+                    continue;
+                }
+                assert_eq!(payload, format!("m{pattern}"), "{engine}");
+                pattern += 1;
+            } else {
+                assert_eq!(msg.get_channel_name(), "news");
+                assert_eq!(payload, format!("m{direct}"), "{engine}");
+                direct += 1;
+            }
+        }
+        assert_eq!((direct, pattern), (500, 500), "{engine}");
+    }
+}
+
+#[test]
+fn resp3_subscriber_keeps_running_commands() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut s = srv.raw();
+        let mut p = srv.raw();
+        assert!(matches!(s.call(&["HELLO", "3"]), Frame::Map(_)));
+        assert_eq!(
+            s.call(&["SUBSCRIBE", "ch"]),
+            Frame::Push(vec![bulk("subscribe"), bulk("ch"), Frame::Integer(1)])
+        );
+        assert_eq!(s.call(&["SET", "k", "v"]), Frame::ok());
+        assert_eq!(int(p.call(&["PUBLISH", "ch", "hello"])), 1);
+        assert_eq!(
+            s.read(),
+            Some(Frame::Push(vec![
+                bulk("message"),
+                bulk("ch"),
+                bulk("hello")
+            ])),
+            "{engine}"
+        );
+        assert_eq!(s.call(&["GET", "k"]), bulk("v"), "{engine}");
+        // RESP2 subscribers may only run the subscription commands.
+        let mut r2 = srv.raw();
+        r2.call(&["SUBSCRIBE", "ch"]);
+        match r2.call(&["GET", "k"]) {
+            Frame::Error(e) => assert!(e.starts_with(b"ERR Can't execute 'get'"), "{e:?}"),
+            f => panic!("{f:?}"),
+        }
+    }
+}
+
+#[test]
+fn keyspace_notifications_reach_pattern_subscribers() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut admin = srv.raw();
+        let mut s = srv.raw();
+        assert_eq!(
+            admin.call(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            Frame::ok()
+        );
+        s.call(&["PSUBSCRIBE", "__key*@0__:*"]);
+        admin.call(&["SET", "k", "v", "PX", "1"]);
+        std::thread::sleep(Duration::from_millis(5));
+        // Expired lazily here, or already by the active cycle: one event either way.
+        assert_eq!(admin.call(&["GET", "k"]), Frame::Null);
+        assert_eq!(
+            s.read(),
+            Some(Frame::Array(vec![
+                bulk("pmessage"),
+                bulk("__key*@0__:*"),
+                bulk("__keyspace@0__:k"),
+                bulk("expired"),
+            ])),
+            "{engine}"
+        );
+        assert_eq!(
+            s.read(),
+            Some(Frame::Array(vec![
+                bulk("pmessage"),
+                bulk("__key*@0__:*"),
+                bulk("__keyevent@0__:expired"),
+                bulk("k"),
+            ])),
+            "{engine}"
+        );
+        assert_eq!(
+            admin.call(&["CONFIG", "GET", "notify-keyspace-events"]),
+            Frame::Array(vec![bulk("notify-keyspace-events"), bulk("AKE")])
+        );
+    }
+}
+
+#[test]
+fn tracking_redirects_invalidations_to_a_resp2_subscriber() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut inval = srv.raw();
+        let id = int(inval.call(&["CLIENT", "ID"]));
+        inval.call(&["SUBSCRIBE", "__redis__:invalidate"]);
+        let mut c = srv.raw();
+        let id_s = id.to_string();
+        assert_eq!(
+            c.call(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id_s]),
+            Frame::ok()
+        );
+        assert_eq!(int(c.call(&["CLIENT", "GETREDIR"])), id);
+        c.call(&["GET", "k"]);
+        let mut w = srv.raw();
+        w.call(&["SET", "k", "1"]);
+        assert_eq!(
+            inval.read(),
+            Some(Frame::Array(vec![
+                bulk("message"),
+                bulk("__redis__:invalidate"),
+                Frame::Array(vec![bulk("k")]),
+            ])),
+            "{engine}"
+        );
+        w.call(&["FLUSHALL"]);
+        assert_eq!(
+            inval.read(),
+            Some(Frame::Array(vec![
+                bulk("message"),
+                bulk("__redis__:invalidate"),
+                Frame::Null,
+            ])),
+            "{engine}"
+        );
+        // The redirection target goes away: the tracking client learns it
+        // (RESP3) and its flags say so.
+        drop(inval);
+        c.call(&["HELLO", "3"]);
+        c.call(&["GET", "k"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let listed = match w.call(&["CLIENT", "LIST", "ID", &id_s]) {
+                Frame::Bulk(b) | Frame::Verbatim { data: b, .. } => !b.is_empty(),
+                f => panic!("{f:?}"),
+            };
+            if !listed {
+                break;
+            }
+            assert!(Instant::now() < deadline, "redirect client never left");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        w.call(&["SET", "k", "2"]);
+        assert_eq!(
+            c.read(),
+            Some(Frame::Push(vec![
+                bulk("tracking-redir-broken"),
+                Frame::Integer(id)
+            ])),
+            "{engine}"
+        );
+        match c.call(&["CLIENT", "TRACKINGINFO"]) {
+            Frame::Map(m) => assert!(
+                format!("{m:?}").contains("broken_redirect"),
+                "{engine}: {m:?}"
+            ),
+            f => panic!("{f:?}"),
+        }
+    }
+}
+
+#[test]
+fn monitor_sees_other_clients_commands() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut m = srv.raw();
+        assert_eq!(m.call(&["MONITOR"]), Frame::ok());
+        let mut c = srv.raw();
+        c.call(&["SET", "key", "a b"]);
+        match m.read() {
+            Some(Frame::Simple(line)) => {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                assert!(line.ends_with("] \"SET\" \"key\" \"a b\""), "{line}");
+                assert!(line.contains(" [0 127.0.0.1:"), "{line}");
+            }
+            f => panic!("{f:?}"),
+        }
+    }
+}
+
+/// A subscriber that stops reading while 100 MB are published is cut off
+/// at the pubsub hard limit; its memory comes back; a reading subscriber
+/// and ordinary clients are unaffected.
+#[test]
+fn slow_subscriber_is_disconnected_at_the_output_limit() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut admin = srv.raw();
+        let base: u64 = info_field(&mut admin, "memory", "used_memory")
+            .parse()
+            .unwrap();
+        let mut slow = srv.raw();
+        slow.call(&["CLIENT", "SETNAME", "slow"]);
+        slow.call(&["SUBSCRIBE", "flood"]);
+        // A subscriber that keeps reading, counting message bytes.
+        let mut fast = srv.raw();
+        fast.call(&["SUBSCRIBE", "flood"]);
+        let reader = std::thread::spawn(move || {
+            let mut n = 0usize;
+            while n < 1000 {
+                match fast.read() {
+                    Some(Frame::Array(parts)) if parts.len() == 3 => n += 1,
+                    other => panic!("fast subscriber got {other:?}"),
+                }
+            }
+            (n, fast)
+        });
+        let payload = "x".repeat(100 * 1024);
+        let mut p = srv.raw();
+        let mut receivers = Vec::new();
+        let mut seen_backlog = 0usize;
+        for i in 0..1000 {
+            receivers.push(int(p.call(&["PUBLISH", "flood", &payload])));
+            if i == 100 {
+                // ~10 MB sent: the stalled subscriber's backlog shows in CLIENT LIST.
+                if let Frame::Bulk(b) | Frame::Verbatim { data: b, .. } =
+                    admin.call(&["CLIENT", "LIST"])
+                {
+                    let text = String::from_utf8_lossy(&b).into_owned();
+                    let line = text.lines().find(|l| l.contains("name=slow")).unwrap();
+                    seen_backlog = line
+                        .split(' ')
+                        .find_map(|f| f.strip_prefix("omem="))
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                }
+            }
+        }
+        assert!(seen_backlog > 1 << 20, "{engine}: omem {seen_backlog}");
+        assert_eq!(receivers[0], 2, "{engine}");
+        assert_eq!(*receivers.last().unwrap(), 1, "{engine}: slow one cut off");
+        let (delivered, _fast) = reader.join().unwrap();
+        assert_eq!(delivered, 1000, "{engine}");
+        // The stalled connection was closed by the server: reading drains
+        // what the kernel held, then ends.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while slow.read().is_some() {
+            assert!(Instant::now() < deadline, "{engine}: never closed");
+        }
+        let after: u64 = info_field(&mut admin, "memory", "used_memory")
+            .parse()
+            .unwrap();
+        assert!(
+            after < base + (8 << 20),
+            "{engine}: used_memory {base} -> {after}"
+        );
+        assert_eq!(admin.call(&["SET", "k", "v"]), Frame::ok());
+        assert_eq!(admin.call(&["GET", "k"]), bulk("v"));
+        assert_eq!(
+            admin.call(&["PUBSUB", "NUMSUB", "flood"]),
+            Frame::Array(vec![bulk("flood"), Frame::Integer(1)])
+        );
+    }
+}
+
+#[test]
+fn redis_crate_sees_published_count() {
+    let srv = start("single");
+    let mut c = srv.client();
+    let n: i64 = c.publish("nobody", "x").unwrap();
+    assert_eq!(n, 0);
+}

@@ -103,6 +103,39 @@ fn resp3_subscriber_keeps_running_commands() {
 }
 
 #[test]
+fn a_blocked_resp3_subscriber_still_gets_messages() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut s = srv.raw();
+        let mut p = srv.raw();
+        s.call(&["HELLO", "3"]);
+        s.call(&["SUBSCRIBE", "ch"]);
+        s.cmd(&["BLPOP", "q", "0"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while info_field(&mut p, "clients", "blocked_clients") != "1" {
+            assert!(Instant::now() < deadline, "never blocked");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(int(p.call(&["PUBLISH", "ch", "during"])), 1);
+        assert_eq!(
+            s.read(),
+            Some(Frame::Push(vec![
+                bulk("message"),
+                bulk("ch"),
+                bulk("during")
+            ])),
+            "{engine}"
+        );
+        p.call(&["RPUSH", "q", "x"]);
+        assert_eq!(
+            s.read(),
+            Some(Frame::Array(vec![bulk("q"), bulk("x")])),
+            "{engine}"
+        );
+    }
+}
+
+#[test]
 fn keyspace_notifications_reach_pattern_subscribers() {
     for engine in ENGINES {
         let srv = start(engine);

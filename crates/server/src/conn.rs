@@ -104,7 +104,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             },
             // Another client sent this one something: write it out.
             _ = info.outbox.wake.notified() => {
-                if !write_outbox(srv, client, stream, &mut out).await {
+                if !write_outbox(srv, &client.info, stream, &mut out).await {
                     return;
                 }
                 continue;
@@ -131,7 +131,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     let mut reply = execute(server, client, argv);
                     if let Some(req) = client.block.take() {
                         // Earlier replies of the pipeline go out before we wait.
-                        if !out.is_empty() && !flush(srv, client, stream, &mut out).await {
+                        if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
                             return;
                         }
                         match wait_blocked(server, client, req, stream, &mut inbuf).await {
@@ -160,7 +160,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     }
                     // A pipeline of big replies to a client that reads slowly
                     // must not pile up here: write as we go.
-                    if out.len() >= FLUSH_AT && !flush(srv, client, stream, &mut out).await {
+                    if out.len() >= FLUSH_AT && !flush(srv, &client.info, stream, &mut out).await {
                         return;
                     }
                 }
@@ -186,7 +186,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             fatal = true;
         }
         note_buffer(&client.info, &inbuf);
-        if !out.is_empty() && !flush(srv, client, stream, &mut out).await {
+        if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
             return;
         }
         if out.capacity() > 1 << 20 {
@@ -251,6 +251,16 @@ async fn wait_blocked<K: Keyspace>(
                 return Some(reply);
             }
             _ = sleep => timeout_reply(),
+            // Messages for a blocked client (a RESP3 subscriber, a monitor...)
+            // still flow while it waits.
+            _ = info.outbox.wake.notified() => {
+                let mut buf = BytesMut::new();
+                if write_outbox(srv, &info, stream, &mut buf).await {
+                    continue;
+                }
+                reclaim(srv, id, rx, client).await;
+                return None;
+            }
             _ = info.unblock.notified() => match info.unblock_mode.swap(0, Relaxed) {
                 1 => timeout_reply(),
                 2 => Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
@@ -260,12 +270,7 @@ async fn wait_blocked<K: Keyspace>(
                 Ok(n) if n > 0 && inbuf.len() <= limit => continue,
                 _ => {
                     // Gone (or flooding while blocked): take the state back and stop.
-                    if let Some(p) = srv.blocking.cancel(id) {
-                        *client = p.client;
-                    } else if let Ok((_, c)) = rx.await {
-                        *client = c;
-                        srv.blocking.clear_cancel(id);
-                    }
+                    reclaim(srv, id, rx, client).await;
                     return None;
                 }
             },
@@ -290,22 +295,38 @@ async fn wait_blocked<K: Keyspace>(
     }
 }
 
+/// Takes a parked client's state back when its connection ends while it
+/// waits (it may be being served at this very moment: then from the reply).
+async fn reclaim(
+    srv: &crate::state::Shared,
+    id: u64,
+    rx: oneshot::Receiver<(Frame, Client)>,
+    client: &mut Client,
+) {
+    if let Some(p) = srv.blocking.cancel(id) {
+        *client = p.client;
+    } else if let Ok((_, c)) = rx.await {
+        *client = c;
+        srv.blocking.clear_cancel(id);
+    }
+}
+
 /// Writes the pending replies; false if the client is gone.
 async fn flush(
     srv: &crate::state::Shared,
-    client: &Client,
+    info: &ClientInfo,
     stream: &mut TcpStream,
     out: &mut BytesMut,
 ) -> bool {
     let len = out.len() as u64;
     // Counted against the output-buffer limit while the write waits.
-    client.info.outbox.set_unsent(out.len());
+    info.outbox.set_unsent(out.len());
     if stream.write_all(out).await.is_err() {
         return false;
     }
     srv.stats.net_output_bytes.fetch_add(len, Relaxed);
-    client.info.tot_net_out.fetch_add(len, Relaxed);
-    client.info.outbox.set_unsent(0);
+    info.tot_net_out.fetch_add(len, Relaxed);
+    info.outbox.set_unsent(0);
     out.clear();
     true
 }
@@ -314,20 +335,20 @@ async fn flush(
 /// false if the client is gone or was disconnected for its output limit.
 async fn write_outbox(
     srv: &crate::state::Shared,
-    client: &Client,
+    info: &ClientInfo,
     stream: &mut TcpStream,
     out: &mut BytesMut,
 ) -> bool {
     loop {
-        client.info.outbox.drain_into(out, FLUSH_AT);
+        info.outbox.drain_into(out, FLUSH_AT);
         if out.is_empty() {
             break;
         }
-        if !flush(srv, client, stream, out).await {
+        if !flush(srv, info, stream, out).await {
             return false;
         }
     }
-    !client.info.killed.load(Relaxed) && !client.info.outbox.is_closed()
+    !info.killed.load(Relaxed) && !info.outbox.is_closed()
 }
 
 /// Publishes the read buffer's size for CLIENT LIST.

@@ -453,13 +453,12 @@ fn txt(s: String) -> Frame {
 fn client_list(ctx: &mut Ctx) -> CmdResult {
     let mut a = Args::after(ctx.argv, 2);
     let mut ids: Option<Vec<u64>> = None;
-    let mut only_none = false;
+    let mut typ: Option<ClientType> = None;
     while !a.is_empty() {
         if a.eat("TYPE") {
             let t = a.next_bytes()?;
-            if is(t, "normal") {
-            } else if is(t, "master") || is(t, "replica") || is(t, "slave") || is(t, "pubsub") {
-                only_none = true;
+            if let Some(ct) = ClientType::parse(t) {
+                typ = Some(ct);
             } else {
                 return Err(err(format!(
                     "Unknown client type '{}'",
@@ -485,12 +484,48 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
     let clients: Vec<_> = ctx.srv.clients.lock().values().cloned().collect();
     let mut out = String::new();
     for c in clients {
-        if only_none || ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+        if typ.is_some_and(|t| t != ClientType::of(&c))
+            || ids.as_ref().is_some_and(|v| !v.contains(&c.id))
+        {
             continue;
         }
         out.push_str(&client_line(ctx.srv, &c, now));
     }
     Ok(txt(out))
+}
+
+/// The client types CLIENT LIST / KILL filter on. There are no replicas or
+/// masters yet, so those types match nobody.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Pubsub,
+    Replica,
+    Master,
+}
+
+impl ClientType {
+    fn parse(t: &[u8]) -> Option<ClientType> {
+        if is(t, "normal") {
+            Some(ClientType::Normal)
+        } else if is(t, "pubsub") {
+            Some(ClientType::Pubsub)
+        } else if is(t, "replica") || is(t, "slave") {
+            Some(ClientType::Replica)
+        } else if is(t, "master") {
+            Some(ClientType::Master)
+        } else {
+            None
+        }
+    }
+
+    fn of(c: &ClientInfo) -> ClientType {
+        if c.is_pubsub() {
+            ClientType::Pubsub
+        } else {
+            ClientType::Normal
+        }
+    }
 }
 
 fn client_info(ctx: &mut Ctx) -> CmdResult {
@@ -553,10 +588,8 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
                 return Err(CmdError::Syntax);
             };
         } else if is(k, "TYPE") {
-            if is(v, "normal") {
-                typ = Some(true);
-            } else if is(v, "master") || is(v, "replica") || is(v, "slave") || is(v, "pubsub") {
-                typ = Some(false);
+            if let Some(ct) = ClientType::parse(v) {
+                typ = Some(ct);
             } else {
                 return Err(err(format!(
                     "Unknown client type '{}'",
@@ -575,7 +608,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
             && addr.as_ref().is_none_or(|a| *a == c.addr)
             && laddr.as_ref().is_none_or(|a| *a == c.laddr)
             && user.as_ref().is_none_or(|u| u.as_ref() == b"default")
-            && typ != Some(false)
+            && typ.is_none_or(|t| t == ClientType::of(&c))
             && !(skipme && c.id == me);
         if matches {
             if c.id == me {

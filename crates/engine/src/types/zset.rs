@@ -116,24 +116,29 @@ fn tree_insert(t: &mut Link, mut node: Box<Node>) {
     }
 }
 
-/// Removes the node with (`s`, `m`) with one descent; false if absent.
-fn tree_delete(t: &mut Link, s: f64, m: &[u8]) -> bool {
-    let Some(n) = t else {
-        return false;
-    };
+/// Unlinks the node with (`s`, `m`) with one descent and hands it back
+/// (children detached), so a re-scored member can reuse it.
+fn tree_take(t: &mut Link, s: f64, m: &[u8]) -> Option<Box<Node>> {
+    let n = t.as_mut()?;
     let found = match cmp_key(s, m, n.score, &n.member) {
-        Ordering::Less => tree_delete(&mut n.left, s, m),
-        Ordering::Greater => tree_delete(&mut n.right, s, m),
+        Ordering::Less => tree_take(&mut n.left, s, m),
+        Ordering::Greater => tree_take(&mut n.right, s, m),
         Ordering::Equal => {
             let mut gone = t.take().expect("matched a node");
             *t = merge(gone.left.take(), gone.right.take());
-            return true;
+            gone.size = 1;
+            return Some(gone);
         }
     };
-    if found {
+    if found.is_some() {
         n.size -= 1;
     }
     found
+}
+
+/// Removes the node with (`s`, `m`); false if absent.
+fn tree_delete(t: &mut Link, s: f64, m: &[u8]) -> bool {
+    tree_take(t, s, m).is_some()
 }
 
 /// Splits into (the first `k` nodes, the rest).
@@ -454,6 +459,18 @@ impl ZSet {
         tree_delete(&mut self.root, s, m);
     }
 
+    /// Gives member `m` (now scored `old`) the score `new`: the map entry
+    /// is updated in place and the tree node is moved, not reallocated
+    /// (Redis's zslUpdateScore spares the member string the same way).
+    fn rescore(&mut self, m: &[u8], old: f64, new: f64) {
+        // A listpack keeps scores as text and reads "-0" back as 0.
+        let new = if self.listpack { new + 0.0 } else { new };
+        let mut node = tree_take(&mut self.root, old, m).expect("every member is in the tree");
+        node.score = new;
+        *self.dict.get_mut(m).expect("every member is in the map") = new;
+        tree_insert(&mut self.root, node);
+    }
+
     /// Switches to the `skiplist` encoding if adding `m` would outgrow the limits.
     fn check_convert(&mut self, m: &[u8], lim: Limits) {
         if self.listpack && (self.len() + 1 > lim.entries || m.len() > lim.value) {
@@ -466,9 +483,7 @@ impl ZSet {
         match self.score(m) {
             Some(old) => {
                 if old != s {
-                    self.tree_remove(m, old);
-                    self.dict.remove(m);
-                    self.insert_new(m, s);
+                    self.rescore(m, old, s);
                 }
                 false
             }
@@ -482,39 +497,39 @@ impl ZSet {
 
     /// One ZADD element with its conditions (Redis's zsetAdd).
     pub fn add(&mut self, m: &[u8], score: f64, f: AddFlags, lim: Limits) -> AddOutcome {
-        match self.score(m) {
-            Some(cur) => {
-                if f.nx {
-                    return AddOutcome::Skipped;
-                }
-                let mut s = score;
-                if f.incr {
-                    s += cur;
-                    if s.is_nan() {
-                        return AddOutcome::Nan;
-                    }
-                }
-                if (f.lt && s >= cur) || (f.gt && s <= cur) {
-                    return AddOutcome::Skipped;
-                }
-                if s != cur {
-                    self.tree_remove(m, cur);
-                    self.dict.remove(m);
-                    self.insert_new(m, s);
-                    AddOutcome::Updated(s)
-                } else {
-                    AddOutcome::Unchanged(s)
-                }
+        // One map lookup serves the check and the update.
+        let Some(slot) = self.dict.get_mut(m) else {
+            if f.xx {
+                return AddOutcome::Skipped;
             }
-            None => {
-                if f.xx {
-                    return AddOutcome::Skipped;
-                }
-                self.check_convert(m, lim);
-                self.insert_new(m, score);
-                AddOutcome::Added(score)
+            self.check_convert(m, lim);
+            self.insert_new(m, score);
+            return AddOutcome::Added(score);
+        };
+        let cur = *slot;
+        if f.nx {
+            return AddOutcome::Skipped;
+        }
+        let mut s = score;
+        if f.incr {
+            s += cur;
+            if s.is_nan() {
+                return AddOutcome::Nan;
             }
         }
+        if (f.lt && s >= cur) || (f.gt && s <= cur) {
+            return AddOutcome::Skipped;
+        }
+        if s == cur {
+            return AddOutcome::Unchanged(s);
+        }
+        // A listpack keeps scores as text and reads "-0" back as 0.
+        let stored = if self.listpack { s + 0.0 } else { s };
+        *slot = stored;
+        let mut node = tree_take(&mut self.root, cur, m).expect("every member is in the tree");
+        node.score = stored;
+        tree_insert(&mut self.root, node);
+        AddOutcome::Updated(s)
     }
 
     /// Removes `m`; true if it was a member.

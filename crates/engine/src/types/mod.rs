@@ -3,6 +3,7 @@
 pub mod float;
 pub mod hash;
 pub mod list;
+pub mod ostree;
 pub mod set;
 pub mod string;
 pub mod zset;

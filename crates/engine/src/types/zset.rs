@@ -1,9 +1,9 @@
 //! The sorted-set type and the storage side of the sorted-set group.
 //!
 //! Members are kept twice: a [`Dict`] from member to score (O(1) ZSCORE, SCAN cursors) and
-//! an order-statistic treap ordered by (score, member), whose nodes carry subtree sizes, so
-//! rank, select and range boundaries are O(log n) and a range of k members costs
-//! O(log n + k). Redis's two encodings (`listpack` while small, `skiplist` beyond
+//! an order-statistic B+ tree ordered by (score, member) ([`super::ostree`]), whose inner
+//! nodes count the entries below them, so rank, select and range boundaries are O(log n)
+//! and a range of k members costs O(log n + k). Redis's two encodings (`listpack` while small, `skiplist` beyond
 //! `zset-max-listpack-entries` / `zset-max-listpack-value`) are reported as a flag: the
 //! conversion is one way, as in Redis, except for results Redis builds afresh (*STORE).
 
@@ -12,179 +12,15 @@ use std::fmt;
 
 use rand::Rng;
 
+pub use super::ostree::cmp_key;
+use super::ostree::OsTree;
 use crate::dict::Dict;
 use crate::error::{Error, Result};
 use crate::keyspace::Db;
 use crate::value::Value;
 
-type Link = Option<Box<Node>>;
-
 /// (member, score) pairs, in the order an operation produced them.
 pub type Items = Vec<(Vec<u8>, f64)>;
-
-/// 32-bit priority and subtree size keep a node at 48 bytes (one
-/// allocator size class below 64); a sorted set never nears 2^32 members.
-struct Node {
-    member: Box<[u8]>,
-    score: f64,
-    prio: u32,
-    size: u32,
-    left: Link,
-    right: Link,
-}
-
-const _: () = assert!(std::mem::size_of::<Node>() <= 48);
-
-fn size(l: &Link) -> usize {
-    l.as_ref().map_or(0, |n| n.size as usize)
-}
-
-fn fix(n: &mut Node) {
-    n.size = (1 + size(&n.left) + size(&n.right)) as u32;
-}
-
-/// (score, member) order; -0 and 0 tie, as C's `<` has them.
-fn cmp_key(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
-    if s1 < s2 {
-        Ordering::Less
-    } else if s1 > s2 {
-        Ordering::Greater
-    } else {
-        m1.cmp(m2)
-    }
-}
-
-fn merge(a: Link, b: Link) -> Link {
-    match (a, b) {
-        (None, b) => b,
-        (a, None) => a,
-        (Some(mut a), Some(mut b)) => {
-            if a.prio > b.prio {
-                a.right = merge(a.right.take(), Some(b));
-                fix(&mut a);
-                Some(a)
-            } else {
-                b.left = merge(Some(a), b.left.take());
-                fix(&mut b);
-                Some(b)
-            }
-        }
-    }
-}
-
-/// Splits into (nodes `before` accepts, the rest); `before` must hold for a prefix.
-fn split_by(t: Link, before: &dyn Fn(&Node) -> bool) -> (Link, Link) {
-    match t {
-        None => (None, None),
-        Some(mut n) => {
-            if before(&n) {
-                let (l, r) = split_by(n.right.take(), before);
-                n.right = l;
-                fix(&mut n);
-                (Some(n), r)
-            } else {
-                let (l, r) = split_by(n.left.take(), before);
-                n.left = r;
-                fix(&mut n);
-                (l, Some(n))
-            }
-        }
-    }
-}
-
-/// Inserts `node` with one descent: down the search path until its
-/// priority wins, then the subtree below is split around it.
-fn tree_insert(t: &mut Link, mut node: Box<Node>) {
-    match t {
-        Some(n) if n.prio >= node.prio => {
-            n.size += 1;
-            if cmp_key(node.score, &node.member, n.score, &n.member) == Ordering::Less {
-                tree_insert(&mut n.left, node);
-            } else {
-                tree_insert(&mut n.right, node);
-            }
-        }
-        _ => {
-            let (l, r) = split_by(t.take(), &|x| {
-                cmp_key(x.score, &x.member, node.score, &node.member) == Ordering::Less
-            });
-            node.left = l;
-            node.right = r;
-            fix(&mut node);
-            *t = Some(node);
-        }
-    }
-}
-
-/// Unlinks the node with (`s`, `m`) with one descent and hands it back
-/// (children detached), so a re-scored member can reuse it.
-fn tree_take(t: &mut Link, s: f64, m: &[u8]) -> Option<Box<Node>> {
-    let n = t.as_mut()?;
-    let found = match cmp_key(s, m, n.score, &n.member) {
-        Ordering::Less => tree_take(&mut n.left, s, m),
-        Ordering::Greater => tree_take(&mut n.right, s, m),
-        Ordering::Equal => {
-            let mut gone = t.take().expect("matched a node");
-            *t = merge(gone.left.take(), gone.right.take());
-            gone.size = 1;
-            return Some(gone);
-        }
-    };
-    if found.is_some() {
-        n.size -= 1;
-    }
-    found
-}
-
-/// Removes the node with (`s`, `m`); false if absent.
-fn tree_delete(t: &mut Link, s: f64, m: &[u8]) -> bool {
-    tree_take(t, s, m).is_some()
-}
-
-/// Splits into (the first `k` nodes, the rest).
-fn split_at(t: Link, k: usize) -> (Link, Link) {
-    match t {
-        None => (None, None),
-        Some(mut n) => {
-            let ls = size(&n.left);
-            if k <= ls {
-                let (l, r) = split_at(n.left.take(), k);
-                n.left = r;
-                fix(&mut n);
-                (l, Some(n))
-            } else {
-                let (l, r) = split_at(n.right.take(), k - ls - 1);
-                n.right = l;
-                fix(&mut n);
-                (Some(n), r)
-            }
-        }
-    }
-}
-
-fn visit(t: &Link, base: usize, lo: usize, hi: usize, f: &mut dyn FnMut(&Node)) {
-    if let Some(n) = t {
-        let idx = base + size(&n.left);
-        if lo < idx {
-            visit(&n.left, base, lo, hi, f);
-        }
-        if lo <= idx && idx < hi {
-            f(n);
-        }
-        if idx + 1 < hi {
-            visit(&n.right, idx + 1, lo, hi, f);
-        }
-    }
-}
-
-fn drain(t: Link, out: &mut Vec<(Vec<u8>, f64)>) {
-    if let Some(mut n) = t {
-        drain(n.left.take(), out);
-        let right = n.right.take();
-        out.push((n.member.into_vec(), n.score));
-        drain(right, out);
-    }
-}
 
 /// A score bound: a value, inclusive or not.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -318,8 +154,7 @@ pub struct Limits {
 pub struct ZSet {
     listpack: bool,
     dict: Dict<f64>,
-    root: Link,
-    seed: u64,
+    tree: OsTree,
 }
 
 impl Default for ZSet {
@@ -356,25 +191,13 @@ impl fmt::Debug for ZSet {
     }
 }
 
-impl Drop for ZSet {
-    fn drop(&mut self) {
-        // Iterative teardown: no deep recursion whatever the shape.
-        let mut stack: Vec<Box<Node>> = self.root.take().into_iter().collect();
-        while let Some(mut n) = stack.pop() {
-            stack.extend(n.left.take());
-            stack.extend(n.right.take());
-        }
-    }
-}
-
 impl ZSet {
     /// An empty sorted set in the `listpack` encoding.
     pub fn new() -> ZSet {
         ZSet {
             listpack: true,
             dict: Dict::new(),
-            root: None,
-            seed: 0x9E37_79B9_7F4A_7C15,
+            tree: OsTree::new(),
         }
     }
 
@@ -401,16 +224,16 @@ impl ZSet {
 
     /// Number of members.
     pub fn len(&self) -> usize {
-        size(&self.root)
+        self.tree.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.root.is_none()
+        self.tree.is_empty()
     }
 
     /// Calls `f` with every (member, score), in score order.
     pub fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
-        visit(&self.root, 0, 0, usize::MAX, &mut |n| f(&n.member, n.score));
+        self.tree.visit(0, usize::MAX, &mut f);
     }
 
     /// Every (member, score) in score order.
@@ -420,8 +243,8 @@ impl ZSet {
 
     /// Heap bytes owned by the value.
     pub fn heap_bytes(&self) -> usize {
-        let mut n = self.dict.table_bytes();
-        self.for_each(|m, _| n += m.len() + std::mem::size_of::<Node>() + m.len() + 16);
+        let mut n = self.dict.table_bytes() + self.tree.node_bytes();
+        self.for_each(|m, _| n += 2 * m.len() + 16);
         n
     }
 
@@ -430,33 +253,15 @@ impl ZSet {
         self.dict.get(m).copied()
     }
 
-    fn next_prio(&mut self) -> u32 {
-        // xorshift64*, high half
-        let mut x = self.seed;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.seed = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
-    }
-
     fn insert_new(&mut self, m: &[u8], s: f64) {
         // A listpack keeps scores as text and reads "-0" back as 0.
         let s = if self.listpack { s + 0.0 } else { s };
         self.dict.insert_new(m, s);
-        let node = Box::new(Node {
-            member: m.into(),
-            score: s,
-            prio: self.next_prio(),
-            size: 1,
-            left: None,
-            right: None,
-        });
-        tree_insert(&mut self.root, node);
+        self.tree.insert(s, m.into());
     }
 
     fn tree_remove(&mut self, m: &[u8], s: f64) {
-        tree_delete(&mut self.root, s, m);
+        self.tree.remove(s, m);
     }
 
     /// Gives member `m` (now scored `old`) the score `new`: the map entry
@@ -465,10 +270,12 @@ impl ZSet {
     fn rescore(&mut self, m: &[u8], old: f64, new: f64) {
         // A listpack keeps scores as text and reads "-0" back as 0.
         let new = if self.listpack { new + 0.0 } else { new };
-        let mut node = tree_take(&mut self.root, old, m).expect("every member is in the tree");
-        node.score = new;
+        let member = self
+            .tree
+            .remove(old, m)
+            .expect("every member is in the tree");
         *self.dict.get_mut(m).expect("every member is in the map") = new;
-        tree_insert(&mut self.root, node);
+        self.tree.insert(new, member);
     }
 
     /// Switches to the `skiplist` encoding if adding `m` would outgrow the limits.
@@ -526,9 +333,11 @@ impl ZSet {
         // A listpack keeps scores as text and reads "-0" back as 0.
         let stored = if self.listpack { s + 0.0 } else { s };
         *slot = stored;
-        let mut node = tree_take(&mut self.root, cur, m).expect("every member is in the tree");
-        node.score = stored;
-        tree_insert(&mut self.root, node);
+        let member = self
+            .tree
+            .remove(cur, m)
+            .expect("every member is in the tree");
+        self.tree.insert(stored, member);
         AddOutcome::Updated(s)
     }
 
@@ -546,56 +355,31 @@ impl ZSet {
     /// The 0-based rank of `m` in ascending order.
     pub fn rank(&self, m: &[u8]) -> Option<usize> {
         let s = self.score(m)?;
-        Some(self.count_before(|n| cmp_key(n.score, &n.member, s, m) == Ordering::Less))
+        Some(self.count_before(|ns, nm| cmp_key(ns, nm, s, m) == Ordering::Less))
     }
 
     /// How many members (a prefix in order) `before` accepts.
-    fn count_before(&self, before: impl Fn(&Node) -> bool) -> usize {
-        let mut c = 0;
-        let mut t = self.root.as_deref();
-        while let Some(n) = t {
-            if before(n) {
-                c += size(&n.left) + 1;
-                t = n.right.as_deref();
-            } else {
-                t = n.left.as_deref();
-            }
-        }
-        c
+    fn count_before(&self, before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        self.tree.count_before(before)
     }
 
     /// The member at rank `i`.
-    pub fn select(&self, mut i: usize) -> Option<(&[u8], f64)> {
-        let mut t = self.root.as_deref();
-        while let Some(n) = t {
-            let ls = size(&n.left);
-            match i.cmp(&ls) {
-                Ordering::Less => t = n.left.as_deref(),
-                Ordering::Equal => return Some((&n.member, n.score)),
-                Ordering::Greater => {
-                    i -= ls + 1;
-                    t = n.right.as_deref();
-                }
-            }
-        }
-        None
+    pub fn select(&self, i: usize) -> Option<(&[u8], f64)> {
+        self.tree.select(i)
     }
 
     /// The members of ranks `lo..hi`, in ascending order.
     pub fn range(&self, lo: usize, hi: usize) -> Vec<(Vec<u8>, f64)> {
         let mut out = Vec::with_capacity(hi.saturating_sub(lo).min(self.len()));
-        if lo < hi {
-            visit(&self.root, 0, lo, hi, &mut |n| {
-                out.push((n.member.to_vec(), n.score))
-            });
-        }
+        self.tree
+            .visit(lo, hi, &mut |m, s| out.push((m.to_vec(), s)));
         out
     }
 
     /// The ranks `lo..hi` of members within `r`.
     pub fn score_span(&self, r: &ScoreRange) -> (usize, usize) {
-        let lo = self.count_before(|n| !r.above_min(n.score));
-        let hi = self.count_before(|n| r.below_max(n.score) || !r.above_min(n.score));
+        let lo = self.count_before(|s, _| !r.above_min(s));
+        let hi = self.count_before(|s, _| r.below_max(s) || !r.above_min(s));
         (lo, hi.max(lo))
     }
 
@@ -667,21 +451,14 @@ impl ZSet {
                 None => (0, 0),
             };
         }
-        let lo = self.count_before(|n| !r.above_min(&n.member));
-        let hi = self.count_before(|n| r.below_max(&n.member) || !r.above_min(&n.member));
+        let lo = self.count_before(|_, m| !r.above_min(m));
+        let hi = self.count_before(|_, m| r.below_max(m) || !r.above_min(m));
         (lo, hi.max(lo))
     }
 
     /// Removes and returns the members of ranks `lo..hi`, in ascending order.
     pub fn remove_range(&mut self, lo: usize, hi: usize) -> Vec<(Vec<u8>, f64)> {
-        let mut out = Vec::new();
-        if lo >= hi {
-            return out;
-        }
-        let (l, r) = split_at(self.root.take(), lo);
-        let (mid, r) = split_at(r, hi - lo);
-        self.root = merge(l, r);
-        drain(mid, &mut out);
+        let out = self.tree.remove_range(lo, hi);
         for (m, _) in &out {
             self.dict.remove(m);
         }

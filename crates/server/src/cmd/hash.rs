@@ -6,6 +6,7 @@ use bytes::Bytes;
 use rubedo_engine::glob::glob_match;
 use rubedo_engine::types::hash::{self as ht, Hash, Limits};
 use rubedo_engine::Error as EngineError;
+use rubedo_pubsub::notify;
 use rubedo_resp::{Frame, Protocol};
 
 use crate::command::{acl, flag::*, ks, Cmd};
@@ -86,6 +87,8 @@ fn hset(ctx: &mut Ctx) -> CmdResult {
     let created = ht::set_pairs(&mut ctx.db(), key, &argv[2..], lim)?;
     ctx.dirty += (argv.len() as u64 - 2) / 2;
     ctx.modified(key);
+    // One event for all the pairs, even when no field changed; HMSET too.
+    ctx.notify(notify::HASH, "hset", key);
     Ok(if ctx.cmd.name == "hset" {
         Frame::Integer(created as i64)
     } else {
@@ -101,6 +104,7 @@ fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     if done {
         ctx.dirty += 1;
         ctx.modified(key);
+        ctx.notify(notify::HASH, "hset", key);
     }
     Ok(Frame::Integer(done as i64))
 }
@@ -112,6 +116,13 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
     if n > 0 {
         ctx.dirty += n as u64;
         ctx.modified(key);
+        ctx.notify(notify::HASH, "hdel", key);
+        // Removing the last field removed the key. The lookup is made only
+        // when notifications are on; the key was live a moment ago in this
+        // run, so it cannot expire here.
+        if ctx.srv.config.notify_flags.load(Relaxed) != 0 && !ctx.db().contains(key) {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(Frame::Integer(n as i64))
 }
@@ -187,6 +198,7 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
     })?;
     ctx.dirty += 1;
     ctx.modified(key);
+    ctx.notify(notify::HASH, "hincrby", key);
     Ok(Frame::Integer(n))
 }
 
@@ -215,6 +227,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         })?;
     ctx.dirty += 1;
     ctx.modified(key);
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
     let value = Bytes::from(text);
     // Replicated as the value it produced, so float formatting cannot drift.
     ctx.propagate(vec![

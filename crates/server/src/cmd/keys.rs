@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use rubedo_engine::glob::glob_match;
 use rubedo_engine::{Kind, Str, Value};
+use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{parse_i64, Args};
@@ -167,6 +168,7 @@ fn del(ctx: &mut Ctx) -> CmdResult {
     for key in &argv[1..] {
         if ctx.db().remove(key).is_some() {
             ctx.modified(key);
+            ctx.notify(notify::GENERIC, "del", key);
             n += 1;
         }
     }
@@ -219,6 +221,9 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     drop(db);
     ctx.modified(src);
     ctx.modified(dst);
+    // An overwritten destination gets no "del" of its own, as in Redis.
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     ctx.dirty += 1;
     Ok(if nx { Frame::Integer(1) } else { Frame::ok() })
 }
@@ -278,6 +283,8 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
     }
     drop(db);
     ctx.modified_in(target, &dst);
+    // Only the destination is announced (REPLACE adds no "del").
+    ctx.notify_in(target, notify::GENERIC, "copy_to", &dst);
     ctx.dirty += 1;
     Ok(Frame::Integer(1))
 }
@@ -307,6 +314,8 @@ fn move_cmd(ctx: &mut Ctx) -> CmdResult {
     drop(to);
     ctx.modified_in(src, &key);
     ctx.modified_in(dst, &key);
+    ctx.notify_in(src, notify::GENERIC, "move_from", &key);
+    ctx.notify_in(dst, notify::GENERIC, "move_to", &key);
     ctx.dirty += 1;
     Ok(Frame::Integer(1))
 }
@@ -478,6 +487,8 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
         db.remove(&key);
         drop(db);
         ctx.modified(&key);
+        // A time already past deletes the key: announced as a "del".
+        ctx.notify(notify::GENERIC, "del", &key);
         ctx.dirty += 1;
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key]);
         return Ok(Frame::Integer(1));
@@ -485,6 +496,7 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     db.set_expire(&key, Some(at as u64));
     drop(db);
     ctx.modified(&key);
+    ctx.notify(notify::GENERIC, "expire", &key);
     ctx.dirty += 1;
     ctx.propagate(vec![
         Bytes::from_static(b"PEXPIREAT"),
@@ -551,6 +563,7 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
     db.set_expire(key, None);
     drop(db);
     ctx.modified(key);
+    ctx.notify(notify::GENERIC, "persist", key);
     ctx.dirty += 1;
     Ok(Frame::Integer(1))
 }

@@ -3,6 +3,7 @@
 use bytes::Bytes;
 use rubedo_engine::types::string as st;
 use rubedo_engine::{Str, Value};
+use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::Args;
@@ -131,7 +132,11 @@ fn set_generic(
     drop(db);
     ctx.dirty += 1;
     ctx.modified(key);
+    ctx.notify(notify::STRING, "set", key);
     if let Ttl::At(at) = ttl {
+        // Announced even for a time already past: the key is stored anyway
+        // and gets its own "expired" event when expiry reclaims it.
+        ctx.notify(notify::GENERIC, "expire", key);
         if ctx.propagating() {
             let argv = vec![
                 Bytes::from_static(b"SET"),
@@ -222,6 +227,7 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     ctx.dirty += 1;
     ctx.modified(&key);
+    ctx.notify(notify::GENERIC, "del", &key);
     Ok(reply)
 }
 
@@ -270,6 +276,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
                 drop(db);
                 ctx.dirty += 1;
                 ctx.modified(&key);
+                ctx.notify(notify::GENERIC, "persist", &key);
                 ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
             }
         }
@@ -278,6 +285,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             drop(db);
             ctx.dirty += 1;
             ctx.modified(&key);
+            ctx.notify(notify::GENERIC, "del", &key);
             ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         Op::At(at) => {
@@ -285,6 +293,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             drop(db);
             ctx.dirty += 1;
             ctx.modified(&key);
+            ctx.notify(notify::GENERIC, "expire", &key);
             ctx.propagate(vec![
                 Bytes::from_static(b"PEXPIREAT"),
                 key.clone(),
@@ -321,8 +330,10 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         db.set(&kv[0], str_value(&kv[1]), false);
     }
     drop(db);
+    // One "set" per pair, a repeated key included, as Redis does.
     for kv in argv[1..].chunks(2) {
         ctx.modified(&kv[0]);
+        ctx.notify(notify::STRING, "set", &kv[0]);
     }
     ctx.dirty += (argv.len() as u64 - 1) / 2;
     Ok(if nx { Frame::Integer(1) } else { Frame::ok() })
@@ -343,6 +354,8 @@ fn incr_generic(ctx: &mut Ctx, delta: i64) -> CmdResult {
     drop(db);
     ctx.dirty += 1;
     ctx.modified(key);
+    // INCR, DECR and DECRBY are all announced as "incrby".
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(Frame::Integer(n))
 }
 
@@ -380,6 +393,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     ctx.dirty += 1;
     ctx.modified(&key);
+    ctx.notify(notify::STRING, "incrbyfloat", &key);
     let value = Bytes::from(text);
     ctx.propagate(vec![
         Bytes::from_static(b"SET"),
@@ -405,6 +419,8 @@ fn append(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     ctx.dirty += 1;
     ctx.modified(key);
+    // Even an empty suffix counts as a change here.
+    ctx.notify(notify::STRING, "append", key);
     Ok(Frame::Integer(n as i64))
 }
 
@@ -446,6 +462,7 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     if !data.is_empty() || (!existed && n > 0) {
         ctx.dirty += 1;
         ctx.modified(key);
+        ctx.notify(notify::STRING, "setrange", key);
     }
     Ok(Frame::Integer(n as i64))
 }

@@ -24,20 +24,45 @@ const INTSET_HARD_MAX: usize = 1 << 30;
 /// Redis reallocates on every change: inserts move memory anyway.
 #[derive(Clone, Debug)]
 enum IntSet {
+    /// Up to [`TINY`] 16-bit members kept inside the set's own box: a small
+    /// set of small integers costs one allocation, as Redis's intset does.
+    Tiny(u8, [i16; TINY]),
     I16(Vec<i16>),
     I32(Vec<i32>),
     I64(Vec<i64>),
 }
 
+/// What fits beside the length in the space the vector variants take.
+const TINY: usize = 11;
+
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet::I16(Vec::new())
+        IntSet::Tiny(0, [0; TINY])
     }
 }
 
+/// Runs `$body` with `$v` bound to the members at their width (a slice for
+/// the inline variant): for the read-only operations.
 macro_rules! each_width {
     ($self:expr, $v:ident => $body:expr) => {
         match $self {
+            IntSet::Tiny(len, a) => {
+                let $v = &a[..*len as usize];
+                $body
+            }
+            IntSet::I16($v) => $body,
+            IntSet::I32($v) => $body,
+            IntSet::I64($v) => $body,
+        }
+    };
+}
+
+/// Like `each_width!`, for the vector variants only (the inline one is
+/// handled by the caller first).
+macro_rules! each_vec {
+    ($self:expr, $v:ident => $body:expr) => {
+        match $self {
+            IntSet::Tiny(..) => unreachable!("inline intsets are handled first"),
             IntSet::I16($v) => $body,
             IntSet::I32($v) => $body,
             IntSet::I64($v) => $body,
@@ -77,6 +102,11 @@ impl IntSet {
             }
         };
         match self {
+            IntSet::Tiny(len, a) => {
+                let v = &a[..*len as usize];
+                out_of_range(i16::MIN as i64, i16::MAX as i64, v.len())
+                    .unwrap_or_else(|| v.binary_search(&(n as i16)))
+            }
             IntSet::I16(v) => out_of_range(i16::MIN as i64, i16::MAX as i64, v.len())
                 .unwrap_or_else(|| v.binary_search(&(n as i16))),
             IntSet::I32(v) => out_of_range(i32::MIN as i64, i32::MAX as i64, v.len())
@@ -95,7 +125,7 @@ impl IntSet {
             2
         };
         let have = match self {
-            IntSet::I16(_) => 0,
+            IntSet::Tiny(..) | IntSet::I16(_) => 0,
             IntSet::I32(_) => 1,
             IntSet::I64(_) => 2,
         };
@@ -111,14 +141,31 @@ impl IntSet {
     /// Inserts `n` at `at` (from `binary_search`).
     fn insert(&mut self, at: usize, n: i64) {
         self.upgrade_for(n);
-        each_width!(self, v => {
+        if let IntSet::Tiny(len, a) = self {
+            let l = *len as usize;
+            if l < TINY {
+                a.copy_within(at..l, at + 1);
+                a[at] = n as i16;
+                *len += 1;
+                return;
+            }
+            // Full: move out to a vector of the same width.
+            *self = IntSet::I16(a.to_vec());
+        }
+        each_vec!(self, v => {
             v.reserve_exact(1);
             v.insert(at, n as _);
         })
     }
 
     fn remove(&mut self, i: usize) -> i64 {
-        each_width!(self, v => {
+        if let IntSet::Tiny(len, a) = self {
+            let n = a[i] as i64;
+            a.copy_within(i + 1..*len as usize, i);
+            *len -= 1;
+            return n;
+        }
+        each_vec!(self, v => {
             let n = v.remove(i) as i64;
             v.shrink_to_fit();
             n
@@ -127,7 +174,18 @@ impl IntSet {
 
     /// Keeps the members `keep` accepts.
     fn retain(&mut self, mut keep: impl FnMut(i64) -> bool) {
-        each_width!(self, v => {
+        if let IntSet::Tiny(len, a) = self {
+            let mut w = 0;
+            for r in 0..*len as usize {
+                if keep(a[r] as i64) {
+                    a[w] = a[r];
+                    w += 1;
+                }
+            }
+            *len = w as u8;
+            return;
+        }
+        each_vec!(self, v => {
             v.retain(|&x| keep(x as i64));
             v.shrink_to_fit();
         })
@@ -135,6 +193,7 @@ impl IntSet {
 
     fn heap_bytes(&self) -> usize {
         match self {
+            IntSet::Tiny(..) => 0,
             IntSet::I16(v) => v.capacity() * 2,
             IntSet::I32(v) => v.capacity() * 4,
             IntSet::I64(v) => v.capacity() * 8,
@@ -714,7 +773,17 @@ mod tests {
     #[test]
     fn intset_widens_and_stays_exact() {
         let mut s = set_of(&["1", "-2", "300"], 512);
-        assert_eq!(s.heap_bytes(), 6, "int16 members, exact buffer");
+        assert_eq!(s.heap_bytes(), 0, "a few int16 members live inside the box");
+        let mut big = set_of(&[], 512);
+        for i in 0..=TINY {
+            big.add(i.to_string().as_bytes(), 512);
+        }
+        assert_eq!(
+            big.heap_bytes(),
+            2 * (TINY + 1),
+            "then move to an exact buffer"
+        );
+        assert!(big.remove(b"0") && big.contains(b"11") && !big.contains(b"0"));
         s.add(b"70000", 512);
         assert_eq!(s.heap_bytes(), 16);
         s.add(b"-9223372036854775808", 512);

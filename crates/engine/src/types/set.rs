@@ -1,8 +1,9 @@
 //! The set type: Redis's two set encodings and the storage side of the set group.
 //!
 //! A set whose members are all canonical integers (as Redis's `string2ll` reads them) and
-//! that has at most `set-max-intset-entries` members is a sorted vector of `i64` (`intset`):
-//! 8 bytes per member, binary search for membership, ascending order for SMEMBERS/SSCAN.
+//! that has at most `set-max-intset-entries` members is a sorted array (`intset`) at the
+//! narrowest width holding them all (2, 4 or 8 bytes; up to 11 2-byte members inside the
+//! set's own box): binary search for membership, ascending order for SMEMBERS/SSCAN.
 //! Anything else is a [`Dict<()>`] (`hashtable`). A set converts to `hashtable` when a
 //! non-integer is added or it outgrows the limit, and never converts back, as in Redis.
 

@@ -297,10 +297,16 @@ impl<S: Subscriber> Hub<S> {
         }
     }
 
+    /// True if any client subscribed to a channel or pattern (what PUBLISH
+    /// can reach).
+    pub fn has_listeners(&self) -> bool {
+        self.counts[0].load(Relaxed) != 0 || self.counts[1].load(Relaxed) != 0
+    }
+
     /// PUBLISH: delivers to the channel's subscribers and to every matching
     /// pattern's subscribers; returns how many deliveries were made.
     pub fn publish(&self, channel: &[u8], message: &[u8], now_ms: u64) -> usize {
-        if self.counts[0].load(Relaxed) == 0 && self.counts[1].load(Relaxed) == 0 {
+        if !self.has_listeners() {
             return 0;
         }
         let st = self.state.lock();

@@ -100,7 +100,8 @@ pub fn notify<S: Subscriber>(
     db: usize,
     now_ms: u64,
 ) {
-    if !wanted(flags, class) {
+    // Nobody subscribed to anything: no channel name to build.
+    if !wanted(flags, class) || !hub.has_listeners() {
         return;
     }
     if flags & KEYSPACE != 0 {

@@ -65,6 +65,21 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.notify_in(db, class, event, key);
     }
 
+    /// True if keyspace notifications are on (for work done only to tell them).
+    pub fn notifying(&self) -> bool {
+        self.srv.config.notify_flags.load(Relaxed) != 0
+    }
+
+    /// Fires `del` if `key` is gone: for operations that delete a collection
+    /// they empty without telling the caller (pops, removals). The lookup is
+    /// made only when notifications are on; the key was live a moment ago in
+    /// this run, so it cannot expire here.
+    pub fn notify_del_if_gone(&mut self, key: &[u8]) {
+        if self.notifying() && !self.db().contains(key) {
+            self.notify(notify::GENERIC, "del", key);
+        }
+    }
+
     /// Like `notify`, for a key of another database.
     pub fn notify_in(&mut self, db: usize, class: u32, event: &str, key: &[u8]) {
         let flags = self.srv.config.notify_flags.load(Relaxed);

@@ -5,11 +5,15 @@
 //! a [`BlockRequest`] and the connection parks the client (see
 //! `crate::blocking`); when a key becomes ready the same command is run
 //! again for it. Inside MULTI they answer at once, as Redis does.
+//! Being run again is also what makes a client served late fire the same
+//! keyspace events as one served at once, after those of the command that
+//! made the key ready.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rubedo_engine::types::list::{self as lt, End};
+use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::blocking::BlockRequest;
@@ -17,7 +21,7 @@ use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
-use super::list::{fill, mpop, parse_mpop};
+use super::list::{fill, mpop, notify_move, parse_mpop, pop_event};
 use super::zset;
 
 const G: &str = "list";
@@ -116,6 +120,8 @@ fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
         let v = popped.pop().expect("popped one element");
         ctx.modified(key);
         ctx.dirty += 1;
+        ctx.notify(notify::LIST, pop_event(end), key);
+        ctx.notify_del_if_gone(key);
         let word: &'static [u8] = match end {
             End::Head => b"LPOP",
             End::Tail => b"RPOP",
@@ -150,6 +156,7 @@ fn bmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
     ctx.modified(src);
     ctx.modified(dst);
     ctx.dirty += 1;
+    notify_move(ctx, src, dst, from, to);
     let side = |e: End| Bytes::from_static(if e == End::Head { b"LEFT" } else { b"RIGHT" });
     ctx.propagate(vec![
         Bytes::from_static(b"LMOVE"),

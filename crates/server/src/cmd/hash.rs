@@ -117,12 +117,8 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
         ctx.dirty += n as u64;
         ctx.modified(key);
         ctx.notify(notify::HASH, "hdel", key);
-        // Removing the last field removed the key. The lookup is made only
-        // when notifications are on; the key was live a moment ago in this
-        // run, so it cannot expire here.
-        if ctx.srv.config.notify_flags.load(Relaxed) != 0 && !ctx.db().contains(key) {
-            ctx.notify(notify::GENERIC, "del", key);
-        }
+        // Removing the last field removed the key.
+        ctx.notify_del_if_gone(key);
     }
     Ok(Frame::Integer(n as i64))
 }

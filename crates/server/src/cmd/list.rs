@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
 use rubedo_engine::types::list::{self as lt, End};
+use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{parse_i64, Args};
@@ -70,6 +71,22 @@ fn bulk_vec(v: Vec<u8>) -> Frame {
     Frame::Bulk(Bytes::from(v))
 }
 
+/// The event of a push at `end`.
+pub fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
+    }
+}
+
+/// The event of a pop at `end`.
+pub fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
+}
+
 fn push_generic(ctx: &mut Ctx, end: End, create: bool) -> CmdResult {
     let (argv, fill) = (ctx.argv, fill(ctx));
     let key = &argv[1];
@@ -80,6 +97,8 @@ fn push_generic(ctx: &mut Ctx, end: End, create: bool) -> CmdResult {
         Some(len) => {
             ctx.modified(key);
             ctx.dirty += items.len() as u64;
+            // LPUSHX/RPUSHX fire the plain push events.
+            ctx.notify(notify::LIST, push_event(end), key);
             Ok(Frame::Integer(len as i64))
         }
     }
@@ -134,6 +153,8 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
     drop(db);
     ctx.modified(key);
     ctx.dirty += popped.len() as u64;
+    ctx.notify(notify::LIST, pop_event(end), key);
+    ctx.notify_del_if_gone(key);
     Ok(match count {
         None => bulk_vec(popped.into_iter().next().expect("lists are never empty")),
         Some(_) => Frame::Array(popped.into_iter().map(bulk_vec).collect()),
@@ -183,6 +204,7 @@ fn lset(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     ctx.modified(key);
     ctx.dirty += 1;
+    ctx.notify(notify::LIST, "lset", key);
     Ok(Frame::ok())
 }
 
@@ -240,13 +262,18 @@ fn ltrim(ctx: &mut Ctx) -> CmdResult {
         Some((s, e)) => (s, len - e - 1),
     };
     list.trim(l, r);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key);
     }
     drop(db);
-    // Redis signals the key even when nothing was trimmed.
+    // Redis signals the key (and fires "ltrim") even when nothing was trimmed.
     ctx.modified(key);
     ctx.dirty += (l + r) as u64;
+    ctx.notify(notify::LIST, "ltrim", key);
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Ok(Frame::ok())
 }
 
@@ -259,13 +286,18 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
         return Ok(Frame::Integer(0));
     };
     let n = list.remove_matching(&argv[3], count.unsigned_abs() as usize, count < 0);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key);
     }
     drop(db);
     if n > 0 {
         ctx.modified(key);
         ctx.dirty += n as u64;
+        ctx.notify(notify::LIST, "lrem", key);
+        if emptied {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(Frame::Integer(n as i64))
 }
@@ -302,6 +334,7 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     ctx.modified(key);
     ctx.dirty += 1;
+    ctx.notify(notify::LIST, "linsert", key);
     Ok(Frame::Integer(len as i64))
 }
 
@@ -390,7 +423,19 @@ fn move_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     ctx.modified(src);
     ctx.modified(dst);
     ctx.dirty += 1;
+    notify_move(ctx, src, dst, from, to);
     Ok(bulk_vec(v))
+}
+
+/// The events of an element moved from `src` to `dst` (LMOVE, RPOPLPUSH and the
+/// blocking forms). Redis pushes onto the destination before it reports the
+/// pop, so the push comes first, then the pop and the source's deletion.
+pub fn notify_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
+    ctx.notify(notify::LIST, push_event(to), dst);
+    ctx.notify(notify::LIST, pop_event(from), src);
+    if src != dst {
+        ctx.notify_del_if_gone(src);
+    }
 }
 
 fn lmove(ctx: &mut Ctx) -> CmdResult {
@@ -455,6 +500,8 @@ pub fn mpop(
         let n = popped.len();
         ctx.modified(key);
         ctx.dirty += n as u64;
+        ctx.notify(notify::LIST, pop_event(end), key);
+        ctx.notify_del_if_gone(key);
         ctx.propagate(vec![
             Bytes::from_static(match end {
                 End::Head => b"LPOP",

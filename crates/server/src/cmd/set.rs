@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use rubedo_engine::glob::glob_match;
 use rubedo_engine::types::set::{self as st, Set};
+use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{parse_i64, Args};
@@ -83,6 +84,7 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
     if n > 0 {
         ctx.modified(key);
         ctx.dirty += n as u64;
+        ctx.notify(notify::SET, "sadd", key);
     }
     Ok(Frame::Integer(n as i64))
 }
@@ -94,6 +96,8 @@ fn srem(ctx: &mut Ctx) -> CmdResult {
     if n > 0 {
         ctx.modified(key);
         ctx.dirty += n as u64;
+        ctx.notify(notify::SET, "srem", key);
+        ctx.notify_del_if_gone(key);
     }
     Ok(Frame::Integer(n as i64))
 }
@@ -148,13 +152,19 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     if st::remove(&mut db, src, &[m])? == 0 {
         return Ok(Frame::Integer(0));
     }
-    let added = st::add(&mut db, dst, &[m], max)?;
     drop(db);
     ctx.modified(src);
     ctx.dirty += 1;
+    // The source's events go out before the destination is touched, so a
+    // "new" event for a created destination follows them, as in Redis.
+    ctx.notify(notify::SET, "srem", src);
+    ctx.notify_del_if_gone(src);
+    // Both keys exist or were type-checked above, so this cannot fail.
+    let added = st::add(&mut ctx.db(), dst, &[m], max)?;
     if added > 0 {
         ctx.modified(dst);
         ctx.dirty += 1;
+        ctx.notify(notify::SET, "sadd", dst);
     }
     Ok(Frame::Integer(1))
 }
@@ -173,12 +183,17 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
     let m = set
         .pop_random(&mut rand::thread_rng())
         .expect("sets are never empty");
-    if set.is_empty() {
+    let emptied = set.is_empty();
+    if emptied {
         db.remove(key);
     }
     drop(db);
     ctx.modified(key);
     ctx.dirty += 1;
+    ctx.notify(notify::SET, "spop", key);
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     ctx.propagate(vec![
         Bytes::from_static(b"SREM"),
         key.clone(),
@@ -208,13 +223,17 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         drop(db);
         ctx.modified(key);
         ctx.dirty += 1;
+        ctx.notify(notify::SET, "spop", key);
+        ctx.notify(notify::GENERIC, "del", key);
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Ok(set_reply(&all));
     }
+    // Fewer than the set holds, so the set stays.
     let popped = set.pop_many(count as usize, max, &mut rand::thread_rng());
     drop(db);
     ctx.modified(key);
     ctx.dirty += 1;
+    ctx.notify(notify::SET, "spop", key);
     if ctx.propagating() {
         for m in &popped {
             ctx.propagate(vec![
@@ -340,6 +359,15 @@ fn algebra_store(ctx: &mut Ctx, op: Op) -> CmdResult {
     if changed {
         ctx.modified(dst);
         ctx.dirty += 1;
+        // An empty result deletes the destination: that is the event then.
+        let event = match (n, op) {
+            (0, _) => "del",
+            (_, Op::Inter) => "sinterstore",
+            (_, Op::Union) => "sunionstore",
+            (_, Op::Diff) => "sdiffstore",
+        };
+        let class = if n == 0 { notify::GENERIC } else { notify::SET };
+        ctx.notify(class, event, dst);
     }
     Ok(Frame::Integer(n as i64))
 }

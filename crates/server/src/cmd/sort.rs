@@ -8,6 +8,7 @@ use rubedo_engine::types::list::List;
 use rubedo_engine::types::zset::{Limits, ZSet};
 use rubedo_engine::value::Value;
 use rubedo_engine::Db;
+use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{is, parse_i64};
@@ -540,10 +541,12 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         drop(db);
         ctx.modified(dest);
         ctx.dirty += outputlen as u64;
+        ctx.notify(notify::LIST, "sortstore", dest);
     } else if db.remove(dest).is_some() {
         drop(db);
         ctx.modified(dest);
         ctx.dirty += 1;
+        ctx.notify(notify::GENERIC, "del", dest);
     }
     Ok(Frame::Integer(outputlen as i64))
 }

@@ -9,6 +9,7 @@ use rubedo_engine::types::zset::{
     self as zt, AddFlags, AddOutcome, Items, LexBound, LexRange, Limits, ScoreBound, ScoreRange,
     ZSet,
 };
+use rubedo_pubsub::notify;
 use rubedo_resp::{Frame, Protocol};
 
 use crate::args::{is, parse_i64};
@@ -322,9 +323,12 @@ fn zadd_generic(ctx: &mut Ctx, incr_cmd: bool) -> CmdResult {
         zt::remove_if_empty(&mut db, key);
     }
     drop(db);
+    // ZINCRBY is ZADD INCR: both fire "zincr". A score left as it was (an
+    // increment of 0, a GT/LT/NX/XX refusal) changes nothing and fires nothing.
     if added + updated > 0 {
         ctx.modified(key);
         ctx.dirty += added + updated;
+        ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
         return Err(err("resulting score is not a number (NaN)"));
@@ -588,6 +592,14 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, z: ZSet) -> i64 {
     if changed {
         ctx.modified(dst);
         ctx.dirty += 1;
+        // The event of a store is the command's name (zunionstore, zinterstore,
+        // zdiffstore, zrangestore); an empty result deleted the destination.
+        if n == 0 {
+            ctx.notify(notify::GENERIC, "del", dst);
+        } else {
+            let event = ctx.cmd.name;
+            ctx.notify(notify::ZSET, event, dst);
+        }
     }
     n as i64
 }
@@ -640,11 +652,16 @@ fn zrem(ctx: &mut Ctx) -> CmdResult {
             }
         }
     }
+    let emptied = z.is_empty();
     zt::remove_if_empty(&mut db, key);
     drop(db);
     if n > 0 {
         ctx.modified(key);
         ctx.dirty += n;
+        ctx.notify(notify::ZSET, "zrem", key);
+        if emptied {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(Frame::Integer(n as i64))
 }
@@ -660,6 +677,11 @@ fn zremrange_generic(ctx: &mut Ctx, spec: RemSpec) -> CmdResult {
     let mut db = ctx.db();
     let Some(z) = zt::get_mut(&mut db, key)? else {
         return Ok(Frame::Integer(0));
+    };
+    let event = match spec {
+        RemSpec::Rank(..) => "zremrangebyrank",
+        RemSpec::Score(_) => "zremrangebyscore",
+        RemSpec::Lex(_) => "zremrangebylex",
     };
     let (lo, hi) = match spec {
         RemSpec::Rank(mut start, mut end) => {
@@ -685,11 +707,16 @@ fn zremrange_generic(ctx: &mut Ctx, spec: RemSpec) -> CmdResult {
         RemSpec::Lex(r) => z.lex_span(&r),
     };
     let n = z.remove_range(lo, hi).len() as u64;
+    let emptied = z.is_empty();
     zt::remove_if_empty(&mut db, key);
     drop(db);
     if n > 0 {
         ctx.modified(key);
         ctx.dirty += n;
+        ctx.notify(notify::ZSET, event, key);
+        if emptied {
+            ctx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(Frame::Integer(n as i64))
 }
@@ -733,6 +760,8 @@ pub fn pop_first(
             drop(db);
             ctx.modified(k);
             ctx.dirty += popped.len() as u64;
+            ctx.notify(notify::ZSET, pop_event(max), k);
+            ctx.notify_del_if_gone(k);
             let mut effect = vec![
                 Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }),
                 k.clone(),
@@ -745,6 +774,15 @@ pub fn pop_first(
         }
     }
     Ok(None)
+}
+
+/// The event of a pop: ZMPOP and the blocking forms fire the ZPOPMIN/ZPOPMAX ones.
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
 }
 
 /// BZPOPMIN/BZPOPMAX's reply: `[key, member, score]` (the same in RESP2 and RESP3).
@@ -784,6 +822,8 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
     drop(db);
     ctx.modified(key);
     ctx.dirty += popped.len() as u64;
+    ctx.notify(notify::ZSET, pop_event(max), key);
+    ctx.notify_del_if_gone(key);
     Ok(items_reply(nested, popped, true))
 }
 

@@ -245,14 +245,27 @@ impl<'a> Db<'a> {
 
     /// A read access (counts in keyspace_hits / keyspace_misses).
     pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.counted(key, Touch::Yes)
+    }
+
+    /// A read that counts as a hit or miss without touching the key's
+    /// access time (EXISTS, TYPE, TTL: Redis's LOOKUP_NOTOUCH).
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.counted(key, Touch::No)
+    }
+
+    fn counted(&mut self, key: &[u8], touch: Touch) -> Option<&mut Entry> {
         let (idx, now) = (self.index, self.now);
         let t = table_for!(self, key);
         let ev = &mut *self.ev;
-        let r = t.lookup(idx, key, now, Touch::Yes, ev);
+        let r = t.lookup(idx, key, now, touch, ev);
         if r.is_some() {
             ev.hits += 1;
         } else {
             ev.misses += 1;
+            if ev.track_missed {
+                ev.missed.push((idx, Key::new(key)));
+            }
         }
         r
     }

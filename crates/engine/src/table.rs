@@ -18,6 +18,10 @@ pub struct Events {
     /// is set (for "new" keyspace notifications).
     pub created: Vec<(usize, Key)>,
     pub track_created: bool,
+    /// Keys a read found missing, recorded only while `track_missed` is set
+    /// (for "keymiss" keyspace notifications).
+    pub missed: Vec<(usize, Key)>,
+    pub track_missed: bool,
     /// How many of `expired` the caller has already reported (notifications
     /// go out as they happen, the rest of the bookkeeping after the run).
     pub expired_reported: usize,
@@ -30,6 +34,7 @@ impl Events {
         self.expired.is_empty()
             && self.ready.is_empty()
             && self.created.is_empty()
+            && self.missed.is_empty()
             && self.hits == 0
             && self.misses == 0
     }

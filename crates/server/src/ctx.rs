@@ -112,7 +112,7 @@ impl<'a, 'b> Ctx<'a, 'b> {
     }
 }
 
-/// Publishes the "expired" and "new" events the engine recorded so far in
+/// Publishes the "expired", "keymiss" and "new" events the engine recorded so far in
 /// this run, so they precede the event of the command that caused them, as
 /// in Redis.
 pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32) {
@@ -123,6 +123,9 @@ pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32) {
             notify::notify(&srv.hub, flags, notify::EXPIRED, b"expired", key, *db, now);
         }
         ev.expired_reported = ev.expired.len();
+    }
+    for (db, key) in std::mem::take(&mut ev.missed) {
+        notify::notify(&srv.hub, flags, notify::KEY_MISS, b"keymiss", &key, db, now);
     }
     for (db, key) in std::mem::take(&mut ev.created) {
         notify::notify(&srv.hub, flags, notify::NEW, b"new", &key, db, now);

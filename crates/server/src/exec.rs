@@ -258,7 +258,9 @@ pub fn call(
     let id = srv.table.id(cmd);
     let notify_flags = srv.config.notify_flags.load(Relaxed);
     if notify_flags != 0 {
-        dbs.events().track_created = notify_flags & rubedo_pubsub::notify::NEW != 0;
+        let ev = dbs.events();
+        ev.track_created = notify_flags & rubedo_pubsub::notify::NEW != 0;
+        ev.track_missed = notify_flags & rubedo_pubsub::notify::KEY_MISS != 0;
     }
     client.info.last_cmd.store(id + 1, Relaxed);
     let start = Instant::now();

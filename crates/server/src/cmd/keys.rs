@@ -180,7 +180,10 @@ fn exists(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let mut db = ctx.db();
     Ok(Frame::Integer(
-        argv[1..].iter().filter(|k| db.contains(k)).count() as i64,
+        argv[1..]
+            .iter()
+            .filter(|k| db.read_untouched(k).is_some())
+            .count() as i64,
     ))
 }
 
@@ -188,13 +191,13 @@ fn touch(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let mut db = ctx.db();
     Ok(Frame::Integer(
-        argv[1..].iter().filter(|k| db.get(k).is_some()).count() as i64,
+        argv[1..].iter().filter(|k| db.read(k).is_some()).count() as i64,
     ))
 }
 
 fn type_cmd(ctx: &mut Ctx) -> CmdResult {
     let key = &ctx.argv[1];
-    Ok(match ctx.db().peek(key) {
+    Ok(match ctx.db().read_untouched(key) {
         Some(e) => Frame::simple(e.value.kind().name()),
         None => Frame::simple("none"),
     })
@@ -527,7 +530,7 @@ fn ttl_generic(ctx: &mut Ctx, f: fn(u64, u64) -> i64) -> CmdResult {
     let key = &ctx.argv[1];
     let now = ctx.now();
     let mut db = ctx.db();
-    if db.peek(key).is_none() {
+    if db.read_untouched(key).is_none() {
         return Ok(Frame::Integer(-2));
     }
     Ok(Frame::Integer(match db.expire_at(key) {

@@ -109,7 +109,8 @@ fn set_generic(
 ) -> Result<(bool, Option<Frame>), CmdError> {
     let mut db = ctx.db();
     let old = if get {
-        Some(match st::get_mut(&mut db, key)? {
+        // The GET part is a read: it counts as a hit or miss.
+        Some(match st::read(&mut db, key)? {
             Some(s) => bulk_of(s),
             None => Frame::Null,
         })

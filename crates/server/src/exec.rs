@@ -171,8 +171,10 @@ pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
                 let reply = execute(server, &mut p.client, p.req.argv.clone());
                 p.client.retrying = false;
                 // A key of another type does not serve a waiter (Redis only
-                // serves a list waiter from a list): it keeps waiting.
-                let wrong_type = matches!(&reply, Frame::Error(e) if e.starts_with(b"WRONGTYPE"));
+                // serves a list waiter from a list): it keeps waiting. A
+                // WRONGTYPE from elsewhere (BLMOVE's destination) is its answer.
+                let wrong_type = matches!(&reply, Frame::Error(e) if e.starts_with(b"WRONGTYPE"))
+                    && !holds_wanted_kind(server, db, &key, &p.req.argv[0]);
                 if p.client.block.take().is_some() || wrong_type {
                     b.put_back(id, p);
                     break;
@@ -186,6 +188,22 @@ pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
             return;
         }
     }
+}
+
+/// True if `key` holds the type the blocked command `name` pops from
+/// (sorted sets for BZ* commands, lists for the others).
+fn holds_wanted_kind<K: Keyspace>(server: &Server<K>, db: usize, key: &[u8], name: &[u8]) -> bool {
+    let want = if name.len() >= 2 && name[..2].eq_ignore_ascii_case(b"bz") {
+        rubedo_engine::Kind::ZSet
+    } else {
+        rubedo_engine::Kind::List
+    };
+    let keys = [key];
+    let scope = Scope::Keys { db, keys: &keys };
+    server
+        .ks
+        .run(scope, |dbs| dbs.db(db).raw(key).map(|e| e.value.kind()))
+        == Some(want)
 }
 
 /// Refuses a command before it runs. Inside MULTI the refusal dooms the

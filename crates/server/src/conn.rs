@@ -114,7 +114,10 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             return;
         }
         note_buffer(&client.info, &inbuf);
-        client.info.last_ms.store(server.ks.now_ms(), Relaxed);
+        client
+            .info
+            .last_ms
+            .store(srv.coarse_ms.load(Relaxed), Relaxed);
         srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         client.info.tot_net_in.fetch_add(n as u64, Relaxed);
         let limits = RequestLimits {

@@ -64,6 +64,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         monitors: Default::default(),
         started: Instant::now(),
         started_ms,
+        coarse_ms: AtomicU64::new(started_ms),
         run_id: run_id(),
         port: AtomicU64::new(
             config
@@ -229,6 +230,7 @@ where
         srv.effective_hz.store(hz, Relaxed);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
+        srv.coarse_ms.store(server.ks.now_ms(), Relaxed);
         if srv.cron_paused.load(Relaxed) {
             continue;
         }

@@ -279,6 +279,10 @@ pub struct Shared {
     pub monitors: crate::monitor::Monitors,
     pub started: Instant,
     pub started_ms: u64,
+    /// The engine clock as of the last cron tick: for bookkeeping that needs
+    /// no precision (a client's last interaction), without a clock read per
+    /// request (Redis's cached `server.unixtime`).
+    pub coarse_ms: AtomicU64,
     pub run_id: String,
     pub port: AtomicU64,
     pub active_expire: AtomicBool,

@@ -351,3 +351,48 @@ fn redis_crate_sees_published_count() {
     let n: i64 = c.publish("nobody", "x").unwrap();
     assert_eq!(n, 0);
 }
+
+/// The soft limit: a subscriber over it for longer than its seconds is cut
+/// off at the next message, while one under it is kept.
+#[test]
+fn soft_output_limit_needs_to_last() {
+    let srv = start("single");
+    let mut admin = srv.raw();
+    assert_eq!(
+        admin.call(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 1mb 1"
+        ]),
+        Frame::ok()
+    );
+    let mut slow = srv.raw();
+    slow.call(&["SUBSCRIBE", "soft"]);
+    let payload = "y".repeat(64 * 1024);
+    let mut p = srv.raw();
+    // Far more than the kernel's socket buffers hold: the rest waits in the
+    // server, over the soft limit (there is no hard limit).
+    for _ in 0..200 {
+        p.call(&["PUBLISH", "soft", &payload]);
+    }
+    // Over the limit for longer than a second: the next message cuts it off.
+    std::thread::sleep(Duration::from_millis(1100));
+    p.call(&["PUBLISH", "soft", &payload]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = admin.call(&["PUBSUB", "NUMSUB", "soft"]);
+        if n == Frame::Array(vec![bulk("soft"), Frame::Integer(0)]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never disconnected: {n:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        admin.call(&["CONFIG", "GET", "client-output-buffer-limit"]),
+        Frame::Array(vec![
+            bulk("client-output-buffer-limit"),
+            bulk("normal 0 0 0 slave 268435456 67108864 60 pubsub 0 1048576 1"),
+        ])
+    );
+}

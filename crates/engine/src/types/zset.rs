@@ -22,6 +22,21 @@ use crate::value::Value;
 /// (member, score) pairs, in the order an operation produced them.
 pub type Items = Vec<(Vec<u8>, f64)>;
 
+/// The score as kept: a listpack keeps scores as text and reads "-0" back as 0.
+fn stored_score(listpack: bool, s: f64) -> f64 {
+    if listpack {
+        s + 0.0
+    } else {
+        s
+    }
+}
+
+/// Moves member `m` from score `old` to `new` in the order, reusing its string.
+fn move_in_tree(tree: &mut OsTree, m: &[u8], old: f64, new: f64) {
+    let member = tree.remove(old, m).expect("every member is in the tree");
+    tree.insert(new, member);
+}
+
 /// A score bound: a value, inclusive or not.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ScoreBound {
@@ -254,8 +269,7 @@ impl ZSet {
     }
 
     fn insert_new(&mut self, m: &[u8], s: f64) {
-        // A listpack keeps scores as text and reads "-0" back as 0.
-        let s = if self.listpack { s + 0.0 } else { s };
+        let s = stored_score(self.listpack, s);
         self.dict.insert_new(m, s);
         self.tree.insert(s, m.into());
     }
@@ -268,14 +282,9 @@ impl ZSet {
     /// is updated in place and the tree node is moved, not reallocated
     /// (Redis's zslUpdateScore spares the member string the same way).
     fn rescore(&mut self, m: &[u8], old: f64, new: f64) {
-        // A listpack keeps scores as text and reads "-0" back as 0.
-        let new = if self.listpack { new + 0.0 } else { new };
-        let member = self
-            .tree
-            .remove(old, m)
-            .expect("every member is in the tree");
+        let new = stored_score(self.listpack, new);
         *self.dict.get_mut(m).expect("every member is in the map") = new;
-        self.tree.insert(new, member);
+        move_in_tree(&mut self.tree, m, old, new);
     }
 
     /// Switches to the `skiplist` encoding if adding `m` would outgrow the limits.
@@ -330,14 +339,9 @@ impl ZSet {
         if s == cur {
             return AddOutcome::Unchanged(s);
         }
-        // A listpack keeps scores as text and reads "-0" back as 0.
-        let stored = if self.listpack { s + 0.0 } else { s };
+        let stored = stored_score(self.listpack, s);
         *slot = stored;
-        let member = self
-            .tree
-            .remove(cur, m)
-            .expect("every member is in the tree");
-        self.tree.insert(stored, member);
+        move_in_tree(&mut self.tree, m, cur, stored);
         AddOutcome::Updated(s)
     }
 

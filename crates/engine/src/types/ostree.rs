@@ -273,7 +273,10 @@ impl Node {
                 Some((key, Node::Leaf(r)))
             }
             Node::Inner(inner) => {
-                let c = inner.child_for(s, &m);
+                let mut c = inner.child_for(s, &m);
+                if inner.make_room(c) {
+                    c = inner.child_for(s, &m);
+                }
                 inner.counts[c] += 1;
                 let (key, node) = inner.child_mut(c).insert(s, m)?;
                 let moved = node.len();
@@ -319,6 +322,54 @@ impl Node {
 }
 
 impl Inner {
+    fn leaf_mut(&mut self, i: usize) -> Option<&mut Leaf> {
+        match self.child_mut(i) {
+            Node::Leaf(l) => Some(l),
+            Node::Inner(_) => None,
+        }
+    }
+
+    fn leaf_fill(&self, i: usize) -> usize {
+        match self.child(i) {
+            Node::Leaf(l) => l.n,
+            Node::Inner(_) => CAP,
+        }
+    }
+
+    /// Before inserting into a full leaf `c`: if a neighbouring leaf has
+    /// room, hands it one entry instead of letting `c` split, so leaves of
+    /// a set built in random order stay fuller (as a B*-tree does). True if
+    /// an entry moved (the caller looks up its child again).
+    fn make_room(&mut self, c: usize) -> bool {
+        if self.leaf_fill(c) < CAP {
+            return false;
+        }
+        if c + 1 < self.n && self.leaf_fill(c + 1) < CAP - 1 {
+            let l = self.leaf_mut(c).expect("leaf");
+            let (s, m) = (l.scores[l.n - 1], l.remove_at(l.n - 1));
+            let key: Member = m.clone();
+            self.leaf_mut(c + 1).expect("leaf").insert_at(0, s, m);
+            self.scores[c + 1] = s;
+            self.members[c + 1] = Some(key);
+            self.counts[c] -= 1;
+            self.counts[c + 1] += 1;
+            return true;
+        }
+        if c > 0 && self.leaf_fill(c - 1) < CAP - 1 {
+            let l = self.leaf_mut(c).expect("leaf");
+            let (s, m) = (l.scores[0], l.remove_at(0));
+            let (ns, nm): (f64, Member) = (l.scores[0], l.member(0).into());
+            let left = self.leaf_mut(c - 1).expect("leaf");
+            left.insert_at(left.n, s, m);
+            self.scores[c] = ns;
+            self.members[c] = Some(nm);
+            self.counts[c] -= 1;
+            self.counts[c - 1] += 1;
+            return true;
+        }
+        false
+    }
+
     /// After child `c` shrank: drop it if empty, or merge it with a
     /// neighbour when it is under a third full and both fit in one node.
     fn rebalance(&mut self, c: usize) {

@@ -10,8 +10,11 @@
 //! scores); inner nodes keep, per child, the number of entries below it, so
 //! rank and select are O(log n) and a range of k entries costs O(log n + k).
 //!
-//! Nodes are merged with a neighbour when they fall under a third full and
-//! the two fit in one, so deletions cannot leave a sparse tree behind.
+//! A full leaf first hands an entry to a neighbour with room (as a B*-tree
+//! does) and a full node at either end splits unevenly, so leaves stay well
+//! filled whatever the insertion order; nodes are merged with a neighbour
+//! when they fall under a third full and the two fit in one, so deletions
+//! cannot leave a sparse tree behind.
 
 use std::cmp::Ordering;
 

@@ -25,6 +25,9 @@ pub struct Events {
     /// How many of `expired` the caller has already reported (notifications
     /// go out as they happen, the rest of the bookkeeping after the run).
     pub expired_reported: usize,
+    /// How many of `expired` the caller has already signalled as modified
+    /// (WATCH, client-side caching) with the client that ran into them.
+    pub expired_signalled: usize,
     pub hits: u64,
     pub misses: u64,
 }

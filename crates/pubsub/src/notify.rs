@@ -24,7 +24,8 @@ pub const ALL: u32 =
 /// Parses a `notify-keyspace-events` value; None on an unknown letter.
 pub fn parse_flags(s: &[u8]) -> Option<u32> {
     let mut f = 0;
-    for c in s {
+    // Redis reads the value as a C string: a NUL ends it.
+    for c in s.iter().take_while(|&&c| c != 0) {
         f |= match c {
             b'A' => ALL,
             b'g' => GENERIC,
@@ -47,7 +48,8 @@ pub fn parse_flags(s: &[u8]) -> Option<u32> {
     Some(f)
 }
 
-/// The canonical text of `flags`, as CONFIG GET shows it.
+/// The canonical text of `flags`, as CONFIG GET shows it. Redis lists `n`
+/// among the classes, so `A` hides it.
 pub fn format_flags(f: u32) -> String {
     let mut s = String::new();
     if f & ALL == ALL {
@@ -64,18 +66,14 @@ pub fn format_flags(f: u32) -> String {
             (EVICTED, 'e'),
             (STREAM, 't'),
             (MODULE, 'd'),
+            (NEW, 'n'),
         ] {
             if f & bit != 0 {
                 s.push(c);
             }
         }
     }
-    for (bit, c) in [
-        (KEYSPACE, 'K'),
-        (KEYEVENT, 'E'),
-        (KEY_MISS, 'm'),
-        (NEW, 'n'),
-    ] {
+    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
         if f & bit != 0 {
             s.push(c);
         }
@@ -131,10 +129,12 @@ mod tests {
             parse_flags(b"Elg$").map(format_flags).as_deref(),
             Some("g$lE")
         );
-        assert_eq!(
-            parse_flags(b"nmK").map(format_flags).as_deref(),
-            Some("Kmn")
-        );
+        for (given, shown) in [("nmK", "nKm"), ("gnE", "gnE"), ("An", "A"), ("K\0zz", "K")] {
+            assert_eq!(
+                parse_flags(given.as_bytes()).map(format_flags).as_deref(),
+                Some(shown)
+            );
+        }
         assert_eq!(parse_flags(b"KEAq"), None);
         assert!(wanted(parse_flags(b"Kg").unwrap(), GENERIC));
         assert!(!wanted(parse_flags(b"g").unwrap(), GENERIC));

@@ -149,11 +149,10 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     if !client.info.outbox.is_empty() {
                         client.info.outbox.drain_into(&mut out, usize::MAX);
                     }
-                    if client.no_reply {
-                        client.no_reply = false;
-                    } else {
-                        write_reply(client, &reply, &mut out);
-                    }
+                    // A command that answered through the outbox writes no
+                    // reply here, but CLIENT REPLY SKIP still counts it.
+                    let own = !std::mem::take(&mut client.no_reply);
+                    write_reply(client, own.then_some(&reply), &mut out);
                     for f in client.after_reply.drain(..) {
                         out.extend_from_slice(&f);
                     }
@@ -362,9 +361,13 @@ fn note_buffer(info: &ClientInfo, inbuf: &BytesMut) {
     info.rbs.store(inbuf.capacity(), Relaxed);
 }
 
-fn write_reply(client: &mut Client, reply: &Frame, out: &mut BytesMut) {
+fn write_reply(client: &mut Client, reply: Option<&Frame>, out: &mut BytesMut) {
     match client.reply {
-        ReplyMode::On => encode(reply, client.proto, out),
+        ReplyMode::On => {
+            if let Some(r) = reply {
+                encode(r, client.proto, out)
+            }
+        }
         ReplyMode::Off => {}
         ReplyMode::Skip => client.reply = ReplyMode::On,
         // CLIENT REPLY SKIP itself is answered by nothing; the next command is skipped.

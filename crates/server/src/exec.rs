@@ -74,6 +74,21 @@ fn unknown_command(argv: &[Bytes]) -> CmdError {
 /// Runs one command from a client and returns its reply (None when the
 /// reply is suppressed by CLIENT REPLY).
 pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<Bytes>) -> Frame {
+    let is_client_cmd = argv[0].eq_ignore_ascii_case(b"client");
+    let reply = execute_inner(server, client, argv);
+    // CLIENT CACHING applies to the next command only (or to a whole
+    // transaction), refused ones included, and survives CLIENT subcommands.
+    let tf = &client.info.tracking.flags;
+    if tf.load(Relaxed) & crate::tracking::flags::CACHING != 0
+        && client.multi.is_none()
+        && !is_client_cmd
+    {
+        tf.fetch_and(!crate::tracking::flags::CACHING, Relaxed);
+    }
+    reply
+}
+
+fn execute_inner<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<Bytes>) -> Frame {
     let srv = &server.shared;
     let cmd = match resolve(srv, &argv) {
         Ok(c) => c,
@@ -97,6 +112,11 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.name
         ));
+        return reject(srv, client, Some(cmd), &argv, e);
+    }
+    // A monitor is a replica to Redis: it may not touch the keyspace.
+    if client.info.monitor.load(Relaxed) && touches_keyspace(cmd, client) {
+        let e = CmdError::Other("ERR Replica can't interact with the keyspace".into());
         return reject(srv, client, Some(cmd), &argv, e);
     }
     if let Some(m) = client.multi.as_mut().filter(|_| !is_multi_control(cmd)) {
@@ -142,15 +162,6 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
     });
     if srv.blocking.has_ready() {
         serve_blocked(server);
-    }
-    // CLIENT CACHING applies to the next command only (or to a whole
-    // transaction), and survives other CLIENT subcommands.
-    let tf = &client.info.tracking.flags;
-    if tf.load(Relaxed) & crate::tracking::flags::CACHING != 0
-        && client.multi.is_none()
-        && !cmd.name.starts_with("client|")
-    {
-        tf.fetch_and(!crate::tracking::flags::CACHING, Relaxed);
     }
     reply
 }
@@ -239,6 +250,17 @@ fn protected_allowed(srv: &Shared, client: &Client) -> bool {
     }
 }
 
+/// A command that reads or writes keys (or EXEC of such commands).
+fn touches_keyspace(cmd: &Cmd, client: &Client) -> bool {
+    let kinds = flag::READONLY | flag::WRITE | flag::MAY_REPLICATE;
+    cmd.has(kinds)
+        || (cmd.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queue.iter().any(|(c, _)| c.has(kinds))))
+}
+
 /// What a RESP2 client may run while subscribed.
 fn allowed_in_pubsub(cmd: &Cmd) -> bool {
     matches!(
@@ -295,6 +317,20 @@ pub fn call(
     let result = handler(&mut ctx);
     if notify_flags != 0 {
         crate::ctx::report_key_events(srv, ctx.dbs, notify_flags);
+    }
+    // Keys this command found expired are modified keys, signalled with the
+    // client known (its own invalidation follows its reply), and before its
+    // read is remembered again.
+    let ev = ctx.dbs.events();
+    if ev.expired_signalled < ev.expired.len() {
+        let now = ctx.dbs.now();
+        let ev = ctx.dbs.events();
+        let fresh: Vec<(usize, rubedo_engine::Key)> = ev.expired[ev.expired_signalled..].to_vec();
+        ev.expired_signalled = ev.expired.len();
+        for (db, key) in &fresh {
+            srv.touch_watched(*db, key);
+            crate::tracking::modified(srv, key, Some(ctx.client), now);
+        }
     }
     if cmd.has(flag::READONLY)
         && ctx.client.info.tracking.flags.load(Relaxed) & crate::tracking::flags::ON != 0
@@ -372,8 +408,10 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
             rubedo_pubsub::notify::notify(&srv.hub, flags, n, b"expired", key, *db, now_ms);
         }
         srv.stats.expired_keys.fetch_add(1, Relaxed);
-        srv.touch_watched(*db, key);
-        crate::tracking::modified(srv, key, None, now_ms);
+        if i >= events.expired_signalled {
+            srv.touch_watched(*db, key);
+            crate::tracking::modified(srv, key, None, now_ms);
+        }
         if srv.propagation.is_active() {
             srv.propagation.emit(Effect {
                 db: *db,

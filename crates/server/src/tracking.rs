@@ -43,8 +43,9 @@ pub struct ClientTracking {
 #[derive(Default)]
 struct Bcast {
     clients: AHashSet<u64>,
-    /// Keys modified since the last broadcast, with the modifying client.
-    pending: Vec<(Bytes, u64)>,
+    /// Keys modified since the last broadcast (each once, in key order, as
+    /// Redis's radix tree keeps them), with the client that last changed it.
+    pending: BTreeMap<Bytes, u64>,
 }
 
 #[derive(Default)]
@@ -61,6 +62,9 @@ struct State {
 pub struct Tracking {
     /// Clients with tracking on (INFO tracking_clients).
     clients: AtomicUsize,
+    /// Keys plus prefixes in the tables: while 0 (and nobody tracks), the
+    /// write path skips the lock.
+    entries: AtomicUsize,
     state: Mutex<State>,
     /// tracking-table-max-keys (0 = unlimited), shared with the configuration.
     pub max_keys: std::sync::Arc<AtomicU64>,
@@ -90,8 +94,16 @@ impl Tracking {
         (st.keys.len(), st.items, st.prefixes.len())
     }
 
+    /// Nothing to invalidate and nobody to tell. Entries outlive the
+    /// clients that made them (as in Redis): a client that turns tracking
+    /// on again is still told about keys it read before.
     fn idle(&self) -> bool {
-        self.clients.load(Relaxed) == 0
+        self.clients.load(Relaxed) == 0 && self.entries.load(Relaxed) == 0
+    }
+
+    fn count_entries(&self, st: &State) {
+        self.entries
+            .store(st.keys.len() + st.prefixes.len(), Relaxed);
     }
 }
 
@@ -121,6 +133,7 @@ pub fn enable(srv: &Shared, client: &mut Client, redirect: u64, opts: u32, prefi
                 .insert(client.id);
             client.tracking_prefixes.insert(p);
         }
+        srv.tracking.count_entries(&st);
     }
     t.flags.store(f, Relaxed);
 }
@@ -141,21 +154,16 @@ pub fn disable(srv: &Shared, client: &mut Client) {
                 }
             }
         }
+        srv.tracking.count_entries(&st);
     }
     t.flags.store(0, Relaxed);
     t.redirect.store(0, Relaxed);
-    if srv.tracking.clients.fetch_sub(1, Relaxed) == 1 {
-        // Nobody tracks any more: entries could only ever reach a client
-        // that turns tracking on again, so drop them now.
-        let mut st = srv.tracking.state.lock();
-        st.keys.clear();
-        st.items = 0;
-    }
+    srv.tracking.clients.fetch_sub(1, Relaxed);
 }
 
 /// After a read-only command: remembers its keys for a default-mode client
 /// (respecting OPTIN/OPTOUT and CLIENT CACHING).
-pub fn remember(srv: &Shared, client: &Client, keys: impl Iterator<Item = Bytes>, now: u64) {
+pub fn remember(srv: &Shared, client: &mut Client, keys: impl Iterator<Item = Bytes>, now: u64) {
     let f = client.info.tracking.flags.load(Relaxed);
     if f & flags::ON == 0 || f & flags::BCAST != 0 {
         return;
@@ -184,20 +192,44 @@ pub fn remember(srv: &Shared, client: &Client, keys: impl Iterator<Item = Bytes>
                 evicted.push((k, ids));
             }
         }
+        srv.tracking.count_entries(&st);
     }
     for (k, ids) in evicted {
+        let k = [k];
         for id in ids {
-            if let Some(target) = srv.client(id) {
-                send(
-                    srv,
-                    &target,
-                    Payload::Keys(std::slice::from_ref(&k)),
-                    None,
-                    now,
-                );
-            }
+            invalidate(srv, id, &k, Some(&mut *client), now, false);
         }
     }
+}
+
+/// Tells client `id` to drop `keys` if it still tracks in default mode.
+/// `current` is the client running the command (its message follows its
+/// reply; with NOLOOP it gets none when `by_current`).
+fn invalidate(
+    srv: &Shared,
+    id: u64,
+    keys: &[Bytes],
+    current: Option<&mut Client>,
+    now: u64,
+    by_current: bool,
+) {
+    if let Some(c) = current.filter(|c| c.id == id) {
+        let f = c.info.tracking.flags.load(Relaxed);
+        if f & flags::ON == 0 || f & flags::BCAST != 0 || (by_current && f & flags::NOLOOP != 0) {
+            return;
+        }
+        let info = c.info.clone();
+        send(srv, &info, Payload::Keys(keys), Some(c), now);
+        return;
+    }
+    let Some(target) = srv.client(id) else {
+        return;
+    };
+    let f = target.tracking.flags.load(Relaxed);
+    if f & flags::ON == 0 || f & flags::BCAST != 0 {
+        return;
+    }
+    send(srv, &target, Payload::Keys(keys), None, now);
 }
 
 /// The key-modified signal: invalidates the clients that cached `key`, and
@@ -214,45 +246,38 @@ pub fn modified(srv: &Shared, key: &[u8], mut current: Option<&mut Client>, now:
             let mut any = false;
             for (p, b) in st.prefixes.iter_mut() {
                 if key.starts_with(p) {
-                    b.pending.push((Bytes::copy_from_slice(key), by));
+                    b.pending.insert(Bytes::copy_from_slice(key), by);
                     any = true;
                 }
             }
             st.pending |= any;
         }
-        match st.keys.remove(key) {
-            Some(ids) => {
-                st.items -= ids.len();
-                ids
-            }
+        let ids = st.keys.remove(key);
+        if let Some(ids) = &ids {
+            st.items -= ids.len();
+        }
+        srv.tracking.count_entries(&st);
+        match ids {
+            Some(ids) => ids,
             None => return,
         }
     };
     let k = [Bytes::copy_from_slice(key)];
     for id in ids {
-        if let Some(c) = current.as_deref_mut().filter(|c| c.id == id) {
-            let f = c.info.tracking.flags.load(Relaxed);
-            if f & flags::ON == 0 || f & flags::BCAST != 0 || f & flags::NOLOOP != 0 {
-                continue;
-            }
-            let info = c.info.clone();
-            send(srv, &info, Payload::Keys(&k), Some(c), now);
-            continue;
-        }
-        let Some(target) = srv.client(id) else {
-            continue;
-        };
-        let f = target.tracking.flags.load(Relaxed);
-        if f & flags::ON == 0 || f & flags::BCAST != 0 {
-            continue;
-        }
-        send(srv, &target, Payload::Keys(&k), None, now);
+        invalidate(srv, id, &k, current.as_deref_mut(), now, true);
     }
 }
 
 /// FLUSHALL / FLUSHDB: every tracking client drops its whole cache.
 pub fn flushed(srv: &Shared, current: &mut Client, now: u64) {
     if srv.tracking.idle() {
+        return;
+    }
+    if srv.tracking.clients() == 0 {
+        let mut st = srv.tracking.state.lock();
+        st.keys.clear();
+        st.items = 0;
+        srv.tracking.count_entries(&st);
         return;
     }
     let clients: Vec<_> = srv.clients.lock().values().cloned().collect();
@@ -270,10 +295,11 @@ pub fn flushed(srv: &Shared, current: &mut Client, now: u64) {
     let mut st = srv.tracking.state.lock();
     st.keys.clear();
     st.items = 0;
+    srv.tracking.count_entries(&st);
 }
 
-/// One prefix's pending (key, modifier) pairs and the clients to tell.
-type Batch = (Vec<(Bytes, u64)>, Vec<u64>);
+/// One prefix's pending key → last modifier, and the clients to tell.
+type Batch = (BTreeMap<Bytes, u64>, Vec<u64>);
 
 /// Sends the keys collected for BCAST prefixes since the last call: one
 /// message per prefix and client, without the client's own changes if it
@@ -311,7 +337,7 @@ pub fn broadcast(srv: &Shared, mut current: Option<&mut Client>, now: u64) {
             let noloop = target.tracking.flags.load(Relaxed) & flags::NOLOOP != 0;
             let list: Vec<Bytes> = keys
                 .iter()
-                .filter(|(_, by)| !(noloop && *by == id))
+                .filter(|(_, by)| !(noloop && **by == id))
                 .map(|(k, _)| k.clone())
                 .collect();
             if list.is_empty() {

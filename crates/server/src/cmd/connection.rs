@@ -742,7 +742,7 @@ fn check_prefixes(
     let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
     let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     for (i, p) in new.iter().enumerate() {
-        if let Some(e) = existing.iter().find(|e| e != &p && overlap(p, e)) {
+        if let Some(e) = existing.iter().find(|e| overlap(p, e)) {
             return Err(err(format!(
                 "Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
                 show(p),

@@ -178,6 +178,13 @@ fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn ssubscribe(ctx: &mut Ctx) -> CmdResult {
+    // Inside EXEC a client may not block, and unlike SUBSCRIBE (kept for old
+    // clients) SSUBSCRIBE is refused there.
+    if ctx.client.in_exec {
+        return Err(crate::error::err(
+            "SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
+    }
     change(ctx, Kind::Shard, true)
 }
 

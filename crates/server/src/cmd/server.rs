@@ -221,6 +221,9 @@ fn info(ctx: &mut Ctx) -> CmdResult {
 
 /// Enters monitor mode; a client already in it gets no reply (as in Redis).
 fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.in_exec {
+        return Err(err("MONITOR isn't allowed for DENY BLOCKING client"));
+    }
     if ctx.client.info.monitor.load(Relaxed) {
         ctx.client.no_reply = true;
         return Ok(Frame::ok());

@@ -141,6 +141,11 @@ fn tty_into(out: &mut Vec<u8>, frame: &Frame, prefix: &[u8]) {
             return;
         }
         Frame::Attribute(_, inner) => return tty_into(out, inner, prefix),
+        // Only the server builds these; shown as they are.
+        Frame::Raw(b) => {
+            out.extend_from_slice(b);
+            return;
+        }
         Frame::Array(items) => Members::List(items, b')'),
         Frame::Push(items) => Members::List(items, b')'),
         Frame::Set(items) => Members::List(items, b'~'),
@@ -216,6 +221,7 @@ fn raw_into(out: &mut Vec<u8>, frame: &Frame, delim: &[u8]) {
         Frame::Boolean(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
         Frame::Null | Frame::NullArray => {}
         Frame::Attribute(_, inner) => raw_into(out, inner, delim),
+        Frame::Raw(b) => out.extend_from_slice(b),
         Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {

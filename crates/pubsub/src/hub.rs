@@ -217,7 +217,13 @@ impl<'a> PerProto<'a> {
 
 impl<S: Subscriber> Hub<S> {
     /// Queues `frame` for `sub`, disconnecting it if that crosses its limit.
-    pub fn deliver(&self, sub: &S, frame: Bytes, now_ms: u64) {
+    /// `me` is the client whose command is running (0: none): a frame for it
+    /// is kept apart and written just before that command's reply.
+    pub fn deliver(&self, sub: &S, frame: Bytes, now_ms: u64, me: u64) {
+        if sub.id() == me {
+            sub.outbox().push_own(frame);
+            return;
+        }
         let limit = self.limits.get(sub.class());
         if sub.outbox().push(frame, limit, now_ms) == Pushed::Overflow {
             sub.overflowed();
@@ -244,7 +250,7 @@ impl<S: Subscriber> Hub<S> {
                 list.push(sub.clone());
             }
             let frame = confirmation(proto, kind.subscribe_word(), Some(name), subs.count(kind));
-            self.deliver(sub, frame, now_ms);
+            self.deliver(sub, frame, now_ms, sub.id());
         }
     }
 
@@ -270,7 +276,7 @@ impl<S: Subscriber> Hub<S> {
         let mut st = self.state.lock();
         if names.is_empty() {
             let frame = confirmation(proto, kind.unsubscribe_word(), None, subs.count(kind));
-            self.deliver(sub, frame, now_ms);
+            self.deliver(sub, frame, now_ms, sub.id());
             return;
         }
         for name in names {
@@ -278,7 +284,7 @@ impl<S: Subscriber> Hub<S> {
                 self.remove(&mut st, kind, name, sub.id());
             }
             let frame = confirmation(proto, kind.unsubscribe_word(), Some(name), subs.count(kind));
-            self.deliver(sub, frame, now_ms);
+            self.deliver(sub, frame, now_ms, sub.id());
         }
     }
 
@@ -316,7 +322,7 @@ impl<S: Subscriber> Hub<S> {
 
     /// PUBLISH: delivers to the channel's subscribers and to every matching
     /// pattern's subscribers; returns how many deliveries were made.
-    pub fn publish(&self, channel: &[u8], message: &[u8], now_ms: u64) -> usize {
+    pub fn publish(&self, channel: &[u8], message: &[u8], now_ms: u64, me: u64) -> usize {
         if !self.has_listeners() {
             return 0;
         }
@@ -326,7 +332,7 @@ impl<S: Subscriber> Hub<S> {
             let parts: [&[u8]; 3] = [b"message", channel, message];
             let mut f = PerProto::new(&parts);
             for s in list {
-                self.deliver(s, f.get(s.protocol()), now_ms);
+                self.deliver(s, f.get(s.protocol()), now_ms, me);
             }
             n += list.len();
         }
@@ -337,7 +343,7 @@ impl<S: Subscriber> Hub<S> {
             let parts: [&[u8]; 4] = [b"pmessage", pat, channel, message];
             let mut f = PerProto::new(&parts);
             for s in list {
-                self.deliver(s, f.get(s.protocol()), now_ms);
+                self.deliver(s, f.get(s.protocol()), now_ms, me);
             }
             n += list.len();
         }
@@ -345,7 +351,7 @@ impl<S: Subscriber> Hub<S> {
     }
 
     /// SPUBLISH: delivers to the shard channel's subscribers.
-    pub fn spublish(&self, channel: &[u8], message: &[u8], now_ms: u64) -> usize {
+    pub fn spublish(&self, channel: &[u8], message: &[u8], now_ms: u64, me: u64) -> usize {
         if self.counts[2].load(Relaxed) == 0 {
             return 0;
         }
@@ -356,7 +362,7 @@ impl<S: Subscriber> Hub<S> {
         let parts: [&[u8]; 3] = [b"smessage", channel, message];
         let mut f = PerProto::new(&parts);
         for s in list {
-            self.deliver(s, f.get(s.protocol()), now_ms);
+            self.deliver(s, f.get(s.protocol()), now_ms, me);
         }
         list.len()
     }
@@ -440,8 +446,10 @@ mod tests {
         })
     }
 
+    /// What the client would read: its own command's frames, then the queue.
     fn take(t: &T) -> Vec<u8> {
         let mut b = BytesMut::new();
+        t.out.take_own(&mut b);
         t.out.drain_into(&mut b, usize::MAX);
         b.to_vec()
     }
@@ -465,7 +473,7 @@ mod tests {
         hub.subscribe(&c, &mut sc, Kind::Channel, &[b("news")], 0);
         take(&c);
         // c gets it twice: once per matching subscription, as Redis counts.
-        assert_eq!(hub.publish(b"news", b"hi", 0), 3);
+        assert_eq!(hub.publish(b"news", b"hi", 0, 0), 3);
         assert_eq!(
             take(&a),
             b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
@@ -485,7 +493,7 @@ mod tests {
         hub.unsubscribe(&a, &mut sa, Kind::Channel, None, 0);
         assert_eq!(take(&a), b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n");
         hub.forget(2, &mut sc);
-        assert_eq!(hub.publish(b"news", b"hi", 0), 0);
+        assert_eq!(hub.publish(b"news", b"hi", 0, 0), 0);
         assert_eq!(hub.count(Kind::Channel), 0);
         assert_eq!(hub.count(Kind::Pattern), 0);
     }
@@ -498,7 +506,7 @@ mod tests {
         hub.subscribe(&a, &mut sa, Kind::Channel, &[b("x")], 0);
         hub.subscribe(&a, &mut sa, Kind::Shard, &[b("x")], 0);
         assert!(take(&a).ends_with(b"*3\r\n$10\r\nssubscribe\r\n$1\r\nx\r\n:1\r\n"));
-        assert_eq!(hub.spublish(b"x", b"m", 0), 1);
+        assert_eq!(hub.spublish(b"x", b"m", 0, 0), 1);
         assert_eq!(take(&a), b"*3\r\n$8\r\nsmessage\r\n$1\r\nx\r\n$1\r\nm\r\n");
         assert_eq!(hub.channels(Kind::Shard, None), vec![b("x")]);
         assert_eq!(
@@ -522,7 +530,7 @@ mod tests {
         let mut sa = ClientSubs::default();
         hub.subscribe(&a, &mut sa, Kind::Channel, &[b("x")], 0);
         for _ in 0..10 {
-            hub.publish(b"x", b"0123456789", 0);
+            hub.publish(b"x", b"0123456789", 0, 0);
         }
         assert!(a.dead.load(Relaxed));
         assert!(a.out.is_empty());

@@ -88,7 +88,8 @@ pub fn wanted(flags: u32, class: u32) -> bool {
 
 /// Publishes `event` on `key` of database `db`: on `__keyspace@DB__:KEY`
 /// (message: the event) and on `__keyevent@DB__:EVENT` (message: the key),
-/// as `flags` selects.
+/// as `flags` selects. `me` is the client whose command caused it (0: none).
+#[allow(clippy::too_many_arguments)]
 pub fn notify<S: Subscriber>(
     hub: &Hub<S>,
     flags: u32,
@@ -97,6 +98,7 @@ pub fn notify<S: Subscriber>(
     key: &[u8],
     db: usize,
     now_ms: u64,
+    me: u64,
 ) {
     // Nobody subscribed to anything: no channel name to build.
     if !wanted(flags, class) || !hub.has_listeners() {
@@ -105,12 +107,12 @@ pub fn notify<S: Subscriber>(
     if flags & KEYSPACE != 0 {
         let mut ch = format!("__keyspace@{db}__:").into_bytes();
         ch.extend_from_slice(key);
-        hub.publish(&ch, event, now_ms);
+        hub.publish(&ch, event, now_ms, me);
     }
     if flags & KEYEVENT != 0 {
         let mut ch = format!("__keyevent@{db}__:").into_bytes();
         ch.extend_from_slice(event);
-        hub.publish(&ch, key, now_ms);
+        hub.publish(&ch, key, now_ms, me);
     }
 }
 

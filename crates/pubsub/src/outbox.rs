@@ -129,6 +129,12 @@ pub struct Outbox {
     unsent: AtomicUsize,
     /// Wakes the connection; a wake-up before it waits is kept (one permit).
     pub wake: Notify,
+    /// Frames the client's own running command sent it (its subscribe
+    /// confirmations, messages it published to itself, notifications of its
+    /// own writes): written just before that command's reply, so nothing
+    /// another client sends meanwhile can come between (those wait in the
+    /// queue until after the reply).
+    own: Mutex<Vec<Bytes>>,
 }
 
 impl Outbox {
@@ -173,6 +179,22 @@ impl Outbox {
         self.queued.store(0, Relaxed);
         self.wake.notify_one();
         Pushed::Overflow
+    }
+
+    /// Keeps a frame the client's own command produced (see `own`).
+    pub fn push_own(&self, frame: Bytes) {
+        self.own.lock().push(frame);
+    }
+
+    /// Appends the own command's frames to `out`; returns how many there were.
+    pub fn take_own(&self, out: &mut BytesMut) -> usize {
+        let mut own = self.own.lock();
+        for f in own.iter() {
+            out.extend_from_slice(f);
+        }
+        let n = own.len();
+        own.clear();
+        n
     }
 
     /// True if nothing is queued (no lock taken).

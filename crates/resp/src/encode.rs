@@ -53,6 +53,7 @@ pub fn encode(frame: &Frame, proto: Protocol, out: &mut BytesMut) {
         Frame::Boolean(b) => write_bool(out, *b, proto),
         Frame::BigNumber(n) => write_big_number(out, n, proto),
         Frame::Verbatim { format, data } => write_verbatim(out, format, data, proto),
+        Frame::Raw(bytes) => out.extend_from_slice(bytes),
         Frame::Attribute(pairs, value) => {
             // RESP2 has no attributes: such clients see only the value.
             if proto == Protocol::Resp3 {

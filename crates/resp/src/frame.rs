@@ -45,6 +45,12 @@ pub enum Frame {
     /// `|N` attribute map followed by the value it annotates (RESP3);
     /// RESP2 clients see only the value.
     Attribute(Vec<(Frame, Frame)>, Box<Frame>),
+    /// Bytes already encoded in the connection's protocol, written as they
+    /// are and counting as one element of an enclosing array. The server
+    /// uses it where Redis writes several frames in one element's place
+    /// (messages a command inside EXEC sends to its own client, SUBSCRIBE's
+    /// confirmations inside EXEC). Never produced by the decoder.
+    Raw(Bytes),
 }
 
 impl Frame {

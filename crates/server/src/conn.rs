@@ -131,6 +131,11 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                 .set_auth_required(!client.authenticated && srv.config.has_password.load(Relaxed));
             match parser.parse(&mut inbuf, &limits) {
                 Ok(Some(argv)) => {
+                    // What others sent before this command ran goes before
+                    // its reply; what they send while it runs, after.
+                    if !client.info.outbox.is_empty() {
+                        client.info.outbox.drain_into(&mut out, usize::MAX);
+                    }
                     let mut reply = execute(server, client, argv);
                     if let Some(req) = client.block.take() {
                         // Earlier replies of the pipeline go out before we wait.
@@ -141,14 +146,16 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                             Some(r) => reply = r,
                             None => return,
                         }
+                        // Sent while it waited (before it was served): first.
+                        if !client.info.outbox.is_empty() {
+                            client.info.outbox.drain_into(&mut out, usize::MAX);
+                        }
                     }
                     for p in client.pushes.drain(..) {
                         encode(&p, client.proto, &mut out);
                     }
-                    // What others sent before this reply was made goes first.
-                    if !client.info.outbox.is_empty() {
-                        client.info.outbox.drain_into(&mut out, usize::MAX);
-                    }
+                    // The command's frames to its own client, then its reply.
+                    client.info.outbox.take_own(&mut out);
                     // A command that answered through the outbox writes no
                     // reply here, but CLIENT REPLY SKIP still counts it.
                     let own = !std::mem::take(&mut client.no_reply);

@@ -86,9 +86,19 @@ impl<'a, 'b> Ctx<'a, 'b> {
         if flags == 0 {
             return;
         }
-        report_key_events(self.srv, self.dbs, flags);
+        let me = self.client.id;
+        report_key_events(self.srv, self.dbs, flags, me);
         let now = self.now();
-        notify::notify(&self.srv.hub, flags, class, event.as_bytes(), key, db, now);
+        notify::notify(
+            &self.srv.hub,
+            flags,
+            class,
+            event.as_bytes(),
+            key,
+            db,
+            now,
+            me,
+        );
     }
 
     /// True if write effects should be recorded.
@@ -115,19 +125,37 @@ impl<'a, 'b> Ctx<'a, 'b> {
 /// Publishes the "expired", "keymiss" and "new" events the engine recorded so far in
 /// this run, so they precede the event of the command that caused them, as
 /// in Redis.
-pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32) {
+pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32, me: u64) {
     let now = dbs.now();
     let ev = dbs.events();
     if ev.expired_reported < ev.expired.len() {
         for (db, key) in &ev.expired[ev.expired_reported..] {
-            notify::notify(&srv.hub, flags, notify::EXPIRED, b"expired", key, *db, now);
+            notify::notify(
+                &srv.hub,
+                flags,
+                notify::EXPIRED,
+                b"expired",
+                key,
+                *db,
+                now,
+                me,
+            );
         }
         ev.expired_reported = ev.expired.len();
     }
     for (db, key) in std::mem::take(&mut ev.missed) {
-        notify::notify(&srv.hub, flags, notify::KEY_MISS, b"keymiss", &key, db, now);
+        notify::notify(
+            &srv.hub,
+            flags,
+            notify::KEY_MISS,
+            b"keymiss",
+            &key,
+            db,
+            now,
+            me,
+        );
     }
     for (db, key) in std::mem::take(&mut ev.created) {
-        notify::notify(&srv.hub, flags, notify::NEW, b"new", &key, db, now);
+        notify::notify(&srv.hub, flags, notify::NEW, b"new", &key, db, now, me);
     }
 }

@@ -316,7 +316,7 @@ pub fn call(
     };
     let result = handler(&mut ctx);
     if notify_flags != 0 {
-        crate::ctx::report_key_events(srv, ctx.dbs, notify_flags);
+        crate::ctx::report_key_events(srv, ctx.dbs, notify_flags, ctx.client.id);
     }
     // Keys this command found expired are modified keys, signalled with the
     // client known (its own invalidation follows its reply), and before its
@@ -405,7 +405,7 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
     for (i, (db, key)) in events.expired.iter().enumerate() {
         if flags != 0 && i >= events.expired_reported {
             let n = rubedo_pubsub::notify::EXPIRED;
-            rubedo_pubsub::notify::notify(&srv.hub, flags, n, b"expired", key, *db, now_ms);
+            rubedo_pubsub::notify::notify(&srv.hub, flags, n, b"expired", key, *db, now_ms, 0);
         }
         srv.stats.expired_keys.fetch_add(1, Relaxed);
         if i >= events.expired_signalled {

@@ -76,7 +76,7 @@ pub fn feed(srv: &Shared, client: &mut Client, cmd: &Cmd, argv: &[Bytes], now_ms
         if m.id == client.id {
             client.after_reply.push(frame.clone());
         } else {
-            srv.hub.deliver(&m, frame.clone(), now_ms);
+            srv.hub.deliver(&m, frame.clone(), now_ms, 0);
         }
     }
 }

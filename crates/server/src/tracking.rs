@@ -406,6 +406,6 @@ fn send(srv: &Shared, c: &ClientInfo, payload: Payload, me: Option<&mut Client>,
 fn deliver(srv: &Shared, to: &ClientInfo, frame: Bytes, me: Option<&mut Client>, now: u64) {
     match me {
         Some(m) if m.id == to.id => m.after_reply.push(frame),
-        _ => srv.hub.deliver(to, frame, now),
+        _ => srv.hub.deliver(to, frame, now, 0),
     }
 }

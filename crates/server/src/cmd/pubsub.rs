@@ -192,9 +192,8 @@ fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
     change(ctx, Kind::Shard, false)
 }
 
-/// (Un)subscribes and queues the confirmations in the outbox. Inside EXEC
-/// (where Redis writes them into the middle of EXEC's array) they become
-/// this command's element of the array instead.
+/// (Un)subscribes; the confirmations are the client's own frames (written
+/// where the reply would go, inside EXEC's array too, as Redis writes them).
 fn change(ctx: &mut Ctx, kind: Kind, on: bool) -> CmdResult {
     let names = &ctx.argv[1..];
     let info = ctx.client.info.clone();
@@ -207,22 +206,8 @@ fn change(ctx: &mut Ctx, kind: Kind, on: bool) -> CmdResult {
         hub.unsubscribe(&info, &mut ctx.client.subs, kind, names, now);
     }
     sync_counts(ctx);
-    if ctx.client.in_exec {
-        // The hub queued them; take them back as this command's reply.
-        let mut buf = bytes::BytesMut::new();
-        info.outbox.drain_into(&mut buf, usize::MAX);
-        return Ok(Frame::Array(decode_all(buf)));
-    }
     ctx.client.no_reply = true;
     Ok(Frame::ok())
-}
-
-fn decode_all(mut b: bytes::BytesMut) -> Vec<Frame> {
-    let mut out = Vec::new();
-    while let Ok(Some(f)) = rubedo_resp::decode_frame(&mut b) {
-        out.push(f);
-    }
-    out
 }
 
 /// Publishes the client's subscription counts for CLIENT LIST and the
@@ -237,13 +222,19 @@ pub fn sync_counts(ctx: &mut Ctx) {
 
 fn publish(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now();
-    let n = ctx.srv.hub.publish(&ctx.argv[1], &ctx.argv[2], now);
+    let n = ctx
+        .srv
+        .hub
+        .publish(&ctx.argv[1], &ctx.argv[2], now, ctx.client.id);
     Ok(Frame::Integer(n as i64))
 }
 
 fn spublish(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now();
-    let n = ctx.srv.hub.spublish(&ctx.argv[1], &ctx.argv[2], now);
+    let n = ctx
+        .srv
+        .hub
+        .spublish(&ctx.argv[1], &ctx.argv[2], now, ctx.client.id);
     Ok(Frame::Integer(n as i64))
 }
 

@@ -146,7 +146,8 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     let mut replies = Vec::with_capacity(m.queue.len());
     ctx.client.in_exec = true;
     for (cmd, argv) in &m.queue {
-        replies.push(call(ctx.srv, ctx.client, ctx.dbs, cmd, argv, ctx.effects));
+        let reply = call(ctx.srv, ctx.client, ctx.dbs, cmd, argv, ctx.effects);
+        replies.push(with_own_frames(ctx.client, reply));
     }
     ctx.client.in_exec = false;
     if ctx.effects.len() - start > 1 {
@@ -158,4 +159,20 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
             .push((last_db, vec![Bytes::from_static(b"EXEC")]));
     }
     Ok(Frame::Array(replies))
+}
+
+/// One element of EXEC's reply. Frames the command sent its own client
+/// (messages, notifications, SUBSCRIBE's confirmations) go where Redis writes
+/// them: in the element's place, ahead of its reply (or instead of it).
+fn with_own_frames(client: &mut crate::client::Client, reply: Frame) -> Frame {
+    let mut own = bytes::BytesMut::new();
+    let frames = client.info.outbox.take_own(&mut own);
+    let silent = std::mem::take(&mut client.no_reply);
+    if frames == 0 && !silent {
+        return reply;
+    }
+    if !silent {
+        rubedo_resp::encode(&reply, client.proto, &mut own);
+    }
+    Frame::Raw(own.freeze())
 }

@@ -92,6 +92,10 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
     let info = client.info.clone();
+    // One wait on the outbox lives across reads (registering a waiter anew
+    // for every request would cost two lock operations each time).
+    let wake = info.outbox.wake.notified();
+    tokio::pin!(wake);
     loop {
         if inbuf.capacity() - inbuf.len() < 1024 {
             inbuf.reserve(READ_CHUNK);
@@ -103,7 +107,8 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                 Ok(n) => n,
             },
             // Another client sent this one something: write it out.
-            _ = info.outbox.wake.notified() => {
+            _ = &mut wake => {
+                wake.set(info.outbox.wake.notified());
                 if !write_outbox(srv, &client.info, stream, &mut out).await {
                     return;
                 }
@@ -142,7 +147,13 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                         if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
                             return;
                         }
-                        match wait_blocked(server, client, req, stream, &mut inbuf).await {
+                        let waiting = Waiting {
+                            stream: &mut *stream,
+                            inbuf: &mut inbuf,
+                            owner: &info,
+                            wake: wake.as_mut(),
+                        };
+                        match wait_blocked(server, client, req, waiting).await {
                             Some(r) => reply = r,
                             None => return,
                         }
@@ -214,13 +225,28 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
 /// Parks a client whose blocking command found nothing, until it is served,
 /// its time runs out, CLIENT UNBLOCK ends the wait, or it disconnects
 /// (None). Input that arrives meanwhile is kept for later, as Redis does.
+/// What a blocked client waits on besides its command: its socket (input
+/// is kept; a close ends the wait) and its outbox, through the connection's
+/// one outbox wait (`wake`, a future borrowed from `owner`).
+struct Waiting<'a, 'w> {
+    stream: &'a mut TcpStream,
+    inbuf: &'a mut BytesMut,
+    owner: &'w ClientInfo,
+    wake: std::pin::Pin<&'a mut tokio::sync::futures::Notified<'w>>,
+}
+
 async fn wait_blocked<K: Keyspace>(
     server: &Server<K>,
     client: &mut Client,
     req: BlockRequest,
-    stream: &mut TcpStream,
-    inbuf: &mut BytesMut,
+    waiting: Waiting<'_, '_>,
 ) -> Option<Frame> {
+    let Waiting {
+        stream,
+        inbuf,
+        owner,
+        mut wake,
+    } = waiting;
     let srv = &server.shared;
     let (id, info) = (client.id, client.info.clone());
     let (db, keys, deadline) = (req.db, req.keys.clone(), req.deadline);
@@ -262,7 +288,8 @@ async fn wait_blocked<K: Keyspace>(
             _ = sleep => timeout_reply(),
             // Messages for a blocked client (a RESP3 subscriber, a monitor...)
             // still flow while it waits.
-            _ = info.outbox.wake.notified() => {
+            _ = &mut wake => {
+                wake.set(owner.outbox.wake.notified());
                 let mut buf = BytesMut::new();
                 if write_outbox(srv, &info, stream, &mut buf).await {
                     continue;

@@ -449,7 +449,9 @@ mod tests {
     /// What the client would read: its own command's frames, then the queue.
     fn take(t: &T) -> Vec<u8> {
         let mut b = BytesMut::new();
-        t.out.take_own(&mut b);
+        let mut after = BytesMut::new();
+        t.out.take_own(&mut b, &mut after);
+        b.extend_from_slice(&after);
         t.out.drain_into(&mut b, usize::MAX);
         b.to_vec()
     }

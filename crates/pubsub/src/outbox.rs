@@ -131,10 +131,20 @@ pub struct Outbox {
     pub wake: Notify,
     /// Frames the client's own running command sent it (its subscribe
     /// confirmations, messages it published to itself, notifications of its
-    /// own writes): written just before that command's reply, so nothing
+    /// own writes): written next to that command's reply, so nothing
     /// another client sends meanwhile can come between (those wait in the
     /// queue until after the reply).
-    own: Mutex<Vec<Bytes>>,
+    own: Mutex<Own>,
+}
+
+/// A command's frames for its own client: those made before the command
+/// declared its reply written go before it, the rest after (Redis writes
+/// some replies before notifying, e.g. RPUSH, LPOP).
+#[derive(Default)]
+struct Own {
+    before: Vec<Bytes>,
+    after: Vec<Bytes>,
+    replied: bool,
 }
 
 impl Outbox {
@@ -183,17 +193,34 @@ impl Outbox {
 
     /// Keeps a frame the client's own command produced (see `own`).
     pub fn push_own(&self, frame: Bytes) {
-        self.own.lock().push(frame);
+        let mut own = self.own.lock();
+        if own.replied {
+            own.after.push(frame);
+        } else {
+            own.before.push(frame);
+        }
     }
 
-    /// Appends the own command's frames to `out`; returns how many there were.
-    pub fn take_own(&self, out: &mut BytesMut) -> usize {
+    /// From now on the running command's own frames follow its reply.
+    pub fn replied(&self) {
+        self.own.lock().replied = true;
+    }
+
+    /// Appends the running command's frames that precede its reply to
+    /// `before` and those that follow it to `after`, and starts afresh for
+    /// the next command; returns how many frames there were.
+    pub fn take_own(&self, before: &mut BytesMut, after: &mut BytesMut) -> usize {
         let mut own = self.own.lock();
-        for f in own.iter() {
-            out.extend_from_slice(f);
+        for f in &own.before {
+            before.extend_from_slice(f);
         }
-        let n = own.len();
-        own.clear();
+        for f in &own.after {
+            after.extend_from_slice(f);
+        }
+        let n = own.before.len() + own.after.len();
+        own.before.clear();
+        own.after.clear();
+        own.replied = false;
         n
     }
 

@@ -165,12 +165,14 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     for p in client.pushes.drain(..) {
                         encode(&p, client.proto, &mut out);
                     }
-                    // The command's frames to its own client, then its reply.
-                    client.info.outbox.take_own(&mut out);
+                    // The command's frames to its own client around its reply.
+                    let mut own_after = BytesMut::new();
+                    client.info.outbox.take_own(&mut out, &mut own_after);
                     // A command that answered through the outbox writes no
                     // reply here, but CLIENT REPLY SKIP still counts it.
                     let own = !std::mem::take(&mut client.no_reply);
                     write_reply(client, own.then_some(&reply), &mut out);
+                    out.extend_from_slice(&own_after);
                     for f in client.after_reply.drain(..) {
                         out.extend_from_slice(&f);
                     }

@@ -65,6 +65,15 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.notify_in(db, class, event, key);
     }
 
+    /// Declares the reply written: keyspace events this command fires from
+    /// now on reach its own client after the reply, where Redis notifies
+    /// after replying (list pushes and pops, for instance).
+    pub fn reply_first(&mut self) {
+        if self.notifying() {
+            self.client.info.outbox.replied();
+        }
+    }
+
     /// True if keyspace notifications are on (for work done only to tell them).
     pub fn notifying(&self) -> bool {
         self.srv.config.notify_flags.load(Relaxed) != 0

@@ -120,6 +120,7 @@ fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
         let v = popped.pop().expect("popped one element");
         ctx.modified(key);
         ctx.dirty += 1;
+        ctx.reply_first();
         ctx.notify(notify::LIST, pop_event(end), key);
         ctx.notify_del_if_gone(key);
         let word: &'static [u8] = match end {

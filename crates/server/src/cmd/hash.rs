@@ -88,6 +88,7 @@ fn hset(ctx: &mut Ctx) -> CmdResult {
     ctx.dirty += (argv.len() as u64 - 2) / 2;
     ctx.modified(key);
     // One event for all the pairs, even when no field changed; HMSET too.
+    ctx.reply_first();
     ctx.notify(notify::HASH, "hset", key);
     Ok(if ctx.cmd.name == "hset" {
         Frame::Integer(created as i64)
@@ -104,6 +105,7 @@ fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     if done {
         ctx.dirty += 1;
         ctx.modified(key);
+        ctx.reply_first();
         ctx.notify(notify::HASH, "hset", key);
     }
     Ok(Frame::Integer(done as i64))
@@ -194,6 +196,7 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
     })?;
     ctx.dirty += 1;
     ctx.modified(key);
+    ctx.reply_first();
     ctx.notify(notify::HASH, "hincrby", key);
     Ok(Frame::Integer(n))
 }
@@ -223,6 +226,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         })?;
     ctx.dirty += 1;
     ctx.modified(key);
+    ctx.reply_first();
     ctx.notify(notify::HASH, "hincrbyfloat", key);
     let value = Bytes::from(text);
     // Replicated as the value it produced, so float formatting cannot drift.

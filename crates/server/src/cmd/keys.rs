@@ -490,7 +490,8 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
         db.remove(&key);
         drop(db);
         ctx.modified(&key);
-        // A time already past deletes the key: announced as a "del".
+        // A time already past deletes the key: announced as a "del"
+        // (before the reply, unlike the "expire" below).
         ctx.notify(notify::GENERIC, "del", &key);
         ctx.dirty += 1;
         ctx.propagate(vec![Bytes::from_static(b"DEL"), key]);
@@ -499,6 +500,7 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     db.set_expire(&key, Some(at as u64));
     drop(db);
     ctx.modified(&key);
+    ctx.reply_first();
     ctx.notify(notify::GENERIC, "expire", &key);
     ctx.dirty += 1;
     ctx.propagate(vec![

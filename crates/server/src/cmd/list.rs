@@ -97,7 +97,8 @@ fn push_generic(ctx: &mut Ctx, end: End, create: bool) -> CmdResult {
         Some(len) => {
             ctx.modified(key);
             ctx.dirty += items.len() as u64;
-            // LPUSHX/RPUSHX fire the plain push events.
+            // LPUSHX/RPUSHX fire the plain push events, after the reply.
+            ctx.reply_first();
             ctx.notify(notify::LIST, push_event(end), key);
             Ok(Frame::Integer(len as i64))
         }
@@ -153,6 +154,7 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
     drop(db);
     ctx.modified(key);
     ctx.dirty += popped.len() as u64;
+    ctx.reply_first();
     ctx.notify(notify::LIST, pop_event(end), key);
     ctx.notify_del_if_gone(key);
     Ok(match count {
@@ -204,6 +206,7 @@ fn lset(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     ctx.modified(key);
     ctx.dirty += 1;
+    ctx.reply_first();
     ctx.notify(notify::LIST, "lset", key);
     Ok(Frame::ok())
 }
@@ -429,9 +432,11 @@ fn move_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
 
 /// The events of an element moved from `src` to `dst` (LMOVE, RPOPLPUSH and the
 /// blocking forms). Redis pushes onto the destination before it reports the
-/// pop, so the push comes first, then the pop and the source's deletion.
+/// pop, so the push comes first, then the pop and the source's deletion (to
+/// the client itself: the push before its reply, the pop after).
 pub fn notify_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
     ctx.notify(notify::LIST, push_event(to), dst);
+    ctx.reply_first();
     ctx.notify(notify::LIST, pop_event(from), src);
     if src != dst {
         ctx.notify_del_if_gone(src);
@@ -500,6 +505,7 @@ pub fn mpop(
         let n = popped.len();
         ctx.modified(key);
         ctx.dirty += n as u64;
+        ctx.reply_first();
         ctx.notify(notify::LIST, pop_event(end), key);
         ctx.notify_del_if_gone(key);
         ctx.propagate(vec![

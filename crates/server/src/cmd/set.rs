@@ -191,6 +191,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
     ctx.modified(key);
     ctx.dirty += 1;
     ctx.notify(notify::SET, "spop", key);
+    ctx.reply_first();
     if emptied {
         ctx.notify(notify::GENERIC, "del", key);
     }
@@ -367,6 +368,8 @@ fn algebra_store(ctx: &mut Ctx, op: Op) -> CmdResult {
             (_, Op::Diff) => "sdiffstore",
         };
         let class = if n == 0 { notify::GENERIC } else { notify::SET };
+        // Redis answers before notifying here.
+        ctx.reply_first();
         ctx.notify(class, event, dst);
     }
     Ok(Frame::Integer(n as i64))

@@ -133,6 +133,10 @@ fn set_generic(
     drop(db);
     ctx.dirty += 1;
     ctx.modified(key);
+    // With GET, Redis has replied (the old value) before it notifies.
+    if get {
+        ctx.reply_first();
+    }
     ctx.notify(notify::STRING, "set", key);
     if let Ttl::At(at) = ttl {
         // Announced even for a time already past: the key is stored anyway
@@ -228,6 +232,7 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     ctx.dirty += 1;
     ctx.modified(&key);
+    ctx.reply_first();
     ctx.notify(notify::GENERIC, "del", &key);
     Ok(reply)
 }
@@ -277,6 +282,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
                 drop(db);
                 ctx.dirty += 1;
                 ctx.modified(&key);
+                ctx.reply_first();
                 ctx.notify(notify::GENERIC, "persist", &key);
                 ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
             }
@@ -286,6 +292,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             drop(db);
             ctx.dirty += 1;
             ctx.modified(&key);
+            ctx.reply_first();
             ctx.notify(notify::GENERIC, "del", &key);
             ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
@@ -294,6 +301,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             drop(db);
             ctx.dirty += 1;
             ctx.modified(&key);
+            ctx.reply_first();
             ctx.notify(notify::GENERIC, "expire", &key);
             ctx.propagate(vec![
                 Bytes::from_static(b"PEXPIREAT"),
@@ -383,11 +391,8 @@ fn decrby(ctx: &mut Ctx) -> CmdResult {
 
 fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1].clone();
-    // The increment is validated before the key is looked at, as in Redis
-    // (and with the same strtold rules, hex floats included).
-    if !rubedo_engine::types::float::is_valid(&ctx.argv[2]) {
-        return Err(CmdError::NotFloat);
-    }
+    // As in Redis: the key's type first (WRONGTYPE), then the stored value
+    // and the increment (strtold rules, hex floats included).
     let argv = ctx.argv;
     let mut db = ctx.db();
     let text = st::incr_by_float(&mut db, &key, &argv[2])?;

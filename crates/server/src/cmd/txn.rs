@@ -165,8 +165,8 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
 /// (messages, notifications, SUBSCRIBE's confirmations) go where Redis writes
 /// them: in the element's place, ahead of its reply (or instead of it).
 fn with_own_frames(client: &mut crate::client::Client, reply: Frame) -> Frame {
-    let mut own = bytes::BytesMut::new();
-    let frames = client.info.outbox.take_own(&mut own);
+    let (mut own, mut after) = (bytes::BytesMut::new(), bytes::BytesMut::new());
+    let frames = client.info.outbox.take_own(&mut own, &mut after);
     let silent = std::mem::take(&mut client.no_reply);
     if frames == 0 && !silent {
         return reply;
@@ -174,5 +174,6 @@ fn with_own_frames(client: &mut crate::client::Client, reply: Frame) -> Frame {
     if !silent {
         rubedo_resp::encode(&reply, client.proto, &mut own);
     }
+    own.extend_from_slice(&after);
     Frame::Raw(own.freeze())
 }

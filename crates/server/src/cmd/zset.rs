@@ -328,6 +328,7 @@ fn zadd_generic(ctx: &mut Ctx, incr_cmd: bool) -> CmdResult {
     if added + updated > 0 {
         ctx.modified(key);
         ctx.dirty += added + updated;
+        ctx.reply_first();
         ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
@@ -594,6 +595,8 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, z: ZSet) -> i64 {
         ctx.dirty += 1;
         // The event of a store is the command's name (zunionstore, zinterstore,
         // zdiffstore, zrangestore); an empty result deleted the destination.
+        // Redis answers before notifying here.
+        ctx.reply_first();
         if n == 0 {
             ctx.notify(notify::GENERIC, "del", dst);
         } else {

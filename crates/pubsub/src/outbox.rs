@@ -3,7 +3,7 @@
 //! until its connection writes them, with Redis's output-buffer limits.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, Ordering::Relaxed};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -135,6 +135,9 @@ pub struct Outbox {
     /// another client sends meanwhile can come between (those wait in the
     /// queue until after the reply).
     own: Mutex<Own>,
+    /// True while `own` may hold something: the per-command check that
+    /// spares the lock when it does not (nearly always).
+    own_any: std::sync::atomic::AtomicBool,
 }
 
 /// A command's frames for its own client: those made before the command
@@ -193,6 +196,7 @@ impl Outbox {
 
     /// Keeps a frame the client's own command produced (see `own`).
     pub fn push_own(&self, frame: Bytes) {
+        self.own_any.store(true, Ordering::Release);
         let mut own = self.own.lock();
         if own.replied {
             own.after.push(frame);
@@ -203,6 +207,7 @@ impl Outbox {
 
     /// From now on the running command's own frames follow its reply.
     pub fn replied(&self) {
+        self.own_any.store(true, Ordering::Release);
         self.own.lock().replied = true;
     }
 
@@ -210,6 +215,9 @@ impl Outbox {
     /// `before` and those that follow it to `after`, and starts afresh for
     /// the next command; returns how many frames there were.
     pub fn take_own(&self, before: &mut BytesMut, after: &mut BytesMut) -> usize {
+        if !self.own_any.swap(false, Ordering::Acquire) {
+            return 0;
+        }
         let mut own = self.own.lock();
         for f in &own.before {
             before.extend_from_slice(f);

@@ -45,16 +45,14 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// invalidation. (Keyspace notifications carry an event name, so
     /// handlers call `notify` beside it.)
     pub fn modified(&mut self, key: &[u8]) {
-        self.srv.touch_watched(self.client.db, key);
-        let now = self.now();
-        crate::tracking::modified(self.srv, key, Some(self.client), now);
+        let db = self.client.db;
+        self.modified_in(db, key);
     }
 
     /// Like `modified`, for a key of another database.
     pub fn modified_in(&mut self, db: usize, key: &[u8]) {
-        self.srv.touch_watched(db, key);
         let now = self.now();
-        crate::tracking::modified(self.srv, key, Some(self.client), now);
+        self.srv.signal_modified(db, key, Some(self.client), now);
     }
 
     /// Publishes keyspace event `event` of `class` (a `rubedo_pubsub::notify`

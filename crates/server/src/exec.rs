@@ -321,26 +321,22 @@ pub fn call(
     // Keys this command found expired are modified keys, signalled with the
     // client known (its own invalidation follows its reply), and before its
     // read is remembered again.
+    let now = ctx.dbs.now();
     let ev = ctx.dbs.events();
     if ev.expired_signalled < ev.expired.len() {
-        let now = ctx.dbs.now();
-        let ev = ctx.dbs.events();
         let fresh: Vec<(usize, rubedo_engine::Key)> = ev.expired[ev.expired_signalled..].to_vec();
         ev.expired_signalled = ev.expired.len();
         for (db, key) in &fresh {
-            srv.touch_watched(*db, key);
-            crate::tracking::modified(srv, key, Some(ctx.client), now);
+            srv.signal_modified(*db, key, Some(ctx.client), now);
         }
     }
     if cmd.has(flag::READONLY)
         && ctx.client.info.tracking.flags.load(Relaxed) & crate::tracking::flags::ON != 0
     {
         let keys = cmd.key_indexes(argv).into_iter().map(|i| argv[i].clone());
-        let now = ctx.dbs.now();
         crate::tracking::remember(srv, ctx.client, keys, now);
     }
     if !srv.monitors.is_empty() && !ctx.client.retrying {
-        let now = ctx.dbs.now();
         crate::monitor::feed(srv, ctx.client, cmd, argv, now);
     }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
@@ -409,8 +405,7 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
         }
         srv.stats.expired_keys.fetch_add(1, Relaxed);
         if i >= events.expired_signalled {
-            srv.touch_watched(*db, key);
-            crate::tracking::modified(srv, key, None, now_ms);
+            srv.signal_modified(*db, key, None, now_ms);
         }
         if srv.propagation.is_active() {
             srv.propagation.emit(Effect {

@@ -318,6 +318,19 @@ impl Shared {
         }
     }
 
+    /// The "key modified" signal: WATCH and client-side caching. `current`
+    /// is the client whose command changed (or expired) the key, if any.
+    pub fn signal_modified(
+        &self,
+        db: usize,
+        key: &[u8],
+        current: Option<&mut crate::client::Client>,
+        now_ms: u64,
+    ) {
+        self.touch_watched(db, key);
+        crate::tracking::modified(self, key, current, now_ms);
+    }
+
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }

@@ -273,14 +273,11 @@ pub fn flushed(srv: &Shared, current: &mut Client, now: u64) {
     if srv.tracking.idle() {
         return;
     }
-    if srv.tracking.clients() == 0 {
-        let mut st = srv.tracking.state.lock();
-        st.keys.clear();
-        st.items = 0;
-        srv.tracking.count_entries(&st);
-        return;
-    }
-    let clients: Vec<_> = srv.clients.lock().values().cloned().collect();
+    let clients: Vec<_> = if srv.tracking.clients() == 0 {
+        Vec::new()
+    } else {
+        srv.clients.lock().values().cloned().collect()
+    };
     for c in clients {
         if c.tracking.flags.load(Relaxed) & flags::ON == 0 {
             continue;

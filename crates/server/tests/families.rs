@@ -3,18 +3,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rubedo_engine::{Keyspace, ManualClock};
 use rubedo_resp::Frame;
 use rubedo_server::server::Harness;
 
-fn bulk(s: &str) -> Frame {
-    Frame::bulk(s.as_bytes())
-}
-
-fn err(s: &str) -> Frame {
-    Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
-}
+mod support;
+use support::{bulk, err};
 
 fn both(test: impl Fn(&mut dyn FnMut(&[&str]) -> Frame, &ManualClock)) {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));

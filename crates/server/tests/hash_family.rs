@@ -8,16 +8,11 @@ use rubedo_engine::ManualClock;
 use rubedo_resp::{Frame, Protocol};
 use rubedo_server::server::Harness;
 
-fn bulk(s: &str) -> Frame {
-    Frame::bulk(s.as_bytes())
-}
+mod support;
+use support::{bulk, err};
 
 fn bulks(v: &[&str]) -> Frame {
     Frame::Array(v.iter().map(|s| bulk(s)).collect())
-}
-
-fn err(s: &str) -> Frame {
-    Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
 }
 
 fn int(n: i64) -> Frame {

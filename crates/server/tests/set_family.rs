@@ -4,28 +4,15 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
 use rubedo_server::server::Harness;
 
-fn bulk(s: &str) -> Frame {
-    Frame::bulk(s.as_bytes())
-}
-
-fn err(s: &str) -> Frame {
-    Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
-}
+mod support;
+use support::{both, bulk, err};
 
 fn set(items: &[&str]) -> Frame {
     Frame::Set(items.iter().map(|s| bulk(s)).collect())
-}
-
-fn both(test: impl Fn(&mut dyn FnMut(&[&str]) -> Frame)) {
-    let mut h = Harness::single(Arc::new(ManualClock::new(1_700_000_000_000)));
-    test(&mut |w| h.run(w));
-    let mut h = Harness::concurrent(Arc::new(ManualClock::new(1_700_000_000_000)));
-    test(&mut |w| h.run(w));
 }
 
 /// The members of a reply (set or array of bulks), as a sorted set of strings.

@@ -8,24 +8,8 @@ use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
 use rubedo_server::server::Harness;
 
-fn bulk(s: &str) -> Frame {
-    Frame::bulk(s.as_bytes())
-}
-
-fn err(s: &str) -> Frame {
-    Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
-}
-
-fn arr(items: &[&str]) -> Frame {
-    Frame::Array(items.iter().map(|s| bulk(s)).collect())
-}
-
-fn both(test: impl Fn(&mut dyn FnMut(&[&str]) -> Frame)) {
-    let mut h = Harness::single(Arc::new(ManualClock::new(1_700_000_000_000)));
-    test(&mut |w| h.run(w));
-    let mut h = Harness::concurrent(Arc::new(ManualClock::new(1_700_000_000_000)));
-    test(&mut |w| h.run(w));
-}
+mod support;
+use support::{arr, both, bulk, err};
 
 const NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
 

@@ -4,22 +4,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rubedo_engine::ManualClock;
 use rubedo_resp::Frame;
 use rubedo_server::server::Harness;
 
-fn bulk(s: &str) -> Frame {
-    Frame::bulk(s.as_bytes())
-}
-
-fn err(s: &str) -> Frame {
-    Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
-}
-
-fn arr(items: &[&str]) -> Frame {
-    Frame::Array(items.iter().map(|s| bulk(s)).collect())
-}
+mod support;
+use support::{arr, both, bulk, err};
 
 /// A RESP2 WITHSCORES reply: member, score, member, score...
 fn scored(items: &[(&str, f64)]) -> Frame {
@@ -29,13 +19,6 @@ fn scored(items: &[(&str, f64)]) -> Frame {
         v.push(Frame::Double(*s));
     }
     Frame::Array(v)
-}
-
-fn both(test: impl Fn(&mut dyn FnMut(&[&str]) -> Frame)) {
-    let mut h = Harness::single(Arc::new(ManualClock::new(1_700_000_000_000)));
-    test(&mut |w| h.run(w));
-    let mut h = Harness::concurrent(Arc::new(ManualClock::new(1_700_000_000_000)));
-    test(&mut |w| h.run(w));
 }
 
 #[test]

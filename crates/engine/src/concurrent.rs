@@ -11,6 +11,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::clock::Clock;
 use crate::keyspace::{shard_of, Dbs, DbsInner, Guards, Keyspace, Scope};
+use crate::observe::{Observer, ObserverSlot};
 use crate::table::{Events, Table};
 
 pub struct ConcurrentKeyspace {
@@ -19,6 +20,10 @@ pub struct ConcurrentKeyspace {
     hasher: ahash::RandomState,
     world: RwLock<()>,
     clock: Arc<dyn Clock>,
+    /// Checked before `observer` is locked, so runs without an observer
+    /// touch no shared lock for it.
+    observed: std::sync::atomic::AtomicBool,
+    observer: Mutex<ObserverSlot>,
 }
 
 impl ConcurrentKeyspace {
@@ -33,6 +38,16 @@ impl ConcurrentKeyspace {
             hasher: ahash::RandomState::new(),
             world: RwLock::new(()),
             clock,
+            observed: std::sync::atomic::AtomicBool::new(false),
+            observer: Mutex::new(ObserverSlot::default()),
+        }
+    }
+
+    fn observer(&self) -> ObserverSlot {
+        if self.observed.load(std::sync::atomic::Ordering::Acquire) {
+            self.observer.lock().clone()
+        } else {
+            ObserverSlot::default()
         }
     }
 
@@ -84,23 +99,27 @@ impl Keyspace for ConcurrentKeyspace {
                 }
             }
         }
-        let mut dbs = Dbs {
-            now: self.clock.now_ms(),
-            inner: DbsInner::Sharded {
-                guards,
-                hasher: &self.hasher,
-                shards: self.shards,
-                databases: self.dbs.len(),
-            },
-            events: Events::default(),
+        let events = Events {
+            observer: self.observer(),
+            ..Events::default()
         };
-        f(&mut dbs)
+        let inner = DbsInner::Sharded {
+            guards,
+            hasher: &self.hasher,
+            shards: self.shards,
+            databases: self.dbs.len(),
+        };
+        let mut dbs = Dbs::new(self.clock.now_ms(), inner, events);
+        let r = f(&mut dbs);
+        dbs.finish();
+        r
     }
 
     fn active_expire(&self, budget: usize, ev: &mut Events) -> (usize, usize) {
         let mut total = (0, 0);
         let now = self.clock.now_ms();
         let per_shard = (budget / self.shards).max(1);
+        ev.observer = self.observer();
         for (i, db) in self.dbs.iter().enumerate() {
             for shard in db.iter() {
                 let _shared = self.world.read();
@@ -130,6 +149,13 @@ impl Keyspace for ConcurrentKeyspace {
                 })
             })
             .collect()
+    }
+
+    fn set_observer(&self, observer: Option<Arc<dyn Observer>>) {
+        let on = observer.is_some();
+        *self.observer.lock() = ObserverSlot(observer);
+        self.observed
+            .store(on, std::sync::atomic::Ordering::Release);
     }
 
     fn table_bytes(&self) -> usize {

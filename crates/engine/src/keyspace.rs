@@ -12,6 +12,7 @@ use parking_lot::MutexGuard;
 use smallvec::SmallVec;
 
 use crate::dict::Key;
+use crate::observe::Observer;
 use crate::table::{Events, Table, Touch};
 use crate::value::{Entry, Value};
 
@@ -56,6 +57,10 @@ pub trait Keyspace: 'static {
 
     /// Approximate bytes used by the tables themselves.
     fn table_bytes(&self) -> usize;
+
+    /// Registers (or with `None` removes) the observer every run's writes
+    /// are reported to (see [`crate::observe`]).
+    fn set_observer(&self, observer: Option<std::sync::Arc<dyn Observer>>);
 }
 
 /// The guards a concurrent run holds, sorted by (db, shard).
@@ -76,6 +81,9 @@ pub struct Dbs<'a> {
     pub(crate) now: u64,
     pub(crate) inner: DbsInner<'a>,
     pub(crate) events: Events,
+    /// What an access outside the locked scope reaches instead of a shard
+    /// (see `Events::outside_scope`); dropped with the run.
+    pub(crate) scratch: Table,
 }
 
 impl<'a> Dbs<'a> {
@@ -91,11 +99,28 @@ impl<'a> Dbs<'a> {
         }
     }
 
+    /// A fresh view, for an engine's `run`.
+    pub(crate) fn new(now: u64, inner: DbsInner<'a>, events: Events) -> Dbs<'a> {
+        Dbs {
+            now,
+            inner,
+            events,
+            scratch: Table::default(),
+        }
+    }
+
     /// The view of database `index`.
     pub fn db(&mut self, index: usize) -> Db<'_> {
         let now = self.now;
+        let scratch = &mut self.scratch;
         let tables = match &mut self.inner {
-            DbsInner::Single(t) => Tables::One(&mut t[index]),
+            DbsInner::Single(t) => match t.get_mut(index) {
+                Some(t) => Tables::One(t),
+                None => {
+                    self.events.outside_scope.set(true);
+                    Tables::One(scratch)
+                }
+            },
             DbsInner::Sharded {
                 guards,
                 hasher,
@@ -111,6 +136,7 @@ impl<'a> Dbs<'a> {
                         .collect(),
                     hasher,
                     shards: *shards,
+                    scratch,
                 }
             }
         };
@@ -122,10 +148,43 @@ impl<'a> Dbs<'a> {
         }
     }
 
+    /// The stored entry of `key` in `db`, if the run holds it.
+    fn raw_in(&self, db: usize, key: &[u8]) -> Option<&Entry> {
+        match &self.inner {
+            DbsInner::Single(t) => t.get(db)?.raw(key),
+            DbsInner::Sharded {
+                guards,
+                hasher,
+                shards,
+                ..
+            } => {
+                let s = shard_of(hasher, *shards, key);
+                guards
+                    .iter()
+                    .find(|g| g.0 == db && g.1 == s)
+                    .and_then(|g| g.2.raw(key))
+            }
+        }
+    }
+
+    /// Ends a run: reports its writes to the observer, while the run's
+    /// locks are still held.
+    pub(crate) fn finish(&mut self) {
+        let Some(o) = self.events.observer.0.clone() else {
+            return;
+        };
+        for (db, key) in &self.events.written {
+            o.after_write(*db, key, self.raw_in(*db, key));
+        }
+    }
+
     /// Swaps the contents of two databases (SWAPDB). Needs `Scope::All`.
     pub fn swap(&mut self, a: usize, b: usize) {
         if a == b {
             return;
+        }
+        if let Some(o) = self.events.observer.get() {
+            o.before_swap(a, b);
         }
         match &mut self.inner {
             DbsInner::Single(t) => t.swap(a, b),
@@ -134,10 +193,19 @@ impl<'a> Dbs<'a> {
                 let (lo, hi) = (a.min(b), a.max(b));
                 let lo_start = guards.partition_point(|g| g.0 < lo);
                 let hi_start = guards.partition_point(|g| g.0 < hi);
-                assert!(
-                    guards.len() >= hi_start + shards && guards[lo_start..].len() >= shards,
-                    "SWAPDB needs Scope::All"
-                );
+                let whole = |start: usize, db: usize| {
+                    guards[start..]
+                        .iter()
+                        .take(shards)
+                        .filter(|g| g.0 == db)
+                        .count()
+                        == shards
+                };
+                if !whole(lo_start, lo) || !whole(hi_start, hi) {
+                    // SWAPDB needs Scope::All; a run without it swaps nothing.
+                    self.events.outside_scope.set(true);
+                    return;
+                }
                 let (left, right) = guards.split_at_mut(hi_start);
                 for s in 0..shards {
                     std::mem::swap(&mut *left[lo_start + s].2, &mut *right[s].2);
@@ -164,7 +232,20 @@ enum Tables<'a> {
         tables: SmallVec<[(usize, &'a mut Table); 4]>,
         hasher: &'a ahash::RandomState,
         shards: usize,
+        /// Reached by keys whose shard the run did not lock.
+        scratch: &'a mut Table,
     },
+}
+
+/// Records a write access to `key` (whose value is `old`) for the
+/// key-modified signal and tells the observer, before the change is made.
+fn record_write(ev: &mut Events, db: usize, key: &[u8], old: Option<&Entry>) {
+    if let Some(o) = ev.observer.get() {
+        o.before_write(db, key, old);
+    } else if !ev.track_writes {
+        return;
+    }
+    ev.written.push((db, Key::new(key)));
 }
 
 /// The shard a key lives in, for a given shard count (a power of two).
@@ -194,11 +275,15 @@ macro_rules! table_for {
                 tables,
                 hasher,
                 shards,
+                scratch,
             } => {
                 let s = shard_of(hasher, *shards, $key);
                 match tables.iter_mut().find(|g| g.0 == s) {
                     Some(g) => &mut *g.1,
-                    None => panic!("key outside the locked scope"),
+                    None => {
+                        $self.ev.outside_scope.set(true);
+                        &mut **scratch
+                    }
                 }
             }
         }
@@ -215,15 +300,16 @@ impl<'a> Db<'a> {
         self.now
     }
 
+    /// Every table of the database. Whole-database access needs
+    /// `Scope::Db`; a run that locked only some shards sees only those,
+    /// and the command is answered with an error.
     fn tables(&self) -> Vec<&Table> {
         match &self.tables {
             Tables::One(t) => vec![&**t],
             Tables::Shards { tables, shards, .. } => {
-                assert_eq!(
-                    tables.len(),
-                    *shards,
-                    "whole-database access needs Scope::Db"
-                );
+                if tables.len() != *shards {
+                    self.ev.outside_scope.set(true);
+                }
                 tables.iter().map(|g| &*g.1).collect()
             }
         }
@@ -233,25 +319,23 @@ impl<'a> Db<'a> {
         match &mut self.tables {
             Tables::One(t) => vec![&mut **t],
             Tables::Shards { tables, shards, .. } => {
-                assert_eq!(
-                    tables.len(),
-                    *shards,
-                    "whole-database access needs Scope::Db"
-                );
+                if tables.len() != *shards {
+                    self.ev.outside_scope.set(true);
+                }
                 tables.iter_mut().map(|g| &mut *g.1).collect()
             }
         }
     }
 
     /// A read access (counts in keyspace_hits / keyspace_misses).
-    pub fn read(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.counted(key, Touch::Yes)
+    pub fn read(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.counted(key, Touch::Yes).map(|e| &*e)
     }
 
     /// A read that counts as a hit or miss without touching the key's
     /// access time (EXISTS, TYPE, TTL: Redis's LOOKUP_NOTOUCH).
-    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.counted(key, Touch::No)
+    pub fn read_untouched(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.counted(key, Touch::No).map(|e| &*e)
     }
 
     fn counted(&mut self, key: &[u8], touch: Touch) -> Option<&mut Entry> {
@@ -270,14 +354,40 @@ impl<'a> Db<'a> {
         r
     }
 
-    /// A write-path access: touches the key but does not count as a hit or miss.
-    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.lookup(key, Touch::Yes)
+    /// A write-path lookup (Redis's lookupKeyWrite): touches the key but
+    /// does not count as a hit or miss, and changes nothing.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.lookup(key, Touch::Yes).map(|e| &*e)
+    }
+
+    /// The one way to change a stored value in place: the key is recorded
+    /// as written (the key-modified signal) and the observer is told before
+    /// the caller changes it. `None` if the key is absent.
+    pub fn entry_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let (idx, now) = (self.index, self.now);
+        let t = table_for!(self, key);
+        let ev = &mut *self.ev;
+        t.expire_if_needed(idx, key, now, ev);
+        if ev.observer.is_some() || ev.track_writes {
+            let old = t.raw(key)?;
+            record_write(ev, idx, key, Some(old));
+        }
+        t.lookup(idx, key, now, Touch::Yes, ev)
+    }
+
+    /// Changes how a value is represented without changing what it holds
+    /// (SORT converting a sorted set's encoding, as Redis does): not a
+    /// write, so nothing is recorded or observed.
+    pub fn reencode(&mut self, key: &[u8], f: impl FnOnce(&mut Value)) {
+        let (idx, now) = (self.index, self.now);
+        if let Some(e) = table_for!(self, key).lookup(idx, key, now, Touch::No, self.ev) {
+            f(&mut e.value);
+        }
     }
 
     /// An introspection access: expires but does not touch.
-    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.lookup(key, Touch::No)
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.lookup(key, Touch::No).map(|e| &*e)
     }
 
     fn lookup(&mut self, key: &[u8], touch: Touch) -> Option<&mut Entry> {
@@ -296,6 +406,7 @@ impl<'a> Db<'a> {
         let blockable = is_blockable(&value);
         let t = table_for!(self, key);
         t.expire_if_needed(idx, key, now, self.ev);
+        record_write(self.ev, idx, key, t.raw(key));
         let old = t.set(key, value, now, keep_ttl);
         if old.is_none() {
             if blockable {
@@ -317,6 +428,7 @@ impl<'a> Db<'a> {
         if self.ev.track_created {
             self.ev.created.push((idx, Key::new(key)));
         }
+        record_write(self.ev, idx, key, None);
         table_for!(self, key).insert_new(key, value, now)
     }
 
@@ -327,6 +439,8 @@ impl<'a> Db<'a> {
         if t.expire_if_needed(idx, key, now, self.ev) {
             return None;
         }
+        let old = t.raw(key)?;
+        record_write(self.ev, idx, key, Some(old));
         t.remove(key).map(|(_, e)| e)
     }
 
@@ -337,7 +451,13 @@ impl<'a> Db<'a> {
 
     /// Sets or clears the TTL of an existing key.
     pub fn set_expire(&mut self, key: &[u8], at: Option<u64>) -> bool {
-        table_for!(self, key).set_expire(key, at)
+        let idx = self.index;
+        let t = table_for!(self, key);
+        let Some(old) = t.raw(key) else {
+            return false;
+        };
+        record_write(self.ev, idx, key, Some(old));
+        t.set_expire(key, at)
     }
 
     /// Number of keys, expired-but-not-yet-reclaimed ones included (like DBSIZE).
@@ -365,9 +485,20 @@ impl<'a> Db<'a> {
         self.tables().iter().map(|t| t.expires_len()).sum()
     }
 
-    /// Removes every key; returns how many there were.
+    /// Removes every key; returns how many there were. (The server signals
+    /// a flush as a whole, not key by key.)
     pub fn clear(&mut self) -> usize {
-        self.tables_mut().into_iter().map(|t| t.clear()).sum()
+        let idx = self.index;
+        let observer = self.ev.observer.clone();
+        self.tables_mut()
+            .into_iter()
+            .map(|t| {
+                if let Some(o) = observer.get() {
+                    o.before_clear(idx, t);
+                }
+                t.clear()
+            })
+            .sum()
     }
 
     /// Calls `f` for each live key.
@@ -391,6 +522,34 @@ impl<'a> Db<'a> {
         table_for!(self, key).raw(key)
     }
 
+    /// The stored entry, through a shared borrow so several can be held at
+    /// once (after the caller's lookups have expired what had to expire).
+    pub fn stored(&self, key: &[u8]) -> Option<&Entry> {
+        match &self.tables {
+            Tables::One(t) => t.raw(key),
+            Tables::Shards {
+                tables,
+                hasher,
+                shards,
+                ..
+            } => {
+                let s = shard_of(hasher, *shards, key);
+                match tables.iter().find(|g| g.0 == s) {
+                    Some(g) => g.1.raw(key),
+                    None => {
+                        self.ev.outside_scope.set(true);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// True if the command reached something its scope did not lock.
+    pub fn outside_scope(&self) -> bool {
+        self.ev.outside_scope.get()
+    }
+
     /// True if the key exists and is live, without side effects.
     pub fn is_live(&self, key: &[u8]) -> bool {
         let now = self.now;
@@ -400,13 +559,16 @@ impl<'a> Db<'a> {
                 tables,
                 hasher,
                 shards,
+                ..
             } => {
                 let s = shard_of(hasher, *shards, key);
-                tables
-                    .iter()
-                    .find(|g| g.0 == s)
-                    .map(|g| g.1.is_live(key, now))
-                    .expect("key outside the locked scope")
+                match tables.iter().find(|g| g.0 == s) {
+                    Some(g) => g.1.is_live(key, now),
+                    None => {
+                        self.ev.outside_scope.set(true);
+                        false
+                    }
+                }
             }
         }
     }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::keyspace::{Dbs, DbsInner, Keyspace, Scope};
+use crate::observe::{Observer, ObserverSlot};
 use crate::table::{Events, Table};
 
 pub struct SingleKeyspace {
     tables: RefCell<Vec<Table>>,
     clock: Arc<dyn Clock>,
+    observer: RefCell<ObserverSlot>,
 }
 
 impl SingleKeyspace {
@@ -19,6 +21,7 @@ impl SingleKeyspace {
         SingleKeyspace {
             tables: RefCell::new((0..databases).map(|_| Table::new()).collect()),
             clock,
+            observer: RefCell::new(ObserverSlot::default()),
         }
     }
 }
@@ -38,17 +41,20 @@ impl Keyspace for SingleKeyspace {
 
     fn run<R>(&self, _scope: Scope<'_>, f: impl FnOnce(&mut Dbs<'_>) -> R) -> R {
         let mut tables = self.tables.borrow_mut();
-        let mut dbs = Dbs {
-            now: self.clock.now_ms(),
-            inner: DbsInner::Single(&mut tables),
-            events: Events::default(),
+        let events = Events {
+            observer: self.observer.borrow().clone(),
+            ..Events::default()
         };
-        f(&mut dbs)
+        let mut dbs = Dbs::new(self.clock.now_ms(), DbsInner::Single(&mut tables), events);
+        let r = f(&mut dbs);
+        dbs.finish();
+        r
     }
 
     fn active_expire(&self, budget: usize, ev: &mut Events) -> (usize, usize) {
         let mut total = (0, 0);
         let now = self.clock.now_ms();
+        ev.observer = self.observer.borrow().clone();
         for (i, t) in self.tables.borrow_mut().iter_mut().enumerate() {
             let (v, e) = t.active_expire_step(i, now, budget, ev);
             total = (total.0 + v, total.1 + e);
@@ -72,5 +78,9 @@ impl Keyspace for SingleKeyspace {
 
     fn table_bytes(&self) -> usize {
         self.tables.borrow().iter().map(|t| t.table_bytes()).sum()
+    }
+
+    fn set_observer(&self, observer: Option<Arc<dyn Observer>>) {
+        *self.observer.borrow_mut() = ObserverSlot(observer);
     }
 }

@@ -2,6 +2,7 @@
 //! single-threaded engine, one shard of a database in the concurrent engine.
 
 use crate::dict::{Dict, Key};
+use crate::observe::ObserverSlot;
 use crate::value::{secs, Entry, Value};
 
 /// Side effects of keyspace access that the caller must act on after a
@@ -30,11 +31,26 @@ pub struct Events {
     pub expired_signalled: usize,
     pub hits: u64,
     pub misses: u64,
+    /// Keys the run's write accesses reached (the "key modified" signal's
+    /// source), recorded only while `track_writes` is set or an observer
+    /// listens. A write access that turns out to change nothing is
+    /// recorded too; the server drops a command's keys when it reports no change.
+    pub written: Vec<(usize, Key)>,
+    pub track_writes: bool,
+    /// How many of `written` the caller has already signalled.
+    pub written_signalled: usize,
+    /// Set when a command reached a key or database its scope did not lock
+    /// (a wrong key spec). The access saw an empty scratch table instead;
+    /// the server answers the command with an error.
+    pub outside_scope: std::cell::Cell<bool>,
+    /// Told about every change (see [`crate::observe`]).
+    pub observer: ObserverSlot,
 }
 
 impl Events {
     pub fn is_empty(&self) -> bool {
         self.expired.is_empty()
+            && self.written.is_empty()
             && self.ready.is_empty()
             && self.created.is_empty()
             && self.missed.is_empty()
@@ -95,6 +111,9 @@ impl Table {
     /// Deletes `key` if its time has passed; returns true if it did.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64, ev: &mut Events) -> bool {
         if self.is_expired(key, now) {
+            if let Some(o) = ev.observer.get() {
+                o.before_write(db, key, self.keys.get(key));
+            }
             self.expires.remove(key);
             if let Some((k, _)) = self.keys.remove(key) {
                 ev.expired.push((db, k));
@@ -272,6 +291,9 @@ impl Table {
         }
         let n = dead.len();
         for k in dead {
+            if let Some(o) = ev.observer.get() {
+                o.before_write(db, &k, self.keys.get(&k));
+            }
             self.expires.remove(&k);
             if let Some((k, _)) = self.keys.remove(&k) {
                 ev.expired.push((db, k));

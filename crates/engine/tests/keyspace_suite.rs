@@ -38,6 +38,43 @@ fn set(ks: &impl Keyspace, db: usize, key: &str, val: &str) {
     );
 }
 
+/// An observer that writes down what it is told.
+#[derive(Default)]
+struct Seen {
+    log: std::sync::Mutex<Vec<String>>,
+}
+
+fn show(e: Option<&rubedo_engine::Entry>) -> String {
+    format!(
+        "{:?}",
+        e.map(|e| match &e.value {
+            Value::Str(s) => String::from_utf8(s.to_vec()).unwrap(),
+            _ => "?".into(),
+        })
+    )
+}
+
+impl rubedo_engine::Observer for Seen {
+    fn before_write(&self, _db: usize, key: &[u8], old: Option<&rubedo_engine::Entry>) {
+        let k = String::from_utf8_lossy(key);
+        self.log.lock().unwrap().push(format!("before {k}={}", show(old)));
+    }
+
+    fn after_write(&self, _db: usize, key: &[u8], new: Option<&rubedo_engine::Entry>) {
+        let k = String::from_utf8_lossy(key);
+        self.log.lock().unwrap().push(format!("after {k}={}", show(new)));
+    }
+
+    fn before_clear(&self, db: usize, _table: &rubedo_engine::Table) {
+        // Once per database, however many shards it has.
+        let mut log = self.log.lock().unwrap();
+        let line = format!("clear {db}");
+        if log.last() != Some(&line) {
+            log.push(line);
+        }
+    }
+}
+
 macro_rules! suite {
     ($modname:ident, $make:expr) => {
         mod $modname {
@@ -177,6 +214,58 @@ macro_rules! suite {
                     }
                 });
                 assert_eq!(seen.len(), 500);
+            }
+
+            #[test]
+            fn observers_see_every_write_before_and_after() {
+                let (ks, clock) = make();
+                let seen = Arc::new(Seen::default());
+                set(&ks, 0, "old", "1");
+                ks.set_observer(Some(seen.clone()));
+                set(&ks, 0, "old", "2");
+                set(&ks, 0, "new", "x");
+                // A read is no write; an in-place change is.
+                assert_eq!(text(&ks, 0, "new").as_deref(), Some("x"));
+                ks.run(Scope::Keys { db: 0, keys: &[b"new"] }, |dbs| {
+                    let mut db = dbs.db(0);
+                    st::append(&mut db, b"new", b"y", usize::MAX).unwrap();
+                    db.set_expire(b"new", Some(1_000_010));
+                });
+                clock.advance(11);
+                assert_eq!(text(&ks, 0, "new"), None, "expired");
+                ks.run(Scope::All, |dbs| dbs.db(0).clear());
+                ks.set_observer(None);
+                set(&ks, 0, "unseen", "1");
+                assert_eq!(
+                    *seen.log.lock().unwrap(),
+                    vec![
+                        "before old=Some(\"1\")",
+                        "after old=Some(\"2\")",
+                        "before new=None",
+                        "after new=Some(\"x\")",
+                        "before new=Some(\"x\")",
+                        "before new=Some(\"xy\")",
+                        "after new=Some(\"xy\")",
+                        "after new=Some(\"xy\")",
+                        "before new=Some(\"xy\")",
+                        "clear 0",
+                    ]
+                );
+            }
+
+            #[test]
+            fn a_key_outside_the_scope_is_flagged_not_a_panic() {
+                let (ks, _) = make();
+                let keys: Vec<String> = (0..64).map(|i| format!("k{i}")).collect();
+                let flagged = ks.run(Scope::Keys { db: 0, keys: &[b"k0"] }, |dbs| {
+                    let mut db = dbs.db(0);
+                    for k in &keys {
+                        db.set(k.as_bytes(), v("1"), false);
+                    }
+                    db.outside_scope()
+                });
+                // The single engine locks nothing, so nothing is outside its scope.
+                assert_eq!(flagged, ks.wants_keys());
             }
 
             #[test]

@@ -41,18 +41,44 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.dbs.now()
     }
 
-    /// The central "key modified" signal: WATCH and client-side caching
-    /// invalidation. (Keyspace notifications carry an event name, so
-    /// handlers call `notify` beside it.)
-    pub fn modified(&mut self, key: &[u8]) {
-        let db = self.client.db;
-        self.modified_in(db, key);
+    /// The central "key modified" signal (WATCH, client-side caching) for
+    /// the keys the engine recorded this command's write accesses reaching,
+    /// each once. `call` runs it after the handler when the command changed
+    /// something, and `notify_in` before publishing, so a key's invalidation
+    /// precedes its keyspace event, as in Redis.
+    pub fn signal_writes(&mut self) {
+        let now = self.dbs.now();
+        let ev = self.dbs.events();
+        let (from, to) = (ev.written_signalled, ev.written.len());
+        if from == to {
+            return;
+        }
+        ev.written_signalled = to;
+        let fresh = &ev.written[from..to];
+        let seen = |i: usize| {
+            let k = &fresh[i];
+            // Short lists are scanned; long ones (MSET of thousands) hashed.
+            fresh[..i].iter().rev().take(16).any(|p| p == k)
+        };
+        let mut many: Option<std::collections::HashSet<&(usize, rubedo_engine::Key)>> = None;
+        for i in 0..fresh.len() {
+            let dup = if fresh.len() <= 16 {
+                seen(i)
+            } else {
+                !many.get_or_insert_with(Default::default).insert(&fresh[i])
+            };
+            if !dup {
+                let (db, key) = &fresh[i];
+                self.srv.signal_modified(*db, key, Some(self.client), now);
+            }
+        }
     }
 
-    /// Like `modified`, for a key of another database.
-    pub fn modified_in(&mut self, db: usize, key: &[u8]) {
-        let now = self.now();
-        self.srv.signal_modified(db, key, Some(self.client), now);
+    /// Forgets the write accesses not signalled yet (a command that
+    /// reports no change).
+    pub fn drop_writes(&mut self) {
+        let ev = self.dbs.events();
+        ev.written_signalled = ev.written.len();
     }
 
     /// Publishes keyspace event `event` of `class` (a `rubedo_pubsub::notify`
@@ -93,6 +119,7 @@ impl<'a, 'b> Ctx<'a, 'b> {
         if flags == 0 {
             return;
         }
+        self.signal_writes();
         let me = self.client.id;
         report_key_events(self.srv, self.dbs, flags, me);
         let now = self.now();

@@ -29,6 +29,9 @@ pub enum CmdError {
     MultiNested,
     WatchInMulti,
     NotAllowedInMulti(String),
+    /// The handler reached a key its key specs did not name (a bug in the
+    /// command table; under the concurrent engine that key was not locked).
+    KeyOutsideScope,
     /// Any other error, with its full text including the prefix word.
     Other(String),
 }
@@ -68,6 +71,10 @@ impl CmdError {
                 }
             },
             Syntax => "ERR syntax error".into(),
+            KeyOutsideScope => {
+                "ERR internal error: the command reached a key outside its declared key specs"
+                    .into()
+            }
             WrongArity(name) => format!("ERR wrong number of arguments for '{name}' command"),
             UnknownCommand(msg) => format!("ERR unknown command {msg}"),
             UnknownSubcommand { sub, cmd } => {

@@ -297,11 +297,13 @@ pub fn call(
     let handler = cmd.handler.expect("containers resolve to a subcommand");
     let id = srv.table.id(cmd);
     let notify_flags = srv.config.notify_flags.load(Relaxed);
+    let ev = dbs.events();
     if notify_flags != 0 {
-        let ev = dbs.events();
         ev.track_created = notify_flags & rubedo_pubsub::notify::NEW != 0;
         ev.track_missed = notify_flags & rubedo_pubsub::notify::KEY_MISS != 0;
     }
+    // Written keys are recorded only while someone listens for them.
+    ev.track_writes = srv.listens_for_writes();
     client.info.last_cmd.store(id + 1, Relaxed);
     let start = Instant::now();
     let mut ctx = Ctx {
@@ -314,7 +316,17 @@ pub fn call(
         effects,
         rewritten: false,
     };
-    let result = handler(&mut ctx);
+    let mut result = handler(&mut ctx);
+    if ctx.dirty > 0 {
+        ctx.signal_writes();
+    } else {
+        ctx.drop_writes();
+    }
+    if ctx.dbs.events().outside_scope.get() {
+        // A key spec that misses a key the handler needed: never a panic,
+        // and never a reply built from a partial view.
+        result = Err(CmdError::KeyOutsideScope);
+    }
     if notify_flags != 0 {
         crate::ctx::report_key_events(srv, ctx.dbs, notify_flags, ctx.client.id);
     }

@@ -58,6 +58,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         next_client_id: AtomicU64::new(1),
         watches: Watches::default(),
         propagation: Propagation::default(),
+        signal_tap: Default::default(),
         blocking: Default::default(),
         hub: rubedo_pubsub::Hub::new(config.output_limits.clone()),
         tracking: crate::tracking::Tracking::new(config.tracking_max_keys.clone()),
@@ -344,6 +345,11 @@ impl<K: Keyspace> Harness<K> {
         let r = crate::propagate::Recorder::default();
         self.server.shared.propagation.add_sink(Box::new(r.clone()));
         r
+    }
+
+    /// Runs one command given as its arguments.
+    pub fn run_argv(&mut self, argv: Vec<Bytes>) -> Frame {
+        execute(&self.server, &mut self.client, argv)
     }
 
     /// Runs one command given as words.

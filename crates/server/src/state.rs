@@ -261,6 +261,47 @@ impl Watches {
     }
 }
 
+/// A copy of every key-modified signal, for tests and tools that check the
+/// write path (off unless switched on; then every write records its keys).
+#[derive(Default)]
+pub struct SignalTap {
+    on: AtomicBool,
+    seen: Mutex<Vec<(usize, Bytes)>>,
+    flushed: Mutex<Vec<usize>>,
+}
+
+impl SignalTap {
+    pub fn start(&self) {
+        self.on.store(true, Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.on.load(Relaxed)
+    }
+
+    fn note(&self, db: usize, key: &[u8]) {
+        if self.is_on() {
+            self.seen.lock().push((db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    pub fn note_flush(&self, db: usize) {
+        if self.is_on() {
+            self.flushed.lock().push(db);
+        }
+    }
+
+    /// Databases signalled as flushed (or swapped) since the last call.
+    pub fn take_flushed(&self) -> Vec<usize> {
+        std::mem::take(&mut *self.flushed.lock())
+    }
+
+    /// The signals since the last call.
+    pub fn take(&self) -> Vec<(usize, Bytes)> {
+        std::mem::take(&mut *self.seen.lock())
+    }
+}
+
 /// Everything connections share, independent of the engine.
 pub struct Shared {
     pub table: Table,
@@ -270,6 +311,7 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     pub watches: Watches,
     pub propagation: Propagation,
+    pub signal_tap: SignalTap,
     pub blocking: crate::blocking::Blocking,
     /// Pub/sub subscriptions and delivery.
     pub hub: rubedo_pubsub::Hub<ClientInfo>,
@@ -327,8 +369,15 @@ impl Shared {
         current: Option<&mut crate::client::Client>,
         now_ms: u64,
     ) {
+        self.signal_tap.note(db, key);
         self.touch_watched(db, key);
         crate::tracking::modified(self, key, current, now_ms);
+    }
+
+    /// True if a key-modified signal could reach anyone (a WATCH or a
+    /// tracking client), so the write path must record written keys.
+    pub fn listens_for_writes(&self) -> bool {
+        !self.watches.is_empty() || self.tracking.clients() > 0 || self.signal_tap.is_on()
     }
 
     pub fn uptime_secs(&self) -> u64 {

@@ -660,7 +660,7 @@ pub fn read<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a List>> {
 
 /// The list at `key` for modification (write path: no hit/miss counting).
 pub fn get_mut<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a mut List>> {
-    match db.get(key) {
+    match db.entry_mut(key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::List(l) => Ok(Some(l)),

@@ -525,9 +525,21 @@ pub fn read<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a Set>> {
     }
 }
 
+/// The value at `key` as the write path looks it up (no hit/miss
+/// counting, not a write): for checking a key's type before changing another.
+pub fn get<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a Set>> {
+    match db.get(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Set(v) => Ok(Some(v)),
+            _ => Err(Error::WrongType),
+        },
+    }
+}
+
 /// The set at `key` for modification (write path: no hit/miss counting).
 pub fn get_mut<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a mut Set>> {
-    match db.get(key) {
+    match db.entry_mut(key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::Set(s) => Ok(Some(s)),
@@ -596,53 +608,24 @@ pub fn with_sets<K: AsRef<[u8]>, R>(
     keys: &[K],
     f: impl FnOnce(&[Option<&Set>]) -> R,
 ) -> Result<R> {
-    // The values are moved out for the duration of `f` so that several can be borrowed at
-    // once, and put back before returning; the run holds the keys exclusively meanwhile.
-    let mut taken: Vec<(usize, Value)> = Vec::new();
-    let mut slot: Vec<Option<usize>> = Vec::with_capacity(keys.len());
-    let mut first: std::collections::HashMap<&[u8], usize, ahash::RandomState> = Default::default();
-    let mut wrong = false;
-    for (i, k) in keys.iter().enumerate() {
-        let k = k.as_ref();
-        if let Some(&j) = first.get(k) {
-            db.read(k);
-            slot.push(slot[j]);
-            continue;
-        }
-        first.insert(k, i);
-        match db.read(k) {
-            None => slot.push(None),
-            Some(e) => {
-                if !matches!(e.value, Value::Set(_)) {
-                    wrong = true;
-                    break;
-                }
-                let v = std::mem::replace(&mut e.value, Value::Str(crate::value::Str::Int(0)));
-                taken.push((i, v));
-                slot.push(Some(taken.len() - 1));
+    // Every key is looked up once (expiring it and counting the read),
+    // then borrowed shared all at once: nothing changes in between.
+    for k in keys {
+        if let Some(e) = db.read(k.as_ref()) {
+            if !matches!(e.value, Value::Set(_)) {
+                return Err(Error::WrongType);
             }
         }
     }
-    let result = if wrong {
-        None
-    } else {
-        let refs: Vec<Option<&Set>> = slot
-            .iter()
-            .map(|s| {
-                s.map(|j| match &taken[j].1 {
-                    Value::Set(s) => &**s,
-                    _ => unreachable!("only sets are taken"),
-                })
-            })
-            .collect();
-        Some(f(&refs))
-    };
-    for (i, v) in taken {
-        db.peek(keys[i].as_ref())
-            .expect("a taken key stays in place")
-            .value = v;
-    }
-    result.ok_or(Error::WrongType)
+    let db = &*db;
+    let refs: Vec<Option<&Set>> = keys
+        .iter()
+        .map(|k| match db.stored(k.as_ref()).map(|e| &e.value) {
+            Some(Value::Set(s)) => Some(&**s),
+            _ => None,
+        })
+        .collect();
+    Ok(f(&refs))
 }
 
 /// The members in every set (SINTER, SINTERSTORE, SINTERCARD). `sets` must have no None.

@@ -18,7 +18,7 @@ pub fn read<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a Str>> {
 
 /// The string at `key` for modification (write path: no hit/miss counting).
 pub fn get_mut<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a mut Str>> {
-    match db.get(key) {
+    match db.entry_mut(key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::Str(s) => Ok(Some(s)),

@@ -530,9 +530,21 @@ pub fn read<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a ZSet>> {
     }
 }
 
+/// The value at `key` as the write path looks it up (no hit/miss
+/// counting, not a write): for checking a key's type before changing another.
+pub fn get<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a ZSet>> {
+    match db.get(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::ZSet(v) => Ok(Some(v)),
+            _ => Err(Error::WrongType),
+        },
+    }
+}
+
 /// The sorted set at `key` for modification (no hit/miss counting).
 pub fn get_mut<'a>(db: &'a mut Db<'_>, key: &[u8]) -> Result<Option<&'a mut ZSet>> {
-    match db.get(key) {
+    match db.entry_mut(key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
             Value::ZSet(z) => Ok(Some(z)),
@@ -555,11 +567,7 @@ pub fn get_or_create<'a>(
 
 /// Deletes `key` if it holds an empty sorted set.
 pub fn remove_if_empty(db: &mut Db<'_>, key: &[u8]) {
-    if get_mut(db, key)
-        .ok()
-        .flatten()
-        .is_some_and(|z| z.is_empty())
-    {
+    if get(db, key).ok().flatten().is_some_and(|z| z.is_empty()) {
         db.remove(key);
     }
 }

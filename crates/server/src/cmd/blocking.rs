@@ -118,7 +118,6 @@ fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
         };
         drop(db);
         let v = popped.pop().expect("popped one element");
-        ctx.modified(key);
         ctx.dirty += 1;
         ctx.reply_first();
         ctx.notify(notify::LIST, pop_event(end), key);
@@ -154,8 +153,6 @@ fn bmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
     let Some(v) = moved else {
         return block(ctx, std::slice::from_ref(src), deadline, Frame::Null);
     };
-    ctx.modified(src);
-    ctx.modified(dst);
     ctx.dirty += 1;
     notify_move(ctx, src, dst, from, to);
     let side = |e: End| Bytes::from_static(if e == End::Head { b"LEFT" } else { b"RIGHT" });

@@ -154,6 +154,13 @@ fn type_code(v: &Value) -> u32 {
     }
 }
 
+/// The digest of one value as DEBUG DIGEST-VALUE computes it.
+pub fn value_digest(v: &Value, has_ttl: bool) -> [u8; 20] {
+    let mut d = [0u8; 20];
+    object_digest(&mut d, v, has_ttl);
+    d
+}
+
 fn object_digest(d: &mut [u8; 20], v: &Value, has_ttl: bool) {
     mix_digest(d, &type_code(v).to_be_bytes());
     match v {

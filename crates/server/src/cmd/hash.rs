@@ -86,7 +86,6 @@ fn hset(ctx: &mut Ctx) -> CmdResult {
     let key = &argv[1];
     let created = ht::set_pairs(&mut ctx.db(), key, &argv[2..], lim)?;
     ctx.dirty += (argv.len() as u64 - 2) / 2;
-    ctx.modified(key);
     // One event for all the pairs, even when no field changed; HMSET too.
     ctx.reply_first();
     ctx.notify(notify::HASH, "hset", key);
@@ -104,7 +103,6 @@ fn hsetnx(ctx: &mut Ctx) -> CmdResult {
     let done = ht::set_nx(&mut ctx.db(), key, &argv[2], &argv[3], lim)?;
     if done {
         ctx.dirty += 1;
-        ctx.modified(key);
         ctx.reply_first();
         ctx.notify(notify::HASH, "hset", key);
     }
@@ -117,7 +115,6 @@ fn hdel(ctx: &mut Ctx) -> CmdResult {
     let n = ht::del_fields(&mut ctx.db(), key, &argv[2..])?;
     if n > 0 {
         ctx.dirty += n as u64;
-        ctx.modified(key);
         ctx.notify(notify::HASH, "hdel", key);
         // Removing the last field removed the key.
         ctx.notify_del_if_gone(key);
@@ -195,7 +192,6 @@ fn hincrby(ctx: &mut Ctx) -> CmdResult {
         e => e.into(),
     })?;
     ctx.dirty += 1;
-    ctx.modified(key);
     ctx.reply_first();
     ctx.notify(notify::HASH, "hincrby", key);
     Ok(Frame::Integer(n))
@@ -225,7 +221,6 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
             e => e.into(),
         })?;
     ctx.dirty += 1;
-    ctx.modified(key);
     ctx.reply_first();
     ctx.notify(notify::HASH, "hincrbyfloat", key);
     let value = Bytes::from(text);

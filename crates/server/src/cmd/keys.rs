@@ -167,7 +167,6 @@ fn del(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for key in &argv[1..] {
         if ctx.db().remove(key).is_some() {
-            ctx.modified(key);
             ctx.notify(notify::GENERIC, "del", key);
             n += 1;
         }
@@ -222,8 +221,6 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
         db.set_expire(dst, at);
     }
     drop(db);
-    ctx.modified(src);
-    ctx.modified(dst);
     // An overwritten destination gets no "del" of its own, as in Redis.
     ctx.notify(notify::GENERIC, "rename_from", src);
     ctx.notify(notify::GENERIC, "rename_to", dst);
@@ -285,7 +282,6 @@ fn copy(ctx: &mut Ctx) -> CmdResult {
         db.set_expire(&dst, at);
     }
     drop(db);
-    ctx.modified_in(target, &dst);
     // Only the destination is announced (REPLACE adds no "del").
     ctx.notify_in(target, notify::GENERIC, "copy_to", &dst);
     ctx.dirty += 1;
@@ -315,8 +311,6 @@ fn move_cmd(ctx: &mut Ctx) -> CmdResult {
         to.set_expire(&key, at);
     }
     drop(to);
-    ctx.modified_in(src, &key);
-    ctx.modified_in(dst, &key);
     ctx.notify_in(src, notify::GENERIC, "move_from", &key);
     ctx.notify_in(dst, notify::GENERIC, "move_to", &key);
     ctx.dirty += 1;
@@ -489,7 +483,6 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     if at <= now as i64 {
         db.remove(&key);
         drop(db);
-        ctx.modified(&key);
         // A time already past deletes the key: announced as a "del"
         // (before the reply, unlike the "expire" below).
         ctx.notify(notify::GENERIC, "del", &key);
@@ -499,7 +492,6 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     }
     db.set_expire(&key, Some(at as u64));
     drop(db);
-    ctx.modified(&key);
     ctx.reply_first();
     ctx.notify(notify::GENERIC, "expire", &key);
     ctx.dirty += 1;
@@ -567,7 +559,6 @@ fn persist(ctx: &mut Ctx) -> CmdResult {
     }
     db.set_expire(key, None);
     drop(db);
-    ctx.modified(key);
     ctx.notify(notify::GENERIC, "persist", key);
     ctx.dirty += 1;
     Ok(Frame::Integer(1))

@@ -95,7 +95,6 @@ fn push_generic(ctx: &mut Ctx, end: End, create: bool) -> CmdResult {
     match pushed {
         None => Ok(Frame::Integer(0)),
         Some(len) => {
-            ctx.modified(key);
             ctx.dirty += items.len() as u64;
             // LPUSHX/RPUSHX fire the plain push events, after the reply.
             ctx.reply_first();
@@ -152,7 +151,6 @@ fn pop_generic(ctx: &mut Ctx, end: End) -> CmdResult {
         });
     };
     drop(db);
-    ctx.modified(key);
     ctx.dirty += popped.len() as u64;
     ctx.reply_first();
     ctx.notify(notify::LIST, pop_event(end), key);
@@ -204,7 +202,6 @@ fn lset(ctx: &mut Ctx) -> CmdResult {
     };
     list.set(i, &argv[3], fill);
     drop(db);
-    ctx.modified(key);
     ctx.dirty += 1;
     ctx.reply_first();
     ctx.notify(notify::LIST, "lset", key);
@@ -271,8 +268,9 @@ fn ltrim(ctx: &mut Ctx) -> CmdResult {
     }
     drop(db);
     // Redis signals the key (and fires "ltrim") even when nothing was trimmed.
-    ctx.modified(key);
     ctx.dirty += (l + r) as u64;
+    // Redis signals the key even when the trim removed nothing.
+    ctx.signal_writes();
     ctx.notify(notify::LIST, "ltrim", key);
     if emptied {
         ctx.notify(notify::GENERIC, "del", key);
@@ -295,7 +293,6 @@ fn lrem(ctx: &mut Ctx) -> CmdResult {
     }
     drop(db);
     if n > 0 {
-        ctx.modified(key);
         ctx.dirty += n as u64;
         ctx.notify(notify::LIST, "lrem", key);
         if emptied {
@@ -335,7 +332,6 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
     list.insert(at + after as usize, elem, fill);
     let len = list.len();
     drop(db);
-    ctx.modified(key);
     ctx.dirty += 1;
     ctx.notify(notify::LIST, "linsert", key);
     Ok(Frame::Integer(len as i64))
@@ -423,8 +419,6 @@ fn move_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     let Some(v) = moved else {
         return Ok(Frame::Null);
     };
-    ctx.modified(src);
-    ctx.modified(dst);
     ctx.dirty += 1;
     notify_move(ctx, src, dst, from, to);
     Ok(bulk_vec(v))
@@ -503,7 +497,6 @@ pub fn mpop(
         };
         drop(db);
         let n = popped.len();
-        ctx.modified(key);
         ctx.dirty += n as u64;
         ctx.reply_first();
         ctx.notify(notify::LIST, pop_event(end), key);

@@ -144,8 +144,10 @@ fn flush_mode(ctx: &Ctx) -> Result<(), CmdError> {
     }
 }
 
-/// Marks every client watching a key of `db` that exists now as dirty.
+/// The whole-database form of the key-modified signal (FLUSHDB, FLUSHALL,
+/// SWAPDB): marks every client watching a key of `db` that exists now as dirty.
 fn touch_db_watchers(ctx: &mut Ctx, db: usize) {
+    ctx.srv.signal_tap.note_flush(db);
     for (wdb, key, id) in ctx.srv.watches.all() {
         if wdb == db && ctx.dbs.db(db).is_live(&key) {
             if let Some(c) = ctx.srv.client(id) {

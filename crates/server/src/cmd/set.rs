@@ -82,7 +82,6 @@ fn sadd(ctx: &mut Ctx) -> CmdResult {
     let key = &argv[1];
     let n = st::add(&mut ctx.db(), key, &argv[2..], max)?;
     if n > 0 {
-        ctx.modified(key);
         ctx.dirty += n as u64;
         ctx.notify(notify::SET, "sadd", key);
     }
@@ -94,7 +93,6 @@ fn srem(ctx: &mut Ctx) -> CmdResult {
     let key = &argv[1];
     let n = st::remove(&mut ctx.db(), key, &argv[2..])?;
     if n > 0 {
-        ctx.modified(key);
         ctx.dirty += n as u64;
         ctx.notify(notify::SET, "srem", key);
         ctx.notify_del_if_gone(key);
@@ -141,19 +139,18 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     let max = max_intset(ctx);
     let mut db = ctx.db();
     // A missing source answers 0 before the destination's type is looked at.
-    if st::get_mut(&mut db, src)?.is_none() {
+    if st::get(&mut db, src)?.is_none() {
         return Ok(Frame::Integer(0));
     }
-    st::get_mut(&mut db, dst)?;
+    st::get(&mut db, dst)?;
     if src == dst {
-        let found = st::get_mut(&mut db, src)?.is_some_and(|s| s.contains(m));
+        let found = st::get(&mut db, src)?.is_some_and(|s| s.contains(m));
         return Ok(Frame::Integer(found as i64));
     }
     if st::remove(&mut db, src, &[m])? == 0 {
         return Ok(Frame::Integer(0));
     }
     drop(db);
-    ctx.modified(src);
     ctx.dirty += 1;
     // The source's events go out before the destination is touched, so a
     // "new" event for a created destination follows them, as in Redis.
@@ -162,7 +159,6 @@ fn smove(ctx: &mut Ctx) -> CmdResult {
     // Both keys exist or were type-checked above, so this cannot fail.
     let added = st::add(&mut ctx.db(), dst, &[m], max)?;
     if added > 0 {
-        ctx.modified(dst);
         ctx.dirty += 1;
         ctx.notify(notify::SET, "sadd", dst);
     }
@@ -188,7 +184,6 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
         db.remove(key);
     }
     drop(db);
-    ctx.modified(key);
     ctx.dirty += 1;
     ctx.notify(notify::SET, "spop", key);
     ctx.reply_first();
@@ -222,7 +217,6 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         let all = st::union(&[Some(set)], max);
         db.remove(key);
         drop(db);
-        ctx.modified(key);
         ctx.dirty += 1;
         ctx.notify(notify::SET, "spop", key);
         ctx.notify(notify::GENERIC, "del", key);
@@ -232,7 +226,6 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
     // Fewer than the set holds, so the set stays.
     let popped = set.pop_many(count as usize, max, &mut rand::thread_rng());
     drop(db);
-    ctx.modified(key);
     ctx.dirty += 1;
     ctx.notify(notify::SET, "spop", key);
     if ctx.propagating() {
@@ -358,7 +351,6 @@ fn algebra_store(ctx: &mut Ctx, op: Op) -> CmdResult {
     let result = compute(ctx, op, keys)?;
     let (n, changed) = st::store(&mut ctx.db(), dst, result);
     if changed {
-        ctx.modified(dst);
         ctx.dirty += 1;
         // An empty result deletes the destination: that is the event then.
         let event = match (n, op) {

@@ -342,21 +342,26 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
             sortby = None;
         }
         let mut elems: Vec<Vec<u8>> = Vec::new();
-        if let Some(e) = entry {
+        let exists = entry.is_some();
+        if kind == K::ZSet {
             // SORT converts a sorted set to the skiplist encoding, as Redis does.
-            if let Value::ZSet(z) = &mut e.value {
-                if z.is_listpack() {
-                    let lim = Limits {
-                        entries: 0,
-                        value: 0,
-                    };
-                    let mut sk = ZSet::for_first(b"", lim);
-                    z.for_each(|m, s| {
-                        sk.insert(m, s, lim);
-                    });
-                    **z = sk;
+            db.reencode(key, |v| {
+                if let Value::ZSet(z) = v {
+                    if z.is_listpack() {
+                        let lim = Limits {
+                            entries: 0,
+                            value: 0,
+                        };
+                        let mut sk = ZSet::for_first(b"", lim);
+                        z.for_each(|m, s| {
+                            sk.insert(m, s, lim);
+                        });
+                        **z = sk;
+                    }
                 }
-            }
+            });
+        }
+        if let Some(e) = exists.then(|| db.stored(key)).flatten() {
             let len = match &e.value {
                 Value::List(l) => l.len(),
                 Value::Set(s) => s.len(),
@@ -539,12 +544,10 @@ fn sort_generic(ctx: &mut Ctx, readonly: bool) -> CmdResult {
         let list = List::from_items(vals.iter().map(|v| &v[..]), fill);
         db.set(dest, Value::List(Box::new(list)), false);
         drop(db);
-        ctx.modified(dest);
         ctx.dirty += outputlen as u64;
         ctx.notify(notify::LIST, "sortstore", dest);
     } else if db.remove(dest).is_some() {
         drop(db);
-        ctx.modified(dest);
         ctx.dirty += 1;
         ctx.notify(notify::GENERIC, "del", dest);
     }

@@ -132,7 +132,6 @@ fn set_generic(
     }
     drop(db);
     ctx.dirty += 1;
-    ctx.modified(key);
     // With GET, Redis has replied (the old value) before it notifies.
     if get {
         ctx.reply_first();
@@ -231,7 +230,6 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
     db.remove(&key);
     drop(db);
     ctx.dirty += 1;
-    ctx.modified(&key);
     ctx.reply_first();
     ctx.notify(notify::GENERIC, "del", &key);
     Ok(reply)
@@ -281,7 +279,6 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
                 db.set_expire(&key, None);
                 drop(db);
                 ctx.dirty += 1;
-                ctx.modified(&key);
                 ctx.reply_first();
                 ctx.notify(notify::GENERIC, "persist", &key);
                 ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
@@ -291,7 +288,6 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             db.remove(&key);
             drop(db);
             ctx.dirty += 1;
-            ctx.modified(&key);
             ctx.reply_first();
             ctx.notify(notify::GENERIC, "del", &key);
             ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
@@ -300,7 +296,6 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             db.set_expire(&key, Some(at));
             drop(db);
             ctx.dirty += 1;
-            ctx.modified(&key);
             ctx.reply_first();
             ctx.notify(notify::GENERIC, "expire", &key);
             ctx.propagate(vec![
@@ -341,7 +336,6 @@ fn mset_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     drop(db);
     // One "set" per pair, a repeated key included, as Redis does.
     for kv in argv[1..].chunks(2) {
-        ctx.modified(&kv[0]);
         ctx.notify(notify::STRING, "set", &kv[0]);
     }
     ctx.dirty += (argv.len() as u64 - 1) / 2;
@@ -362,7 +356,6 @@ fn incr_generic(ctx: &mut Ctx, delta: i64) -> CmdResult {
     let n = st::incr_by(&mut db, key, delta)?;
     drop(db);
     ctx.dirty += 1;
-    ctx.modified(key);
     // INCR, DECR and DECRBY are all announced as "incrby".
     ctx.notify(notify::STRING, "incrby", key);
     Ok(Frame::Integer(n))
@@ -398,7 +391,6 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     let text = st::incr_by_float(&mut db, &key, &argv[2])?;
     drop(db);
     ctx.dirty += 1;
-    ctx.modified(&key);
     ctx.notify(notify::STRING, "incrbyfloat", &key);
     let value = Bytes::from(text);
     ctx.propagate(vec![
@@ -424,7 +416,6 @@ fn append(ctx: &mut Ctx) -> CmdResult {
     let n = st::append(&mut db, key, tail, max)?;
     drop(db);
     ctx.dirty += 1;
-    ctx.modified(key);
     // Even an empty suffix counts as a change here.
     ctx.notify(notify::STRING, "append", key);
     Ok(Frame::Integer(n as i64))
@@ -467,7 +458,6 @@ fn setrange(ctx: &mut Ctx) -> CmdResult {
     drop(db);
     if !data.is_empty() || (!existed && n > 0) {
         ctx.dirty += 1;
-        ctx.modified(key);
         ctx.notify(notify::STRING, "setrange", key);
     }
     Ok(Frame::Integer(n as i64))

@@ -291,7 +291,7 @@ fn zadd_generic(ctx: &mut Ctx, incr_cmd: bool) -> CmdResult {
     }
     let lim = limits(ctx);
     let mut db = ctx.db();
-    let exists = zt::get_mut(&mut db, key)?.is_some();
+    let exists = zt::get(&mut db, key)?.is_some();
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last = 0.0;
     let mut nan = false;
@@ -326,7 +326,6 @@ fn zadd_generic(ctx: &mut Ctx, incr_cmd: bool) -> CmdResult {
     // ZINCRBY is ZADD INCR: both fire "zincr". A score left as it was (an
     // increment of 0, a GT/LT/NX/XX refusal) changes nothing and fires nothing.
     if added + updated > 0 {
-        ctx.modified(key);
         ctx.dirty += added + updated;
         ctx.reply_first();
         ctx.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
@@ -591,7 +590,6 @@ fn zrange_generic(
 fn store_result(ctx: &mut Ctx, dst: &Bytes, z: ZSet) -> i64 {
     let (n, changed) = zt::store(&mut ctx.db(), dst, z);
     if changed {
-        ctx.modified(dst);
         ctx.dirty += 1;
         // The event of a store is the command's name (zunionstore, zinterstore,
         // zdiffstore, zrangestore); an empty result deleted the destination.
@@ -659,7 +657,6 @@ fn zrem(ctx: &mut Ctx) -> CmdResult {
     zt::remove_if_empty(&mut db, key);
     drop(db);
     if n > 0 {
-        ctx.modified(key);
         ctx.dirty += n;
         ctx.notify(notify::ZSET, "zrem", key);
         if emptied {
@@ -714,7 +711,6 @@ fn zremrange_generic(ctx: &mut Ctx, spec: RemSpec) -> CmdResult {
     zt::remove_if_empty(&mut db, key);
     drop(db);
     if n > 0 {
-        ctx.modified(key);
         ctx.dirty += n;
         ctx.notify(notify::ZSET, event, key);
         if emptied {
@@ -761,7 +757,6 @@ pub fn pop_first(
     for k in keys {
         if let Some(popped) = zt::pop(&mut db, k, max, count.unwrap_or(1))? {
             drop(db);
-            ctx.modified(k);
             ctx.dirty += popped.len() as u64;
             ctx.notify(notify::ZSET, pop_event(max), k);
             ctx.notify_del_if_gone(k);
@@ -814,7 +809,7 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
     let key = &ctx.argv[1];
     let nested = count.is_some() && resp3(ctx);
     if count == Some(0) {
-        zt::get_mut(&mut ctx.db(), key)?;
+        zt::get(&mut ctx.db(), key)?;
         return Ok(Frame::Array(Vec::new()));
     }
     let n = count.unwrap_or(1) as usize;
@@ -823,7 +818,6 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         return Ok(Frame::Array(Vec::new()));
     };
     drop(db);
-    ctx.modified(key);
     ctx.dirty += popped.len() as u64;
     ctx.notify(notify::ZSET, pop_event(max), key);
     ctx.notify_del_if_gone(key);

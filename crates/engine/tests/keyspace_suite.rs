@@ -57,12 +57,18 @@ fn show(e: Option<&rubedo_engine::Entry>) -> String {
 impl rubedo_engine::Observer for Seen {
     fn before_write(&self, _db: usize, key: &[u8], old: Option<&rubedo_engine::Entry>) {
         let k = String::from_utf8_lossy(key);
-        self.log.lock().unwrap().push(format!("before {k}={}", show(old)));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("before {k}={}", show(old)));
     }
 
     fn after_write(&self, _db: usize, key: &[u8], new: Option<&rubedo_engine::Entry>) {
         let k = String::from_utf8_lossy(key);
-        self.log.lock().unwrap().push(format!("after {k}={}", show(new)));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("after {k}={}", show(new)));
     }
 
     fn before_clear(&self, db: usize, _table: &rubedo_engine::Table) {
@@ -226,11 +232,17 @@ macro_rules! suite {
                 set(&ks, 0, "new", "x");
                 // A read is no write; an in-place change is.
                 assert_eq!(text(&ks, 0, "new").as_deref(), Some("x"));
-                ks.run(Scope::Keys { db: 0, keys: &[b"new"] }, |dbs| {
-                    let mut db = dbs.db(0);
-                    st::append(&mut db, b"new", b"y", usize::MAX).unwrap();
-                    db.set_expire(b"new", Some(1_000_010));
-                });
+                ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"new"],
+                    },
+                    |dbs| {
+                        let mut db = dbs.db(0);
+                        st::append(&mut db, b"new", b"y", usize::MAX).unwrap();
+                        db.set_expire(b"new", Some(1_000_010));
+                    },
+                );
                 clock.advance(11);
                 assert_eq!(text(&ks, 0, "new"), None, "expired");
                 ks.run(Scope::All, |dbs| dbs.db(0).clear());
@@ -257,13 +269,19 @@ macro_rules! suite {
             fn a_key_outside_the_scope_is_flagged_not_a_panic() {
                 let (ks, _) = make();
                 let keys: Vec<String> = (0..64).map(|i| format!("k{i}")).collect();
-                let flagged = ks.run(Scope::Keys { db: 0, keys: &[b"k0"] }, |dbs| {
-                    let mut db = dbs.db(0);
-                    for k in &keys {
-                        db.set(k.as_bytes(), v("1"), false);
-                    }
-                    db.outside_scope()
-                });
+                let flagged = ks.run(
+                    Scope::Keys {
+                        db: 0,
+                        keys: &[b"k0"],
+                    },
+                    |dbs| {
+                        let mut db = dbs.db(0);
+                        for k in &keys {
+                            db.set(k.as_bytes(), v("1"), false);
+                        }
+                        db.outside_scope()
+                    },
+                );
                 // The single engine locks nothing, so nothing is outside its scope.
                 assert_eq!(flagged, ks.wants_keys());
             }

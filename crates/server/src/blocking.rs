@@ -28,6 +28,9 @@ use crate::client::Client;
 pub struct BlockRequest {
     pub db: usize,
     pub keys: Vec<Bytes>,
+    /// The type the command pops from: a key of another type does not
+    /// serve it.
+    pub pops: rubedo_engine::Kind,
     /// None = wait forever.
     pub deadline: Option<Instant>,
     /// The command to run again when a key is ready.

@@ -54,9 +54,6 @@ pub struct Client {
     pub is_local: bool,
     /// Set by a blocking command that found nothing to serve.
     pub block: Option<crate::blocking::BlockRequest>,
-    /// True while EXEC runs the queued commands (blocking commands then
-    /// answer at once instead of blocking).
-    pub in_exec: bool,
     /// Pub/sub subscriptions.
     pub subs: rubedo_pubsub::ClientSubs,
     /// Set by a command whose replies went to the outbox (SUBSCRIBE and
@@ -67,9 +64,6 @@ pub struct Client {
     /// Frames to write right after the current reply (the client's own
     /// invalidations, which Redis sends once the command has answered).
     pub after_reply: Vec<Bytes>,
-    /// True while a blocked command is run again to serve it (MONITOR
-    /// showed it when it first ran).
-    pub retrying: bool,
 }
 
 impl Client {
@@ -101,12 +95,10 @@ impl Client {
             pushes: Vec::new(),
             is_local: false,
             block: None,
-            in_exec: false,
             subs: Default::default(),
             no_reply: false,
             tracking_prefixes: Default::default(),
             after_reply: Vec::new(),
-            retrying: false,
         }
     }
 }

@@ -44,6 +44,14 @@ pub mod flag {
     /// Keys found by parsing the arguments (shown by COMMAND INFO, never declared).
     pub const MOVABLE_KEYS: u64 = 1 << 22;
     pub const ALLOW_LOADING: u64 = LOADING;
+    // Rubedo's own flags (never shown by COMMAND INFO): what the admission
+    // gate reads instead of command names.
+    /// May run in a RESP2 connection that has subscriptions.
+    pub const SUBSCRIBED_OK: u64 = 1 << 23;
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD...).
+    pub const NOT_QUEUED: u64 = 1 << 24;
+    /// Runs the client's queued transaction (EXEC): a refusal discards it.
+    pub const RUNS_QUEUE: u64 = 1 << 25;
 
     /// Names in the order COMMAND INFO lists them.
     pub const NAMES: &[(u64, &str)] = &[
@@ -118,6 +126,45 @@ pub mod acl {
     ];
 }
 
+/// Key-spec flags (how a command uses a group of keys), as bits so that
+/// checks over them (ACL's read/write key patterns) are a mask test.
+pub mod kf {
+    pub const RO: u32 = 1 << 0;
+    pub const RW: u32 = 1 << 1;
+    pub const OW: u32 = 1 << 2;
+    pub const RM: u32 = 1 << 3;
+    pub const ACCESS: u32 = 1 << 4;
+    pub const UPDATE: u32 = 1 << 5;
+    pub const INSERT: u32 = 1 << 6;
+    pub const DELETE: u32 = 1 << 7;
+    pub const NOT_KEY: u32 = 1 << 8;
+    pub const INCOMPLETE: u32 = 1 << 9;
+    pub const VARIABLE_FLAGS: u32 = 1 << 10;
+
+    /// Names in the order COMMAND INFO lists them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+
+    /// The names of the flags set in `bits`, in COMMAND INFO's order.
+    pub fn names(bits: u32) -> impl Iterator<Item = &'static str> {
+        NAMES
+            .iter()
+            .filter(move |(b, _)| bits & b != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
 /// How a key spec finds its keys after its first argument.
 #[derive(Clone, Copy, Debug)]
 pub enum Find {
@@ -141,14 +188,15 @@ pub enum Find {
 /// saying how the command uses them.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
-    pub flags: &'static [&'static str],
+    /// [`kf`] bits.
+    pub flags: u32,
     pub notes: &'static str,
     pub index: i32,
     pub find: Find,
 }
 
 /// A key spec over the range of arguments `index..` (see [`Find::Range`]).
-pub const fn ks(flags: &'static [&'static str], index: i32, lastkey: i32, keystep: i32) -> Spec {
+pub const fn ks(flags: u32, index: i32, lastkey: i32, keystep: i32) -> Spec {
     Spec {
         flags,
         notes: "",
@@ -159,7 +207,7 @@ pub const fn ks(flags: &'static [&'static str], index: i32, lastkey: i32, keyste
 
 /// A key spec whose key count is an argument (see [`Find::Keynum`]).
 pub const fn ks_keynum(
-    flags: &'static [&'static str],
+    flags: u32,
     index: i32,
     keynumidx: i32,
     firstkey: i32,
@@ -178,7 +226,7 @@ pub const fn ks_keynum(
 }
 
 /// A key spec whose keys only the command can find (see [`Find::Unknown`]).
-pub const fn ks_unknown(flags: &'static [&'static str]) -> Spec {
+pub const fn ks_unknown(flags: u32) -> Spec {
     Spec {
         flags,
         notes: "",
@@ -522,7 +570,7 @@ mod tests {
 
     #[test]
     fn range_specs_find_keys_and_derive_the_legacy_triple() {
-        static SPECS: &[Spec] = &[ks(&["OW", "update"], 1, -1, 2)];
+        static SPECS: &[Spec] = &[ks(kf::OW | kf::UPDATE, 1, -1, 2)];
         let c = Cmd::new("mset", -3, nop).specs(SPECS);
         assert_eq!(
             c.key_indexes(&argv(&["mset", "a", "1", "b", "2"])),
@@ -530,7 +578,7 @@ mod tests {
         );
         assert_eq!(c.key_triple(), (1, -1, 2));
         assert!(!c.movable_keys());
-        static TWO: &[Spec] = &[ks(&["RW"], 1, 0, 1), ks(&["OW"], 2, 0, 1)];
+        static TWO: &[Spec] = &[ks(kf::RW, 1, 0, 1), ks(kf::OW, 2, 0, 1)];
         let c = Cmd::new("rename", 3, nop).specs(TWO);
         assert_eq!(c.key_indexes(&argv(&["rename", "a", "b"])), vec![1, 2]);
         assert_eq!(c.key_triple(), (1, 2, 1));
@@ -538,7 +586,7 @@ mod tests {
 
     #[test]
     fn keynum_specs_read_the_count_argument() {
-        static SPECS: &[Spec] = &[ks_keynum(&["RO", "access"], 1, 0, 1, 1)];
+        static SPECS: &[Spec] = &[ks_keynum(kf::RO | kf::ACCESS, 1, 0, 1, 1)];
         let c = Cmd::new("sintercard", -3, nop).specs(SPECS);
         let a = argv(&["sintercard", "2", "x", "y", "LIMIT", "1"]);
         assert_eq!(c.key_indexes(&a), vec![2, 3]);

@@ -72,17 +72,41 @@ where
     let needs_auth = srv.config.has_password.load(Relaxed);
     let mut client = Client::new(info.clone(), !needs_auth);
     client.is_local = peer.ip().is_loopback();
-    run_loop(&*server, &mut client, &mut stream).await;
-    crate::cmd::txn::unwatch_all(srv, &mut client);
-    srv.hub.forget(id, &mut client.subs);
-    crate::tracking::disable(srv, &mut client);
-    if info.monitor.load(Relaxed) {
-        srv.monitors.remove(id);
-    }
-    srv.clients.lock().remove(&id);
-    let sock = info.socket.lock().take();
-    if let Some(s) = sock {
-        let _ = s.shutdown(Shutdown::Both);
+    let mut session = Registered { srv, client };
+    run_loop(&*server, &mut session.client, &mut stream).await;
+}
+
+/// A registered client: however its task ends (it returns, or a panic
+/// unwinds through it), dropping this unregisters it, so no ghost stays in
+/// CLIENT LIST holding its watches, subscriptions, tracking or MONITOR.
+struct Registered<'a> {
+    srv: &'a crate::state::Shared,
+    client: Client,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let (srv, client) = (self.srv, &mut self.client);
+        let id = client.id;
+        if std::thread::panicking() {
+            // It may have died parked: its state is in the registry.
+            if let Some(p) = srv.blocking.cancel(id) {
+                *client = p.client;
+            }
+            srv.blocking.clear_cancel(id);
+        }
+        crate::cmd::txn::unwatch_all(srv, client);
+        srv.hub.forget(id, &mut client.subs);
+        crate::tracking::disable(srv, client);
+        let info = client.info.clone();
+        if info.monitor.load(Relaxed) {
+            srv.monitors.remove(id);
+        }
+        srv.clients.lock().remove(&id);
+        let sock = info.socket.lock().take();
+        if let Some(s) = sock {
+            let _ = s.shutdown(Shutdown::Both);
+        }
     }
 }
 
@@ -408,5 +432,37 @@ fn write_reply(client: &mut Client, reply: Option<&Frame>, out: &mut BytesMut) {
         ReplyMode::Skip => client.reply = ReplyMode::On,
         // CLIENT REPLY SKIP itself is answered by nothing; the next command is skipped.
         ReplyMode::SkipNext => client.reply = ReplyMode::Skip,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::Harness;
+    use rubedo_engine::ManualClock;
+
+    #[test]
+    fn a_task_that_panics_leaves_no_ghost_client() {
+        let mut h = Harness::single(Arc::new(ManualClock::new(1_000)));
+        h.run(&["HELLO", "3"]);
+        h.run(&["SUBSCRIBE", "ch"]);
+        h.run(&["WATCH", "k"]);
+        let id = h.client.id;
+        assert!(h.server.shared.clients.lock().contains_key(&id));
+        let info = h.client.info.clone();
+        let client = std::mem::replace(&mut h.client, Client::new(info, true));
+        let srv = &h.server.shared;
+        let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _session = Registered { srv, client };
+            panic!("a bug in a handler");
+        }));
+        assert!(died.is_err());
+        assert!(!h.server.shared.clients.lock().contains_key(&id));
+        let numsub = h.run(&["PUBSUB", "NUMSUB", "ch"]);
+        assert_eq!(
+            numsub,
+            Frame::Array(vec![Frame::bulk(&b"ch"[..]), Frame::Integer(0)])
+        );
+        assert!(h.server.shared.watches.is_empty());
     }
 }

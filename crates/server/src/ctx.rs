@@ -24,6 +24,8 @@ pub struct Ctx<'a, 'b> {
     pub effects: &'a mut Vec<(usize, Vec<Bytes>)>,
     /// True once the handler has recorded its own (rewritten) effects.
     pub rewritten: bool,
+    /// Who runs the command (a client, EXEC, a blocked client's retry).
+    pub caller: crate::exec::Caller,
 }
 
 impl<'a, 'b> Ctx<'a, 'b> {

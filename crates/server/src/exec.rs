@@ -71,11 +71,40 @@ fn unknown_command(argv: &[Bytes]) -> CmdError {
     CmdError::UnknownCommand(format!("'{name}', with args beginning with: {args}"))
 }
 
-/// Runs one command from a client and returns its reply (None when the
-/// reply is suppressed by CLIENT REPLY).
+/// Who runs a command. The gate and the handlers decide by this, never by
+/// per-client booleans: a blocking command answers at once when it may not
+/// block, and a command run again to serve its blocked client is neither
+/// admitted nor shown to MONITOR a second time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// A request a client sent: it passes the admission gate.
+    Client,
+    /// A command EXEC runs from the transaction's queue.
+    Exec,
+    /// A blocked command run again because one of its keys became ready.
+    Unblocked,
+}
+
+impl Caller {
+    /// Whether a command may park its client instead of answering.
+    pub fn may_block(self) -> bool {
+        self != Caller::Exec
+    }
+}
+
+/// Runs one command from a client and returns its reply.
 pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<Bytes>) -> Frame {
+    execute_as(server, client, argv, Caller::Client)
+}
+
+fn execute_as<K: Keyspace>(
+    server: &Server<K>,
+    client: &mut Client,
+    argv: Vec<Bytes>,
+    caller: Caller,
+) -> Frame {
     let is_client_cmd = argv[0].eq_ignore_ascii_case(b"client");
-    let reply = execute_inner(server, client, argv);
+    let reply = dispatch(server, client, argv, caller);
     // CLIENT CACHING applies to the next command only (or to a whole
     // transaction), refused ones included, and survives CLIENT subcommands.
     let tf = &client.info.tracking.flags;
@@ -88,49 +117,95 @@ pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<B
     reply
 }
 
-fn execute_inner<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<Bytes>) -> Frame {
+/// A request's path: resolve the row, admit it, then queue it (inside
+/// MULTI) or run it.
+fn dispatch<K: Keyspace>(
+    server: &Server<K>,
+    client: &mut Client,
+    argv: Vec<Bytes>,
+    caller: Caller,
+) -> Frame {
     let srv = &server.shared;
     let cmd = match resolve(srv, &argv) {
         Ok(c) => c,
-        Err(e) => return reject(srv, client, None, &argv, e),
+        Err(e) => {
+            let exec = srv
+                .table
+                .get(&argv[0])
+                .is_some_and(|c| c.has(flag::RUNS_QUEUE));
+            return reject(srv, client, None, exec, e);
+        }
     };
+    if caller == Caller::Client {
+        if let Err(e) = admit(srv, client, cmd) {
+            return reject(srv, client, Some(cmd), cmd.has(flag::RUNS_QUEUE), e);
+        }
+        if client.multi.is_some() && !cmd.has(flag::NOT_QUEUED) {
+            return queue(srv, client, cmd, argv);
+        }
+    }
+    run(server, client, cmd, argv, caller)
+}
+
+/// The admission gate: every check a client's command passes before it is
+/// queued or run, in Redis's order (protected commands, authentication,
+/// the RESP2 subscribed context, a monitor's keyspace ban). The checks of
+/// subsystems still to come (ACL, OOM, loading, replica read-only, a busy
+/// script, cluster slots) belong here, in that order, and nowhere else.
+fn admit(srv: &Shared, client: &mut Client, cmd: &'static Cmd) -> Result<(), CmdError> {
     if cmd.has(flag::PROTECTED) && !protected_allowed(srv, client) {
-        let e = CmdError::Other(format!(
+        return Err(CmdError::Other(format!(
             "ERR {} command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
             cmd.name.to_ascii_uppercase()
-        ));
-        return reject(srv, client, Some(cmd), &argv, e);
+        )));
     }
     if !client.authenticated && !cmd.has(flag::NO_AUTH) {
         if srv.config.has_password.load(Relaxed) {
-            return reject(srv, client, Some(cmd), &argv, CmdError::NoAuth);
+            return Err(CmdError::NoAuth);
         }
         client.authenticated = true;
     }
-    if client.in_resp2_pubsub() && !allowed_in_pubsub(cmd) {
-        let e = CmdError::Other(format!(
+    if client.in_resp2_pubsub() && !cmd.has(flag::SUBSCRIBED_OK) {
+        return Err(CmdError::Other(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.name
-        ));
-        return reject(srv, client, Some(cmd), &argv, e);
+        )));
     }
     // A monitor is a replica to Redis: it may not touch the keyspace.
     if client.info.monitor.load(Relaxed) && touches_keyspace(cmd, client) {
-        let e = CmdError::Other("ERR Replica can't interact with the keyspace".into());
-        return reject(srv, client, Some(cmd), &argv, e);
+        return Err(CmdError::Other(
+            "ERR Replica can't interact with the keyspace".into(),
+        ));
     }
-    if let Some(m) = client.multi.as_mut().filter(|_| !is_multi_control(cmd)) {
-        if cmd.has(flag::NO_MULTI) {
-            m.error = true;
-            let e = CmdError::NotAllowedInMulti(cmd.name.into());
-            return error_reply(srv, Some(cmd), &e);
-        }
-        m.mem += argv.iter().map(|a| a.len()).sum::<usize>();
-        m.queue.push((cmd, argv));
-        client.info.multi_len.store(m.queue.len(), Relaxed);
-        client.info.multi_mem.store(m.mem, Relaxed);
-        return Frame::simple("QUEUED");
+    Ok(())
+}
+
+/// Queues a command of an open transaction (or dooms the transaction if
+/// the command may not be queued).
+fn queue(srv: &Shared, client: &mut Client, cmd: &'static Cmd, argv: Vec<Bytes>) -> Frame {
+    let m = client.multi.as_mut().expect("queue is for MULTI");
+    if cmd.has(flag::NO_MULTI) {
+        m.error = true;
+        let e = CmdError::NotAllowedInMulti(cmd.name.into());
+        return error_reply(srv, Some(cmd), &e);
     }
+    m.mem += argv.iter().map(|a| a.len()).sum::<usize>();
+    m.queue.push((cmd, argv));
+    client.info.multi_len.store(m.queue.len(), Relaxed);
+    client.info.multi_mem.store(m.mem, Relaxed);
+    Frame::simple("QUEUED")
+}
+
+/// Locks the command's scope, runs it, and leaves the run's effects; then
+/// serves the clients its writes made ready.
+fn run<K: Keyspace>(
+    server: &Server<K>,
+    client: &mut Client,
+    cmd: &'static Cmd,
+    argv: Vec<Bytes>,
+    caller: Caller,
+) -> Frame {
+    let srv = &server.shared;
     let keys: smallvec::SmallVec<[&[u8]; 4]>;
     let scope = match cmd.lock {
         Lock::All => Scope::All,
@@ -154,7 +229,7 @@ fn execute_inner<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec
     };
     let reply = server.ks.run(scope, |dbs| {
         let mut effects = Vec::new();
-        let reply = call(srv, client, dbs, cmd, &argv, &mut effects);
+        let reply = call(srv, client, dbs, cmd, &argv, &mut effects, caller);
         let now = dbs.now();
         let events = dbs.take_events();
         after_run(srv, events, effects, now);
@@ -178,14 +253,13 @@ pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
         }
         while let Some((db, key)) = b.next_ready() {
             while let Some((id, mut p)) = b.take_head(db, &key) {
-                p.client.retrying = true;
-                let reply = execute(server, &mut p.client, p.req.argv.clone());
-                p.client.retrying = false;
+                let reply =
+                    execute_as(server, &mut p.client, p.req.argv.clone(), Caller::Unblocked);
                 // A key of another type does not serve a waiter (Redis only
                 // serves a list waiter from a list): it keeps waiting. A
                 // WRONGTYPE from elsewhere (BLMOVE's destination) is its answer.
                 let wrong_type = matches!(&reply, Frame::Error(e) if e.starts_with(b"WRONGTYPE"))
-                    && !holds_wanted_kind(server, db, &key, &p.req.argv[0]);
+                    && !holds_kind(server, db, &key, p.req.pops);
                 if p.client.block.take().is_some() || wrong_type {
                     b.put_back(id, p);
                     break;
@@ -201,14 +275,13 @@ pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
     }
 }
 
-/// True if `key` holds the type the blocked command `name` pops from
-/// (sorted sets for BZ* commands, lists for the others).
-fn holds_wanted_kind<K: Keyspace>(server: &Server<K>, db: usize, key: &[u8], name: &[u8]) -> bool {
-    let want = if name.len() >= 2 && name[..2].eq_ignore_ascii_case(b"bz") {
-        rubedo_engine::Kind::ZSet
-    } else {
-        rubedo_engine::Kind::List
-    };
+/// True if `key` holds the type `want`.
+fn holds_kind<K: Keyspace>(
+    server: &Server<K>,
+    db: usize,
+    key: &[u8],
+    want: rubedo_engine::Kind,
+) -> bool {
     let keys = [key];
     let scope = Scope::Keys { db, keys: &keys };
     server
@@ -218,16 +291,16 @@ fn holds_wanted_kind<K: Keyspace>(server: &Server<K>, db: usize, key: &[u8], nam
 }
 
 /// Refuses a command before it runs. Inside MULTI the refusal dooms the
-/// transaction; a refused EXEC itself discards it at once, naming why.
+/// transaction; a refused EXEC (`exec`) discards it at once, naming why.
 fn reject(
     srv: &Shared,
     client: &mut Client,
     cmd: Option<&'static Cmd>,
-    argv: &[Bytes],
+    exec: bool,
     e: CmdError,
 ) -> Frame {
     // Redis answers any refused EXEC this way, even outside MULTI.
-    if argv[0].eq_ignore_ascii_case(b"exec") {
+    if exec {
         client.end_multi();
         crate::cmd::txn::unwatch_all(srv, client);
         let text = e.text();
@@ -254,34 +327,11 @@ fn protected_allowed(srv: &Shared, client: &Client) -> bool {
 fn touches_keyspace(cmd: &Cmd, client: &Client) -> bool {
     let kinds = flag::READONLY | flag::WRITE | flag::MAY_REPLICATE;
     cmd.has(kinds)
-        || (cmd.name == "exec"
+        || (cmd.has(flag::RUNS_QUEUE)
             && client
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queue.iter().any(|(c, _)| c.has(kinds))))
-}
-
-/// What a RESP2 client may run while subscribed.
-fn allowed_in_pubsub(cmd: &Cmd) -> bool {
-    matches!(
-        cmd.name,
-        "ping"
-            | "subscribe"
-            | "ssubscribe"
-            | "unsubscribe"
-            | "sunsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "quit"
-            | "reset"
-    )
-}
-
-fn is_multi_control(cmd: &Cmd) -> bool {
-    matches!(
-        cmd.name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
 }
 
 /// Runs a resolved command inside an already locked scope; EXEC uses this
@@ -293,6 +343,7 @@ pub fn call(
     cmd: &'static Cmd,
     argv: &[Bytes],
     effects: &mut Vec<(usize, Vec<Bytes>)>,
+    caller: Caller,
 ) -> Frame {
     let handler = cmd.handler.expect("containers resolve to a subcommand");
     let id = srv.table.id(cmd);
@@ -315,6 +366,7 @@ pub fn call(
         dirty: 0,
         effects,
         rewritten: false,
+        caller,
     };
     let mut result = handler(&mut ctx);
     if ctx.dirty > 0 {
@@ -348,7 +400,7 @@ pub fn call(
         let keys = cmd.key_indexes(argv).into_iter().map(|i| argv[i].clone());
         crate::tracking::remember(srv, ctx.client, keys, now);
     }
-    if !srv.monitors.is_empty() && !ctx.client.retrying {
+    if !srv.monitors.is_empty() && caller != Caller::Unblocked {
         crate::monitor::feed(srv, ctx.client, cmd, argv, now);
     }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);

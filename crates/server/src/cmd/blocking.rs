@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rubedo_engine::types::list::{self as lt, End};
+use rubedo_engine::Kind;
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::blocking::BlockRequest;
-use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
+use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
@@ -32,42 +33,42 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("blpop", -3, blpop)
         .flags(WRITE | NOSCRIPT | BLOCKING)
         .acl(A)
-        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, -2, 1)])
         .doc(G, "2.0.0", "O(N) where N is the number of provided keys.", "Pops the first element of the first non-empty list, waiting for one if needed."),
     Cmd::new("brpop", -3, brpop)
         .flags(WRITE | NOSCRIPT | BLOCKING)
         .acl(A)
-        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, -2, 1)])
         .doc(G, "2.0.0", "O(N) where N is the number of provided keys.", "Pops the last element of the first non-empty list, waiting for one if needed."),
     Cmd::new("blmove", 6, blmove)
         .flags(WRITE | DENYOOM | NOSCRIPT | BLOCKING)
         .acl(A)
-        .specs(&[ks(&["RW", "access", "delete"], 1, 0, 1), ks(&["RW", "insert"], 2, 0, 1)])
+        .specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1), ks(kf::RW | kf::INSERT, 2, 0, 1)])
         .doc(G, "6.2.0", "O(1)", "Moves an element from one list to another, waiting for one if the source is empty."),
     Cmd::new("brpoplpush", 4, brpoplpush)
         .flags(WRITE | DENYOOM | NOSCRIPT | BLOCKING)
         .acl(A)
-        .specs(&[ks(&["RW", "access", "delete"], 1, 0, 1), ks(&["RW", "insert"], 2, 0, 1)])
+        .specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1), ks(kf::RW | kf::INSERT, 2, 0, 1)])
         .doc(G, "2.2.0", "O(1)", "Moves the last element of a list to the head of another, waiting for one if needed."),
     Cmd::new("blmpop", -5, blmpop)
         .flags(WRITE | BLOCKING)
         .acl(A)
-        .specs(&[ks_keynum(&["RW", "access", "delete"], 2, 0, 1, 1)])
+        .specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::DELETE, 2, 0, 1, 1)])
         .doc(G, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pops elements from the first non-empty list, waiting for one if needed."),
     Cmd::new("bzpopmin", -3, bzpopmin)
         .flags(WRITE | NOSCRIPT | BLOCKING | FAST)
         .acl(Z | acl::FAST)
-        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, -2, 1)])
         .doc("sorted-set", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Pops the lowest-scored member of the first non-empty sorted set, waiting for one if needed."),
     Cmd::new("bzpopmax", -3, bzpopmax)
         .flags(WRITE | NOSCRIPT | BLOCKING | FAST)
         .acl(Z | acl::FAST)
-        .specs(&[ks(&["RW", "access", "delete"], 1, -2, 1)])
+        .specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, -2, 1)])
         .doc("sorted-set", "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Pops the highest-scored member of the first non-empty sorted set, waiting for one if needed."),
     Cmd::new("bzmpop", -5, bzmpop)
         .flags(WRITE | BLOCKING)
         .acl(Z | acl::SLOW)
-        .specs(&[ks_keynum(&["RW", "access", "delete"], 2, 0, 1, 1)])
+        .specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::DELETE, 2, 0, 1, 1)])
         .doc("sorted-set", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "Pops members of the first non-empty sorted set, waiting for one if needed."),
 ];
 
@@ -93,13 +94,20 @@ fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<Instant>, CmdError> {
 
 /// Records that the command must wait on `keys`, unless it runs inside
 /// EXEC, where it answers `nil` at once.
-fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>, nil: Frame) -> CmdResult {
-    if ctx.client.in_exec {
+fn block(
+    ctx: &mut Ctx,
+    pops: Kind,
+    keys: &[Bytes],
+    deadline: Option<Instant>,
+    nil: Frame,
+) -> CmdResult {
+    if !ctx.caller.may_block() {
         return Ok(nil);
     }
     ctx.client.block = Some(BlockRequest {
         db: ctx.client.db,
         keys: keys.to_vec(),
+        pops,
         deadline,
         argv: ctx.argv.to_vec(),
     });
@@ -133,7 +141,7 @@ fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
         ]));
     }
     drop(db);
-    block(ctx, keys, deadline, Frame::NullArray)
+    block(ctx, Kind::List, keys, deadline, Frame::NullArray)
 }
 
 fn blpop(ctx: &mut Ctx) -> CmdResult {
@@ -151,7 +159,13 @@ fn bmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
     let fill = fill(ctx);
     let moved = lt::move_one(&mut ctx.db(), src, dst, from, to, fill)?;
     let Some(v) = moved else {
-        return block(ctx, std::slice::from_ref(src), deadline, Frame::Null);
+        return block(
+            ctx,
+            Kind::List,
+            std::slice::from_ref(src),
+            deadline,
+            Frame::Null,
+        );
     };
     ctx.dirty += 1;
     notify_move(ctx, src, dst, from, to);
@@ -184,7 +198,7 @@ fn blmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, end, count) = parse_mpop(argv, 2)?;
     match mpop(ctx, keys, end, count)? {
         Some(reply) => Ok(reply),
-        None => block(ctx, keys, deadline, Frame::NullArray),
+        None => block(ctx, Kind::List, keys, deadline, Frame::NullArray),
     }
 }
 
@@ -194,7 +208,7 @@ fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now())?;
     match zset::pop_first(ctx, keys, max, None)? {
         Some((key, popped)) => Ok(zset::bzpop_reply(key, popped)),
-        None => block(ctx, keys, deadline, Frame::NullArray),
+        None => block(ctx, Kind::ZSet, keys, deadline, Frame::NullArray),
     }
 }
 
@@ -212,6 +226,6 @@ fn bzmpop(ctx: &mut Ctx) -> CmdResult {
     let (keys, max, count) = zset::parse_mpop(argv, 2)?;
     match zset::pop_first(ctx, keys, max, Some(count))? {
         Some((key, popped)) => Ok(zset::mpop_reply(key, popped)),
-        None => block(ctx, keys, deadline, Frame::NullArray),
+        None => block(ctx, Kind::ZSet, keys, deadline, Frame::NullArray),
     }
 }

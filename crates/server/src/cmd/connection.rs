@@ -17,7 +17,7 @@ const C: u64 = acl::CONNECTION;
 
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("ping", -1, ping)
-        .flags(FAST | SENTINEL)
+        .flags(FAST | SENTINEL | SUBSCRIBED_OK)
         .acl(C | acl::FAST)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
         .doc(
@@ -31,7 +31,9 @@ pub static COMMANDS: &[Cmd] = &[
         .acl(C | acl::FAST)
         .doc(G, "1.0.0", "O(1)", "Returns the given string."),
     Cmd::new("quit", -1, quit)
-        .flags(ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH)
+        .flags(
+            ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | NOT_QUEUED,
+        )
         .acl(C | acl::FAST)
         .doc(G, "1.0.0", "O(1)", "Closes the connection."),
     Cmd::new("select", 2, select)
@@ -52,7 +54,9 @@ pub static COMMANDS: &[Cmd] = &[
             "Authenticates the connection.",
         ),
     Cmd::new("reset", 1, reset)
-        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)
+        .flags(
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK | NOT_QUEUED,
+        )
         .acl(C | acl::FAST)
         .doc(G, "6.2.0", "O(1)", "Resets the connection."),
     Cmd::container("client", CLIENT_SUBS).doc(

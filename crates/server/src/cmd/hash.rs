@@ -9,7 +9,7 @@ use rubedo_engine::Error as EngineError;
 use rubedo_pubsub::notify;
 use rubedo_resp::{Frame, Protocol};
 
-use crate::command::{acl, flag::*, ks, Cmd};
+use crate::command::{acl, flag::*, kf, ks, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
@@ -20,37 +20,37 @@ const W: u64 = acl::WRITE | acl::HASH;
 const R: u64 = acl::READ | acl::HASH;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("hdel", -3, hdel).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "delete"], 1, 0, 1)])
+    Cmd::new("hdel", -3, hdel).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::DELETE, 1, 0, 1)])
         .doc(G, "2.0.0", "O(N), N being the number of fields given.", "Removes fields from a hash; the key goes once its last field does."),
-    Cmd::new("hexists", 3, hexists).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("hexists", 3, hexists).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1)", "Tells whether a field is present in a hash."),
-    Cmd::new("hget", 3, hget).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("hget", 3, hget).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1)", "Returns the value stored in one field of a hash."),
-    Cmd::new("hgetall", 2, hgetall).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("hgetall", 2, hgetall).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(&["nondeterministic_output_order"]).doc(G, "2.0.0", "O(N), N being the size of the hash.", "Returns every field of a hash together with its value."),
-    Cmd::new("hincrby", 4, hincrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("hincrby", 4, hincrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1)", "Adds an integer to the number in a hash field, starting from 0 when the field is missing."),
-    Cmd::new("hincrbyfloat", 4, hincrbyfloat).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("hincrbyfloat", 4, hincrbyfloat).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.6.0", "O(1)", "Adds a floating point number to the number in a hash field, starting from 0 when the field is missing."),
-    Cmd::new("hkeys", 2, hkeys).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("hkeys", 2, hkeys).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(&["nondeterministic_output_order"]).doc(G, "2.0.0", "O(N), N being the size of the hash.", "Lists the field names of a hash."),
-    Cmd::new("hlen", 2, hlen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("hlen", 2, hlen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1)", "Counts the fields of a hash."),
-    Cmd::new("hmget", -3, hmget).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("hmget", -3, hmget).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "2.0.0", "O(N), N being the number of fields asked for.", "Returns the values of several hash fields at once."),
-    Cmd::new("hmset", -4, hset).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("hmset", -4, hmset).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.0.0", "O(N), N being the number of fields written.", "Writes several hash fields at once and replies OK (superseded by HSET)."),
-    Cmd::new("hrandfield", -2, hrandfield).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("hrandfield", -2, hrandfield).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(&["nondeterministic_output"]).doc(G, "6.2.0", "O(N), N being the number of fields returned.", "Picks one or more random fields of a hash, optionally with their values."),
-    Cmd::new("hscan", -3, hscan).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("hscan", -3, hscan).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(&["nondeterministic_output"]).doc(G, "2.8.0", "O(1) per call; a whole iteration is O(N), N being the size of the hash.", "Walks the fields and values of a hash incrementally with a cursor."),
-    Cmd::new("hset", -4, hset).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("hset", -4, hset).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1) per field written, so O(N) for N pairs.", "Writes one or more field-value pairs of a hash, creating the key when needed."),
-    Cmd::new("hsetnx", 4, hsetnx).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "insert"], 1, 0, 1)])
+    Cmd::new("hsetnx", 4, hsetnx).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::INSERT, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1)", "Writes a hash field only when it is not present yet."),
-    Cmd::new("hstrlen", 3, hstrlen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("hstrlen", 3, hstrlen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "3.2.0", "O(1)", "Returns the byte length of the value in a hash field."),
-    Cmd::new("hvals", 2, hvals).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("hvals", 2, hvals).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(&["nondeterministic_output_order"]).doc(G, "2.0.0", "O(N), N being the size of the hash.", "Lists the values of a hash."),
 ];
 
@@ -78,6 +78,15 @@ fn with_hash(ctx: &mut Ctx, missing: Frame, f: impl FnOnce(&Hash) -> Frame) -> C
 }
 
 fn hset(ctx: &mut Ctx) -> CmdResult {
+    set_pairs(ctx).map(|created| Frame::Integer(created as i64))
+}
+
+fn hmset(ctx: &mut Ctx) -> CmdResult {
+    set_pairs(ctx).map(|_| Frame::ok())
+}
+
+/// HSET and HMSET: sets the pairs, returns how many fields were created.
+fn set_pairs(ctx: &mut Ctx) -> Result<usize, CmdError> {
     let argv = ctx.argv;
     if !argv.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(ctx.cmd.name.to_string()));
@@ -89,11 +98,7 @@ fn hset(ctx: &mut Ctx) -> CmdResult {
     // One event for all the pairs, even when no field changed; HMSET too.
     ctx.reply_first();
     ctx.notify(notify::HASH, "hset", key);
-    Ok(if ctx.cmd.name == "hset" {
-        Frame::Integer(created as i64)
-    } else {
-        Frame::ok()
-    })
+    Ok(created)
 }
 
 fn hsetnx(ctx: &mut Ctx) -> CmdResult {

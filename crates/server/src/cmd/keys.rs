@@ -8,7 +8,7 @@ use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{parse_i64, Args};
-use crate::command::{acl, flag::*, ks, Cmd, Lock};
+use crate::command::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
@@ -17,23 +17,23 @@ const KW: u64 = acl::KEYSPACE | acl::WRITE;
 const KR: u64 = acl::KEYSPACE | acl::READ;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("del", -2, del).flags(WRITE).acl(KW | acl::SLOW).specs(&[ks(&["RM", "delete"], 1, -1, 1)])
+    Cmd::new("del", -2, del).flags(WRITE).acl(KW | acl::SLOW).specs(&[ks(kf::RM | kf::DELETE, 1, -1, 1)])
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc(G, "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).", "Deletes one or more keys."),
-    Cmd::new("unlink", -2, del).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RM", "delete"], 1, -1, 1)])
+    Cmd::new("unlink", -2, del).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RM | kf::DELETE, 1, -1, 1)])
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc(G, "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "Asynchronously deletes one or more keys."),
-    Cmd::new("exists", -2, exists).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(&["RO"], 1, -1, 1)])
+    Cmd::new("exists", -2, exists).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(kf::RO, 1, -1, 1)])
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc(G, "1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist."),
-    Cmd::new("touch", -2, touch).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(&["RO"], 1, -1, 1)])
+    Cmd::new("touch", -2, touch).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(kf::RO, 1, -1, 1)])
         .tips(&["request_policy:multi_shard", "response_policy:agg_sum"]).doc(G, "3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    Cmd::new("type", 2, type_cmd).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("type", 2, type_cmd).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Determines the type of value stored at a key."),
-    Cmd::new("rename", 3, rename).flags(WRITE).acl(KW | acl::SLOW).specs(&[ks(&["RW", "access", "delete"], 1, 0, 1), ks(&["OW", "update"], 2, 0, 1)])
+    Cmd::new("rename", 3, rename).flags(WRITE).acl(KW | acl::SLOW).specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1), ks(kf::OW | kf::UPDATE, 2, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Renames a key and overwrites the destination."),
-    Cmd::new("renamenx", 3, renamenx).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RW", "access", "delete"], 1, 0, 1), ks(&["OW", "insert"], 2, 0, 1)])
+    Cmd::new("renamenx", 3, renamenx).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1), ks(kf::OW | kf::INSERT, 2, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Renames a key only when the target key name doesn't exist."),
-    Cmd::new("copy", -3, copy).flags(WRITE | DENYOOM).acl(KW | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1), ks(&["OW", "update"], 2, 0, 1)]).lock(Lock::All)
+    Cmd::new("copy", -3, copy).flags(WRITE | DENYOOM).acl(KW | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1), ks(kf::OW | kf::UPDATE, 2, 0, 1)]).lock(Lock::All)
         .doc(G, "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key."),
-    Cmd::new("move", 3, move_cmd).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)]).lock(Lock::All)
+    Cmd::new("move", 3, move_cmd).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)]).lock(Lock::All)
         .doc(G, "1.0.0", "O(1)", "Moves a key to another database."),
     Cmd::new("randomkey", 1, randomkey).flags(READONLY | TOUCHES_ARBITRARY_KEYS).acl(KR | acl::SLOW).lock(Lock::Db)
         .tips(&["request_policy:all_shards", "nondeterministic_output"]).doc(G, "1.0.0", "O(1)", "Returns a random key name from the database."),
@@ -41,23 +41,23 @@ pub static COMMANDS: &[Cmd] = &[
         .tips(&["request_policy:all_shards", "nondeterministic_output_order"]).doc(G, "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern."),
     Cmd::new("scan", -2, scan).flags(READONLY | TOUCHES_ARBITRARY_KEYS).acl(KR | acl::SLOW).lock(Lock::Db)
         .tips(&["nondeterministic_output", "request_policy:special"]).doc(G, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
-    Cmd::new("expire", -3, expire).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("expire", -3, expire).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Sets the expiration time of a key in seconds."),
-    Cmd::new("pexpire", -3, pexpire).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("pexpire", -3, pexpire).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.6.0", "O(1)", "Sets the expiration time of a key in milliseconds."),
-    Cmd::new("expireat", -3, expireat).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("expireat", -3, expireat).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.2.0", "O(1)", "Sets the expiration time of a key to a Unix timestamp."),
-    Cmd::new("pexpireat", -3, pexpireat).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("pexpireat", -3, pexpireat).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.6.0", "O(1)", "Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    Cmd::new("ttl", 2, ttl).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("ttl", 2, ttl).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(&["nondeterministic_output"]).doc(G, "1.0.0", "O(1)", "Returns the expiration time in seconds of a key."),
-    Cmd::new("pttl", 2, pttl).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("pttl", 2, pttl).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(&["nondeterministic_output"]).doc(G, "2.6.0", "O(1)", "Returns the expiration time in milliseconds of a key."),
-    Cmd::new("expiretime", 2, expiretime).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("expiretime", 2, expiretime).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "7.0.0", "O(1)", "Returns the expiration time of a key as a Unix timestamp."),
-    Cmd::new("pexpiretime", 2, pexpiretime).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("pexpiretime", 2, pexpiretime).flags(READONLY | FAST).acl(KR | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "7.0.0", "O(1)", "Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    Cmd::new("persist", 2, persist).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("persist", 2, persist).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.2.0", "O(1)", "Removes the expiration time of a key."),
     Cmd::container("object", OBJECT_SUBS).doc(G, "2.2.3", "Depends on subcommand.", "A container for object introspection commands."),
 ];
@@ -66,7 +66,7 @@ static OBJECT_SUBS: &[Cmd] = &[
     Cmd::new("object|encoding", 3, object_encoding)
         .flags(READONLY)
         .acl(KR | acl::SLOW)
-        .specs(&[ks(&["RO"], 2, 0, 1)])
+        .specs(&[ks(kf::RO, 2, 0, 1)])
         .tips(&["nondeterministic_output"])
         .doc(
             G,
@@ -77,7 +77,7 @@ static OBJECT_SUBS: &[Cmd] = &[
     Cmd::new("object|refcount", 3, object_refcount)
         .flags(READONLY)
         .acl(KR | acl::SLOW)
-        .specs(&[ks(&["RO"], 2, 0, 1)])
+        .specs(&[ks(kf::RO, 2, 0, 1)])
         .tips(&["nondeterministic_output"])
         .doc(
             G,
@@ -88,7 +88,7 @@ static OBJECT_SUBS: &[Cmd] = &[
     Cmd::new("object|idletime", 3, object_idletime)
         .flags(READONLY)
         .acl(KR | acl::SLOW)
-        .specs(&[ks(&["RO"], 2, 0, 1)])
+        .specs(&[ks(kf::RO, 2, 0, 1)])
         .tips(&["nondeterministic_output"])
         .doc(
             G,
@@ -99,7 +99,7 @@ static OBJECT_SUBS: &[Cmd] = &[
     Cmd::new("object|freq", 3, object_freq)
         .flags(READONLY)
         .acl(KR | acl::SLOW)
-        .specs(&[ks(&["RO"], 2, 0, 1)])
+        .specs(&[ks(kf::RO, 2, 0, 1)])
         .tips(&["nondeterministic_output"])
         .doc(
             G,

@@ -9,48 +9,48 @@ use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{parse_i64, Args};
-use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
+use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
 const G: &str = "list";
 const W: u64 = acl::WRITE | acl::LIST;
 const R: u64 = acl::READ | acl::LIST;
-const POP_SPEC: &[crate::command::Spec] = &[ks(&["RW", "access", "delete"], 1, 0, 1)];
-const INSERT_SPEC: &[crate::command::Spec] = &[ks(&["RW", "insert"], 1, 0, 1)];
+const POP_SPEC: &[crate::command::Spec] = &[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1)];
+const INSERT_SPEC: &[crate::command::Spec] = &[ks(kf::RW | kf::INSERT, 1, 0, 1)];
 const MOVE_SPEC: &[crate::command::Spec] = &[
-    ks(&["RW", "access", "delete"], 1, 0, 1),
-    ks(&["RW", "insert"], 2, 0, 1),
+    ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1),
+    ks(kf::RW | kf::INSERT, 2, 0, 1),
 ];
 const PUSH_CX: &str = "O(1) per element pushed, so O(N) for N elements given in one call.";
 const POP_CX: &str = "O(N) where N is the number of elements popped (O(1) without a count).";
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("lindex", 3, lindex).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("lindex", 3, lindex).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "1.0.0", "O(N) where N is the number of elements walked to reach the index; the first and last elements are O(1).", "Returns the element at an index of a list."),
     Cmd::new("linsert", 5, linsert).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(INSERT_SPEC)
         .doc(G, "2.2.0", "O(N) where N is the number of elements walked before the pivot is found.", "Inserts an element before or after the first occurrence of a pivot element."),
-    Cmd::new("llen", 2, llen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("llen", 2, llen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Returns how many elements a list has."),
     Cmd::new("lmove", 5, lmove).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(MOVE_SPEC)
         .doc(G, "6.2.0", "O(1)", "Pops an element from one end of a list and pushes it onto an end of another (or the same) list."),
-    Cmd::new("lmpop", -4, lmpop).flags(WRITE).acl(W | acl::SLOW).specs(&[ks_keynum(&["RW", "access", "delete"], 1, 0, 1, 1)])
+    Cmd::new("lmpop", -4, lmpop).flags(WRITE).acl(W | acl::SLOW).specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1, 1)])
         .doc(G, "7.0.0", "O(N+M) where N is the number of keys tried and M the number of elements popped.", "Pops elements from the first non-empty list among several keys."),
     Cmd::new("lpop", -2, lpop).flags(WRITE | FAST).acl(W | acl::FAST).specs(POP_SPEC)
         .doc(G, "1.0.0", POP_CX, "Removes and returns elements from the head of a list; the key goes when emptied."),
-    Cmd::new("lpos", -3, lpos).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("lpos", -3, lpos).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "6.0.6", "O(N) where N is the number of elements scanned (at most MAXLEN when given).", "Returns the positions of elements equal to a value, with rank, count and scan limit options."),
     Cmd::new("lpush", -3, lpush).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(INSERT_SPEC)
         .doc(G, "1.0.0", PUSH_CX, "Prepends elements to a list, creating it if needed."),
     Cmd::new("lpushx", -3, lpushx).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(INSERT_SPEC)
         .doc(G, "2.2.0", PUSH_CX, "Prepends elements to a list only if the list exists."),
-    Cmd::new("lrange", 4, lrange).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("lrange", 4, lrange).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "1.0.0", "O(S+N) where S is the distance of the start from the nearer end and N the number of elements returned.", "Returns a range of elements of a list."),
-    Cmd::new("lrem", 4, lrem).flags(WRITE).acl(W | acl::SLOW).specs(&[ks(&["RW", "delete"], 1, 0, 1)])
+    Cmd::new("lrem", 4, lrem).flags(WRITE).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::DELETE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(N+M) where N is the list length and M the number of elements removed.", "Removes elements equal to a value from a list, from the head or the tail."),
-    Cmd::new("lset", 4, lset).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("lset", 4, lset).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(N) where N is the number of elements walked to reach the index; the first and last elements are O(1).", "Replaces the element at an index of a list."),
-    Cmd::new("ltrim", 4, ltrim).flags(WRITE).acl(W | acl::SLOW).specs(&[ks(&["RW", "delete"], 1, 0, 1)])
+    Cmd::new("ltrim", 4, ltrim).flags(WRITE).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::DELETE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(N) where N is the number of elements removed.", "Keeps only a range of elements of a list, removing the rest."),
     Cmd::new("rpop", -2, rpop).flags(WRITE | FAST).acl(W | acl::FAST).specs(POP_SPEC)
         .doc(G, "1.0.0", POP_CX, "Removes and returns elements from the tail of a list; the key goes when emptied."),

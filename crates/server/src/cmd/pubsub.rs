@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use rubedo_pubsub::Kind;
 use rubedo_resp::Frame;
 
-use crate::command::{acl, flag::*, ks, Cmd, Spec};
+use crate::command::{acl, flag::*, kf, ks, Cmd, Spec};
 use crate::ctx::Ctx;
 use crate::error::CmdResult;
 
@@ -17,12 +17,12 @@ const G: &str = "pubsub";
 const PS: u64 = acl::PUBSUB | acl::SLOW;
 const SUB: u64 = PUBSUB | NOSCRIPT | LOADING | STALE;
 
-static SHARD_ALL: &[Spec] = &[ks(&["not_key"], 1, -1, 1)];
-static SHARD_ONE: &[Spec] = &[ks(&["not_key"], 1, 0, 1)];
+static SHARD_ALL: &[Spec] = &[ks(kf::NOT_KEY, 1, -1, 1)];
+static SHARD_ONE: &[Spec] = &[ks(kf::NOT_KEY, 1, 0, 1)];
 
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("subscribe", -2, subscribe)
-        .flags(SUB)
+        .flags(SUB | SUBSCRIBED_OK)
         .acl(PS)
         .doc(
             G,
@@ -31,7 +31,7 @@ pub static COMMANDS: &[Cmd] = &[
             "Listens for messages published to channels.",
         ),
     Cmd::new("unsubscribe", -1, unsubscribe)
-        .flags(SUB)
+        .flags(SUB | SUBSCRIBED_OK)
         .acl(PS)
         .doc(
             G,
@@ -40,7 +40,7 @@ pub static COMMANDS: &[Cmd] = &[
             "Stops listening to messages posted to channels.",
         ),
     Cmd::new("psubscribe", -2, psubscribe)
-        .flags(SUB)
+        .flags(SUB | SUBSCRIBED_OK)
         .acl(PS)
         .doc(
             G,
@@ -49,7 +49,7 @@ pub static COMMANDS: &[Cmd] = &[
             "Listens for messages published to channels that match one or more patterns.",
         ),
     Cmd::new("punsubscribe", -1, punsubscribe)
-        .flags(SUB)
+        .flags(SUB | SUBSCRIBED_OK)
         .acl(PS)
         .doc(
             G,
@@ -58,7 +58,7 @@ pub static COMMANDS: &[Cmd] = &[
             "Stops listening to messages published to channels that match one or more patterns.",
         ),
     Cmd::new("ssubscribe", -2, ssubscribe)
-        .flags(SUB)
+        .flags(SUB | SUBSCRIBED_OK)
         .acl(PS)
         .specs(SHARD_ALL)
         .doc(
@@ -68,7 +68,7 @@ pub static COMMANDS: &[Cmd] = &[
             "Listens for messages published to shard channels.",
         ),
     Cmd::new("sunsubscribe", -1, sunsubscribe)
-        .flags(SUB)
+        .flags(SUB | SUBSCRIBED_OK)
         .acl(PS)
         .specs(SHARD_ALL)
         .doc(
@@ -180,7 +180,7 @@ fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
 fn ssubscribe(ctx: &mut Ctx) -> CmdResult {
     // Inside EXEC a client may not block, and unlike SUBSCRIBE (kept for old
     // clients) SSUBSCRIBE is refused there.
-    if ctx.client.in_exec {
+    if !ctx.caller.may_block() {
         return Err(crate::error::err(
             "SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
         ));

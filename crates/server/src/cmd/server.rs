@@ -223,7 +223,7 @@ fn info(ctx: &mut Ctx) -> CmdResult {
 
 /// Enters monitor mode; a client already in it gets no reply (as in Redis).
 fn monitor(ctx: &mut Ctx) -> CmdResult {
-    if ctx.client.in_exec {
+    if !ctx.caller.may_block() {
         return Err(err("MONITOR isn't allowed for DENY BLOCKING client"));
     }
     if ctx.client.info.monitor.load(Relaxed) {
@@ -370,9 +370,7 @@ fn key_specs(c: &Cmd) -> Frame {
                 if !k.notes.is_empty() {
                     m.push((s("notes"), s(k.notes)));
                 }
-                let flags = k
-                    .flags
-                    .iter()
+                let flags = crate::command::kf::names(k.flags)
                     .map(|f| Frame::Simple(Bytes::from_static(f.as_bytes())));
                 m.push((s("flags"), Frame::Set(flags.collect())));
                 let begin = if matches!(k.find, Find::Unknown) {

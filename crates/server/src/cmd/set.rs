@@ -9,7 +9,7 @@ use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{parse_i64, Args};
-use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
+use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
@@ -25,39 +25,39 @@ const INTER: &str =
     "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("sadd", -3, sadd).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "insert"], 1, 0, 1)])
+    Cmd::new("sadd", -3, sadd).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::INSERT, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Adds members to a set, creating the set if needed; returns how many were new."),
-    Cmd::new("scard", 2, scard).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("scard", 2, scard).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Returns how many members a set has."),
-    Cmd::new("sdiff", -2, sdiff).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, -1, 1)])
+    Cmd::new("sdiff", -2, sdiff).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, -1, 1)])
         .tips(UNORDERED).doc(G, "1.0.0", ALGEBRA, "Returns the members of the first set that none of the other sets hold."),
-    Cmd::new("sdiffstore", -3, sdiffstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "update"], 1, 0, 1), ks(&["RO", "access"], 2, -1, 1)])
+    Cmd::new("sdiffstore", -3, sdiffstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::OW | kf::UPDATE, 1, 0, 1), ks(kf::RO | kf::ACCESS, 2, -1, 1)])
         .doc(G, "1.0.0", ALGEBRA, "Stores the difference of sets in a key, replacing what it held."),
-    Cmd::new("sinter", -2, sinter).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, -1, 1)])
+    Cmd::new("sinter", -2, sinter).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, -1, 1)])
         .tips(UNORDERED).doc(G, "1.0.0", INTER, "Returns the members every given set holds."),
-    Cmd::new("sintercard", -3, sintercard).flags(READONLY).acl(R | acl::SLOW).specs(&[ks_keynum(&["RO", "access"], 1, 0, 1, 1)])
+    Cmd::new("sintercard", -3, sintercard).flags(READONLY).acl(R | acl::SLOW).specs(&[ks_keynum(kf::RO | kf::ACCESS, 1, 0, 1, 1)])
         .doc(G, "7.0.0", INTER, "Counts the members common to all given sets, optionally stopping at a limit."),
-    Cmd::new("sinterstore", -3, sinterstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["RW", "update"], 1, 0, 1), ks(&["RO", "access"], 2, -1, 1)])
+    Cmd::new("sinterstore", -3, sinterstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1), ks(kf::RO | kf::ACCESS, 2, -1, 1)])
         .doc(G, "1.0.0", INTER, "Stores the intersection of sets in a key, replacing what it held."),
-    Cmd::new("sismember", 3, sismember).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("sismember", 3, sismember).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Tells whether a value is a member of a set."),
-    Cmd::new("smembers", 2, smembers).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("smembers", 2, smembers).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(UNORDERED).doc(G, "1.0.0", "O(N) where N is the set cardinality.", "Returns every member of a set."),
-    Cmd::new("smismember", -3, smismember).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("smismember", -3, smismember).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "6.2.0", "O(N) where N is the number of elements being checked for membership", "Tells, for each of several values, whether it is a member of a set."),
-    Cmd::new("smove", 4, smove).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "delete"], 1, 0, 1), ks(&["RW", "insert"], 2, 0, 1)])
+    Cmd::new("smove", 4, smove).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1), ks(kf::RW | kf::INSERT, 2, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Moves one member from a set to another set."),
-    Cmd::new("spop", -2, spop).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "delete"], 1, 0, 1)])
+    Cmd::new("spop", -2, spop).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1)])
         .tips(RANDOM).doc(G, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "Removes random members from a set and returns them; the set goes when emptied."),
-    Cmd::new("srandmember", -2, srandmember).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("srandmember", -2, srandmember).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(RANDOM).doc(G, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "Returns random members of a set without removing them; a negative count may repeat members."),
-    Cmd::new("srem", -3, srem).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "delete"], 1, 0, 1)])
+    Cmd::new("srem", -3, srem).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::DELETE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(N) where N is the number of members to be removed.", "Removes members from a set; the set goes when emptied."),
-    Cmd::new("sscan", -3, sscan).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("sscan", -3, sscan).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .tips(RANDOM).doc(G, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection..", "Walks the members of a set with a cursor."),
-    Cmd::new("sunion", -2, sunion).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, -1, 1)])
+    Cmd::new("sunion", -2, sunion).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, -1, 1)])
         .tips(UNORDERED).doc(G, "1.0.0", ALGEBRA, "Returns the members any of the given sets holds."),
-    Cmd::new("sunionstore", -3, sunionstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "update"], 1, 0, 1), ks(&["RO", "access"], 2, -1, 1)])
+    Cmd::new("sunionstore", -3, sunionstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::OW | kf::UPDATE, 1, 0, 1), ks(kf::RO | kf::ACCESS, 2, -1, 1)])
         .doc(G, "1.0.0", ALGEBRA, "Stores the union of sets in a key, replacing what it held."),
 ];
 

@@ -12,7 +12,7 @@ use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::{is, parse_i64};
-use crate::command::{acl, flag::*, ks, ks_unknown, Cmd, Lock};
+use crate::command::{acl, flag::*, kf, ks, ks_unknown, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
@@ -31,9 +31,9 @@ pub static COMMANDS: &[Cmd] = &[
         .flags(WRITE | DENYOOM)
         .acl(acl::WRITE | CATS)
         .specs(&[
-            ks(&["RO", "access"], 1, 0, 1),
-            ks_unknown(&["RO", "access"]).notes(BY_GET_NOTE),
-            ks_unknown(&["OW", "update"]).notes(
+            ks(kf::RO | kf::ACCESS, 1, 0, 1),
+            ks_unknown(kf::RO | kf::ACCESS).notes(BY_GET_NOTE),
+            ks_unknown(kf::OW | kf::UPDATE).notes(
                 "STORE may appear anywhere after the key, so only parsing finds the destination",
             ),
         ])
@@ -49,8 +49,8 @@ pub static COMMANDS: &[Cmd] = &[
         .flags(READONLY)
         .acl(acl::READ | CATS)
         .specs(&[
-            ks(&["RO", "access"], 1, 0, 1),
-            ks_unknown(&["RO", "access"]).notes(BY_GET_NOTE),
+            ks(kf::RO | kf::ACCESS, 1, 0, 1),
+            ks_unknown(kf::RO | kf::ACCESS).notes(BY_GET_NOTE),
         ])
         .keys_fn(sort_ro_keys)
         .lock(Lock::All)

@@ -7,7 +7,7 @@ use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
 use crate::args::Args;
-use crate::command::{acl, flag::*, ks, Cmd};
+use crate::command::{acl, flag::*, kf, ks, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 
@@ -18,49 +18,49 @@ const W: u64 = acl::WRITE | acl::STRING;
 const R: u64 = acl::READ | acl::STRING;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("get", 2, get).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("get", 2, get).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Returns the string value of a key."),
-    Cmd::new("set", -3, set).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["RW", "access", "update", "variable_flags"], 1, 0, 1).notes("RW and ACCESS because of the optional GET argument")])
+    Cmd::new("set", -3, set).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS, 1, 0, 1).notes("RW and ACCESS because of the optional GET argument")])
         .doc(G, "1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    Cmd::new("setnx", 3, setnx).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["OW", "insert"], 1, 0, 1)])
+    Cmd::new("setnx", 3, setnx).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::OW | kf::INSERT, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist."),
-    Cmd::new("setex", 4, setex).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "update"], 1, 0, 1)])
+    Cmd::new("setex", 4, setex).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::OW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1)", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    Cmd::new("psetex", 4, psetex).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "update"], 1, 0, 1)])
+    Cmd::new("psetex", 4, psetex).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::OW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.6.0", "O(1)", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    Cmd::new("getset", 3, getset).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("getset", 3, getset).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Returns the previous string value of a key after setting it to a new value."),
-    Cmd::new("getdel", 2, getdel).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "delete"], 1, 0, 1)])
+    Cmd::new("getdel", 2, getdel).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1)])
         .doc(G, "6.2.0", "O(1)", "Returns the string value of a key after deleting the key."),
-    Cmd::new("getex", -2, getex).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1).notes("RW and UPDATE because it may change the TTL")])
+    Cmd::new("getex", -2, getex).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1).notes("RW and UPDATE because it may change the TTL")])
         .doc(G, "6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time."),
-    Cmd::new("mget", -2, mget).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO", "access"], 1, -1, 1)])
+    Cmd::new("mget", -2, mget).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, -1, 1)])
         .tips(&["request_policy:multi_shard"]).doc(G, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys."),
-    Cmd::new("mset", -3, mset).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "update"], 1, -1, 2)])
+    Cmd::new("mset", -3, mset).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::OW | kf::UPDATE, 1, -1, 2)])
         .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"]).doc(G, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys."),
-    Cmd::new("msetnx", -3, msetnx).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "insert"], 1, -1, 2)])
+    Cmd::new("msetnx", -3, msetnx).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::OW | kf::INSERT, 1, -1, 2)])
         .tips(&["request_policy:multi_shard", "response_policy:agg_min"]).doc(G, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    Cmd::new("incr", 2, incr).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("incr", 2, incr).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    Cmd::new("decr", 2, decr).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("decr", 2, decr).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    Cmd::new("incrby", 3, incrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("incrby", 3, incrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    Cmd::new("decrby", 3, decrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("decrby", 3, decrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    Cmd::new("incrbyfloat", 3, incrbyfloat).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("incrbyfloat", 3, incrbyfloat).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.6.0", "O(1)", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    Cmd::new("append", 3, append).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "insert"], 1, 0, 1)])
+    Cmd::new("append", 3, append).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::INSERT, 1, 0, 1)])
         .doc(G, "2.0.0", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    Cmd::new("strlen", 2, strlen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(&["RO"], 1, 0, 1)])
+    Cmd::new("strlen", 2, strlen).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO, 1, 0, 1)])
         .doc(G, "2.2.0", "O(1)", "Returns the length of a string value."),
-    Cmd::new("getrange", 4, getrange).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("getrange", 4, getrange).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "2.4.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring of the string stored at a key."),
-    Cmd::new("substr", 4, getrange).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 0, 1)])
+    Cmd::new("substr", 4, getrange).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "1.0.0", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Returns a substring from a string value."),
-    Cmd::new("setrange", 4, setrange).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("setrange", 4, setrange).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "2.2.0", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
-    Cmd::new("lcs", -3, lcs).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(&["RO", "access"], 1, 1, 1)])
+    Cmd::new("lcs", -3, lcs).flags(READONLY).acl(R | acl::SLOW).specs(&[ks(kf::RO | kf::ACCESS, 1, 1, 1)])
         .doc(G, "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Finds the longest common substring."),
 ];
 

@@ -6,10 +6,10 @@ use bytes::Bytes;
 use rubedo_resp::Frame;
 
 use crate::client::{Client, Watched};
-use crate::command::{acl, flag::*, ks, Cmd, Lock};
+use crate::command::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
-use crate::exec::{begin_multi, call};
+use crate::exec::{begin_multi, call, Caller};
 use crate::state::Shared;
 
 const G: &str = "transactions";
@@ -17,11 +17,11 @@ const T: u64 = acl::TRANSACTION | acl::FAST;
 
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("multi", 1, multi)
-        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED)
         .acl(T)
         .doc(G, "1.2.0", "O(1)", "Starts a transaction."),
     Cmd::new("exec", 1, exec)
-        .flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG)
+        .flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | NOT_QUEUED | RUNS_QUEUE)
         .acl(acl::TRANSACTION | acl::SLOW)
         .lock(Lock::All)
         .doc(
@@ -31,7 +31,7 @@ pub static COMMANDS: &[Cmd] = &[
             "Executes all commands in a transaction.",
         ),
     Cmd::new("discard", 1, discard)
-        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED)
         .acl(T)
         .doc(
             G,
@@ -40,9 +40,9 @@ pub static COMMANDS: &[Cmd] = &[
             "Discards a transaction.",
         ),
     Cmd::new("watch", -2, watch)
-        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED)
         .acl(T)
-        .specs(&[ks(&["RO"], 1, -1, 1)])
+        .specs(&[ks(kf::RO, 1, -1, 1)])
         .doc(
             G,
             "2.2.0",
@@ -144,12 +144,18 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     let start = ctx.effects.len();
     let mut replies = Vec::with_capacity(m.queue.len());
-    ctx.client.in_exec = true;
     for (cmd, argv) in &m.queue {
-        let reply = call(ctx.srv, ctx.client, ctx.dbs, cmd, argv, ctx.effects);
+        let reply = call(
+            ctx.srv,
+            ctx.client,
+            ctx.dbs,
+            cmd,
+            argv,
+            ctx.effects,
+            Caller::Exec,
+        );
         replies.push(with_own_frames(ctx.client, reply));
     }
-    ctx.client.in_exec = false;
     if ctx.effects.len() - start > 1 {
         let db = ctx.effects[start].0;
         ctx.effects

@@ -13,7 +13,7 @@ use rubedo_pubsub::notify;
 use rubedo_resp::{Frame, Protocol};
 
 use crate::args::{is, parse_i64};
-use crate::command::{acl, flag::*, ks, ks_keynum, Cmd};
+use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
 
@@ -23,14 +23,14 @@ const G: &str = "sorted-set";
 const W: u64 = acl::WRITE | acl::SORTEDSET;
 const R: u64 = acl::READ | acl::SORTEDSET;
 const RANDOM: &[&str] = &["nondeterministic_output"];
-const RO: &[crate::command::Spec] = &[ks(&["RO"], 1, 0, 1)];
-const ROA: &[crate::command::Spec] = &[ks(&["RO", "access"], 1, 0, 1)];
-const RWD: &[crate::command::Spec] = &[ks(&["RW", "delete"], 1, 0, 1)];
-const POP: &[crate::command::Spec] = &[ks(&["RW", "access", "delete"], 1, 0, 1)];
-const NUMKEYS: &[crate::command::Spec] = &[ks_keynum(&["RO", "access"], 1, 0, 1, 1)];
+const RO: &[crate::command::Spec] = &[ks(kf::RO, 1, 0, 1)];
+const ROA: &[crate::command::Spec] = &[ks(kf::RO | kf::ACCESS, 1, 0, 1)];
+const RWD: &[crate::command::Spec] = &[ks(kf::RW | kf::DELETE, 1, 0, 1)];
+const POP: &[crate::command::Spec] = &[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1)];
+const NUMKEYS: &[crate::command::Spec] = &[ks_keynum(kf::RO | kf::ACCESS, 1, 0, 1, 1)];
 const STORE_NUMKEYS: &[crate::command::Spec] = &[
-    ks(&["OW", "update"], 1, 0, 1),
-    ks_keynum(&["RO", "access"], 2, 0, 1, 1),
+    ks(kf::OW | kf::UPDATE, 1, 0, 1),
+    ks_keynum(kf::RO | kf::ACCESS, 2, 0, 1, 1),
 ];
 const LOGN: &str = "O(log(N)) where N is the number of elements in the sorted set.";
 const RANGE_CX: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.";
@@ -40,7 +40,7 @@ const INTER_CX: &str = "O(N*K)+O(M*log(M)) worst case with N being the smallest 
 const DIFF_CX: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.";
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("zadd", -4, zadd).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "update"], 1, 0, 1)])
+    Cmd::new("zadd", -4, zadd).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "Adds members with scores to a sorted set or updates their scores, with conditions; creates the key if needed."),
     Cmd::new("zcard", 2, zcard).flags(READONLY | FAST).acl(R | acl::FAST).specs(RO)
         .doc(G, "1.2.0", "O(1)", "Returns how many members a sorted set has."),
@@ -50,7 +50,7 @@ pub static COMMANDS: &[Cmd] = &[
         .doc(G, "6.2.0", DIFF_CX, "Returns the members of the first sorted set that none of the others hold."),
     Cmd::new("zdiffstore", -4, zdiffstore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(STORE_NUMKEYS)
         .doc(G, "6.2.0", DIFF_CX, "Stores the difference of sorted sets in a key."),
-    Cmd::new("zincrby", 4, zincrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(&["RW", "access", "update"], 1, 0, 1)])
+    Cmd::new("zincrby", 4, zincrby).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.2.0", LOGN, "Adds an increment to a member's score, creating the member (and key) if needed."),
     Cmd::new("zinter", -3, zinter).flags(READONLY).acl(R | acl::SLOW).specs(NUMKEYS)
         .doc(G, "6.2.0", INTER_CX, "Returns the intersection of sorted sets, with weights and an aggregate."),
@@ -60,7 +60,7 @@ pub static COMMANDS: &[Cmd] = &[
         .doc(G, "2.0.0", INTER_CX, "Stores the intersection of sorted sets in a key."),
     Cmd::new("zlexcount", 4, zlexcount).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
         .doc(G, "2.8.9", LOGN, "Counts the members within a lexicographic range."),
-    Cmd::new("zmpop", -4, zmpop).flags(WRITE).acl(W | acl::SLOW).specs(&[ks_keynum(&["RW", "access", "delete"], 1, 0, 1, 1)])
+    Cmd::new("zmpop", -4, zmpop).flags(WRITE).acl(W | acl::SLOW).specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1, 1)])
         .doc(G, "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "Pops the lowest- or highest-scored members of the first non-empty sorted set among several keys."),
     Cmd::new("zmscore", -3, zmscore).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
         .doc(G, "6.2.0", "O(N) where N is the number of members being requested.", "Returns the scores of several members."),
@@ -76,7 +76,7 @@ pub static COMMANDS: &[Cmd] = &[
         .doc(G, "2.8.9", RANGE_CX, "Returns members within a lexicographic range."),
     Cmd::new("zrangebyscore", -4, zrangebyscore).flags(READONLY).acl(R | acl::SLOW).specs(ROA)
         .doc(G, "1.0.5", RANGE_CX, "Returns members within a score range."),
-    Cmd::new("zrangestore", -5, zrangestore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(&["OW", "update"], 1, 0, 1), ks(&["RO", "access"], 2, 0, 1)])
+    Cmd::new("zrangestore", -5, zrangestore).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::OW | kf::UPDATE, 1, 0, 1), ks(kf::RO | kf::ACCESS, 2, 0, 1)])
         .doc(G, "6.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.", "Stores a range of a sorted set in another key."),
     Cmd::new("zrank", 3, zrank).flags(READONLY | FAST).acl(R | acl::FAST).specs(ROA)
         .doc(G, "2.0.0", LOGN, "Returns a member's rank in ascending score order."),

@@ -205,6 +205,13 @@ impl Outbox {
         }
     }
 
+    /// Keeps a frame of the client's own command that always follows its
+    /// reply (its own invalidations, its MONITOR line).
+    pub fn push_own_after(&self, frame: Bytes) {
+        self.own_any.store(true, Ordering::Release);
+        self.own.lock().after.push(frame);
+    }
+
     /// From now on the running command's own frames follow its reply.
     pub fn replied(&self) {
         self.own_any.store(true, Ordering::Release);

@@ -47,7 +47,7 @@ pub fn timeout_reply() -> Frame {
 pub struct Parked {
     pub client: Client,
     pub req: BlockRequest,
-    pub done: oneshot::Sender<(Frame, Client)>,
+    pub done: oneshot::Sender<(crate::outcome::Outcome, Client)>,
 }
 
 #[derive(Default)]
@@ -155,7 +155,10 @@ impl Blocking {
             Self::forget(&mut g, id, &parked.req);
             drop(g);
             self.waiting.fetch_sub(1, Relaxed);
-            let _ = parked.done.send((timeout_reply(), parked.client));
+            let _ = parked.done.send((
+                crate::outcome::Outcome::reply(timeout_reply()),
+                parked.client,
+            ));
             return;
         }
         g.parked.insert(id, parked);

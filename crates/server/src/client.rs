@@ -48,22 +48,12 @@ pub struct Client {
     pub reply: ReplyMode,
     /// Close the connection after writing the pending replies (QUIT).
     pub close: bool,
-    /// Out-of-band frames to write before the next reply (RESP3 push).
-    pub pushes: Vec<rubedo_resp::Frame>,
     /// Connected from a loopback address (for `enable-debug-command local`).
     pub is_local: bool,
-    /// Set by a blocking command that found nothing to serve.
-    pub block: Option<crate::blocking::BlockRequest>,
     /// Pub/sub subscriptions.
     pub subs: rubedo_pubsub::ClientSubs,
-    /// Set by a command whose replies went to the outbox (SUBSCRIBE and
-    /// friends): the connection then writes no reply of its own.
-    pub no_reply: bool,
     /// BCAST prefixes registered with CLIENT TRACKING.
     pub tracking_prefixes: std::collections::BTreeSet<Bytes>,
-    /// Frames to write right after the current reply (the client's own
-    /// invalidations, which Redis sends once the command has answered).
-    pub after_reply: Vec<Bytes>,
 }
 
 impl Client {
@@ -92,13 +82,9 @@ impl Client {
             watched: Vec::new(),
             reply: ReplyMode::On,
             close: false,
-            pushes: Vec::new(),
             is_local: false,
-            block: None,
             subs: Default::default(),
-            no_reply: false,
             tracking_prefixes: Default::default(),
-            after_reply: Vec::new(),
         }
     }
 }

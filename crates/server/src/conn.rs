@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use crate::blocking::{timeout_reply, BlockRequest, Parked};
 use crate::client::{Client, ReplyMode};
 use crate::exec::{execute, serve_blocked, Server};
+use crate::outcome::{Answer, Outcome};
 use crate::state::ClientInfo;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -165,9 +166,15 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     if !client.info.outbox.is_empty() {
                         client.info.outbox.drain_into(&mut out, usize::MAX);
                     }
-                    let mut reply = execute(server, client, argv);
-                    if let Some(req) = client.block.take() {
+                    let mut outcome = execute(server, client, argv);
+                    if matches!(outcome.answer, Answer::Block(_)) {
+                        let Answer::Block(req) =
+                            std::mem::replace(&mut outcome.answer, Answer::Silent)
+                        else {
+                            unreachable!("checked above")
+                        };
                         // Earlier replies of the pipeline go out before we wait.
+                        out.extend_from_slice(&outcome.before);
                         if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
                             return;
                         }
@@ -178,7 +185,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                             wake: wake.as_mut(),
                         };
                         match wait_blocked(server, client, req, waiting).await {
-                            Some(r) => reply = r,
+                            Some(o) => outcome = o,
                             None => return,
                         }
                         // Sent while it waited (before it was served): first.
@@ -186,20 +193,12 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                             client.info.outbox.drain_into(&mut out, usize::MAX);
                         }
                     }
-                    for p in client.pushes.drain(..) {
-                        encode(&p, client.proto, &mut out);
-                    }
-                    // The command's frames to its own client around its reply.
-                    let mut own_after = BytesMut::new();
-                    client.info.outbox.take_own(&mut out, &mut own_after);
-                    // A command that answered through the outbox writes no
-                    // reply here, but CLIENT REPLY SKIP still counts it.
-                    let own = !std::mem::take(&mut client.no_reply);
-                    write_reply(client, own.then_some(&reply), &mut out);
-                    out.extend_from_slice(&own_after);
-                    for f in client.after_reply.drain(..) {
-                        out.extend_from_slice(&f);
-                    }
+                    // The command's frames to its own client around its
+                    // answer; a silent command (its answer went as its own
+                    // frames) still counts for CLIENT REPLY SKIP.
+                    out.extend_from_slice(&outcome.before);
+                    write_reply(client, outcome.frame(), &mut out);
+                    out.extend_from_slice(&outcome.after);
                     if client.close || client.info.killed.load(Relaxed) {
                         fatal = true;
                         break;
@@ -224,9 +223,9 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         // sends them once per event-loop iteration).
         if srv.tracking.clients() > 0 {
             crate::tracking::broadcast(srv, Some(client), server.ks.now_ms());
-            for f in client.after_reply.drain(..) {
-                out.extend_from_slice(&f);
-            }
+            let mut own_after = BytesMut::new();
+            client.info.outbox.take_own(&mut out, &mut own_after);
+            out.extend_from_slice(&own_after);
         }
         if inbuf.len() as u64 > srv.config.query_buffer_limit.load(Relaxed) {
             fatal = true;
@@ -266,7 +265,7 @@ async fn wait_blocked<K: Keyspace>(
     client: &mut Client,
     req: BlockRequest,
     waiting: Waiting<'_, '_>,
-) -> Option<Frame> {
+) -> Option<Outcome> {
     let Waiting {
         stream,
         inbuf,
@@ -307,9 +306,9 @@ async fn wait_blocked<K: Keyspace>(
         };
         let ended: Frame = tokio::select! {
             r = &mut rx => {
-                let (reply, c) = r.ok()?;
+                let (outcome, c) = r.ok()?;
                 *client = c;
-                return Some(reply);
+                return Some(outcome);
             }
             _ = sleep => timeout_reply(),
             // Messages for a blocked client (a RESP3 subscriber, a monitor...)
@@ -340,17 +339,17 @@ async fn wait_blocked<K: Keyspace>(
         return match srv.blocking.cancel(id) {
             Some(p) => {
                 *client = p.client;
-                Some(ended)
+                Some(Outcome::reply(ended))
             }
             // Being retried right now: the retry answers (served or not).
             None => {
-                let (reply, c) = rx.await.ok()?;
+                let (outcome, c) = rx.await.ok()?;
                 *client = c;
                 srv.blocking.clear_cancel(id);
-                Some(if reply == timeout_reply() {
-                    ended
+                Some(if outcome.frame() == Some(&timeout_reply()) {
+                    Outcome::reply(ended)
                 } else {
-                    reply
+                    outcome
                 })
             }
         };
@@ -362,7 +361,7 @@ async fn wait_blocked<K: Keyspace>(
 async fn reclaim(
     srv: &crate::state::Shared,
     id: u64,
-    rx: oneshot::Receiver<(Frame, Client)>,
+    rx: oneshot::Receiver<(Outcome, Client)>,
     client: &mut Client,
 ) {
     if let Some(p) = srv.blocking.cancel(id) {

@@ -26,6 +26,8 @@ pub struct Ctx<'a, 'b> {
     pub rewritten: bool,
     /// Who runs the command (a client, EXEC, a blocked client's retry).
     pub caller: crate::exec::Caller,
+    /// An answer other than the handler's reply frame (block, silence).
+    pub answer: Option<crate::outcome::Answer>,
 }
 
 impl<'a, 'b> Ctx<'a, 'b> {
@@ -98,6 +100,24 @@ impl<'a, 'b> Ctx<'a, 'b> {
         if self.notifying() {
             self.client.info.outbox.replied();
         }
+    }
+
+    /// Parks the client instead of replying, until one of the request's
+    /// keys is ready (the handler's own reply frame is then not sent).
+    pub fn block(&mut self, req: crate::blocking::BlockRequest) {
+        self.answer = Some(crate::outcome::Answer::Block(req));
+    }
+
+    /// Sends no reply frame: the command answered with its own frames.
+    pub fn silence(&mut self) {
+        self.answer = Some(crate::outcome::Answer::Silent);
+    }
+
+    /// Sends the client `frame` ahead of the reply (RESP3 out-of-band data).
+    pub fn push_own(&mut self, frame: &rubedo_resp::Frame) {
+        let mut b = bytes::BytesMut::new();
+        rubedo_resp::encode(frame, self.client.proto, &mut b);
+        self.client.info.outbox.push_own(b.freeze());
     }
 
     /// True if keyspace notifications are on (for work done only to tell them).

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rubedo_engine::{Dbs, Events, Keyspace, Scope};
 use rubedo_resp::Frame;
 
@@ -13,6 +13,7 @@ use crate::client::{Client, Multi};
 use crate::command::{flag, sub_of, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::CmdError;
+use crate::outcome::{Answer, Outcome};
 use crate::propagate::Effect;
 use crate::state::Shared;
 
@@ -92,8 +93,8 @@ impl Caller {
     }
 }
 
-/// Runs one command from a client and returns its reply.
-pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<Bytes>) -> Frame {
+/// Runs one command from a client and returns what it leaves the client.
+pub fn execute<K: Keyspace>(server: &Server<K>, client: &mut Client, argv: Vec<Bytes>) -> Outcome {
     execute_as(server, client, argv, Caller::Client)
 }
 
@@ -102,7 +103,7 @@ fn execute_as<K: Keyspace>(
     client: &mut Client,
     argv: Vec<Bytes>,
     caller: Caller,
-) -> Frame {
+) -> Outcome {
     let is_client_cmd = argv[0].eq_ignore_ascii_case(b"client");
     let reply = dispatch(server, client, argv, caller);
     // CLIENT CACHING applies to the next command only (or to a whole
@@ -124,7 +125,7 @@ fn dispatch<K: Keyspace>(
     client: &mut Client,
     argv: Vec<Bytes>,
     caller: Caller,
-) -> Frame {
+) -> Outcome {
     let srv = &server.shared;
     let cmd = match resolve(srv, &argv) {
         Ok(c) => c,
@@ -133,15 +134,16 @@ fn dispatch<K: Keyspace>(
                 .table
                 .get(&argv[0])
                 .is_some_and(|c| c.has(flag::RUNS_QUEUE));
-            return reject(srv, client, None, exec, e);
+            return Outcome::reply(reject(srv, client, None, exec, e));
         }
     };
     if caller == Caller::Client {
         if let Err(e) = admit(srv, client, cmd) {
-            return reject(srv, client, Some(cmd), cmd.has(flag::RUNS_QUEUE), e);
+            let exec = cmd.has(flag::RUNS_QUEUE);
+            return Outcome::reply(reject(srv, client, Some(cmd), exec, e));
         }
         if client.multi.is_some() && !cmd.has(flag::NOT_QUEUED) {
-            return queue(srv, client, cmd, argv);
+            return Outcome::reply(queue(srv, client, cmd, argv));
         }
     }
     run(server, client, cmd, argv, caller)
@@ -204,7 +206,7 @@ fn run<K: Keyspace>(
     cmd: &'static Cmd,
     argv: Vec<Bytes>,
     caller: Caller,
-) -> Frame {
+) -> Outcome {
     let srv = &server.shared;
     let keys: smallvec::SmallVec<[&[u8]; 4]>;
     let scope = match cmd.lock {
@@ -258,9 +260,9 @@ pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
                 // A key of another type does not serve a waiter (Redis only
                 // serves a list waiter from a list): it keeps waiting. A
                 // WRONGTYPE from elsewhere (BLMOVE's destination) is its answer.
-                let wrong_type = matches!(&reply, Frame::Error(e) if e.starts_with(b"WRONGTYPE"))
+                let wrong_type = matches!(reply.frame(), Some(Frame::Error(e)) if e.starts_with(b"WRONGTYPE"))
                     && !holds_kind(server, db, &key, p.req.pops);
-                if p.client.block.take().is_some() || wrong_type {
+                if matches!(reply.answer, Answer::Block(_)) || wrong_type {
                     b.put_back(id, p);
                     break;
                 }
@@ -344,7 +346,7 @@ pub fn call(
     argv: &[Bytes],
     effects: &mut Vec<(usize, Vec<Bytes>)>,
     caller: Caller,
-) -> Frame {
+) -> Outcome {
     let handler = cmd.handler.expect("containers resolve to a subcommand");
     let id = srv.table.id(cmd);
     let notify_flags = srv.config.notify_flags.load(Relaxed);
@@ -367,8 +369,10 @@ pub fn call(
         effects,
         rewritten: false,
         caller,
+        answer: None,
     };
     let mut result = handler(&mut ctx);
+    let answer = ctx.answer.take();
     if ctx.dirty > 0 {
         ctx.signal_writes();
     } else {
@@ -416,7 +420,7 @@ pub fn call(
             effects.push((db, argv.to_vec()));
         }
     }
-    match result {
+    let frame = match result {
         Ok(f) => {
             if let Frame::Error(e) = &f {
                 st.failed.fetch_add(1, Relaxed);
@@ -432,6 +436,17 @@ pub fn call(
             }
             f
         }
+    };
+    let answer = match answer {
+        Some(a) if !matches!(frame, Frame::Error(_)) => a,
+        _ => Answer::Reply(frame),
+    };
+    let (mut before, mut after) = (BytesMut::new(), BytesMut::new());
+    client.info.outbox.take_own(&mut before, &mut after);
+    Outcome {
+        before,
+        answer,
+        after,
     }
 }
 

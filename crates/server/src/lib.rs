@@ -17,6 +17,7 @@ pub mod error;
 pub mod exec;
 pub mod info;
 pub mod monitor;
+pub mod outcome;
 pub mod propagate;
 pub mod server;
 pub mod state;

@@ -74,7 +74,7 @@ pub fn feed(srv: &Shared, client: &mut Client, cmd: &Cmd, argv: &[Bytes], now_ms
     let monitors: Vec<Arc<ClientInfo>> = srv.monitors.list.lock().clone();
     for m in monitors {
         if m.id == client.id {
-            client.after_reply.push(frame.clone());
+            client.info.outbox.push_own_after(frame.clone());
         } else {
             srv.hub.deliver(&m, frame.clone(), now_ms, 0);
         }

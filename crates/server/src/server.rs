@@ -349,7 +349,8 @@ impl<K: Keyspace> Harness<K> {
 
     /// Runs one command given as its arguments.
     pub fn run_argv(&mut self, argv: Vec<Bytes>) -> Frame {
-        execute(&self.server, &mut self.client, argv)
+        let proto = self.client.proto;
+        execute(&self.server, &mut self.client, argv).into_frame(proto)
     }
 
     /// Runs one command given as words.
@@ -358,6 +359,6 @@ impl<K: Keyspace> Harness<K> {
             .iter()
             .map(|w| Bytes::copy_from_slice(w.as_bytes()))
             .collect();
-        execute(&self.server, &mut self.client, argv)
+        self.run_argv(argv)
     }
 }

@@ -402,7 +402,7 @@ fn send(srv: &Shared, c: &ClientInfo, payload: Payload, me: Option<&mut Client>,
 
 fn deliver(srv: &Shared, to: &ClientInfo, frame: Bytes, me: Option<&mut Client>, now: u64) {
     match me {
-        Some(m) if m.id == to.id => m.after_reply.push(frame),
+        Some(m) if m.id == to.id => m.info.outbox.push_own_after(frame),
         _ => srv.hub.deliver(to, frame, now, 0),
     }
 }

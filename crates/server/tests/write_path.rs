@@ -143,9 +143,8 @@ fn run_all<K: Keyspace>(make: impl Fn() -> Harness<K>, written: &mut BTreeSet<&'
             let before = fingerprint(&h);
             h.server.shared.signal_tap.take();
             h.server.shared.signal_tap.take_flushed();
-            h.run_argv(argv);
             // A blocking command that found nothing is not parked here.
-            h.client.block = None;
+            h.run_argv(argv);
             let after = fingerprint(&h);
             let signals: BTreeSet<(usize, Vec<u8>)> = h
                 .server

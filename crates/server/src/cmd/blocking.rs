@@ -104,7 +104,7 @@ fn block(
     if !ctx.caller.may_block() {
         return Ok(nil);
     }
-    ctx.client.block = Some(BlockRequest {
+    ctx.block(BlockRequest {
         db: ctx.client.db,
         keys: keys.to_vec(),
         pops,

@@ -291,7 +291,7 @@ fn protocol(ctx: &mut Ctx) -> CmdResult {
         if ctx.client.proto != Protocol::Resp3 {
             return Err(err("RESP2 is not supported by this command"));
         }
-        ctx.client.pushes.push(Frame::Push(vec![
+        ctx.push_own(&Frame::Push(vec![
             bulk("server-cpu-usage"),
             Frame::Integer(42),
         ]));

@@ -206,7 +206,7 @@ fn change(ctx: &mut Ctx, kind: Kind, on: bool) -> CmdResult {
         hub.unsubscribe(&info, &mut ctx.client.subs, kind, names, now);
     }
     sync_counts(ctx);
-    ctx.client.no_reply = true;
+    ctx.silence();
     Ok(Frame::ok())
 }
 

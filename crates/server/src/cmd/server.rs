@@ -227,7 +227,7 @@ fn monitor(ctx: &mut Ctx) -> CmdResult {
         return Err(err("MONITOR isn't allowed for DENY BLOCKING client"));
     }
     if ctx.client.info.monitor.load(Relaxed) {
-        ctx.client.no_reply = true;
+        ctx.silence();
         return Ok(Frame::ok());
     }
     ctx.srv.monitors.add(ctx.client.info.clone());

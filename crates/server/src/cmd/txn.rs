@@ -145,7 +145,10 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     let start = ctx.effects.len();
     let mut replies = Vec::with_capacity(m.queue.len());
     for (cmd, argv) in &m.queue {
-        let reply = call(
+        // Frames a command sent its own client (messages, notifications,
+        // SUBSCRIBE's confirmations) go where Redis writes them: in the
+        // element's place, around its reply (or instead of it).
+        let outcome = call(
             ctx.srv,
             ctx.client,
             ctx.dbs,
@@ -154,7 +157,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
             ctx.effects,
             Caller::Exec,
         );
-        replies.push(with_own_frames(ctx.client, reply));
+        replies.push(outcome.into_frame(ctx.client.proto));
     }
     if ctx.effects.len() - start > 1 {
         let db = ctx.effects[start].0;
@@ -165,21 +168,4 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
             .push((last_db, vec![Bytes::from_static(b"EXEC")]));
     }
     Ok(Frame::Array(replies))
-}
-
-/// One element of EXEC's reply. Frames the command sent its own client
-/// (messages, notifications, SUBSCRIBE's confirmations) go where Redis writes
-/// them: in the element's place, ahead of its reply (or instead of it).
-fn with_own_frames(client: &mut crate::client::Client, reply: Frame) -> Frame {
-    let (mut own, mut after) = (bytes::BytesMut::new(), bytes::BytesMut::new());
-    let frames = client.info.outbox.take_own(&mut own, &mut after);
-    let silent = std::mem::take(&mut client.no_reply);
-    if frames == 0 && !silent {
-        return reply;
-    }
-    if !silent {
-        rubedo_resp::encode(&reply, client.proto, &mut own);
-    }
-    own.extend_from_slice(&after);
-    Frame::Raw(own.freeze())
 }

@@ -146,6 +146,7 @@ fn tty_into(out: &mut Vec<u8>, frame: &Frame, prefix: &[u8]) {
             out.extend_from_slice(b);
             return;
         }
+        Frame::Pairs(p) => return tty_into(out, &nested(p), prefix),
         Frame::Array(items) => Members::List(items, b')'),
         Frame::Push(items) => Members::List(items, b')'),
         Frame::Set(items) => Members::List(items, b'~'),
@@ -222,6 +223,7 @@ fn raw_into(out: &mut Vec<u8>, frame: &Frame, delim: &[u8]) {
         Frame::Null | Frame::NullArray => {}
         Frame::Attribute(_, inner) => raw_into(out, inner, delim),
         Frame::Raw(b) => out.extend_from_slice(b),
+        Frame::Pairs(p) => raw_into(out, &nested(p), delim),
         Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -241,6 +243,16 @@ fn raw_into(out: &mut Vec<u8>, frame: &Frame, delim: &[u8]) {
             }
         }
     }
+}
+
+/// Pairs (built only by the server) shown as RESP3 reads them.
+fn nested(pairs: &[(Frame, Frame)]) -> Frame {
+    Frame::Array(
+        pairs
+            .iter()
+            .map(|(a, b)| Frame::Array(vec![a.clone(), b.clone()]))
+            .collect(),
+    )
 }
 
 /// A double as Redis writes it on the wire (C's `%.17g`), which is what

@@ -13,7 +13,8 @@ const CRLF: &[u8] = b"\r\n";
 /// Writes `frame` to `out` in protocol `proto`.
 ///
 /// RESP2 downgrades: null → `$-1`, null array → `*-1`, map → flat array of
-/// 2N items, set and push → array, double → bulk string of its text, boolean →
+/// 2N items, pairs → flat array of 2N items (nested two-element arrays in
+/// RESP3), set and push → array, double → bulk string of its text, boolean →
 /// `:1` / `:0`, big number → bulk string, verbatim → bulk string of the data,
 /// attribute → only the annotated value.
 pub fn encode(frame: &Frame, proto: Protocol, out: &mut BytesMut) {
@@ -35,6 +36,22 @@ pub fn encode(frame: &Frame, proto: Protocol, out: &mut BytesMut) {
             for (k, v) in pairs {
                 encode(k, proto, out);
                 encode(v, proto, out);
+            }
+        }
+        Frame::Pairs(pairs) => {
+            if proto == Protocol::Resp3 {
+                write_array_len(out, pairs.len());
+                for (a, b) in pairs {
+                    write_array_len(out, 2);
+                    encode(a, proto, out);
+                    encode(b, proto, out);
+                }
+            } else {
+                write_array_len(out, pairs.len() * 2);
+                for (a, b) in pairs {
+                    encode(a, proto, out);
+                    encode(b, proto, out);
+                }
             }
         }
         Frame::Set(items) => {
@@ -393,6 +410,23 @@ mod tests {
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn pairs_nest_in_resp3_and_flatten_in_resp2() {
+        let p = Frame::Pairs(vec![
+            (Frame::Bulk(b("a")), Frame::Double(1.5)),
+            (Frame::Bulk(b("b")), Frame::Double(2.0)),
+        ]);
+        assert_eq!(
+            enc(&p, Protocol::Resp2),
+            b"*4\r\n$1\r\na\r\n$3\r\n1.5\r\n$1\r\nb\r\n$1\r\n2\r\n"
+        );
+        assert_eq!(
+            enc(&p, Protocol::Resp3),
+            b"*2\r\n*2\r\n$1\r\na\r\n,1.5\r\n*2\r\n$1\r\nb\r\n,2\r\n"
+        );
+        assert_eq!(enc(&Frame::Pairs(vec![]), Protocol::Resp3), b"*0\r\n");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum Frame {
     Array(Vec<Frame>),
     /// `%N` (RESP3); a flat array of 2N items in RESP2.
     Map(Vec<(Frame, Frame)>),
+    /// Pairs (member and score, field and value): in RESP3 an array of
+    /// two-element arrays, in RESP2 one flat array of 2N items. Handlers
+    /// build it once; only the encoder knows the protocol.
+    Pairs(Vec<(Frame, Frame)>),
     /// `~N` (RESP3); an array in RESP2.
     Set(Vec<Frame>),
     /// `,1.5` (RESP3); a bulk string in RESP2.
@@ -54,6 +58,33 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// The frame with every [`Frame::Pairs`] laid out as `proto` writes it
+    /// (nested two-element arrays in RESP3, one flat array in RESP2): the
+    /// shape a client of that protocol decodes. For in-process callers
+    /// that compare frames rather than bytes.
+    pub fn laid_out(self, proto: crate::Protocol) -> Frame {
+        let lay = |f: Frame| f.laid_out(proto);
+        match self {
+            Frame::Pairs(pairs) if proto == crate::Protocol::Resp3 => Frame::Array(
+                pairs
+                    .into_iter()
+                    .map(|(a, b)| Frame::Array(vec![lay(a), lay(b)]))
+                    .collect(),
+            ),
+            Frame::Pairs(pairs) => Frame::Array(
+                pairs
+                    .into_iter()
+                    .flat_map(|(a, b)| [lay(a), lay(b)])
+                    .collect(),
+            ),
+            Frame::Array(v) => Frame::Array(v.into_iter().map(lay).collect()),
+            Frame::Set(v) => Frame::Set(v.into_iter().map(lay).collect()),
+            Frame::Push(v) => Frame::Push(v.into_iter().map(lay).collect()),
+            Frame::Map(m) => Frame::Map(m.into_iter().map(|(a, b)| (lay(a), lay(b))).collect()),
+            f => f,
+        }
+    }
+
     /// `+OK`
     pub fn ok() -> Frame {
         Frame::Simple(Bytes::from_static(b"OK"))

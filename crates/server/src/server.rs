@@ -350,7 +350,11 @@ impl<K: Keyspace> Harness<K> {
     /// Runs one command given as its arguments.
     pub fn run_argv(&mut self, argv: Vec<Bytes>) -> Frame {
         let proto = self.client.proto;
-        execute(&self.server, &mut self.client, argv).into_frame(proto)
+        // Laid out as the client's protocol writes it, so tests compare
+        // what a client of that protocol would decode.
+        execute(&self.server, &mut self.client, argv)
+            .into_frame(proto)
+            .laid_out(proto)
     }
 
     /// Runs one command given as words.

@@ -7,7 +7,7 @@ use rubedo_engine::glob::glob_match;
 use rubedo_engine::types::hash::{self as ht, Hash, Limits};
 use rubedo_engine::Error as EngineError;
 use rubedo_pubsub::notify;
-use rubedo_resp::{Frame, Protocol};
+use rubedo_resp::Frame;
 
 use crate::command::{acl, flag::*, kf, ks, Cmd};
 use crate::ctx::Ctx;
@@ -263,26 +263,17 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(err("value is out of range"));
     }
-    let resp3 = ctx.client.proto == Protocol::Resp3;
     with_hash(ctx, Frame::Array(Vec::new()), |h| {
-        rand_fields(h, l, withvalues, resp3)
+        rand_fields(h, l, withvalues)
     })
 }
 
 /// HRANDFIELD with a count: distinct fields for a positive count, possibly
-/// repeated ones for a negative count. With values, RESP3 gets [field, value]
-/// pairs and RESP2 a flat list.
-fn rand_fields(h: &Hash, l: i64, withvalues: bool, resp3: bool) -> Frame {
+/// repeated ones for a negative count; with values, field/value pairs.
+fn rand_fields(h: &Hash, l: i64, withvalues: bool) -> Frame {
     let mut out = Vec::new();
-    let push = |out: &mut Vec<Frame>, f: &[u8], v: &[u8]| {
-        if !withvalues {
-            out.push(bulk(f));
-        } else if resp3 {
-            out.push(Frame::Array(vec![bulk(f), bulk(v)]));
-        } else {
-            out.push(bulk(f));
-            out.push(bulk(v));
-        }
+    let push = |out: &mut Vec<(Frame, Frame)>, f: &[u8], v: &[u8]| {
+        out.push((bulk(f), if withvalues { bulk(v) } else { Frame::Null }));
     };
     let count = l.unsigned_abs();
     let mut rng = rand::thread_rng();
@@ -312,7 +303,11 @@ fn rand_fields(h: &Hash, l: i64, withvalues: bool, resp3: bool) -> Frame {
             push(&mut out, pairs[i].0, pairs[i].1);
         }
     }
-    Frame::Array(out)
+    if withvalues {
+        Frame::Pairs(out)
+    } else {
+        Frame::Array(out.into_iter().map(|(f, _)| f).collect())
+    }
 }
 
 fn hscan(ctx: &mut Ctx) -> CmdResult {

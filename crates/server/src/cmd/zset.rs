@@ -10,7 +10,7 @@ use rubedo_engine::types::zset::{
     ZSet,
 };
 use rubedo_pubsub::notify;
-use rubedo_resp::{Frame, Protocol};
+use rubedo_resp::Frame;
 
 use crate::args::{is, parse_i64};
 use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
@@ -117,26 +117,20 @@ fn limits(ctx: &Ctx) -> Limits {
     }
 }
 
-fn resp3(ctx: &Ctx) -> bool {
-    ctx.client.proto == Protocol::Resp3
-}
-
 /// Members (with scores if asked) as Redis replies them: a flat array in RESP2, an array
 /// of [member, score] pairs in RESP3.
-fn items_reply(nested: bool, items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Frame {
-    let mut out = Vec::with_capacity(items.len() * if withscores && !nested { 2 } else { 1 });
-    for (m, s) in items {
-        let m = Frame::Bulk(Bytes::from(m));
-        if !withscores {
-            out.push(m);
-        } else if nested {
-            out.push(Frame::Array(vec![m, Frame::Double(s)]));
-        } else {
-            out.push(m);
-            out.push(Frame::Double(s));
-        }
+fn items_reply(items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Frame {
+    let member = |m: Vec<u8>| Frame::Bulk(Bytes::from(m));
+    if withscores {
+        Frame::Pairs(
+            items
+                .into_iter()
+                .map(|(m, s)| (member(m), Frame::Double(s)))
+                .collect(),
+        )
+    } else {
+        Frame::Array(items.into_iter().map(|(m, _)| member(m)).collect())
     }
-    Frame::Array(out)
 }
 
 /// Parses a number as C's strtod does for scores and range bounds, with the
@@ -574,7 +568,7 @@ fn zrange_generic(
     };
     drop(db);
     match store {
-        None => Ok(items_reply(resp3(ctx), items, withscores)),
+        None => Ok(items_reply(items, withscores)),
         Some(dst) => {
             let lim = limits(ctx);
             let mut out = ZSet::new();
@@ -807,7 +801,6 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
         None => None,
     };
     let key = &ctx.argv[1];
-    let nested = count.is_some() && resp3(ctx);
     if count == Some(0) {
         zt::get(&mut ctx.db(), key)?;
         return Ok(Frame::Array(Vec::new()));
@@ -821,7 +814,17 @@ fn zpop_generic(ctx: &mut Ctx, max: bool) -> CmdResult {
     ctx.dirty += popped.len() as u64;
     ctx.notify(notify::ZSET, pop_event(max), key);
     ctx.notify_del_if_gone(key);
-    Ok(items_reply(nested, popped, true))
+    // Without a count the one member and its score are a flat pair, in
+    // either protocol.
+    Ok(match count {
+        Some(_) => items_reply(popped, true),
+        None => Frame::Array(
+            popped
+                .into_iter()
+                .flat_map(|(m, s)| [Frame::Bulk(Bytes::from(m)), Frame::Double(s)])
+                .collect(),
+        ),
+    })
 }
 
 fn zpopmin(ctx: &mut Ctx) -> CmdResult {
@@ -872,9 +875,13 @@ pub fn parse_mpop(argv: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), 
     Ok((&argv[at + 1..where_idx], max, count))
 }
 
-/// ZMPOP's reply: `[key, [[member, score], ...]]`.
+/// ZMPOP's reply: `[key, [[member, score], ...]]`, nested in RESP2 too.
 pub fn mpop_reply(key: Bytes, popped: Vec<(Vec<u8>, f64)>) -> Frame {
-    Frame::Array(vec![Frame::Bulk(key), items_reply(true, popped, true)])
+    let pairs = popped
+        .into_iter()
+        .map(|(m, s)| Frame::Array(vec![Frame::Bulk(Bytes::from(m)), Frame::Double(s)]))
+        .collect();
+    Frame::Array(vec![Frame::Bulk(key), Frame::Array(pairs)])
 }
 
 fn zmpop(ctx: &mut Ctx) -> CmdResult {
@@ -895,7 +902,6 @@ fn zmpop(ctx: &mut Ctx) -> CmdResult {
 fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let key = &argv[1];
-    let nested = resp3(ctx);
     if argv.len() == 2 {
         let mut db = ctx.db();
         return Ok(match zt::read(&mut db, key)? {
@@ -949,7 +955,7 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
             })
             .collect()
     };
-    Ok(items_reply(nested, items, withscores))
+    Ok(items_reply(items, withscores))
 }
 
 fn zscan(ctx: &mut Ctx) -> CmdResult {
@@ -1169,7 +1175,7 @@ fn setop_generic(
             z.shrink_if_fits(lim);
             Ok(Frame::Integer(store_result(ctx, dst, z)))
         }
-        None => Ok(items_reply(resp3(ctx), z.to_vec(), withscores)),
+        None => Ok(items_reply(z.to_vec(), withscores)),
     }
 }
 

@@ -15,6 +15,10 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of a reply a mismatch report shows.
 const SHOW: usize = 300;
+/// How long the end-of-connection probe waits for the reference's answer. A PING is
+/// answered at once unless the connection cannot answer (blocked, `CLIENT REPLY OFF`):
+/// then the reference stays silent, and so must the candidate for as long.
+const PROBE_GRACE: Duration = Duration::from_millis(300);
 
 pub struct Opts {
     pub release: bool,
@@ -162,6 +166,40 @@ impl Target {
             *slot = None;
         }
     }
+
+    /// Connection `n` if it is open (never opens one).
+    fn open_conn(&mut self, n: usize) -> Option<&mut Conn> {
+        self.conns.get_mut(n).and_then(Option::as_mut)
+    }
+
+    /// Sends the end-of-connection probe on connection `n`, if it is open.
+    fn send_probe(&mut self, n: usize) -> Option<Result<(), Outcome>> {
+        let c = self.open_conn(n)?;
+        Some(
+            c.send(&resp::encode_command(&[b"PING".to_vec()]))
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+                        Outcome::Closed
+                    }
+                    _ => Outcome::Failed(format!("send: {e}")),
+                }),
+        )
+    }
+
+    /// Reads the frame that follows the probe on connection `n`.
+    fn read_probe(&mut self, n: usize, sent: Result<(), Outcome>, deadline: Instant) -> Outcome {
+        match (sent, self.open_conn(n)) {
+            (Err(o), _) => o,
+            (Ok(()), Some(c)) => c.read_reply(deadline),
+            (Ok(()), None) => Outcome::Closed,
+        }
+    }
+}
+
+/// A MONITOR line (`+<secs>.<usecs> [...`), which the probe compares masked: a
+/// monitoring connection sees the other connections' probes.
+fn is_monitor_line(o: &Outcome) -> bool {
+    matches!(o, Outcome::Reply(b) if b.len() > 1 && b[0] == b'+' && b[1].is_ascii_digit())
 }
 
 #[derive(Default)]
@@ -298,6 +336,74 @@ impl Run {
         }
     }
 
+    /// Checks that nothing more arrives on connection `n` after its last expected
+    /// reply (at the end of the file, and before `!close`): a PING goes to every
+    /// server on that connection and the next frame is compared with the reference's.
+    /// A candidate with a stray push or an extra reply still queued shows it there
+    /// instead of the reference's answer. The reference gets the same probe, so a
+    /// subscribed (`pong` array), MONITOR (the feed comes first), MULTI (`QUEUED`),
+    /// blocked or `CLIENT REPLY OFF` (silence) connection is compared as it is.
+    fn probe(
+        &mut self,
+        ref_t: &mut Target,
+        targets: &mut [Option<Target>],
+        cands: &mut [Cand],
+        file: &str,
+        n: usize,
+        last_line: usize,
+    ) {
+        let Some(ref_sent) = ref_t.send_probe(n) else {
+            // Closed on the reference; a candidate that kept it open was reported
+            // when the reference's close was compared.
+            return;
+        };
+        let sent: Vec<Option<Result<(), Outcome>>> = targets
+            .iter_mut()
+            .map(|t| match t {
+                Some(t) if !t.aborted => t.send_probe(n),
+                _ => None,
+            })
+            .collect();
+        let grace = Instant::now() + PROBE_GRACE;
+        let expected = ref_t.read_probe(n, ref_sent, grace);
+        // A silent reference waited the grace: the candidates get the same time.
+        // Otherwise they get the normal reply timeout.
+        let deadline = if expected == Outcome::Timeout {
+            grace
+        } else {
+            Instant::now() + REPLY_TIMEOUT
+        };
+        if self.verbose {
+            println!(
+                "  {file}: end of connection {n}: PING\n    redis: {}",
+                expected.show(SHOW)
+            );
+        }
+        for ((c, t), s) in cands.iter_mut().zip(targets.iter_mut()).zip(sent) {
+            let (Some(t), Some(s)) = (t.as_mut(), s) else {
+                continue;
+            };
+            let actual = t.read_probe(n, s, deadline);
+            if self.verbose {
+                println!("    {}: {}", c.spec.label, actual.show(SHOW));
+            }
+            let same = actual == expected
+                || (is_monitor_line(&expected)
+                    && actual.monitor_masked() == expected.monitor_masked());
+            if !same {
+                c.stats.mismatches += 1;
+                println!(
+                    "MISMATCH ({}) {file}: connection {n} after its last line ({file}:{last_line}): \
+                     the next frame after a probing PING differs (an extra or missing reply or push?)\n    \
+                     expected: {}\n    actual:   {}",
+                    c.spec.label,
+                    expected.show(SHOW),
+                    actual.show(SHOW)
+                );
+            }
+        }
+    }
+
     /// Runs one scenario file on the reference and every live candidate.
     fn file(&mut self, reference: &Server, cands: &mut [Cand], sc: &Scenario, tmp: &Path) {
         let setup = resp::command(reference.port, &["FLUSHALL"], REPLY_TIMEOUT);
@@ -334,6 +440,9 @@ impl Run {
             targets.push(Some(Target::new(srv.port)));
         }
 
+        // The last line sent on each connection number, for the end-of-connection probe.
+        let mut last_line = [0usize; scenario::MAX_CONNS];
+        let mut ref_broken_file = false;
         for line in &sc.lines {
             let where_ = format!("{}:{}", sc.name, line.no);
             match &line.step {
@@ -343,10 +452,13 @@ impl Run {
                     targets.iter_mut().flatten().for_each(|t| t.cur = *n);
                 }
                 Step::Close => {
+                    let n = ref_t.cur;
+                    self.probe(&mut ref_t, &mut targets, cands, &sc.name, n, last_line[n]);
                     ref_t.close();
                     targets.iter_mut().flatten().for_each(Target::close);
                 }
                 Step::Send { action, check } => {
+                    last_line[ref_t.cur] = line.no;
                     let deadline = Instant::now() + REPLY_TIMEOUT;
                     // Send everywhere first, then read: the servers work at the
                     // same time, so blocking commands and timers line up.
@@ -394,6 +506,7 @@ impl Run {
                         let same = match check {
                             Check::Exact => actual == expected,
                             Check::Sorted => actual.sorted() == expected.sorted(),
+                            Check::SortedPairs => actual.sorted_pairs() == expected.sorted_pairs(),
                             Check::Type => actual.same_type(&expected),
                             Check::Any => actual.same_kind(&expected),
                             Check::NoReply => true,
@@ -403,6 +516,7 @@ impl Run {
                             c.stats.mismatches += 1;
                             let how = match check {
                                 Check::Sorted => " (compared sorted)",
+                                Check::SortedPairs => " (compared sorted by pairs)",
                                 Check::Type => " (type only)",
                                 Check::Any => " (reply kind only)",
                                 Check::Monitor => " (time and address masked)",
@@ -431,9 +545,16 @@ impl Run {
                             expected.show(SHOW),
                             sc.name
                         );
+                        ref_broken_file = true;
                         break;
                     }
                 }
+            }
+        }
+        if !ref_broken_file {
+            let open = ref_t.conns.len();
+            for (n, &last) in last_line.iter().enumerate().take(open) {
+                self.probe(&mut ref_t, &mut targets, cands, &sc.name, n, last);
             }
         }
         drop(targets);

@@ -96,35 +96,57 @@ fn parse_len(header: &[u8]) -> Result<i64, String> {
 /// by their bytes, and the entries of every map sorted as pairs, at any depth.
 /// Anything it does not understand is returned unchanged.
 pub fn sort_frame(frame: &[u8]) -> Vec<u8> {
+    sort_frame_with(frame, false)
+}
+
+/// Like `sort_frame`, but a flat array (an even number of elements, none of them an
+/// aggregate) is sorted as consecutive pairs, the way a map is: HGETALL, HSCAN's
+/// field/value list, ZRANGE ... WITHSCORES in RESP2, so each field stays beside its
+/// value. Any other array is sorted element by element, as `sort_frame` does.
+pub fn sort_pairs_frame(frame: &[u8]) -> Vec<u8> {
+    sort_frame_with(frame, true)
+}
+
+fn is_aggregate(item: &[u8]) -> bool {
+    matches!(item.first(), Some(b'*' | b'~' | b'>' | b'%' | b'|'))
+}
+
+fn sort_frame_with(frame: &[u8], pairs: bool) -> Vec<u8> {
     let Some(kind) = frame.first().copied() else {
         return frame.to_vec();
     };
-    let per_item = match kind {
-        b'*' | b'~' | b'>' => 1,
-        b'%' => 2,
-        _ => return frame.to_vec(),
-    };
+    if !matches!(kind, b'*' | b'~' | b'>' | b'%') {
+        return frame.to_vec();
+    }
     let Some(header_end) = find_crlf(frame, 1) else {
         return frame.to_vec();
     };
     let Ok(n) = parse_len(&frame[1..header_end]) else {
         return frame.to_vec();
     };
+    let count = if kind == b'%' { 2 * n.max(0) } else { n.max(0) };
     let mut pos = header_end + 2;
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    for _ in 0..n.max(0) {
-        let mut item = Vec::new();
-        for _ in 0..per_item {
-            match frame_len(&frame[pos..]) {
-                Ok(Some(len)) => {
-                    item.extend(sort_frame(&frame[pos..pos + len]));
-                    pos += len;
-                }
-                _ => return frame.to_vec(),
+    let mut elems: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..count {
+        match frame_len(&frame[pos..]) {
+            Ok(Some(len)) => {
+                elems.push(sort_frame_with(&frame[pos..pos + len], pairs));
+                pos += len;
             }
+            _ => return frame.to_vec(),
         }
-        items.push(item);
     }
+    let per_item = if kind == b'%'
+        || (pairs
+            && kind == b'*'
+            && elems.chunks_exact(2).remainder().is_empty()
+            && !elems.iter().any(|e| is_aggregate(e)))
+    {
+        2
+    } else {
+        1
+    };
+    let mut items: Vec<Vec<u8>> = elems.chunks(per_item).map(|c| c.concat()).collect();
     items.sort();
     let mut out = frame[..header_end + 2].to_vec();
     out.extend(items.concat());
@@ -213,6 +235,14 @@ impl Outcome {
     pub fn sorted(&self) -> Outcome {
         match self {
             Outcome::Reply(b) => Outcome::Reply(sort_frame(b)),
+            other => other.clone(),
+        }
+    }
+
+    /// The outcome with flat arrays sorted as pairs (see `sort_pairs_frame`).
+    pub fn sorted_pairs(&self) -> Outcome {
+        match self {
+            Outcome::Reply(b) => Outcome::Reply(sort_pairs_frame(b)),
             other => other.clone(),
         }
     }
@@ -348,6 +378,40 @@ mod tests {
         );
         assert_eq!(sorted(b"*-1\r\n"), "*-1\r\n");
         assert_eq!(sorted(b"$3\r\nfoo\r\n"), "$3\r\nfoo\r\n");
+    }
+
+    #[test]
+    fn sorts_pairs() {
+        let pairs = |b: &[u8]| String::from_utf8(sort_pairs_frame(b)).unwrap();
+        // HGETALL: fields move with their values.
+        let hgetall = b"*4\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n2\r\n";
+        assert_eq!(
+            pairs(hgetall),
+            "*4\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n1\r\n"
+        );
+        // A swapped pairing stays different, where sorting by element hides it.
+        let swapped = b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n";
+        assert_ne!(pairs(hgetall), pairs(swapped));
+        assert_eq!(sort_frame(hgetall), sort_frame(swapped));
+        // HSCAN: the outer [cursor, list] keeps its order (one pair), the list is paired.
+        assert_eq!(
+            pairs(b"*2\r\n$1\r\n0\r\n*4\r\n$1\r\nz\r\n:1\r\n$1\r\ny\r\n:2\r\n"),
+            "*2\r\n$1\r\n0\r\n*4\r\n$1\r\ny\r\n:2\r\n$1\r\nz\r\n:1\r\n"
+        );
+        // RESP3 WITHSCORES: an array of [member, score] arrays is sorted by element.
+        assert_eq!(
+            pairs(b"*2\r\n*2\r\n+b\r\n,1\r\n*2\r\n+a\r\n,2\r\n"),
+            "*2\r\n*2\r\n+a\r\n,2\r\n*2\r\n+b\r\n,1\r\n"
+        );
+        // An odd count cannot be paired: sorted by element.
+        assert_eq!(
+            pairs(b"*3\r\n+c\r\n+a\r\n+b\r\n"),
+            "*3\r\n+a\r\n+b\r\n+c\r\n"
+        );
+        assert_eq!(
+            pairs(b"%2\r\n+k2\r\n:1\r\n+k1\r\n:2\r\n"),
+            "%2\r\n+k1\r\n:2\r\n+k2\r\n:1\r\n"
+        );
     }
 
     #[test]

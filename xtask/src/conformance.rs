@@ -2,6 +2,7 @@
 //! reference redis-server and the candidate server(s) in lock step, and compares the
 //! replies byte for byte.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,8 @@ pub fn run(opts: Opts) -> i32 {
         }
     };
     let mut run = Run::new(opts.verbose);
+    // On a full run of rubedo-server, every command row must have been exercised.
+    run.check_coverage = opts.filter.is_none() && opts.candidate_cmd.is_none();
     let code = run.all(&redis, &candidates, &scenarios, tmp.path());
     if run.keep_logs {
         eprintln!("conformance: server logs kept in {}", tmp.keep().display());
@@ -220,6 +223,88 @@ struct Run {
     keep_logs: bool,
     /// Problems in the scenarios themselves (the reference timed out, ...).
     reference_errors: usize,
+    /// Check, at the end, that every command row of the candidate was covered.
+    check_coverage: bool,
+    coverage: Coverage,
+}
+
+/// Rows the coverage check leaves out: their success cannot be compared in a scenario.
+const EXEMPT: &[&str] = &["shutdown"];
+
+/// Which command rows (`get`, `client|id`) got a reply from the reference that was not
+/// an error (nor `+QUEUED`) on a line compared by value (exact, sorted, or by shape):
+/// a row whose every line is `!type`, `!any`, `!noreply` or an error case has its
+/// success path untested.
+#[derive(Default)]
+struct Coverage {
+    /// Commands with subcommands, whose rows are `parent|sub`.
+    containers: BTreeSet<String>,
+    covered: BTreeSet<String>,
+}
+
+impl Coverage {
+    fn row(&self, words: &[Vec<u8>]) -> Option<String> {
+        let name = String::from_utf8_lossy(words.first()?).to_ascii_lowercase();
+        match words.get(1) {
+            Some(sub) if self.containers.contains(&name) => Some(format!(
+                "{name}|{}",
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            )),
+            _ => Some(name),
+        }
+    }
+
+    fn record(&mut self, action: &Action, check: Check, expected: &Outcome) {
+        let (Action::Command(words), Outcome::Reply(reply)) = (action, expected) else {
+            return;
+        };
+        let compared = matches!(
+            check,
+            Check::Exact | Check::Sorted | Check::SortedPairs | Check::Shape
+        );
+        if compared && !resp::is_error(reply) && reply.as_slice() != b"+QUEUED\r\n" {
+            if let Some(row) = self.row(words) {
+                self.covered.insert(row);
+            }
+        }
+    }
+}
+
+/// The command rows of the server on `port`, from its `COMMAND` reply: each
+/// command's name, and for a container its subcommands' (`client|id`), plus the
+/// set of containers.
+fn command_rows(port: u16) -> Result<(Vec<String>, BTreeSet<String>), String> {
+    let Outcome::Reply(reply) = resp::command(port, &["COMMAND"], REPLY_TIMEOUT) else {
+        return Err("COMMAND gave no reply".into());
+    };
+    let (value, _) = resp::parse_value(&reply)?;
+    let resp::Value::Array(entries) = value else {
+        return Err("COMMAND did not reply an array".into());
+    };
+    let name = |e: &resp::Value| match e {
+        resp::Value::Array(fields) => fields
+            .first()
+            .and_then(resp::Value::as_str)
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()),
+        _ => None,
+    };
+    let (mut rows, mut containers) = (Vec::new(), BTreeSet::new());
+    for e in &entries {
+        let n = name(e).ok_or("a COMMAND entry without a name")?;
+        if let resp::Value::Array(fields) = e {
+            if let Some(resp::Value::Array(subs)) = fields.get(9) {
+                if !subs.is_empty() {
+                    containers.insert(n.clone());
+                }
+                for s in subs {
+                    rows.push(name(s).ok_or("a subcommand entry without a name")?);
+                }
+            }
+        }
+        rows.push(n);
+    }
+    rows.sort();
+    Ok((rows, containers))
 }
 
 impl Run {
@@ -228,6 +313,8 @@ impl Run {
             verbose,
             keep_logs: false,
             reference_errors: 0,
+            check_coverage: false,
+            coverage: Coverage::default(),
         }
     }
 
@@ -271,6 +358,22 @@ impl Run {
                 }
             }
         }
+        let mut rows = Vec::new();
+        let mut coverage_error = 0;
+        if self.check_coverage {
+            if let Some(port) = cands.iter().find_map(|c| c.server.as_ref().map(|s| s.port)) {
+                match command_rows(port) {
+                    Ok((r, containers)) => {
+                        rows = r;
+                        self.coverage.containers = containers;
+                    }
+                    Err(e) => {
+                        println!("conformance: cannot read the candidate's command table: {e}");
+                        coverage_error = 1;
+                    }
+                }
+            }
+        }
         eprintln!(
             "conformance: {} file(s); reference redis-server on port {}; {}",
             scenarios.len(),
@@ -301,7 +404,27 @@ impl Run {
             }
         }
 
-        let mut mismatches = start_failures + self.reference_errors;
+        let mut mismatches = start_failures + self.reference_errors + coverage_error;
+        // A container's own row only answers errors and its HELP (its subcommands
+        // are rows of their own), and SHUTDOWN's success ends the server.
+        let exempt = |r: &str| self.coverage.containers.contains(r) || EXEMPT.contains(&r);
+        let uncovered: Vec<&String> = rows
+            .iter()
+            .filter(|r| !exempt(r) && !self.coverage.covered.contains(*r))
+            .collect();
+        if !uncovered.is_empty() {
+            println!(
+                "UNCOVERED: {} command row(s) never got a reply that is not an error from the \
+                 reference on a line compared by value (not !type/!any/!noreply): {}",
+                uncovered.len(),
+                uncovered
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            mismatches += uncovered.len();
+        }
         let mut commands = 0;
         for c in &cands {
             println!(
@@ -482,6 +605,7 @@ impl Run {
                         continue;
                     }
                     let expected = ref_sent.err().unwrap_or_else(|| ref_t.read(deadline));
+                    self.coverage.record(action, *check, &expected);
                     if self.verbose {
                         println!(
                             "  {where_}: {}\n    redis: {}",
@@ -508,6 +632,7 @@ impl Run {
                             Check::Sorted => actual.sorted() == expected.sorted(),
                             Check::SortedPairs => actual.sorted_pairs() == expected.sorted_pairs(),
                             Check::Type => actual.same_type(&expected),
+                            Check::Shape => actual.shape() == expected.shape(),
                             Check::Any => actual.same_kind(&expected),
                             Check::NoReply => true,
                             Check::Monitor => actual.monitor_masked() == expected.monitor_masked(),
@@ -518,6 +643,7 @@ impl Run {
                                 Check::Sorted => " (compared sorted)",
                                 Check::SortedPairs => " (compared sorted by pairs)",
                                 Check::Type => " (type only)",
+                                Check::Shape => " (shape only)",
                                 Check::Any => " (reply kind only)",
                                 Check::Monitor => " (time and address masked)",
                                 _ => "",

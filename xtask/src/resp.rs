@@ -154,6 +154,118 @@ fn sort_frame_with(frame: &[u8], pairs: bool) -> Vec<u8> {
     out
 }
 
+/// The shape of one complete frame: every type byte and every aggregate's length,
+/// with the scalars' contents (and bulk lengths) left out, so `*2 $10 <secs> $6
+/// <usecs>` (TIME) and `*3` of three random members compare equal to any other
+/// reply of the same structure. A null keeps its `-1`. Anything it does not
+/// understand is returned unchanged.
+pub fn shape_frame(frame: &[u8]) -> Vec<u8> {
+    fn walk(frame: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+        let kind = *frame.first()?;
+        let end = find_crlf(frame, 1)?;
+        let header = &frame[1..end];
+        let len = frame_len(frame).ok()??;
+        out.push(kind);
+        match kind {
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let n = parse_len(header).ok()?;
+                out.extend_from_slice(header);
+                out.extend_from_slice(b"\r\n");
+                let count = match kind {
+                    b'%' | b'|' => 2 * n.max(0) + i64::from(kind == b'|'),
+                    _ => n.max(0),
+                };
+                let mut pos = end + 2;
+                for _ in 0..count {
+                    pos += walk(&frame[pos..], out)?;
+                }
+            }
+            _ => {
+                if header == b"-1" && matches!(kind, b'$' | b'*') {
+                    out.extend_from_slice(header);
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        Some(len)
+    }
+    let mut out = Vec::new();
+    match walk(frame, &mut out) {
+        Some(len) if len == frame.len() => out,
+        _ => frame.to_vec(),
+    }
+}
+
+/// A parsed reply, as much of one as the runner reads for itself (the candidate's
+/// command table); scalars other than strings and integers are `Other`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Str(Vec<u8>),
+    Int(i64),
+    Null,
+    Array(Vec<Value>),
+    Other,
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Parses the first complete frame in `buf` into a `Value` and its byte length.
+/// Maps, sets and pushes become arrays (a map's keys and values alternate).
+pub fn parse_value(buf: &[u8]) -> Result<(Value, usize), String> {
+    let end = find_crlf(buf, 1).ok_or("incomplete frame")?;
+    let kind = *buf.first().ok_or("empty frame")?;
+    let header = &buf[1..end];
+    let pos = end + 2;
+    match kind {
+        b'+' => Ok((Value::Str(header.to_vec()), pos)),
+        b':' => Ok((Value::Int(parse_len(header)?), pos)),
+        b'_' => Ok((Value::Null, pos)),
+        b'-' | b'#' | b',' | b'(' => Ok((Value::Other, pos)),
+        b'$' | b'=' | b'!' => {
+            let n = parse_len(header)?;
+            if n < 0 {
+                return Ok((Value::Null, pos));
+            }
+            let n = n as usize;
+            let body = buf.get(pos..pos + n).ok_or("incomplete bulk")?;
+            let v = if kind == b'$' {
+                Value::Str(body.to_vec())
+            } else {
+                Value::Other
+            };
+            Ok((v, pos + n + 2))
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let n = parse_len(header)?;
+            if n < 0 {
+                return Ok((Value::Null, pos));
+            }
+            let count = if kind == b'%' { 2 * n } else { n };
+            let mut items = Vec::new();
+            let mut at = pos;
+            for _ in 0..count {
+                let (v, len) = parse_value(&buf[at..])?;
+                items.push(v);
+                at += len;
+            }
+            Ok((Value::Array(items), at))
+        }
+        other => Err(format!("unexpected RESP type byte {:?}", other as char)),
+    }
+}
+
+/// An error reply (simple or blob error).
+pub fn is_error(reply: &[u8]) -> bool {
+    matches!(reply.first(), Some(b'-' | b'!'))
+}
+
 /// Shows bytes as a quoted string with `\r`, `\n`, `\xHH` escapes, cut after `max` chars.
 pub fn escape(bytes: &[u8], max: usize) -> String {
     let mut s = String::from("\"");
@@ -235,6 +347,14 @@ impl Outcome {
     pub fn sorted(&self) -> Outcome {
         match self {
             Outcome::Reply(b) => Outcome::Reply(sort_frame(b)),
+            other => other.clone(),
+        }
+    }
+
+    /// The outcome's shape (see `shape_frame`).
+    pub fn shape(&self) -> Outcome {
+        match self {
+            Outcome::Reply(b) => Outcome::Reply(shape_frame(b)),
             other => other.clone(),
         }
     }
@@ -412,6 +532,42 @@ mod tests {
             pairs(b"%2\r\n+k2\r\n:1\r\n+k1\r\n:2\r\n"),
             "%2\r\n+k1\r\n:2\r\n+k2\r\n:1\r\n"
         );
+    }
+
+    #[test]
+    fn shapes() {
+        let shape = |b: &[u8]| String::from_utf8(shape_frame(b)).unwrap();
+        let time = shape(b"*2\r\n$10\r\n1700000000\r\n$6\r\n123456\r\n");
+        assert_eq!(time, "*2\r\n$\r\n$\r\n");
+        assert_eq!(time, shape(b"*2\r\n$10\r\n1700000001\r\n$5\r\n12345\r\n"));
+        // The count and the types are kept.
+        assert_ne!(time, shape(b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"));
+        assert_ne!(shape(b"$1\r\na\r\n"), shape(b"$-1\r\n"));
+        assert_ne!(shape(b"$1\r\na\r\n"), shape(b"+a\r\n"));
+        assert_eq!(shape(b":1\r\n"), shape(b":12\r\n"));
+        assert_eq!(shape(b"%1\r\n+a\r\n*1\r\n:1\r\n"), "%1\r\n+\r\n*1\r\n:\r\n");
+        assert_eq!(shape(b"*-1\r\n"), "*-1\r\n");
+    }
+
+    #[test]
+    fn parses_values() {
+        let (v, n) = parse_value(b"*2\r\n$3\r\nget\r\n*1\r\n*1\r\n+x|y\r\n:7\r\n").unwrap();
+        assert_eq!(n, 27);
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Str(b"get".to_vec()),
+                Value::Array(vec![Value::Array(vec![Value::Str(b"x|y".to_vec())])]),
+            ])
+        );
+        assert_eq!(parse_value(b"$-1\r\n").unwrap(), (Value::Null, 5));
+        assert_eq!(
+            parse_value(b"%1\r\n+k\r\n:1\r\n").unwrap().0,
+            Value::Array(vec![Value::Str(b"k".to_vec()), Value::Int(1)])
+        );
+        assert!(parse_value(b"*2\r\n:1\r\n").is_err());
+        assert!(is_error(b"-ERR x\r\n") && is_error(b"!3\r\nERR\r\n"));
+        assert!(!is_error(b"+OK\r\n"));
     }
 
     #[test]

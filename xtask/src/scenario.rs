@@ -16,6 +16,9 @@ pub enum Check {
     SortedPairs,
     /// Only the RESP type byte.
     Type,
+    /// The structure: every type byte and aggregate length, not the scalars'
+    /// contents (a random pick of N members, the clock).
+    Shape,
     /// Read the reply but do not compare it.
     Any,
     /// Send without reading a reply.
@@ -102,6 +105,7 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
     let rest = &words[1..];
     let check = match directive.as_str() {
         "!type" => Some(Check::Type),
+        "!shape" => Some(Check::Shape),
         "!sort" => Some(Check::Sorted),
         "!sortpairs" => Some(Check::SortedPairs),
         "!any" => Some(Check::Any),
@@ -148,8 +152,8 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
             Ok(Step::Conn(n as usize))
         }
         _ => Err(format!(
-            "unknown directive {directive} (known: !sort !sortpairs !type !any !noreply \
-             !monitor !raw !read !close !sleep !conn)"
+            "unknown directive {directive} (known: !sort !sortpairs !type !shape !any \
+             !noreply !monitor !raw !read !close !sleep !conn)"
         )),
     }
 }
@@ -289,7 +293,7 @@ mod tests {
 
     #[test]
     fn parses_directives() {
-        let text = "# comment\n\nPING\n!sort KEYS *\n!sortpairs HGETALL h\n!type TIME\n!any !read\n!noreply !raw \"PING\\r\\n\"\n\
+        let text = "# comment\n\nPING\n!sort KEYS *\n!sortpairs HGETALL h\n!type TIME\n!shape TIME\n!any !read\n!noreply !raw \"PING\\r\\n\"\n\
                     !sleep 10\n!conn 2\n!close\n!raw \"*1\\r\\n\" \"$4\\r\\nPING\\r\\n\"\n";
         let lines = parse(text).unwrap();
         let steps: Vec<Step> = lines.iter().map(|l| l.step.clone()).collect();
@@ -312,6 +316,10 @@ mod tests {
                 Step::Send {
                     action: Action::Command(vec![b"TIME".to_vec()]),
                     check: Check::Type
+                },
+                Step::Send {
+                    action: Action::Command(vec![b"TIME".to_vec()]),
+                    check: Check::Shape
                 },
                 Step::Send {
                     action: Action::Read,

@@ -2,6 +2,7 @@
 //! reference redis-server and the candidate server(s) in lock step, and compares the
 //! replies byte for byte.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,10 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of a reply a mismatch report shows.
 const SHOW: usize = 300;
+/// How long the end-of-connection probe waits for the reference's answer. A PING is
+/// answered at once unless the connection cannot answer (blocked, `CLIENT REPLY OFF`):
+/// then the reference stays silent, and so must the candidate for as long.
+const PROBE_GRACE: Duration = Duration::from_millis(300);
 
 pub struct Opts {
     pub release: bool,
@@ -28,6 +33,11 @@ pub struct Opts {
 pub fn run(opts: Opts) -> i32 {
     let Some(redis) = procs::which("redis-server") else {
         println!("conformance: SKIPPED: redis-server not found (apt-get install redis-server)");
+        // Under CI a missing reference must not pass as a green run.
+        if std::env::var("CI").as_deref() == Ok("true") {
+            println!("conformance: FAILED: CI=true, and nothing was compared");
+            return 1;
+        }
         return 0;
     };
     let scenarios = match load_scenarios(opts.filter.as_deref()) {
@@ -53,6 +63,8 @@ pub fn run(opts: Opts) -> i32 {
         }
     };
     let mut run = Run::new(opts.verbose);
+    // On a full run of rubedo-server, every command row must have been exercised.
+    run.check_coverage = opts.filter.is_none() && opts.candidate_cmd.is_none();
     let code = run.all(&redis, &candidates, &scenarios, tmp.path());
     if run.keep_logs {
         eprintln!("conformance: server logs kept in {}", tmp.keep().display());
@@ -162,6 +174,40 @@ impl Target {
             *slot = None;
         }
     }
+
+    /// Connection `n` if it is open (never opens one).
+    fn open_conn(&mut self, n: usize) -> Option<&mut Conn> {
+        self.conns.get_mut(n).and_then(Option::as_mut)
+    }
+
+    /// Sends the end-of-connection probe on connection `n`, if it is open.
+    fn send_probe(&mut self, n: usize) -> Option<Result<(), Outcome>> {
+        let c = self.open_conn(n)?;
+        Some(
+            c.send(&resp::encode_command(&[b"PING".to_vec()]))
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset => {
+                        Outcome::Closed
+                    }
+                    _ => Outcome::Failed(format!("send: {e}")),
+                }),
+        )
+    }
+
+    /// Reads the frame that follows the probe on connection `n`.
+    fn read_probe(&mut self, n: usize, sent: Result<(), Outcome>, deadline: Instant) -> Outcome {
+        match (sent, self.open_conn(n)) {
+            (Err(o), _) => o,
+            (Ok(()), Some(c)) => c.read_reply(deadline),
+            (Ok(()), None) => Outcome::Closed,
+        }
+    }
+}
+
+/// A MONITOR line (`+<secs>.<usecs> [...`), which the probe compares masked: a
+/// monitoring connection sees the other connections' probes.
+fn is_monitor_line(o: &Outcome) -> bool {
+    matches!(o, Outcome::Reply(b) if b.len() > 1 && b[0] == b'+' && b[1].is_ascii_digit())
 }
 
 #[derive(Default)]
@@ -182,6 +228,88 @@ struct Run {
     keep_logs: bool,
     /// Problems in the scenarios themselves (the reference timed out, ...).
     reference_errors: usize,
+    /// Check, at the end, that every command row of the candidate was covered.
+    check_coverage: bool,
+    coverage: Coverage,
+}
+
+/// Rows the coverage check leaves out: their success cannot be compared in a scenario.
+const EXEMPT: &[&str] = &["shutdown"];
+
+/// Which command rows (`get`, `client|id`) got a reply from the reference that was not
+/// an error (nor `+QUEUED`) on a line compared by value (exact, sorted, or by shape):
+/// a row whose every line is `!type`, `!any`, `!noreply` or an error case has its
+/// success path untested.
+#[derive(Default)]
+struct Coverage {
+    /// Commands with subcommands, whose rows are `parent|sub`.
+    containers: BTreeSet<String>,
+    covered: BTreeSet<String>,
+}
+
+impl Coverage {
+    fn row(&self, words: &[Vec<u8>]) -> Option<String> {
+        let name = String::from_utf8_lossy(words.first()?).to_ascii_lowercase();
+        match words.get(1) {
+            Some(sub) if self.containers.contains(&name) => Some(format!(
+                "{name}|{}",
+                String::from_utf8_lossy(sub).to_ascii_lowercase()
+            )),
+            _ => Some(name),
+        }
+    }
+
+    fn record(&mut self, action: &Action, check: Check, expected: &Outcome) {
+        let (Action::Command(words), Outcome::Reply(reply)) = (action, expected) else {
+            return;
+        };
+        let compared = matches!(
+            check,
+            Check::Exact | Check::Sorted | Check::SortedPairs | Check::Shape
+        );
+        if compared && !resp::is_error(reply) && reply.as_slice() != b"+QUEUED\r\n" {
+            if let Some(row) = self.row(words) {
+                self.covered.insert(row);
+            }
+        }
+    }
+}
+
+/// The command rows of the server on `port`, from its `COMMAND` reply: each
+/// command's name, and for a container its subcommands' (`client|id`), plus the
+/// set of containers.
+fn command_rows(port: u16) -> Result<(Vec<String>, BTreeSet<String>), String> {
+    let Outcome::Reply(reply) = resp::command(port, &["COMMAND"], REPLY_TIMEOUT) else {
+        return Err("COMMAND gave no reply".into());
+    };
+    let (value, _) = resp::parse_value(&reply)?;
+    let resp::Value::Array(entries) = value else {
+        return Err("COMMAND did not reply an array".into());
+    };
+    let name = |e: &resp::Value| match e {
+        resp::Value::Array(fields) => fields
+            .first()
+            .and_then(resp::Value::as_str)
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()),
+        _ => None,
+    };
+    let (mut rows, mut containers) = (Vec::new(), BTreeSet::new());
+    for e in &entries {
+        let n = name(e).ok_or("a COMMAND entry without a name")?;
+        if let resp::Value::Array(fields) = e {
+            if let Some(resp::Value::Array(subs)) = fields.get(9) {
+                if !subs.is_empty() {
+                    containers.insert(n.clone());
+                }
+                for s in subs {
+                    rows.push(name(s).ok_or("a subcommand entry without a name")?);
+                }
+            }
+        }
+        rows.push(n);
+    }
+    rows.sort();
+    Ok((rows, containers))
 }
 
 impl Run {
@@ -190,6 +318,8 @@ impl Run {
             verbose,
             keep_logs: false,
             reference_errors: 0,
+            check_coverage: false,
+            coverage: Coverage::default(),
         }
     }
 
@@ -233,6 +363,22 @@ impl Run {
                 }
             }
         }
+        let mut rows = Vec::new();
+        let mut coverage_error = 0;
+        if self.check_coverage {
+            if let Some(port) = cands.iter().find_map(|c| c.server.as_ref().map(|s| s.port)) {
+                match command_rows(port) {
+                    Ok((r, containers)) => {
+                        rows = r;
+                        self.coverage.containers = containers;
+                    }
+                    Err(e) => {
+                        println!("conformance: cannot read the candidate's command table: {e}");
+                        coverage_error = 1;
+                    }
+                }
+            }
+        }
         eprintln!(
             "conformance: {} file(s); reference redis-server on port {}; {}",
             scenarios.len(),
@@ -263,7 +409,27 @@ impl Run {
             }
         }
 
-        let mut mismatches = start_failures + self.reference_errors;
+        let mut mismatches = start_failures + self.reference_errors + coverage_error;
+        // A container's own row only answers errors and its HELP (its subcommands
+        // are rows of their own), and SHUTDOWN's success ends the server.
+        let exempt = |r: &str| self.coverage.containers.contains(r) || EXEMPT.contains(&r);
+        let uncovered: Vec<&String> = rows
+            .iter()
+            .filter(|r| !exempt(r) && !self.coverage.covered.contains(*r))
+            .collect();
+        if !uncovered.is_empty() {
+            println!(
+                "UNCOVERED: {} command row(s) never got a reply that is not an error from the \
+                 reference on a line compared by value (not !type/!any/!noreply): {}",
+                uncovered.len(),
+                uncovered
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            mismatches += uncovered.len();
+        }
         let mut commands = 0;
         for c in &cands {
             println!(
@@ -295,6 +461,74 @@ impl Run {
                 cands.len()
             );
             1
+        }
+    }
+
+    /// Checks that nothing more arrives on connection `n` after its last expected
+    /// reply (at the end of the file, and before `!close`): a PING goes to every
+    /// server on that connection and the next frame is compared with the reference's.
+    /// A candidate with a stray push or an extra reply still queued shows it there
+    /// instead of the reference's answer. The reference gets the same probe, so a
+    /// subscribed (`pong` array), MONITOR (the feed comes first), MULTI (`QUEUED`),
+    /// blocked or `CLIENT REPLY OFF` (silence) connection is compared as it is.
+    fn probe(
+        &mut self,
+        ref_t: &mut Target,
+        targets: &mut [Option<Target>],
+        cands: &mut [Cand],
+        file: &str,
+        n: usize,
+        last_line: usize,
+    ) {
+        let Some(ref_sent) = ref_t.send_probe(n) else {
+            // Closed on the reference; a candidate that kept it open was reported
+            // when the reference's close was compared.
+            return;
+        };
+        let sent: Vec<Option<Result<(), Outcome>>> = targets
+            .iter_mut()
+            .map(|t| match t {
+                Some(t) if !t.aborted => t.send_probe(n),
+                _ => None,
+            })
+            .collect();
+        let grace = Instant::now() + PROBE_GRACE;
+        let expected = ref_t.read_probe(n, ref_sent, grace);
+        // A silent reference waited the grace: the candidates get the same time.
+        // Otherwise they get the normal reply timeout.
+        let deadline = if expected == Outcome::Timeout {
+            grace
+        } else {
+            Instant::now() + REPLY_TIMEOUT
+        };
+        if self.verbose {
+            println!(
+                "  {file}: end of connection {n}: PING\n    redis: {}",
+                expected.show(SHOW)
+            );
+        }
+        for ((c, t), s) in cands.iter_mut().zip(targets.iter_mut()).zip(sent) {
+            let (Some(t), Some(s)) = (t.as_mut(), s) else {
+                continue;
+            };
+            let actual = t.read_probe(n, s, deadline);
+            if self.verbose {
+                println!("    {}: {}", c.spec.label, actual.show(SHOW));
+            }
+            let same = actual == expected
+                || (is_monitor_line(&expected)
+                    && actual.monitor_masked() == expected.monitor_masked());
+            if !same {
+                c.stats.mismatches += 1;
+                println!(
+                    "MISMATCH ({}) {file}: connection {n} after its last line ({file}:{last_line}): \
+                     the next frame after a probing PING differs (an extra or missing reply or push?)\n    \
+                     expected: {}\n    actual:   {}",
+                    c.spec.label,
+                    expected.show(SHOW),
+                    actual.show(SHOW)
+                );
+            }
         }
     }
 
@@ -334,6 +568,9 @@ impl Run {
             targets.push(Some(Target::new(srv.port)));
         }
 
+        // The last line sent on each connection number, for the end-of-connection probe.
+        let mut last_line = [0usize; scenario::MAX_CONNS];
+        let mut ref_broken_file = false;
         for line in &sc.lines {
             let where_ = format!("{}:{}", sc.name, line.no);
             match &line.step {
@@ -343,10 +580,13 @@ impl Run {
                     targets.iter_mut().flatten().for_each(|t| t.cur = *n);
                 }
                 Step::Close => {
+                    let n = ref_t.cur;
+                    self.probe(&mut ref_t, &mut targets, cands, &sc.name, n, last_line[n]);
                     ref_t.close();
                     targets.iter_mut().flatten().for_each(Target::close);
                 }
                 Step::Send { action, check } => {
+                    last_line[ref_t.cur] = line.no;
                     let deadline = Instant::now() + REPLY_TIMEOUT;
                     // Send everywhere first, then read: the servers work at the
                     // same time, so blocking commands and timers line up.
@@ -370,6 +610,7 @@ impl Run {
                         continue;
                     }
                     let expected = ref_sent.err().unwrap_or_else(|| ref_t.read(deadline));
+                    self.coverage.record(action, *check, &expected);
                     if self.verbose {
                         println!(
                             "  {where_}: {}\n    redis: {}",
@@ -394,7 +635,9 @@ impl Run {
                         let same = match check {
                             Check::Exact => actual == expected,
                             Check::Sorted => actual.sorted() == expected.sorted(),
+                            Check::SortedPairs => actual.sorted_pairs() == expected.sorted_pairs(),
                             Check::Type => actual.same_type(&expected),
+                            Check::Shape => actual.shape() == expected.shape(),
                             Check::Any => actual.same_kind(&expected),
                             Check::NoReply => true,
                             Check::Monitor => actual.monitor_masked() == expected.monitor_masked(),
@@ -403,7 +646,9 @@ impl Run {
                             c.stats.mismatches += 1;
                             let how = match check {
                                 Check::Sorted => " (compared sorted)",
+                                Check::SortedPairs => " (compared sorted by pairs)",
                                 Check::Type => " (type only)",
+                                Check::Shape => " (shape only)",
                                 Check::Any => " (reply kind only)",
                                 Check::Monitor => " (time and address masked)",
                                 _ => "",
@@ -431,9 +676,16 @@ impl Run {
                             expected.show(SHOW),
                             sc.name
                         );
+                        ref_broken_file = true;
                         break;
                     }
                 }
+            }
+        }
+        if !ref_broken_file {
+            let open = ref_t.conns.len();
+            for (n, &last) in last_line.iter().enumerate().take(open) {
+                self.probe(&mut ref_t, &mut targets, cands, &sc.name, n, last);
             }
         }
         drop(targets);

@@ -96,40 +96,174 @@ fn parse_len(header: &[u8]) -> Result<i64, String> {
 /// by their bytes, and the entries of every map sorted as pairs, at any depth.
 /// Anything it does not understand is returned unchanged.
 pub fn sort_frame(frame: &[u8]) -> Vec<u8> {
+    sort_frame_with(frame, false)
+}
+
+/// Like `sort_frame`, but a flat array (an even number of elements, none of them an
+/// aggregate) is sorted as consecutive pairs, the way a map is: HGETALL, HSCAN's
+/// field/value list, ZRANGE ... WITHSCORES in RESP2, so each field stays beside its
+/// value. Any other array is sorted element by element, as `sort_frame` does.
+pub fn sort_pairs_frame(frame: &[u8]) -> Vec<u8> {
+    sort_frame_with(frame, true)
+}
+
+fn is_aggregate(item: &[u8]) -> bool {
+    matches!(item.first(), Some(b'*' | b'~' | b'>' | b'%' | b'|'))
+}
+
+fn sort_frame_with(frame: &[u8], pairs: bool) -> Vec<u8> {
     let Some(kind) = frame.first().copied() else {
         return frame.to_vec();
     };
-    let per_item = match kind {
-        b'*' | b'~' | b'>' => 1,
-        b'%' => 2,
-        _ => return frame.to_vec(),
-    };
+    if !matches!(kind, b'*' | b'~' | b'>' | b'%') {
+        return frame.to_vec();
+    }
     let Some(header_end) = find_crlf(frame, 1) else {
         return frame.to_vec();
     };
     let Ok(n) = parse_len(&frame[1..header_end]) else {
         return frame.to_vec();
     };
+    let count = if kind == b'%' { 2 * n.max(0) } else { n.max(0) };
     let mut pos = header_end + 2;
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    for _ in 0..n.max(0) {
-        let mut item = Vec::new();
-        for _ in 0..per_item {
-            match frame_len(&frame[pos..]) {
-                Ok(Some(len)) => {
-                    item.extend(sort_frame(&frame[pos..pos + len]));
-                    pos += len;
-                }
-                _ => return frame.to_vec(),
+    let mut elems: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..count {
+        match frame_len(&frame[pos..]) {
+            Ok(Some(len)) => {
+                elems.push(sort_frame_with(&frame[pos..pos + len], pairs));
+                pos += len;
             }
+            _ => return frame.to_vec(),
         }
-        items.push(item);
     }
+    let per_item = if kind == b'%'
+        || (pairs
+            && kind == b'*'
+            && elems.chunks_exact(2).remainder().is_empty()
+            && !elems.iter().any(|e| is_aggregate(e)))
+    {
+        2
+    } else {
+        1
+    };
+    let mut items: Vec<Vec<u8>> = elems.chunks(per_item).map(|c| c.concat()).collect();
     items.sort();
     let mut out = frame[..header_end + 2].to_vec();
     out.extend(items.concat());
     out.extend_from_slice(&frame[pos..]);
     out
+}
+
+/// The shape of one complete frame: every type byte and every aggregate's length,
+/// with the scalars' contents (and bulk lengths) left out, so `*2 $10 <secs> $6
+/// <usecs>` (TIME) and `*3` of three random members compare equal to any other
+/// reply of the same structure. A null keeps its `-1`. Anything it does not
+/// understand is returned unchanged.
+pub fn shape_frame(frame: &[u8]) -> Vec<u8> {
+    fn walk(frame: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+        let kind = *frame.first()?;
+        let end = find_crlf(frame, 1)?;
+        let header = &frame[1..end];
+        let len = frame_len(frame).ok()??;
+        out.push(kind);
+        match kind {
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let n = parse_len(header).ok()?;
+                out.extend_from_slice(header);
+                out.extend_from_slice(b"\r\n");
+                let count = match kind {
+                    b'%' | b'|' => 2 * n.max(0) + i64::from(kind == b'|'),
+                    _ => n.max(0),
+                };
+                let mut pos = end + 2;
+                for _ in 0..count {
+                    pos += walk(&frame[pos..], out)?;
+                }
+            }
+            _ => {
+                if header == b"-1" && matches!(kind, b'$' | b'*') {
+                    out.extend_from_slice(header);
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        Some(len)
+    }
+    let mut out = Vec::new();
+    match walk(frame, &mut out) {
+        Some(len) if len == frame.len() => out,
+        _ => frame.to_vec(),
+    }
+}
+
+/// A parsed reply, as much of one as the runner reads for itself (the candidate's
+/// command table); scalars other than strings and integers are `Other`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Str(Vec<u8>),
+    Int(i64),
+    Null,
+    Array(Vec<Value>),
+    Other,
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Parses the first complete frame in `buf` into a `Value` and its byte length.
+/// Maps, sets and pushes become arrays (a map's keys and values alternate).
+pub fn parse_value(buf: &[u8]) -> Result<(Value, usize), String> {
+    let end = find_crlf(buf, 1).ok_or("incomplete frame")?;
+    let kind = *buf.first().ok_or("empty frame")?;
+    let header = &buf[1..end];
+    let pos = end + 2;
+    match kind {
+        b'+' => Ok((Value::Str(header.to_vec()), pos)),
+        b':' => Ok((Value::Int(parse_len(header)?), pos)),
+        b'_' => Ok((Value::Null, pos)),
+        b'-' | b'#' | b',' | b'(' => Ok((Value::Other, pos)),
+        b'$' | b'=' | b'!' => {
+            let n = parse_len(header)?;
+            if n < 0 {
+                return Ok((Value::Null, pos));
+            }
+            let n = n as usize;
+            let body = buf.get(pos..pos + n).ok_or("incomplete bulk")?;
+            let v = if kind == b'$' {
+                Value::Str(body.to_vec())
+            } else {
+                Value::Other
+            };
+            Ok((v, pos + n + 2))
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let n = parse_len(header)?;
+            if n < 0 {
+                return Ok((Value::Null, pos));
+            }
+            let count = if kind == b'%' { 2 * n } else { n };
+            let mut items = Vec::new();
+            let mut at = pos;
+            for _ in 0..count {
+                let (v, len) = parse_value(&buf[at..])?;
+                items.push(v);
+                at += len;
+            }
+            Ok((Value::Array(items), at))
+        }
+        other => Err(format!("unexpected RESP type byte {:?}", other as char)),
+    }
+}
+
+/// An error reply (simple or blob error).
+pub fn is_error(reply: &[u8]) -> bool {
+    matches!(reply.first(), Some(b'-' | b'!'))
 }
 
 /// Shows bytes as a quoted string with `\r`, `\n`, `\xHH` escapes, cut after `max` chars.
@@ -213,6 +347,22 @@ impl Outcome {
     pub fn sorted(&self) -> Outcome {
         match self {
             Outcome::Reply(b) => Outcome::Reply(sort_frame(b)),
+            other => other.clone(),
+        }
+    }
+
+    /// The outcome's shape (see `shape_frame`).
+    pub fn shape(&self) -> Outcome {
+        match self {
+            Outcome::Reply(b) => Outcome::Reply(shape_frame(b)),
+            other => other.clone(),
+        }
+    }
+
+    /// The outcome with flat arrays sorted as pairs (see `sort_pairs_frame`).
+    pub fn sorted_pairs(&self) -> Outcome {
+        match self {
+            Outcome::Reply(b) => Outcome::Reply(sort_pairs_frame(b)),
             other => other.clone(),
         }
     }
@@ -348,6 +498,76 @@ mod tests {
         );
         assert_eq!(sorted(b"*-1\r\n"), "*-1\r\n");
         assert_eq!(sorted(b"$3\r\nfoo\r\n"), "$3\r\nfoo\r\n");
+    }
+
+    #[test]
+    fn sorts_pairs() {
+        let pairs = |b: &[u8]| String::from_utf8(sort_pairs_frame(b)).unwrap();
+        // HGETALL: fields move with their values.
+        let hgetall = b"*4\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n2\r\n";
+        assert_eq!(
+            pairs(hgetall),
+            "*4\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n1\r\n"
+        );
+        // A swapped pairing stays different, where sorting by element hides it.
+        let swapped = b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n";
+        assert_ne!(pairs(hgetall), pairs(swapped));
+        assert_eq!(sort_frame(hgetall), sort_frame(swapped));
+        // HSCAN: the outer [cursor, list] keeps its order (one pair), the list is paired.
+        assert_eq!(
+            pairs(b"*2\r\n$1\r\n0\r\n*4\r\n$1\r\nz\r\n:1\r\n$1\r\ny\r\n:2\r\n"),
+            "*2\r\n$1\r\n0\r\n*4\r\n$1\r\ny\r\n:2\r\n$1\r\nz\r\n:1\r\n"
+        );
+        // RESP3 WITHSCORES: an array of [member, score] arrays is sorted by element.
+        assert_eq!(
+            pairs(b"*2\r\n*2\r\n+b\r\n,1\r\n*2\r\n+a\r\n,2\r\n"),
+            "*2\r\n*2\r\n+a\r\n,2\r\n*2\r\n+b\r\n,1\r\n"
+        );
+        // An odd count cannot be paired: sorted by element.
+        assert_eq!(
+            pairs(b"*3\r\n+c\r\n+a\r\n+b\r\n"),
+            "*3\r\n+a\r\n+b\r\n+c\r\n"
+        );
+        assert_eq!(
+            pairs(b"%2\r\n+k2\r\n:1\r\n+k1\r\n:2\r\n"),
+            "%2\r\n+k1\r\n:2\r\n+k2\r\n:1\r\n"
+        );
+    }
+
+    #[test]
+    fn shapes() {
+        let shape = |b: &[u8]| String::from_utf8(shape_frame(b)).unwrap();
+        let time = shape(b"*2\r\n$10\r\n1700000000\r\n$6\r\n123456\r\n");
+        assert_eq!(time, "*2\r\n$\r\n$\r\n");
+        assert_eq!(time, shape(b"*2\r\n$10\r\n1700000001\r\n$5\r\n12345\r\n"));
+        // The count and the types are kept.
+        assert_ne!(time, shape(b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"));
+        assert_ne!(shape(b"$1\r\na\r\n"), shape(b"$-1\r\n"));
+        assert_ne!(shape(b"$1\r\na\r\n"), shape(b"+a\r\n"));
+        assert_eq!(shape(b":1\r\n"), shape(b":12\r\n"));
+        assert_eq!(shape(b"%1\r\n+a\r\n*1\r\n:1\r\n"), "%1\r\n+\r\n*1\r\n:\r\n");
+        assert_eq!(shape(b"*-1\r\n"), "*-1\r\n");
+    }
+
+    #[test]
+    fn parses_values() {
+        let (v, n) = parse_value(b"*2\r\n$3\r\nget\r\n*1\r\n*1\r\n+x|y\r\n:7\r\n").unwrap();
+        assert_eq!(n, 27);
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Str(b"get".to_vec()),
+                Value::Array(vec![Value::Array(vec![Value::Str(b"x|y".to_vec())])]),
+            ])
+        );
+        assert_eq!(parse_value(b"$-1\r\n").unwrap(), (Value::Null, 5));
+        assert_eq!(
+            parse_value(b"%1\r\n+k\r\n:1\r\n").unwrap().0,
+            Value::Array(vec![Value::Str(b"k".to_vec()), Value::Int(1)])
+        );
+        assert!(parse_value(b"*2\r\n:1\r\n").is_err());
+        assert!(is_error(b"-ERR x\r\n") && is_error(b"!3\r\nERR\r\n"));
+        assert!(!is_error(b"+OK\r\n"));
     }
 
     #[test]

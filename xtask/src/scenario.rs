@@ -11,8 +11,14 @@ pub enum Check {
     /// Byte for byte after sorting the elements of every array and set (and the
     /// pairs of every map), for replies whose order Redis leaves unspecified.
     Sorted,
+    /// Like `Sorted`, but a flat array is sorted as (field, value) pairs, so a
+    /// field's value (a member's score) is checked too: HGETALL, HSCAN, WITHSCORES.
+    SortedPairs,
     /// Only the RESP type byte.
     Type,
+    /// The structure: every type byte and aggregate length, not the scalars'
+    /// contents (a random pick of N members, the clock).
+    Shape,
     /// Read the reply but do not compare it.
     Any,
     /// Send without reading a reply.
@@ -99,7 +105,9 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
     let rest = &words[1..];
     let check = match directive.as_str() {
         "!type" => Some(Check::Type),
+        "!shape" => Some(Check::Shape),
         "!sort" => Some(Check::Sorted),
+        "!sortpairs" => Some(Check::SortedPairs),
         "!any" => Some(Check::Any),
         "!noreply" => Some(Check::NoReply),
         "!monitor" => Some(Check::Monitor),
@@ -144,8 +152,8 @@ fn parse_step(words: &[Vec<u8>]) -> Result<Step, String> {
             Ok(Step::Conn(n as usize))
         }
         _ => Err(format!(
-            "unknown directive {directive} (known: !sort !type !any !noreply !raw !read \
-             !close !sleep !conn)"
+            "unknown directive {directive} (known: !sort !sortpairs !type !shape !any \
+             !noreply !monitor !raw !read !close !sleep !conn)"
         )),
     }
 }
@@ -285,7 +293,7 @@ mod tests {
 
     #[test]
     fn parses_directives() {
-        let text = "# comment\n\nPING\n!sort KEYS *\n!type TIME\n!any !read\n!noreply !raw \"PING\\r\\n\"\n\
+        let text = "# comment\n\nPING\n!sort KEYS *\n!sortpairs HGETALL h\n!type TIME\n!shape TIME\n!any !read\n!noreply !raw \"PING\\r\\n\"\n\
                     !sleep 10\n!conn 2\n!close\n!raw \"*1\\r\\n\" \"$4\\r\\nPING\\r\\n\"\n";
         let lines = parse(text).unwrap();
         let steps: Vec<Step> = lines.iter().map(|l| l.step.clone()).collect();
@@ -302,8 +310,16 @@ mod tests {
                     check: Check::Sorted
                 },
                 Step::Send {
+                    action: Action::Command(vec![b"HGETALL".to_vec(), b"h".to_vec()]),
+                    check: Check::SortedPairs
+                },
+                Step::Send {
                     action: Action::Command(vec![b"TIME".to_vec()]),
                     check: Check::Type
+                },
+                Step::Send {
+                    action: Action::Command(vec![b"TIME".to_vec()]),
+                    check: Check::Shape
                 },
                 Step::Send {
                     action: Action::Read,

@@ -148,8 +148,12 @@ fn writes_propagate_in_deterministic_form() {
     assert!(h.server.ks.databases() == 16);
 }
 
-/// Every command in the table appears in at least one conformance scenario,
-/// so no row goes untested against real Redis.
+/// Every command in the table appears in at least one conformance scenario whose
+/// reply is compared, so no row goes untested against real Redis. A line under
+/// `!type` (only the RESP type byte is compared), `!any` (nothing is) or
+/// `!noreply` (not read there) does not count. (The conformance runner itself
+/// checks the stronger condition, on a full run: every row got a reply from the
+/// reference that was not an error, on a line compared by value.)
 #[test]
 fn every_command_row_has_a_conformance_scenario() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance");
@@ -161,14 +165,17 @@ fn every_command_row_has_a_conformance_scenario() {
             text.push('\n');
         }
     }
+    let unchecked = |w: &str| matches!(w, "!type" | "!any" | "!noreply");
     let lines: Vec<Vec<&str>> = text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
-        .map(|l| {
-            l.split_whitespace()
-                .filter(|w| !w.starts_with('!'))
-                .collect()
+        .map(|l| l.split_whitespace().collect::<Vec<&str>>())
+        .filter(|w| {
+            !w.iter()
+                .take_while(|w| w.starts_with('!'))
+                .any(|w| unchecked(w))
         })
+        .map(|w| w.into_iter().filter(|w| !w.starts_with('!')).collect())
         .collect();
     let h = Harness::single(Arc::new(ManualClock::new(0)));
     let mut missing = Vec::new();
@@ -185,6 +192,6 @@ fn every_command_row_has_a_conformance_scenario() {
     }
     assert!(
         missing.is_empty(),
-        "commands without a conformance scenario: {missing:?}"
+        "commands without a conformance line whose reply is compared: {missing:?}"
     );
 }

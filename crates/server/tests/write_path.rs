@@ -126,7 +126,7 @@ fn run_all<K: Keyspace>(make: impl Fn() -> Harness<K>, written: &mut BTreeSet<&'
                 continue;
             }
             // Reply-comparison modifiers do not change what is sent.
-            while let Some(rest) = ["!sort ", "!type ", "!any "]
+            while let Some(rest) = ["!sort ", "!sortpairs ", "!type ", "!shape ", "!any "]
                 .iter()
                 .find_map(|m| line.strip_prefix(m))
             {

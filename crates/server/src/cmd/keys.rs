@@ -608,13 +608,17 @@ fn object_help(_ctx: &mut Ctx) -> CmdResult {
         "OBJECT",
         &[
             "ENCODING <key>",
-            "    The internal representation of the value at <key> (int, embstr, raw...).",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
             "FREQ <key>",
-            "    The logarithmic access-frequency counter of <key> (LFU policies only).",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
             "IDLETIME <key>",
-            "    Seconds since <key> was last read or written.",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
             "REFCOUNT <key>",
-            "    How many references the value at <key> has.",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
         ],
     ))
 }

@@ -24,7 +24,7 @@ const CPLX: &str = "O(N+M*log(M)) where N is the number of elements in the list 
 
 /// Why BY/GET keys have an unknown key spec.
 const BY_GET_NOTE: &str =
-    "BY and GET read keys named after the sorted elements, so they are known only while sorting";
+    "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort";
 
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("sort", -2, sort)
@@ -34,7 +34,7 @@ pub static COMMANDS: &[Cmd] = &[
             ks(kf::RO | kf::ACCESS, 1, 0, 1),
             ks_unknown(kf::RO | kf::ACCESS).notes(BY_GET_NOTE),
             ks_unknown(kf::OW | kf::UPDATE).notes(
-                "STORE may appear anywhere after the key, so only parsing finds the destination",
+                "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
             ),
         ])
         .keys_fn(sort_keys)

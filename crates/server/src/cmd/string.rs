@@ -20,7 +20,7 @@ const R: u64 = acl::READ | acl::STRING;
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("get", 2, get).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Returns the string value of a key."),
-    Cmd::new("set", -3, set).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS, 1, 0, 1).notes("RW and ACCESS because of the optional GET argument")])
+    Cmd::new("set", -3, set).flags(WRITE | DENYOOM).acl(W | acl::SLOW).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS, 1, 0, 1).notes("RW and ACCESS due to the optional `GET` argument")])
         .doc(G, "1.0.0", "O(1)", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
     Cmd::new("setnx", 3, setnx).flags(WRITE | DENYOOM | FAST).acl(W | acl::FAST).specs(&[ks(kf::OW | kf::INSERT, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Set the string value of a key only when the key doesn't exist."),
@@ -32,7 +32,7 @@ pub static COMMANDS: &[Cmd] = &[
         .doc(G, "1.0.0", "O(1)", "Returns the previous string value of a key after setting it to a new value."),
     Cmd::new("getdel", 2, getdel).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1)])
         .doc(G, "6.2.0", "O(1)", "Returns the string value of a key after deleting the key."),
-    Cmd::new("getex", -2, getex).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1).notes("RW and UPDATE because it may change the TTL")])
+    Cmd::new("getex", -2, getex).flags(WRITE | FAST).acl(W | acl::FAST).specs(&[ks(kf::RW | kf::ACCESS | kf::UPDATE, 1, 0, 1).notes("RW and UPDATE because it changes the TTL")])
         .doc(G, "6.2.0", "O(1)", "Returns the string value of a key after setting its expiration time."),
     Cmd::new("mget", -2, mget).flags(READONLY | FAST).acl(R | acl::FAST).specs(&[ks(kf::RO | kf::ACCESS, 1, -1, 1)])
         .tips(&["request_policy:multi_shard"]).doc(G, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys."),

@@ -115,7 +115,12 @@ impl Keyspace for ConcurrentKeyspace {
         r
     }
 
-    fn active_expire(&self, budget: usize, ev: &mut Events) -> (usize, usize) {
+    fn active_expire(
+        &self,
+        budget: usize,
+        ev: &mut Events,
+        under_lock: &mut dyn FnMut(&mut Events),
+    ) -> (usize, usize) {
         let mut total = (0, 0);
         let now = self.clock.now_ms();
         let per_shard = (budget / self.shards).max(1);
@@ -123,7 +128,12 @@ impl Keyspace for ConcurrentKeyspace {
         for (i, db) in self.dbs.iter().enumerate() {
             for shard in db.iter() {
                 let _shared = self.world.read();
-                let (v, e) = shard.lock().active_expire_step(i, now, per_shard, ev);
+                let mut table = shard.lock();
+                let (v, e) = table.active_expire_step(i, now, per_shard, ev);
+                if e > 0 {
+                    under_lock(ev);
+                }
+                drop(table);
                 total = (total.0 + v, total.1 + e);
             }
         }

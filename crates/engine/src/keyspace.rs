@@ -46,8 +46,17 @@ pub trait Keyspace: 'static {
 
     /// One active-expiry pass: visits up to `budget` keys with a TTL per
     /// database and deletes the expired ones, which are reported in `ev`.
+    /// After each table's step, while that table is still locked,
+    /// `under_lock(ev)` runs: whatever it does with the deletions (emit
+    /// their DELs to the effect log, signal WATCH) happens before any other
+    /// command can touch those keys again.
     /// Returns (visited, expired) so the caller can decide to go on.
-    fn active_expire(&self, budget: usize, ev: &mut Events) -> (usize, usize);
+    fn active_expire(
+        &self,
+        budget: usize,
+        ev: &mut Events,
+        under_lock: &mut dyn FnMut(&mut Events),
+    ) -> (usize, usize);
 
     /// A few steps of incremental rehashing for every table.
     fn rehash(&self, steps: usize);

@@ -51,12 +51,20 @@ impl Keyspace for SingleKeyspace {
         r
     }
 
-    fn active_expire(&self, budget: usize, ev: &mut Events) -> (usize, usize) {
+    fn active_expire(
+        &self,
+        budget: usize,
+        ev: &mut Events,
+        under_lock: &mut dyn FnMut(&mut Events),
+    ) -> (usize, usize) {
         let mut total = (0, 0);
         let now = self.clock.now_ms();
         ev.observer = self.observer.borrow().clone();
         for (i, t) in self.tables.borrow_mut().iter_mut().enumerate() {
             let (v, e) = t.active_expire_step(i, now, budget, ev);
+            if e > 0 {
+                under_lock(ev);
+            }
             total = (total.0 + v, total.1 + e);
         }
         total

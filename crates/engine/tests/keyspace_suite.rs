@@ -163,10 +163,15 @@ macro_rules! suite {
                 set(&ks, 0, "keep", "v");
                 clock.advance(100);
                 let mut ev = Events::default();
+                let mut told = 0;
                 for _ in 0..200 {
-                    ks.active_expire(100, &mut ev);
+                    ks.active_expire(100, &mut ev, &mut |ev| {
+                        // Told of each step's deletions while the table is locked.
+                        told = ev.expired.len();
+                    });
                 }
                 assert_eq!(ev.expired.len(), 1000);
+                assert_eq!(told, 1000);
                 assert_eq!(ks.sizes()[0], (1, 0));
             }
 
@@ -193,7 +198,7 @@ macro_rules! suite {
                     "nothing sampled yet"
                 );
                 let mut ev = Events::default();
-                ks.active_expire(1000, &mut ev);
+                ks.active_expire(1000, &mut ev, &mut |_| panic!("nothing expired"));
                 assert!(ev.expired.is_empty());
                 let avg = ks.run(Scope::Db(0), |dbs| dbs.db(0).avg_ttl());
                 assert_eq!(avg, 10_000);

@@ -46,6 +46,9 @@ pub struct Client {
     pub multi: Option<Multi>,
     pub watched: Vec<Watched>,
     pub reply: ReplyMode,
+    /// The seq of the last effect this client's commands emitted: its
+    /// replies wait until the log has made it durable, when a sink asks.
+    pub last_effect: u64,
     /// Close the connection after writing the pending replies (QUIT).
     pub close: bool,
     /// Connected from a loopback address (for `enable-debug-command local`).
@@ -81,6 +84,7 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             reply: ReplyMode::On,
+            last_effect: 0,
             close: false,
             is_local: false,
             subs: Default::default(),

@@ -175,6 +175,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                         };
                         // Earlier replies of the pipeline go out before we wait.
                         out.extend_from_slice(&outcome.before);
+                        durable(srv, client).await;
                         if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
                             return;
                         }
@@ -205,6 +206,9 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     }
                     // A pipeline of big replies to a client that reads slowly
                     // must not pile up here: write as we go.
+                    if out.len() >= FLUSH_AT {
+                        durable(srv, client).await;
+                    }
                     if out.len() >= FLUSH_AT && !flush(srv, &client.info, stream, &mut out).await {
                         return;
                     }
@@ -231,6 +235,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             fatal = true;
         }
         note_buffer(&client.info, &inbuf);
+        durable(srv, client).await;
         if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
             return;
         }
@@ -372,6 +377,15 @@ async fn reclaim(
     }
 }
 
+/// The durability barrier: while a sink of the effect log gates replies
+/// (an fsync-always log), waits until this client's last write is durable,
+/// so no reply promises a write the log could still lose.
+async fn durable(srv: &crate::state::Shared, client: &Client) {
+    if srv.propagation.gates_replies() {
+        srv.propagation.wait_durable(client.last_effect).await;
+    }
+}
+
 /// Writes the pending replies; false if the client is gone.
 async fn flush(
     srv: &crate::state::Shared,
@@ -439,6 +453,62 @@ mod tests {
     use super::*;
     use crate::server::Harness;
     use rubedo_engine::ManualClock;
+
+    struct Gate;
+    impl crate::propagate::Sink for Gate {
+        fn write(&self, _: &crate::propagate::Effect) {}
+        fn gates_replies(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_write_is_answered_once_the_log_made_it_durable() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let shared = crate::server::shared(crate::config::Config::default(), String::new());
+            shared.propagation.add_sink(Box::new(Gate));
+            let server = std::rc::Rc::new(Server {
+                ks: rubedo_engine::SingleKeyspace::new(16, Arc::new(ManualClock::new(1_000))),
+                shared,
+            });
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            let s = server.clone();
+            let accept = tokio::task::spawn_local(async move {
+                while let Ok((stream, _)) = l.accept().await {
+                    tokio::task::spawn_local(serve(s.clone(), stream));
+                }
+            });
+            let mut writer = TcpStream::connect(addr).await.unwrap();
+            let mut reader = TcpStream::connect(addr).await.unwrap();
+            let mut buf = [0u8; 64];
+            // A command that writes nothing is answered at once.
+            reader.write_all(b"PING\r\n").await.unwrap();
+            let n = reader.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"+PONG\r\n");
+            writer.write_all(b"SET k v\r\n").await.unwrap();
+            // The write is applied (others see it) but not yet answered.
+            reader.write_all(b"GET k\r\n").await.unwrap();
+            let n = reader.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"$1\r\nv\r\n");
+            let early =
+                tokio::time::timeout(std::time::Duration::from_millis(50), writer.read(&mut buf))
+                    .await;
+            assert!(early.is_err(), "answered before the log made it durable");
+            let seq = server.shared.propagation.last_seq();
+            assert_eq!(seq, 1);
+            server.shared.propagation.mark_durable(seq);
+            let n = writer.read(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"+OK\r\n");
+            accept.abort();
+        });
+    }
 
     #[test]
     fn a_task_that_panics_leaves_no_ghost_client() {

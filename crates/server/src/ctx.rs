@@ -20,8 +20,8 @@ pub struct Ctx<'a, 'b> {
     pub srv: &'a Shared,
     /// Changes made (Redis's `server.dirty`): drives propagation and INFO.
     pub dirty: u64,
-    /// Write effects of this run, as (db, argv), when propagation is active.
-    pub effects: &'a mut Vec<(usize, Vec<Bytes>)>,
+    /// Write effects of this run, when propagation is active.
+    pub effects: &'a mut Vec<crate::propagate::Op>,
     /// True once the handler has recorded its own (rewritten) effects.
     pub rewritten: bool,
     /// Who runs the command (a client, EXEC, a blocked client's retry).
@@ -164,10 +164,13 @@ impl<'a, 'b> Ctx<'a, 'b> {
 
     /// Records `argv` as (part of) this command's effect instead of the
     /// command itself, e.g. an absolute PEXPIREAT for a relative EXPIRE.
-    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+    pub fn propagate(&mut self, r: crate::propagate::Rewrite) {
         self.rewritten = true;
         if self.propagating() {
-            self.effects.push((self.client.db, argv));
+            self.effects.push(crate::propagate::Op {
+                db: self.client.db,
+                argv: r.0,
+            });
         }
     }
 

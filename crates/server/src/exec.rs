@@ -14,7 +14,7 @@ use crate::command::{flag, sub_of, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::CmdError;
 use crate::outcome::{Answer, Outcome};
-use crate::propagate::Effect;
+use crate::propagate::{Op, Rewrite};
 use crate::state::Shared;
 
 /// The engine plus the shared state: one per server process.
@@ -234,9 +234,13 @@ fn run<K: Keyspace>(
         let reply = call(srv, client, dbs, cmd, &argv, &mut effects, caller);
         let now = dbs.now();
         let events = dbs.take_events();
-        after_run(srv, events, effects, now);
-        reply
+        let seq = after_run(srv, events, effects, now);
+        (reply, seq)
     });
+    let (reply, seq) = reply;
+    if seq > 0 {
+        client.last_effect = seq;
+    }
     if srv.blocking.has_ready() {
         serve_blocked(server);
     }
@@ -344,7 +348,7 @@ pub fn call(
     dbs: &mut Dbs<'_>,
     cmd: &'static Cmd,
     argv: &[Bytes],
-    effects: &mut Vec<(usize, Vec<Bytes>)>,
+    effects: &mut Vec<Op>,
     caller: Caller,
 ) -> Outcome {
     let handler = cmd.handler.expect("containers resolve to a subcommand");
@@ -417,7 +421,10 @@ pub fn call(
     if dirty > 0 {
         srv.stats.dirty.fetch_add(dirty, Relaxed);
         if !rewritten && srv.propagation.is_active() && cmd.has(flag::WRITE) {
-            effects.push((db, argv.to_vec()));
+            effects.push(Op {
+                db,
+                argv: argv.to_vec(),
+            });
         }
     }
     let frame = match result {
@@ -464,9 +471,11 @@ fn error_reply(srv: &Shared, cmd: Option<&'static Cmd>, e: &CmdError) -> Frame {
     f
 }
 
-/// What every run leaves behind: hit/miss counters, keys that expired
-/// lazily (WATCH, statistics, a propagated DEL) and the write effects.
-pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>, now_ms: u64) {
+/// What every run leaves behind, while its locks are still held: hit/miss
+/// counters, the keys it made ready, the keys that expired lazily, and its
+/// write effects as one unit of the log. Returns the seq of the last effect
+/// it emitted (0 if none).
+pub fn after_run(srv: &Shared, events: Events, effects: Vec<Op>, now_ms: u64) -> u64 {
     if events.hits > 0 {
         srv.stats.keyspace_hits.fetch_add(events.hits, Relaxed);
     }
@@ -476,48 +485,51 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<(usize, Vec<Bytes>)>
     for (db, key) in &events.ready {
         srv.blocking.signal(*db, key);
     }
+    let mut seq = expired(
+        srv,
+        &events.expired,
+        events.expired_reported,
+        events.expired_signalled,
+        now_ms,
+    );
+    if !effects.is_empty() {
+        seq = srv.propagation.emit(effects);
+    }
+    seq
+}
+
+/// Keys deleted by expiry (lazily in a run, or by the active cycle): the
+/// "expired" events not reported yet (from `reported`), statistics, the
+/// modified-key signal not given yet (from `signalled`), and a `DEL` each in
+/// the effect log. Called while the keys' locks are held. Returns the seq of
+/// the last DEL emitted (0 if none).
+pub fn expired(
+    srv: &Shared,
+    keys: &[(usize, rubedo_engine::Key)],
+    reported: usize,
+    signalled: usize,
+    now_ms: u64,
+) -> u64 {
     let flags = srv.config.notify_flags.load(Relaxed);
-    for (i, (db, key)) in events.expired.iter().enumerate() {
-        if flags != 0 && i >= events.expired_reported {
+    let mut seq = 0;
+    for (i, (db, key)) in keys.iter().enumerate() {
+        if flags != 0 && i >= reported {
             let n = rubedo_pubsub::notify::EXPIRED;
             rubedo_pubsub::notify::notify(&srv.hub, flags, n, b"expired", key, *db, now_ms, 0);
         }
         srv.stats.expired_keys.fetch_add(1, Relaxed);
-        if i >= events.expired_signalled {
+        if i >= signalled {
             srv.signal_modified(*db, key, None, now_ms);
         }
         if srv.propagation.is_active() {
-            srv.propagation.emit(Effect {
+            let del = Rewrite::del(key);
+            seq = srv.propagation.emit(vec![Op {
                 db: *db,
-                commands: vec![vec![
-                    Bytes::from_static(b"DEL"),
-                    Bytes::copy_from_slice(key),
-                ]],
-            });
+                argv: del.0,
+            }]);
         }
     }
-    if effects.is_empty() {
-        return;
-    }
-    // Consecutive effects on one database form one unit.
-    let mut cur: Option<Effect> = None;
-    for (db, argv) in effects {
-        match &mut cur {
-            Some(e) if e.db == db => e.commands.push(argv),
-            _ => {
-                if let Some(e) = cur.take() {
-                    srv.propagation.emit(e);
-                }
-                cur = Some(Effect {
-                    db,
-                    commands: vec![argv],
-                });
-            }
-        }
-    }
-    if let Some(e) = cur {
-        srv.propagation.emit(e);
-    }
+    seq
 }
 
 /// Starts a transaction for the client.

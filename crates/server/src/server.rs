@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::client::Client;
 use crate::command::Table;
 use crate::config::Config;
-use crate::exec::{after_run, execute, Server};
+use crate::exec::{execute, Server};
 use crate::propagate::Propagation;
 use crate::state::{ClientInfo, Shared, Stats, Watches};
 
@@ -293,8 +293,13 @@ fn active_expire_cycle<K: Keyspace>(ks: &K, srv: &Shared, period: Duration) {
     let start = Instant::now();
     loop {
         let mut ev = Events::default();
-        let (visited, expired) = ks.active_expire(20 * effort, &mut ev);
-        after_run(srv, ev, Vec::new(), ks.now_ms());
+        let now = ks.now_ms();
+        // Each step's deletions reach the log while their table is locked,
+        // so no later write to those keys can be logged before their DEL.
+        let (visited, expired) = ks.active_expire(20 * effort, &mut ev, &mut |ev| {
+            crate::exec::expired(srv, &ev.expired, 0, 0, now);
+            ev.expired.clear();
+        });
         crate::tracking::broadcast(srv, None, ks.now_ms());
         if visited == 0 || expired * 10 <= visited || start.elapsed() > budget {
             break;

@@ -148,6 +148,50 @@ fn writes_propagate_in_deterministic_form() {
     assert!(h.server.ks.databases() == 16);
 }
 
+/// A transaction that changes database is one unit of the log, each command
+/// carrying its database; units are numbered in order; expired keys' DELs
+/// go before the command that found them.
+#[test]
+fn an_exec_across_databases_is_one_numbered_unit() {
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let mut h = Harness::concurrent(clock.clone());
+    let log = h.record();
+    h.run(&["SET", "t", "v", "PX", "5"]);
+    h.run(&["MULTI"]);
+    h.run(&["SET", "a", "1"]);
+    h.run(&["SELECT", "1"]);
+    h.run(&["SET", "b", "2"]);
+    assert_eq!(
+        h.run(&["EXEC"]),
+        Frame::Array(vec![Frame::ok(), Frame::ok(), Frame::ok()])
+    );
+    h.run(&["SELECT", "0"]);
+    clock.advance(10);
+    h.run(&["SET", "t", "w"]);
+    let effects = log.0.lock().clone();
+    let seqs: Vec<u64> = effects.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    let shape: Vec<Vec<(usize, String)>> = effects
+        .iter()
+        .map(|e| {
+            e.ops
+                .iter()
+                .map(|o| (o.db, String::from_utf8_lossy(&o.argv[0]).into_owned()))
+                .collect()
+        })
+        .collect();
+    let op = |db: usize, w: &str| (db, w.to_string());
+    assert_eq!(
+        shape,
+        vec![
+            vec![op(0, "SET")],
+            vec![op(0, "MULTI"), op(0, "SET"), op(1, "SET"), op(1, "EXEC")],
+            vec![op(0, "DEL")],
+            vec![op(0, "SET")],
+        ]
+    );
+}
+
 /// Every command in the table appears in at least one conformance scenario whose
 /// reply is compared, so no row goes untested against real Redis. A line under
 /// `!type` (only the RESP type byte is compared), `!any` (nothing is) or

@@ -21,6 +21,7 @@ use crate::blocking::BlockRequest;
 use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
+use crate::propagate::Rewrite;
 
 use super::list::{fill, mpop, notify_move, parse_mpop, pop_event};
 use super::zset;
@@ -130,11 +131,7 @@ fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
         ctx.reply_first();
         ctx.notify(notify::LIST, pop_event(end), key);
         ctx.notify_del_if_gone(key);
-        let word: &'static [u8] = match end {
-            End::Head => b"LPOP",
-            End::Tail => b"RPOP",
-        };
-        ctx.propagate(vec![Bytes::from_static(word), key.clone()]);
+        ctx.propagate(Rewrite::pop(end, key, None));
         return Ok(Frame::Array(vec![
             Frame::Bulk(key.clone()),
             Frame::Bulk(Bytes::from(v)),
@@ -169,14 +166,7 @@ fn bmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
     };
     ctx.dirty += 1;
     notify_move(ctx, src, dst, from, to);
-    let side = |e: End| Bytes::from_static(if e == End::Head { b"LEFT" } else { b"RIGHT" });
-    ctx.propagate(vec![
-        Bytes::from_static(b"LMOVE"),
-        src.clone(),
-        dst.clone(),
-        side(from),
-        side(to),
-    ]);
+    ctx.propagate(Rewrite::lmove(src, dst, from, to));
     Ok(Frame::Bulk(Bytes::from(v)))
 }
 

@@ -12,6 +12,7 @@ use rubedo_resp::Frame;
 use crate::command::{acl, flag::*, kf, ks, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
+use crate::propagate::Rewrite;
 
 use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
 
@@ -230,12 +231,7 @@ fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
     ctx.notify(notify::HASH, "hincrbyfloat", key);
     let value = Bytes::from(text);
     // Replicated as the value it produced, so float formatting cannot drift.
-    ctx.propagate(vec![
-        Bytes::from_static(b"HSET"),
-        key.clone(),
-        argv[2].clone(),
-        value.clone(),
-    ]);
+    ctx.propagate(Rewrite::hset(key, &argv[2], &value));
     Ok(Frame::Bulk(value))
 }
 

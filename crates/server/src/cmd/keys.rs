@@ -11,6 +11,7 @@ use crate::args::{parse_i64, Args};
 use crate::command::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
+use crate::propagate::Rewrite;
 
 const G: &str = "generic";
 const KW: u64 = acl::KEYSPACE | acl::WRITE;
@@ -487,7 +488,7 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
         // (before the reply, unlike the "expire" below).
         ctx.notify(notify::GENERIC, "del", &key);
         ctx.dirty += 1;
-        ctx.propagate(vec![Bytes::from_static(b"DEL"), key]);
+        ctx.propagate(Rewrite::del(&key));
         return Ok(Frame::Integer(1));
     }
     db.set_expire(&key, Some(at as u64));
@@ -495,11 +496,7 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     ctx.reply_first();
     ctx.notify(notify::GENERIC, "expire", &key);
     ctx.dirty += 1;
-    ctx.propagate(vec![
-        Bytes::from_static(b"PEXPIREAT"),
-        key,
-        Bytes::from(at.to_string()),
-    ]);
+    ctx.propagate(Rewrite::pexpireat(&key, at as u64));
     Ok(Frame::Integer(1))
 }
 

@@ -12,6 +12,7 @@ use crate::args::{parse_i64, Args};
 use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
+use crate::propagate::Rewrite;
 
 const G: &str = "list";
 const W: u64 = acl::WRITE | acl::LIST;
@@ -501,14 +502,7 @@ pub fn mpop(
         ctx.reply_first();
         ctx.notify(notify::LIST, pop_event(end), key);
         ctx.notify_del_if_gone(key);
-        ctx.propagate(vec![
-            Bytes::from_static(match end {
-                End::Head => b"LPOP",
-                End::Tail => b"RPOP",
-            }),
-            key.clone(),
-            Bytes::from(n.to_string()),
-        ]);
+        ctx.propagate(Rewrite::pop(end, key, Some(n)));
         return Ok(Some(Frame::Array(vec![
             Frame::Bulk(key.clone()),
             Frame::Array(popped.into_iter().map(bulk_vec).collect()),

@@ -12,6 +12,7 @@ use crate::args::{parse_i64, Args};
 use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
+use crate::propagate::Rewrite;
 
 use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
 
@@ -190,11 +191,7 @@ fn spop(ctx: &mut Ctx) -> CmdResult {
     if emptied {
         ctx.notify(notify::GENERIC, "del", key);
     }
-    ctx.propagate(vec![
-        Bytes::from_static(b"SREM"),
-        key.clone(),
-        Bytes::copy_from_slice(&m),
-    ]);
+    ctx.propagate(Rewrite::srem(key, &m));
     Ok(bulk_vec(m))
 }
 
@@ -220,7 +217,7 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
         ctx.dirty += 1;
         ctx.notify(notify::SET, "spop", key);
         ctx.notify(notify::GENERIC, "del", key);
-        ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        ctx.propagate(Rewrite::del(key));
         return Ok(set_reply(&all));
     }
     // Fewer than the set holds, so the set stays.
@@ -230,11 +227,7 @@ fn spop_count(ctx: &mut Ctx) -> CmdResult {
     ctx.notify(notify::SET, "spop", key);
     if ctx.propagating() {
         for m in &popped {
-            ctx.propagate(vec![
-                Bytes::from_static(b"SREM"),
-                key.clone(),
-                Bytes::copy_from_slice(m),
-            ]);
+            ctx.propagate(Rewrite::srem(key, m));
         }
     } else {
         ctx.propagate_nothing();

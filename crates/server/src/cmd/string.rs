@@ -10,6 +10,7 @@ use crate::args::Args;
 use crate::command::{acl, flag::*, kf, ks, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
+use crate::propagate::Rewrite;
 
 use super::keys::{expire_ms, expire_unit, ExpireUnit};
 
@@ -142,14 +143,7 @@ fn set_generic(
         // and gets its own "expired" event when expiry reclaims it.
         ctx.notify(notify::GENERIC, "expire", key);
         if ctx.propagating() {
-            let argv = vec![
-                Bytes::from_static(b"SET"),
-                key.clone(),
-                val.clone(),
-                Bytes::from_static(b"PXAT"),
-                Bytes::from(at.to_string()),
-            ];
-            ctx.propagate(argv);
+            ctx.propagate(Rewrite::set_pxat(key, val, at));
         }
     }
     Ok((true, old))
@@ -281,7 +275,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
                 ctx.dirty += 1;
                 ctx.reply_first();
                 ctx.notify(notify::GENERIC, "persist", &key);
-                ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+                ctx.propagate(Rewrite::persist(&key));
             }
         }
         Op::At(at) if at <= now => {
@@ -290,7 +284,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             ctx.dirty += 1;
             ctx.reply_first();
             ctx.notify(notify::GENERIC, "del", &key);
-            ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            ctx.propagate(Rewrite::del(&key));
         }
         Op::At(at) => {
             db.set_expire(&key, Some(at));
@@ -298,11 +292,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
             ctx.dirty += 1;
             ctx.reply_first();
             ctx.notify(notify::GENERIC, "expire", &key);
-            ctx.propagate(vec![
-                Bytes::from_static(b"PEXPIREAT"),
-                key.clone(),
-                Bytes::from(at.to_string()),
-            ]);
+            ctx.propagate(Rewrite::pexpireat(&key, at));
         }
     }
     Ok(reply)
@@ -393,12 +383,7 @@ fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     ctx.dirty += 1;
     ctx.notify(notify::STRING, "incrbyfloat", &key);
     let value = Bytes::from(text);
-    ctx.propagate(vec![
-        Bytes::from_static(b"SET"),
-        key,
-        value.clone(),
-        Bytes::from_static(b"KEEPTTL"),
-    ]);
+    ctx.propagate(Rewrite::set_keepttl(&key, &value));
     Ok(Frame::Bulk(value))
 }
 

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use bytes::Bytes;
 use rubedo_resp::Frame;
 
 use crate::client::{Client, Watched};
@@ -10,6 +9,7 @@ use crate::command::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::{CmdError, CmdResult};
 use crate::exec::{begin_multi, call, Caller};
+use crate::propagate::{Op, Rewrite};
 use crate::state::Shared;
 
 const G: &str = "transactions";
@@ -159,13 +159,20 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
         );
         replies.push(outcome.into_frame(ctx.client.proto));
     }
+    // Several writes are one unit, wrapped in MULTI/EXEC (across databases:
+    // each command carries its own).
     if ctx.effects.len() - start > 1 {
-        let db = ctx.effects[start].0;
-        ctx.effects
-            .insert(start, (db, vec![Bytes::from_static(b"MULTI")]));
-        let last_db = ctx.effects.last().map_or(db, |e| e.0);
-        ctx.effects
-            .push((last_db, vec![Bytes::from_static(b"EXEC")]));
+        let first = ctx.effects[start].db;
+        let last = ctx.effects.last().map_or(first, |e| e.db);
+        let multi = Op {
+            db: first,
+            argv: Rewrite::multi(),
+        };
+        ctx.effects.insert(start, multi);
+        ctx.effects.push(Op {
+            db: last,
+            argv: Rewrite::exec(),
+        });
     }
     Ok(Frame::Array(replies))
 }

@@ -16,6 +16,7 @@ use crate::args::{is, parse_i64};
 use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
+use crate::propagate::Rewrite;
 
 use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
 
@@ -754,14 +755,7 @@ pub fn pop_first(
             ctx.dirty += popped.len() as u64;
             ctx.notify(notify::ZSET, pop_event(max), k);
             ctx.notify_del_if_gone(k);
-            let mut effect = vec![
-                Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }),
-                k.clone(),
-            ];
-            if let Some(n) = count {
-                effect.push(Bytes::from(n.max(1).to_string()));
-            }
-            ctx.propagate(effect);
+            ctx.propagate(Rewrite::zpop(max, k, count.map(|n| n.max(1))));
             return Ok(Some((k.clone(), popped)));
         }
     }

@@ -140,3 +140,28 @@ fn commands_sent_while_blocked_run_after_the_wake_up() {
     assert_eq!(a.read(), Some(Frame::Array(vec![bulk("w"), bulk("v")])));
     assert_eq!(a.read(), Some(Frame::simple("PONG")));
 }
+
+/// SWAPDB serves a client blocked on a key the swap brings into its
+/// database, as redis-server does.
+#[test]
+fn swapdb_serves_clients_whose_key_it_filled() {
+    for engine in ["single", "concurrent"] {
+        let srv = Server::start(&["--engine", engine]);
+        let mut admin = srv.raw();
+        let mut a = srv.raw();
+        assert_eq!(a.call(&["SELECT", "1"]), Frame::ok());
+        a.cmd(&["BLPOP", "k", "0"]);
+        wait_blocked(&mut admin, 1);
+        assert_eq!(admin.call(&["RPUSH", "k", "v"]), Frame::Integer(1));
+        assert_eq!(blocked_clients(&mut admin), 1, "{engine}: another db");
+        assert_eq!(admin.call(&["SWAPDB", "0", "1"]), Frame::ok());
+        assert_eq!(
+            a.read(),
+            Some(Frame::Array(vec![bulk("k"), bulk("v")])),
+            "{engine}"
+        );
+        assert_eq!(blocked_clients(&mut admin), 0);
+        assert_eq!(admin.call(&["SELECT", "1"]), Frame::ok());
+        assert_eq!(admin.call(&["EXISTS", "k"]), Frame::Integer(0), "{engine}");
+    }
+}

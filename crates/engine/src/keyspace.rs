@@ -228,9 +228,17 @@ impl<'a> Dbs<'a> {
         &mut self.events
     }
 
-    /// Takes the collected side effects.
+    /// Takes the collected side effects. The writes so far are finished
+    /// first (the observer's after-write calls), and the observer stays for
+    /// whatever the run does next.
     pub fn take_events(&mut self) -> Events {
-        std::mem::take(&mut self.events)
+        self.finish();
+        let observer = self.events.observer.clone();
+        let mut ev = std::mem::take(&mut self.events);
+        self.events.observer = observer;
+        // Finished: the final `finish` must not report them again.
+        ev.observer = Default::default();
+        ev
     }
 }
 

@@ -111,6 +111,28 @@ impl Blocking {
         }
     }
 
+    /// Signals every key of database `db` someone waits on (SWAPDB gives a
+    /// database new contents: a waited key may now hold data). A signalled
+    /// key that still has nothing keeps its waiters waiting.
+    pub fn signal_db(&self, db: usize) {
+        if self.waiting.load(Relaxed) == 0 {
+            return;
+        }
+        let mut g = self.inner.lock();
+        let keys: Vec<(usize, Bytes)> = g
+            .queues
+            .iter()
+            .filter(|(k, q)| k.0 == db && !q.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            if !g.ready.contains(&k) {
+                g.ready.push_back(k);
+                self.has_ready.store(true, Relaxed);
+            }
+        }
+    }
+
     pub fn has_ready(&self) -> bool {
         self.has_ready.load(Relaxed)
     }

@@ -1,7 +1,6 @@
 //! One client connection: read, parse every complete request in the
 //! buffer, execute, encode the replies, write them in one batch.
 
-use std::net::Shutdown;
 use std::ops::Deref;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -38,17 +37,9 @@ where
     srv.stats.connections_received.fetch_add(1, Relaxed);
     let id = srv.next_client_id.fetch_add(1, Relaxed);
     let info = Arc::new(ClientInfo::new(id, peer, local, server.ks.now_ms()));
-    // A duplicate handle lets CLIENT KILL and the idle timeout close the
-    // socket from another task without any per-read cost here.
-    let killer = stream
-        .into_std()
-        .and_then(|s| s.try_clone().map(|k| (s, k)));
-    let Ok((std_stream, killer)) = killer else {
-        return;
-    };
-    let Ok(mut stream) = TcpStream::from_std(std_stream) else {
-        return;
-    };
+    // One descriptor per client: CLIENT KILL and the idle timeout set
+    // `killed` and wake the connection, which closes its own socket.
+    let mut stream = stream;
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
@@ -69,7 +60,6 @@ where
             .await;
         return;
     }
-    *info.socket.lock() = Some(killer);
     let needs_auth = srv.config.has_password.load(Relaxed);
     let mut client = Client::new(info.clone(), !needs_auth);
     client.is_local = peer.ip().is_loopback();
@@ -104,10 +94,6 @@ impl Drop for Registered<'_> {
             srv.monitors.remove(id);
         }
         srv.clients.lock().remove(&id);
-        let sock = info.socket.lock().take();
-        if let Some(s) = sock {
-            let _ = s.shutdown(Shutdown::Both);
-        }
     }
 }
 
@@ -121,20 +107,36 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
     // for every request would cost two lock operations each time).
     let wake = info.outbox.wake.notified();
     tokio::pin!(wake);
+    // Since when the replies waiting for the client exceed the soft limit.
+    let mut soft_since: Option<u64> = None;
     loop {
         if inbuf.capacity() - inbuf.len() < 1024 {
             inbuf.reserve(READ_CHUNK);
         }
+        let pending = !out.is_empty();
         let n = tokio::select! {
             biased;
-            r = stream.read_buf(&mut inbuf) => match r {
-                Ok(0) | Err(_) => return,
+            r = stream.readable() => match r.and_then(|_| stream.try_read_buf(&mut inbuf)) {
+                Ok(0) => return,
                 Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(_) => return,
             },
-            // Another client sent this one something: write it out.
+            // Replies the client had not taken yet: it reads again.
+            r = stream.writable(), if pending => {
+                if r.is_err() || !write_some(srv, &client.info, stream, &mut out) {
+                    return;
+                }
+                continue;
+            }
+            // Another client sent this one something (or it was killed).
             _ = &mut wake => {
                 wake.set(info.outbox.wake.notified());
-                if !write_outbox(srv, &client.info, stream, &mut out).await {
+                if client.info.killed.load(Relaxed) || client.info.outbox.is_closed() {
+                    return;
+                }
+                client.info.outbox.drain_into(&mut out, usize::MAX);
+                if !write_some(srv, &client.info, stream, &mut out) {
                     return;
                 }
                 continue;
@@ -204,13 +206,17 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                         fatal = true;
                         break;
                     }
-                    // A pipeline of big replies to a client that reads slowly
-                    // must not pile up here: write as we go.
+                    // Big replies go out as they come, as far as the client
+                    // takes them; the rest waits in `out` while reading goes
+                    // on (a client may write its whole pipeline before it
+                    // reads), bounded by client-output-buffer-limit.
                     if out.len() >= FLUSH_AT {
                         durable(srv, client).await;
-                    }
-                    if out.len() >= FLUSH_AT && !flush(srv, &client.info, stream, &mut out).await {
-                        return;
+                        if !write_some(srv, &client.info, stream, &mut out)
+                            || over_limit(srv, &client.info, &mut soft_since)
+                        {
+                            return;
+                        }
                     }
                 }
                 Ok(None) => break,
@@ -236,15 +242,20 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         }
         note_buffer(&client.info, &inbuf);
         durable(srv, client).await;
-        if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
-            return;
-        }
-        if out.capacity() > 1 << 20 {
-            out = BytesMut::with_capacity(READ_CHUNK);
-        }
         if fatal {
-            let _ = stream.shutdown().await;
+            // Its last replies (QUIT's OK, the protocol error) go out first.
+            if flush(srv, &client.info, stream, &mut out).await {
+                let _ = stream.shutdown().await;
+            }
             return;
+        }
+        if !write_some(srv, &client.info, stream, &mut out)
+            || over_limit(srv, &client.info, &mut soft_since)
+        {
+            return;
+        }
+        if out.is_empty() && out.capacity() > 1 << 20 {
+            out = BytesMut::with_capacity(READ_CHUNK);
         }
         if inbuf.is_empty() && inbuf.capacity() > 1 << 20 {
             inbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -404,6 +415,66 @@ async fn flush(
     info.outbox.set_unsent(0);
     out.clear();
     true
+}
+
+/// Writes as much of `out` as the socket takes now, without waiting;
+/// false if the client is gone.
+fn write_some(
+    srv: &crate::state::Shared,
+    info: &ClientInfo,
+    stream: &TcpStream,
+    out: &mut BytesMut,
+) -> bool {
+    while !out.is_empty() {
+        match stream.try_write(out) {
+            Ok(0) => return false,
+            Ok(n) => {
+                srv.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
+                info.tot_net_out.fetch_add(n as u64, Relaxed);
+                bytes::Buf::advance(out, n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(_) => return false,
+        }
+    }
+    // Counted against the output-buffer limit (and CLIENT LIST omem) while
+    // the client has not taken it.
+    info.outbox.set_unsent(out.len());
+    true
+}
+
+/// True if the client's unread output passed its class's
+/// client-output-buffer-limit: over the hard limit at once, over the soft
+/// one for longer than its seconds. The connection then closes, as Redis
+/// closes such a client.
+fn over_limit(srv: &crate::state::Shared, info: &ClientInfo, soft_since: &mut Option<u64>) -> bool {
+    let class = if info.is_pubsub() {
+        rubedo_pubsub::Class::Pubsub
+    } else {
+        rubedo_pubsub::Class::Normal
+    };
+    let limit = srv.config.output_limits.get(class);
+    if limit.hard == 0 && limit.soft == 0 {
+        return false;
+    }
+    let used = info.outbox.used() as u64;
+    let now = srv.coarse_ms.load(Relaxed);
+    let over = if limit.hard > 0 && used >= limit.hard {
+        true
+    } else if limit.soft > 0 && used >= limit.soft {
+        let since = *soft_since.get_or_insert(now);
+        now.saturating_sub(since) > limit.soft_secs * 1000
+    } else {
+        *soft_since = None;
+        false
+    };
+    if over {
+        eprintln!(
+            "Client id={} addr={} closed for overcoming of output buffer limits.",
+            info.id, info.addr
+        );
+    }
+    over
 }
 
 /// Writes everything queued in the client's outbox, a chunk at a time;

@@ -131,6 +131,8 @@ fn announce(srv: &Shared, listeners: &[TcpListener]) {
 /// Runs the server until SHUTDOWN or a signal. Blocks the calling thread.
 pub fn run(opts: Options) -> std::io::Result<()> {
     let shared = shared(opts.config, opts.config_file);
+    #[cfg(unix)]
+    fit_open_files(&shared)?;
     let dbs = shared.config.databases();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if shared.engine_name == "concurrent" {
@@ -152,11 +154,9 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             tokio::spawn(cron(server.clone()));
             for l in listeners {
                 let s = server.clone();
-                tokio::spawn(async move {
-                    while let Ok((stream, _)) = l.accept().await {
-                        tokio::spawn(crate::conn::serve(s.clone(), stream));
-                    }
-                });
+                tokio::spawn(accept_loop(l, move |stream| {
+                    tokio::spawn(crate::conn::serve(s.clone(), stream));
+                }));
             }
             wait_for_shutdown(&server.shared).await;
             Ok(())
@@ -176,15 +176,104 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             tokio::task::spawn_local(cron(server.clone()));
             for l in listeners {
                 let s = server.clone();
-                tokio::task::spawn_local(async move {
-                    while let Ok((stream, _)) = l.accept().await {
-                        tokio::task::spawn_local(crate::conn::serve(s.clone(), stream));
-                    }
-                });
+                tokio::task::spawn_local(accept_loop(l, move |stream| {
+                    tokio::task::spawn_local(crate::conn::serve(s.clone(), stream));
+                }));
             }
             wait_for_shutdown(&server.shared).await;
             Ok(())
         })
+    }
+}
+
+/// Descriptors the server keeps for itself beyond one per client
+/// (listeners, files), as Redis reserves.
+#[cfg(unix)]
+const RESERVED_FDS: u64 = 32;
+
+/// Makes the descriptor limit fit `maxclients`: raises the soft (and, when
+/// allowed, the hard) limit to what the clients need, or else lowers
+/// `maxclients` to what the limit allows, and says which it did, so the
+/// extra client is answered "max number of clients reached" instead of the
+/// listener running out of descriptors.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+fn fit_open_files(srv: &Shared) -> std::io::Result<()> {
+    let asked = srv.config.maxclients.load(Relaxed);
+    let want = asked + RESERVED_FDS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        let e = std::io::Error::last_os_error();
+        eprintln!("Unable to obtain the current NOFILE limit ({e}), assuming 1024 and setting the max clients configuration accordingly.");
+        lim.rlim_cur = 1024;
+        lim.rlim_max = 1024;
+    }
+    let cur = lim.rlim_cur as u64;
+    if cur >= want {
+        return Ok(());
+    }
+    let hard = lim.rlim_max as u64;
+    let try_set = |soft: u64, hard: u64| {
+        let l = libc::rlimit {
+            rlim_cur: soft as libc::rlim_t,
+            rlim_max: hard as libc::rlim_t,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) == 0 }
+    };
+    // Raising the hard limit needs privileges; the soft one up to the hard
+    // one does not.
+    let got = if try_set(want, want.max(hard)) {
+        want
+    } else if hard > cur && try_set(want.min(hard), hard) {
+        want.min(hard)
+    } else {
+        cur
+    };
+    if got >= want {
+        eprintln!(
+            "Increased maximum number of open files to {want} (it was originally set to {cur})."
+        );
+        return Ok(());
+    }
+    if got <= RESERVED_FDS {
+        return Err(std::io::Error::other(format!(
+            "Your current 'ulimit -n' of {got} is not enough for the server to start. Please increase your open file limit to at least {}.",
+            RESERVED_FDS + 1
+        )));
+    }
+    let fit = got - RESERVED_FDS;
+    srv.config
+        .set("maxclients", &fit.to_string(), true)
+        .map_err(std::io::Error::other)?;
+    eprintln!(
+        "You requested maxclients of {asked} requiring at least {want} max file descriptors; the open files limit is {got}, so maxclients has been reduced to {fit}. Increase 'ulimit -n' for more clients."
+    );
+    Ok(())
+}
+
+/// Accepts connections for good: a failed accept (out of descriptors, a
+/// connection reset before it was taken) is reported and retried after a
+/// pause, never the end of the listener.
+async fn accept_loop(l: TcpListener, mut serve: impl FnMut(tokio::net::TcpStream)) {
+    let mut warned_at: Option<Instant> = None;
+    loop {
+        match l.accept().await {
+            Ok((stream, _)) => serve(stream),
+            Err(e) => {
+                if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    eprintln!("Accepting client connection: {e}");
+                    warned_at = Some(Instant::now());
+                }
+                // The pending connection stays queued; give descriptors
+                // time to come back instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
     }
 }
 

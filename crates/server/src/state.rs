@@ -46,8 +46,6 @@ pub struct ClientInfo {
     pub dirty_cas: AtomicBool,
     /// Set by CLIENT KILL / timeout; the connection closes when it sees it.
     pub killed: AtomicBool,
-    /// A duplicate of the socket, so another task can shut it down.
-    pub socket: Mutex<Option<std::net::TcpStream>>,
     /// CLIENT UNBLOCK: how to end the wait (1 = timeout, 2 = error) and the wake-up.
     pub unblock_mode: AtomicU8,
     pub unblock: tokio::sync::Notify,
@@ -117,7 +115,6 @@ impl ClientInfo {
             tot_cmds: AtomicU64::new(0),
             dirty_cas: AtomicBool::new(false),
             killed: AtomicBool::new(false),
-            socket: Mutex::new(None),
             unblock_mode: AtomicU8::new(0),
             unblock: tokio::sync::Notify::new(),
             outbox: rubedo_pubsub::Outbox::new(),
@@ -132,11 +129,10 @@ impl ClientInfo {
         self.subs.iter().any(|n| n.load(Relaxed) > 0)
     }
 
+    /// Marks the client killed and wakes its connection, which closes it.
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);
-        if let Some(s) = self.socket.lock().as_ref() {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
+        self.outbox.wake.notify_one();
     }
 }
 

@@ -239,3 +239,46 @@ fn every_command_row_has_a_conformance_scenario() {
         "commands without a conformance line whose reply is compared: {missing:?}"
     );
 }
+
+/// An observer registered on the keyspace hears of every write of a
+/// command, before and after, when the write goes through the server.
+#[test]
+fn observers_hear_the_servers_writes() {
+    use rubedo_engine::{Entry, Keyspace, Observer};
+    #[derive(Default)]
+    struct Count(std::sync::Mutex<Vec<String>>);
+    impl Observer for Count {
+        fn before_write(&self, _db: usize, key: &[u8], _old: Option<&Entry>) {
+            let k = String::from_utf8_lossy(key);
+            self.0.lock().unwrap().push(format!("before {k}"));
+        }
+        fn after_write(&self, _db: usize, key: &[u8], new: Option<&Entry>) {
+            let k = String::from_utf8_lossy(key);
+            let there = if new.is_some() { "set" } else { "gone" };
+            self.0.lock().unwrap().push(format!("after {k} {there}"));
+        }
+    }
+    for concurrent in [false, true] {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let seen = Arc::new(Count::default());
+        let run = |words: &[&str], h: &mut dyn FnMut(&[&str]) -> Frame| h(words);
+        let log = if concurrent {
+            let mut h = Harness::concurrent(clock);
+            h.server.ks.set_observer(Some(seen.clone()));
+            run(&["SET", "k", "v"], &mut |w| h.run(w));
+            run(&["DEL", "k"], &mut |w| h.run(w));
+            seen.0.lock().unwrap().clone()
+        } else {
+            let mut h = Harness::single(clock);
+            h.server.ks.set_observer(Some(seen.clone()));
+            run(&["SET", "k", "v"], &mut |w| h.run(w));
+            run(&["DEL", "k"], &mut |w| h.run(w));
+            seen.0.lock().unwrap().clone()
+        };
+        assert_eq!(
+            log,
+            vec!["before k", "after k set", "before k", "after k gone"],
+            "concurrent: {concurrent}"
+        );
+    }
+}

@@ -195,6 +195,9 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
     ctx.dbs.swap(a, b);
     touch_db_watchers(ctx, a);
     touch_db_watchers(ctx, b);
+    // Clients blocked on a key the swap filled are served right after it.
+    ctx.srv.blocking.signal_db(a);
+    ctx.srv.blocking.signal_db(b);
     ctx.dirty += 1;
     Ok(Frame::ok())
 }

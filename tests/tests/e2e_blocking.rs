@@ -165,3 +165,41 @@ fn swapdb_serves_clients_whose_key_it_filled() {
         assert_eq!(admin.call(&["EXISTS", "k"]), Frame::Integer(0), "{engine}");
     }
 }
+
+/// Under the concurrent engine a blocked client is served before the
+/// pushing command's locks are released: a client popping in a loop at the
+/// same time never takes the element the blocked client was waiting for.
+#[test]
+fn no_command_takes_the_data_before_the_blocked_client() {
+    let srv = Server::start(&["--engine", "concurrent", "--threads", "2"]);
+    let mut admin = srv.raw();
+    let mut waiter = srv.raw();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let thief = {
+        let mut c = srv.raw();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut stolen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let f = c.call(&["LPOP", "q"]);
+                if f != Frame::Null {
+                    stolen.push(f);
+                }
+            }
+            stolen
+        })
+    };
+    for round in 0..100 {
+        waiter.cmd(&["BLPOP", "q", "0"]);
+        wait_blocked(&mut admin, 1);
+        let v = format!("x{round}");
+        assert_eq!(admin.call(&["RPUSH", "q", &v]), Frame::Integer(1));
+        assert_eq!(
+            waiter.read(),
+            Some(Frame::Array(vec![bulk("q"), bulk(&v)])),
+            "round {round}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(thief.join().unwrap(), Vec::<Frame>::new());
+}

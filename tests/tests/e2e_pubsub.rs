@@ -285,21 +285,31 @@ fn slow_subscriber_is_disconnected_at_the_output_limit() {
         // A subscriber that keeps reading, counting message bytes.
         let mut fast = srv.raw();
         fast.call(&["SUBSCRIBE", "flood"]);
-        let reader = std::thread::spawn(move || {
-            let mut n = 0usize;
-            while n < 1000 {
-                match fast.read() {
-                    Some(Frame::Array(parts)) if parts.len() == 3 => n += 1,
-                    other => panic!("fast subscriber got {other:?}"),
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let reader = std::thread::spawn({
+            let read = read.clone();
+            move || {
+                let mut n = 0usize;
+                while n < 1000 {
+                    match fast.read() {
+                        Some(Frame::Array(parts)) if parts.len() == 3 => n += 1,
+                        other => panic!("fast subscriber got {other:?}"),
+                    }
+                    read.store(n, std::sync::atomic::Ordering::Relaxed);
                 }
+                (n, fast)
             }
-            (n, fast)
         });
         let payload = "x".repeat(100 * 1024);
         let mut p = srv.raw();
         let mut receivers = Vec::new();
         let mut seen_backlog = 0usize;
         for i in 0..1000 {
+            // The reading subscriber keeps up: never more than 5 MB behind
+            // (however fast this machine publishes), far under the limit.
+            while i > 50 && read.load(std::sync::atomic::Ordering::Relaxed) < i - 50 {
+                std::thread::yield_now();
+            }
             receivers.push(int(p.call(&["PUBLISH", "flood", &payload])));
             if i == 100 {
                 // ~10 MB sent: the stalled subscriber's backlog shows in CLIENT LIST.

@@ -133,6 +133,19 @@ impl Blocking {
         }
     }
 
+    /// True if a client waits on one of `keys` of database `db`.
+    pub fn waits_on(&self, db: usize, keys: &[&[u8]]) -> bool {
+        if self.waiting.load(Relaxed) == 0 {
+            return false;
+        }
+        let g = self.inner.lock();
+        keys.iter().any(|k| {
+            g.queues
+                .get(&(db, Bytes::copy_from_slice(k)))
+                .is_some_and(|q| !q.is_empty())
+        })
+    }
+
     pub fn has_ready(&self) -> bool {
         self.has_ready.load(Relaxed)
     }

@@ -124,7 +124,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             },
             // Replies the client had not taken yet: it reads again.
             r = stream.writable(), if pending => {
-                if r.is_err() || !write_some(srv, &client.info, stream, &mut out) {
+                if r.is_err() || !pump(srv, &client.info, stream, &mut out) {
                     return;
                 }
                 continue;
@@ -135,8 +135,10 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                 if client.info.killed.load(Relaxed) || client.info.outbox.is_closed() {
                     return;
                 }
-                client.info.outbox.drain_into(&mut out, usize::MAX);
-                if !write_some(srv, &client.info, stream, &mut out) {
+                // With output pending the socket was full: the writable
+                // wake-up takes the new frames too (writing into a full
+                // socket on every message would only trickle).
+                if out.is_empty() && !pump(srv, &client.info, stream, &mut out) {
                     return;
                 }
                 continue;
@@ -415,6 +417,33 @@ async fn flush(
     info.outbox.set_unsent(0);
     out.clear();
     true
+}
+
+/// Writes `out`, then what waits in the outbox a chunk at a time, as far
+/// as the socket takes it now. Frames stay shared in the outbox until they
+/// are about to be written. False if the client is gone.
+fn pump(
+    srv: &crate::state::Shared,
+    info: &ClientInfo,
+    stream: &TcpStream,
+    out: &mut BytesMut,
+) -> bool {
+    loop {
+        if out.len() < FLUSH_AT {
+            info.outbox.drain_into(out, FLUSH_AT);
+        }
+        if out.is_empty() {
+            info.outbox.set_unsent(0);
+            return true;
+        }
+        if !write_some(srv, info, stream, out) {
+            return false;
+        }
+        if !out.is_empty() {
+            // The socket is full: the writable wake-up goes on from here.
+            return true;
+        }
+    }
 }
 
 /// Writes as much of `out` as the socket takes now, without waiting;

@@ -199,7 +199,7 @@ fn queue(srv: &Shared, client: &mut Client, cmd: &'static Cmd, argv: Vec<Bytes>)
 }
 
 /// Locks the command's scope, runs it, and leaves the run's effects; then
-/// serves the clients its writes made ready.
+/// serves the clients its writes made ready, inside the same run.
 fn run<K: Keyspace>(
     server: &Server<K>,
     client: &mut Client,
@@ -209,7 +209,7 @@ fn run<K: Keyspace>(
 ) -> Outcome {
     let srv = &server.shared;
     let keys: smallvec::SmallVec<[&[u8]; 4]>;
-    let scope = match cmd.lock {
+    let mut scope = match cmd.lock {
         Lock::All => Scope::All,
         Lock::Db => Scope::Db(client.db),
         // The single-threaded engine locks nothing: skip computing the keys.
@@ -229,43 +229,61 @@ fn run<K: Keyspace>(
             }
         }
     };
-    let reply = server.ks.run(scope, |dbs| {
+    // A write to a key someone is blocked on serves that client before the
+    // locks are released (so no other command can take the data first):
+    // under the concurrent engine such a run locks everything.
+    if let Scope::Keys { db, keys } = scope {
+        if !keys.is_empty() && cmd.has(flag::WRITE) && srv.blocking.waits_on(db, keys) {
+            scope = Scope::All;
+        }
+    }
+    let serves = matches!(scope, Scope::All) || !server.ks.wants_keys();
+    let (reply, seq) = server.ks.run(scope, |dbs| {
         let mut effects = Vec::new();
         let reply = call(srv, client, dbs, cmd, &argv, &mut effects, caller);
         let now = dbs.now();
         let events = dbs.take_events();
         let seq = after_run(srv, events, effects, now);
+        if serves && srv.blocking.has_ready() {
+            serve_ready(srv, dbs);
+        }
         (reply, seq)
     });
-    let (reply, seq) = reply;
     if seq > 0 {
         client.last_effect = seq;
     }
+    // Keys outside the scope's own (a waiter parked while this ran).
     if srv.blocking.has_ready() {
         serve_blocked(server);
     }
     reply
 }
 
-/// Serves blocked clients whose keys became ready, first blocked first,
-/// right after the command that made them ready (as Redis does, so no
-/// other command can take the data first). Each waiting command is simply
-/// run again for its client; one that still finds nothing keeps its turn.
+/// Serves the ready keys' blocked clients in a run of its own, locking
+/// everything (for readiness found outside a run that could serve it).
 pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
-    let b = &server.shared.blocking;
+    let srv = &server.shared;
+    server.ks.run(Scope::All, |dbs| serve_ready(srv, dbs));
+}
+
+/// Serves blocked clients whose keys became ready, first blocked first,
+/// inside the run that made them ready (as Redis does right after the
+/// command). Each waiting command is run again for its client; one that
+/// still finds nothing keeps its turn. `dbs` must reach every database.
+fn serve_ready(srv: &Shared, dbs: &mut Dbs<'_>) {
+    let b = &srv.blocking;
     loop {
         if !b.begin_serving() {
             return;
         }
         while let Some((db, key)) = b.next_ready() {
             while let Some((id, mut p)) = b.take_head(db, &key) {
-                let reply =
-                    execute_as(server, &mut p.client, p.req.argv.clone(), Caller::Unblocked);
+                let reply = retry(srv, &mut p.client, dbs, &p.req.argv);
                 // A key of another type does not serve a waiter (Redis only
                 // serves a list waiter from a list): it keeps waiting. A
                 // WRONGTYPE from elsewhere (BLMOVE's destination) is its answer.
                 let wrong_type = matches!(reply.frame(), Some(Frame::Error(e)) if e.starts_with(b"WRONGTYPE"))
-                    && !holds_kind(server, db, &key, p.req.pops);
+                    && dbs.db(db).raw(&key).map(|e| e.value.kind()) != Some(p.req.pops);
                 if matches!(reply.answer, Answer::Block(_)) || wrong_type {
                     b.put_back(id, p);
                     break;
@@ -281,19 +299,21 @@ pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
     }
 }
 
-/// True if `key` holds the type `want`.
-fn holds_kind<K: Keyspace>(
-    server: &Server<K>,
-    db: usize,
-    key: &[u8],
-    want: rubedo_engine::Kind,
-) -> bool {
-    let keys = [key];
-    let scope = Scope::Keys { db, keys: &keys };
-    server
-        .ks
-        .run(scope, |dbs| dbs.db(db).raw(key).map(|e| e.value.kind()))
-        == Some(want)
+/// Runs a blocked client's command again inside the current run.
+fn retry(srv: &Shared, client: &mut Client, dbs: &mut Dbs<'_>, argv: &[Bytes]) -> Outcome {
+    let cmd = match resolve(srv, argv) {
+        Ok(c) => c,
+        Err(e) => return Outcome::reply(e.reply()),
+    };
+    let mut effects = Vec::new();
+    let reply = call(srv, client, dbs, cmd, argv, &mut effects, Caller::Unblocked);
+    let now = dbs.now();
+    let events = dbs.take_events();
+    let seq = after_run(srv, events, effects, now);
+    if seq > 0 {
+        client.last_effect = seq;
+    }
+    reply
 }
 
 /// Refuses a command before it runs. Inside MULTI the refusal dooms the

@@ -1116,7 +1116,10 @@ fn setop_generic(
                     let mut all = true;
                     for (i, (_, w)) in srcs.iter().enumerate().skip(1) {
                         match lookup[i].get(&m[..]) {
-                            Some(v) => aggregate(&mut score, weighted(*v, *w), agg),
+                            // Only the first set's product is cleaned of NaN (as in
+                            // Redis): a later inf * 0 reaches the aggregate as NaN, which
+                            // turns a SUM into 0 and leaves MIN and MAX unchanged.
+                            Some(v) => aggregate(&mut score, *v * *w, agg),
                             None => {
                                 all = false;
                                 break;

@@ -70,6 +70,9 @@ pub struct Client {
     /// True while a blocked command is run again to serve it (MONITOR
     /// showed it when it first ran).
     pub retrying: bool,
+    /// The rest of the current reply, written after it as the client reads
+    /// (see `tail`).
+    pub tail: Vec<crate::tail::Part>,
 }
 
 impl Client {
@@ -107,6 +110,7 @@ impl Client {
             tracking_prefixes: Default::default(),
             after_reply: Vec::new(),
             retrying: false,
+            tail: Vec::new(),
         }
     }
 }

@@ -144,10 +144,15 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     let start = ctx.effects.len();
     let mut replies = Vec::with_capacity(m.queue.len());
+    let mut tails = Vec::new();
     ctx.client.in_exec = true;
     for (cmd, argv) in &m.queue {
         let reply = call(ctx.srv, ctx.client, ctx.dbs, cmd, argv, ctx.effects);
         replies.push(with_own_frames(ctx.client, reply));
+        let tail = std::mem::take(&mut ctx.client.tail);
+        if !tail.is_empty() {
+            tails.push((replies.len() - 1, tail));
+        }
     }
     ctx.client.in_exec = false;
     if ctx.effects.len() - start > 1 {
@@ -158,7 +163,41 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
         ctx.effects
             .push((last_db, vec![Bytes::from_static(b"EXEC")]));
     }
-    Ok(Frame::Array(replies))
+    if tails.is_empty() {
+        return Ok(Frame::Array(replies));
+    }
+    Ok(with_tails(ctx.client, replies, tails))
+}
+
+/// EXEC's reply when some replies continue in a tail (see `tail`): the
+/// array up to the first tail is the reply; the tails and the replies
+/// between and after them, encoded, become the client's tail.
+fn with_tails(
+    client: &mut crate::client::Client,
+    replies: Vec<Frame>,
+    tails: Vec<(usize, Vec<crate::tail::Part>)>,
+) -> Frame {
+    use crate::tail::Part;
+    let mut buf = bytes::BytesMut::from(&crate::tail::array_header(replies.len() as u64)[..]);
+    let mut head = None;
+    let mut rest = Vec::new();
+    let mut tails = tails.into_iter().peekable();
+    for (i, r) in replies.into_iter().enumerate() {
+        rubedo_resp::encode(&r, client.proto, &mut buf);
+        if let Some((_, tail)) = tails.next_if(|(at, _)| *at == i) {
+            let done = buf.split().freeze();
+            match head {
+                None => head = Some(done),
+                Some(_) => rest.push(Part::Bytes(done)),
+            }
+            rest.extend(tail);
+        }
+    }
+    if !buf.is_empty() {
+        rest.push(Part::Bytes(buf.freeze()));
+    }
+    client.tail = rest;
+    Frame::Raw(head.unwrap_or_default())
 }
 
 /// One element of EXEC's reply. Frames the command sent its own client

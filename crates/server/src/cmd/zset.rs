@@ -881,6 +881,34 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let mut rng = rand::thread_rng();
     let count = l.unsigned_abs();
     let len = z.len();
+    if l < 0 && count > crate::tail::STREAM_OVER {
+        // Too many to build: written as the client reads (see `tail`).
+        let items: Vec<(Bytes, f64)> = z
+            .to_vec()
+            .into_iter()
+            .map(|(m, s)| (Bytes::from(m), s))
+            .collect();
+        drop(db);
+        let proto = ctx.client.proto;
+        let header = if withscores && !nested {
+            count * 2
+        } else {
+            count
+        };
+        let picks = crate::tail::random_picks(items, count, move |(m, s), out| {
+            let (m, s) = (Frame::Bulk(m.clone()), Frame::Double(*s));
+            if !withscores {
+                rubedo_resp::encode(&m, proto, out);
+            } else if nested {
+                rubedo_resp::encode(&Frame::Array(vec![m, s]), proto, out);
+            } else {
+                rubedo_resp::encode(&m, proto, out);
+                rubedo_resp::encode(&s, proto, out);
+            }
+        });
+        ctx.client.tail = vec![crate::tail::Part::Stream(picks)];
+        return Ok(Frame::Raw(crate::tail::array_header(header)));
+    }
     let items: Vec<(Vec<u8>, f64)> = if l < 0 || count == 1 {
         (0..count)
             .map(|_| {

@@ -327,7 +327,6 @@ fn big_to_f64(n: &BigUint, e: i64) -> (f64, bool) {
     }
     // Significant bits the result can hold at this magnitude.
     let keep = if top >= -1022 { 53 } else { 53 - (-1022 - top) };
-    let tiny = top < -1022;
     if keep < 0 {
         return (0.0, true);
     }
@@ -359,7 +358,25 @@ fn big_to_f64(n: &BigUint, e: i64) -> (f64, bool) {
     // exact steps so no intermediate power of two leaves the format.
     let half = exp / 2;
     let v = m as f64 * 2f64.powi(half as i32) * 2f64.powi((exp - half) as i32);
-    (v, tiny && inexact)
+    (v, inexact && tiny_after_rounding(n, e))
+}
+
+/// Underflow as glibc detects it (IEEE "after rounding"): the value rounded
+/// to 53 bits, as if the exponent had no lower limit, is below 2^-1022.
+fn tiny_after_rounding(n: &BigUint, e: i64) -> bool {
+    let bits = n.bits() as i64;
+    let mut top = bits - 1 + e;
+    if bits > 53 {
+        let sh = (bits - 53) as u64;
+        let q = n >> sh;
+        let rem = n - (&q << sh);
+        let half = BigUint::from(1u8) << (sh - 1);
+        let up = rem > half || (rem == half && q.bit(0));
+        if up && (q + 1u8).bits() > 53 {
+            top += 1;
+        }
+    }
+    top < -1022
 }
 
 /// A scanned number as strtod converts it: (value, ERANGE).
@@ -631,6 +648,112 @@ mod tests {
             r("0x1.00000000000018p0"),
             (1.0 + 2.0 * f64::EPSILON, 20, false)
         );
+    }
+
+    #[test]
+    fn the_scanner_takes_any_bytes() {
+        // Every input is either a number strtod reads or none; never a panic.
+        let alphabet = b"0123456789.eEpPxX+-infatyINFAN() \t\x00";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (seed >> 59) as usize;
+            let mut s = Vec::with_capacity(len);
+            let mut x = seed;
+            for _ in 0..len {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                s.push(alphabet[(x >> 33) as usize % alphabet.len()]);
+            }
+            let r = strtod(&s);
+            assert!(r.end <= s.len());
+            let _ = (parse_double(&s), seconds_to_ms(&s), is_valid(&s));
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            libc_agrees(&s);
+        }
+    }
+
+    /// Compares with the C library's own strtod: value, end and ERANGE.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn libc_agrees(s: &[u8]) {
+        extern "C" {
+            fn strtod(s: *const std::ffi::c_char, end: *mut *mut std::ffi::c_char) -> f64;
+            fn __errno_location() -> *mut i32;
+        }
+        const ERANGE: i32 = 34;
+        let mut c = s.to_vec();
+        c.push(0);
+        let mut end = std::ptr::null_mut();
+        // SAFETY: `c` is NUL-terminated and outlives the call; errno is
+        // this thread's.
+        let (v, errno) = unsafe {
+            *__errno_location() = 0;
+            let v = strtod(c.as_ptr().cast(), &mut end);
+            (v, *__errno_location())
+        };
+        let used = end as usize - c.as_ptr() as usize;
+        let r = super::strtod(s);
+        let what = String::from_utf8_lossy(s);
+        assert_eq!(r.end, used, "end of {what:?}");
+        assert!(
+            v.to_bits() == r.value.to_bits() || (v.is_nan() && r.value.is_nan()),
+            "value of {what:?}: {v} vs {}",
+            r.value
+        );
+        assert_eq!(r.erange, errno == ERANGE, "ERANGE of {what:?}");
+    }
+
+    #[test]
+    fn strtod_matches_the_c_library_on_edge_values() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        for s in [
+            "0x1p-1074",
+            "0x1.8p-1074",
+            "0x1p-1075",
+            "0x1.0000000000001p-1075",
+            "0x1p-1076",
+            "0x0.fffffffffffffp-1022",
+            "0x1.fffffffffffff8p1023",
+            "0x1.fffffffffffffp1023",
+            "0x1.00000000000008p0",
+            "0x1.00000000000018p0",
+            "0x1.000000000000080001p0",
+            "1e-320",
+            "4.9406564584124654e-324",
+            "2.4703282292062327e-324",
+            "2.4703282292062328e-324",
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "0e999999",
+            "1e999999",
+            "0x.8",
+            "0x",
+            "0xp1",
+            "0x1p",
+            "0x1p+",
+            ".e1",
+            "-.5e-3",
+            "infinity",
+            "infinit",
+            "nan(abc)",
+            "nan(",
+            "nan()",
+            "-nan",
+            "  +0x1P-3",
+            "00000000000000000000001e0",
+            "2.2250738585072011e-308",
+            "2.2250738585072014e-308",
+            "0x1.fffffffffffffp-1023",
+            "0x1.ffffffffffffffp-1023",
+            "1.7976931348623157e308",
+            "1.7976931348623158e308",
+            "1.797693134862315807e308",
+            "179769313486231580793728971405301e276",
+        ] {
+            libc_agrees(s.as_bytes());
+        }
     }
 
     #[test]

@@ -94,9 +94,9 @@ pub fn parse_i32(b: &[u8]) -> Result<i32, CmdError> {
     })
 }
 
-/// Parses a Redis float argument (strtod-like; no NaN; spaces refused).
+/// Parses a Redis double argument (strtod with getDoubleFromObject's checks).
 pub fn parse_f64(b: &[u8]) -> Result<f64, CmdError> {
-    rubedo_engine::types::float::parse_f64(b).ok_or(CmdError::NotFloat)
+    rubedo_engine::types::float::parse_double(b).ok_or(CmdError::NotFloat)
 }
 
 /// Case-insensitive equality of an argument with an ASCII word.

@@ -266,7 +266,10 @@ impl Spec {
                     .filter(|n| *n > 0)
                     .unwrap_or(0);
                 let first = (self.index + firstkey) as i64;
-                (first, first + (n - 1) * keystep as i64, keystep as i64)
+                // Saturating: a huge count must not overflow; the loop below stops
+                // at the last argument anyway.
+                let last = first.saturating_add((n - 1).saturating_mul(keystep as i64));
+                (first, last, keystep as i64)
             }
             Find::Unknown => return,
         };
@@ -595,5 +598,8 @@ mod tests {
         // A count larger than the arguments stops at the end; a bad count finds nothing.
         assert_eq!(c.key_indexes(&argv(&["sintercard", "5", "x"])), vec![2]);
         assert!(c.key_indexes(&argv(&["sintercard", "abc", "x"])).is_empty());
+        // The largest counts do not overflow.
+        let huge = argv(&["sintercard", "9223372036854775807", "x"]);
+        assert_eq!(c.key_indexes(&huge), vec![2]);
     }
 }

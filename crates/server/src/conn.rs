@@ -200,9 +200,17 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     }
                     // The command's frames to its own client around its
                     // answer; a silent command (its answer went as its own
-                    // frames) still counts for CLIENT REPLY SKIP.
+                    // frames) still counts for CLIENT REPLY SKIP. A reply too
+                    // large to build continues in its tail.
                     out.extend_from_slice(&outcome.before);
-                    write_reply(client, outcome.frame(), &mut out);
+                    let written = write_reply(client, outcome.frame(), &mut out);
+                    let tail = std::mem::take(&mut outcome.tail);
+                    if written
+                        && !tail.is_empty()
+                        && !write_tail(srv, &client.info, stream, &mut out, tail).await
+                    {
+                        return;
+                    }
                     out.extend_from_slice(&outcome.after);
                     if client.close || client.info.killed.load(Relaxed) {
                         fatal = true;
@@ -534,11 +542,13 @@ fn note_buffer(info: &ClientInfo, inbuf: &BytesMut) {
     info.rbs.store(inbuf.capacity(), Relaxed);
 }
 
-fn write_reply(client: &mut Client, reply: Option<&Frame>, out: &mut BytesMut) {
+/// Encodes the reply as the client's reply mode says; true if it was written.
+fn write_reply(client: &mut Client, reply: Option<&Frame>, out: &mut BytesMut) -> bool {
     match client.reply {
         ReplyMode::On => {
             if let Some(r) = reply {
-                encode(r, client.proto, out)
+                encode(r, client.proto, out);
+                return true;
             }
         }
         ReplyMode::Off => {}
@@ -546,6 +556,39 @@ fn write_reply(client: &mut Client, reply: Option<&Frame>, out: &mut BytesMut) {
         // CLIENT REPLY SKIP itself is answered by nothing; the next command is skipped.
         ReplyMode::SkipNext => client.reply = ReplyMode::Skip,
     }
+    false
+}
+
+/// Writes a reply's tail (see `tail`), flushing every `FLUSH_AT` bytes so
+/// that only one chunk is ever held; false if the client is gone.
+async fn write_tail(
+    srv: &crate::state::Shared,
+    info: &ClientInfo,
+    stream: &mut TcpStream,
+    out: &mut BytesMut,
+    tail: Vec<crate::tail::Part>,
+) -> bool {
+    use crate::tail::Part;
+    for part in tail {
+        match part {
+            Part::Bytes(b) => out.extend_from_slice(&b),
+            Part::Stream(mut s) => {
+                while s.remaining > 0 {
+                    (s.emit)(out);
+                    s.remaining -= 1;
+                    if out.len() >= FLUSH_AT
+                        && (info.killed.load(Relaxed) || !flush(srv, info, stream, out).await)
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+        if out.len() >= FLUSH_AT && !flush(srv, info, stream, out).await {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub struct Ctx<'a, 'b> {
     pub caller: crate::exec::Caller,
     /// An answer other than the handler's reply frame (block, silence).
     pub answer: Option<crate::outcome::Answer>,
+    /// The rest of a reply too large to build (see `tail`).
+    pub tail: Vec<crate::tail::Part>,
 }
 
 impl<'a, 'b> Ctx<'a, 'b> {
@@ -106,6 +108,12 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// keys is ready (the handler's own reply frame is then not sent).
     pub fn block(&mut self, req: crate::blocking::BlockRequest) {
         self.answer = Some(crate::outcome::Answer::Block(req));
+    }
+
+    /// Continues the reply with `parts`, written after it as the client
+    /// reads (a reply too large to build in memory).
+    pub fn stream_tail(&mut self, parts: Vec<crate::tail::Part>) {
+        self.tail = parts;
     }
 
     /// Sends no reply frame: the command answered with its own frames.

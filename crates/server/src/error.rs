@@ -34,6 +34,9 @@ pub enum CmdError {
     KeyOutsideScope,
     /// Any other error, with its full text including the prefix word.
     Other(String),
+    /// Like `Other`, for a text that echoes an argument's bytes as they are
+    /// (not necessarily UTF-8).
+    OtherBytes(Vec<u8>),
 }
 
 impl From<EngineError> for CmdError {
@@ -94,13 +97,17 @@ impl CmdError {
             WatchInMulti => "ERR WATCH inside MULTI is not allowed".into(),
             NotAllowedInMulti(_) => "ERR Command not allowed inside a transaction".into(),
             Other(s) => s.clone(),
+            OtherBytes(b) => String::from_utf8_lossy(b).into_owned(),
         }
     }
 
     /// The error as a reply frame. Newlines are replaced so the reply stays
     /// one protocol line, as Redis does.
     pub fn reply(&self) -> Frame {
-        let mut t = self.text().into_bytes();
+        let mut t = match self {
+            CmdError::OtherBytes(b) => b.clone(),
+            e => e.text().into_bytes(),
+        };
         for b in t.iter_mut() {
             if *b == b'\r' || *b == b'\n' {
                 *b = b' ';

@@ -394,9 +394,11 @@ pub fn call(
         rewritten: false,
         caller,
         answer: None,
+        tail: Vec::new(),
     };
     let mut result = handler(&mut ctx);
     let answer = ctx.answer.take();
+    let tail = std::mem::take(&mut ctx.tail);
     if ctx.dirty > 0 {
         ctx.signal_writes();
     } else {
@@ -474,6 +476,7 @@ pub fn call(
         before,
         answer,
         after,
+        tail,
     }
 }
 

@@ -21,6 +21,7 @@ pub mod outcome;
 pub mod propagate;
 pub mod server;
 pub mod state;
+pub mod tail;
 pub mod tracking;
 
 /// The Redis version Rubedo is compatible with, as HELLO and INFO report it

@@ -31,6 +31,9 @@ pub struct Outcome {
     pub answer: Answer,
     /// Encoded frames that follow the answer.
     pub after: BytesMut,
+    /// The rest of a reply too large to build, written after it as the
+    /// client reads (see `tail`).
+    pub tail: Vec<crate::tail::Part>,
 }
 
 impl Outcome {
@@ -40,6 +43,7 @@ impl Outcome {
             before: BytesMut::new(),
             answer: Answer::Reply(f),
             after: BytesMut::new(),
+            tail: Vec::new(),
         }
     }
 
@@ -54,12 +58,14 @@ impl Outcome {
     /// The outcome as one frame, for a caller that takes one value per
     /// command (EXEC's array, tests): the reply itself when the command
     /// sent nothing else, else the raw bytes in the order a client reads
-    /// them. A block request reads as the null array.
+    /// them. A block request reads as the null array. The tail, if any, is
+    /// the caller's to take first.
     pub fn into_frame(self, proto: Protocol) -> Frame {
         let Outcome {
             mut before,
             answer,
             after,
+            ..
         } = self;
         let reply = match answer {
             Answer::Reply(f) => Some(f),

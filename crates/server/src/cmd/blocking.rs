@@ -73,24 +73,21 @@ pub static COMMANDS: &[Cmd] = &[
         .doc("sorted-set", "7.0.0", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", "Pops members of the first non-empty sorted set, waiting for one if needed."),
 ];
 
-/// A blocking timeout in seconds, as Redis parses it: a long double, then
-/// milliseconds truncated toward zero; None = wait forever.
-fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<Instant>, CmdError> {
-    let secs = rubedo_engine::types::float::to_f64(arg)
+/// A blocking timeout in seconds, as Redis 7.0 parses it: a long double,
+/// times 1000 rounded up (so a positive sub-millisecond timeout waits 1 ms),
+/// converted to a C long long, whose out-of-range values come out negative.
+/// None = wait forever: 0, or a deadline beyond what the clock can hold
+/// (Redis's absolute time overflows there and it never times out).
+fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, CmdError> {
+    let ms = rubedo_engine::types::float::seconds_to_ms(arg)
         .ok_or_else(|| err("timeout is not a float or out of range"))?;
-    let ms = secs * 1000.0;
-    // Redis converts to a C long long: out-of-range values come out negative.
-    if !(0.0..9.223_372_036_854_776e18).contains(&ms) {
+    if ms < 0 {
         return Err(err("timeout is negative"));
     }
-    let ms = ms as u64;
     if ms == 0 {
         return Ok(None);
     }
-    if ms > i64::MAX as u64 - now_ms {
-        return Err(err("timeout is out of range"));
-    }
-    Ok(Some(Instant::now() + Duration::from_millis(ms)))
+    Ok(Instant::now().checked_add(Duration::from_millis(ms as u64)))
 }
 
 /// Records that the command must wait on `keys`, unless it runs inside
@@ -119,7 +116,7 @@ fn block(
 fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
     let argv = ctx.argv;
     let keys = &argv[1..argv.len() - 1];
-    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now())?;
+    let deadline = parse_timeout(&argv[argv.len() - 1])?;
     let mut db = ctx.db();
     for key in keys {
         let Some(mut popped) = lt::pop(&mut db, key, end, 1)? else {
@@ -151,7 +148,7 @@ fn brpop(ctx: &mut Ctx) -> CmdResult {
 
 fn bmove(ctx: &mut Ctx, from: End, to: End, timeout: &[u8]) -> CmdResult {
     let argv = ctx.argv;
-    let deadline = parse_timeout(timeout, ctx.now())?;
+    let deadline = parse_timeout(timeout)?;
     let (src, dst) = (&argv[1], &argv[2]);
     let fill = fill(ctx);
     let moved = lt::move_one(&mut ctx.db(), src, dst, from, to, fill)?;
@@ -184,7 +181,7 @@ fn brpoplpush(ctx: &mut Ctx) -> CmdResult {
 
 fn blmpop(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
-    let deadline = parse_timeout(&argv[1], ctx.now())?;
+    let deadline = parse_timeout(&argv[1])?;
     let (keys, end, count) = parse_mpop(argv, 2)?;
     match mpop(ctx, keys, end, count)? {
         Some(reply) => Ok(reply),
@@ -195,7 +192,7 @@ fn blmpop(ctx: &mut Ctx) -> CmdResult {
 fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     let argv = ctx.argv;
     let keys = &argv[1..argv.len() - 1];
-    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now())?;
+    let deadline = parse_timeout(&argv[argv.len() - 1])?;
     match zset::pop_first(ctx, keys, max, None)? {
         Some((key, popped)) => Ok(zset::bzpop_reply(key, popped)),
         None => block(ctx, Kind::ZSet, keys, deadline, Frame::NullArray),
@@ -212,7 +209,7 @@ fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
 
 fn bzmpop(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
-    let deadline = parse_timeout(&argv[1], ctx.now())?;
+    let deadline = parse_timeout(&argv[1])?;
     let (keys, max, count) = zset::parse_mpop(argv, 2)?;
     match zset::pop_first(ctx, keys, max, Some(count))? {
         Some((key, popped)) => Ok(zset::mpop_reply(key, popped)),

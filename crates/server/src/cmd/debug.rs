@@ -28,11 +28,16 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
     let argc = ctx.argv.len();
     match (&sub[..], argc) {
         (b"sleep", 3) => {
-            let secs = crate::args::parse_f64(&ctx.argv[2]).unwrap_or(0.0);
-            if secs > 0.0 {
+            // Redis reads the number with strtod and no check at all, and
+            // converts the microseconds to a C long long: text that is not a
+            // number is 0, NaN, infinities and overflows come out negative,
+            // and nothing that is not positive sleeps.
+            let secs = rubedo_engine::types::float::strtod(&ctx.argv[2]).value;
+            let micros = secs * 1e6;
+            if (1.0..9.223_372_036_854_776e18).contains(&micros) {
                 // Blocking the whole server is the point: tests use it to
                 // simulate a slow command.
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+                std::thread::sleep(std::time::Duration::from_micros(micros as u64));
             }
             Ok(Frame::ok())
         }

@@ -259,9 +259,42 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
     if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(err("value is out of range"));
     }
-    with_hash(ctx, Frame::Array(Vec::new()), |h| {
-        rand_fields(h, l, withvalues)
-    })
+    let proto = ctx.client.proto;
+    let resp3 = proto == rubedo_resp::Protocol::Resp3;
+    let key = &argv[1];
+    let mut db = ctx.db();
+    let Some(h) = ht::read(&mut db, key)? else {
+        return Ok(Frame::Array(Vec::new()));
+    };
+    let count = l.unsigned_abs();
+    if l < 0 && count > crate::tail::STREAM_OVER {
+        // Too many to build: written as the client reads (see `tail`).
+        let pairs: Vec<(Bytes, Bytes)> = h
+            .pairs()
+            .into_iter()
+            .map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
+            .collect();
+        drop(db);
+        let header = if withvalues && !resp3 {
+            count * 2
+        } else {
+            count
+        };
+        let picks = crate::tail::random_picks(pairs, count, move |(f, v), out| {
+            let (f, v) = (Frame::Bulk(f.clone()), Frame::Bulk(v.clone()));
+            if !withvalues {
+                rubedo_resp::encode(&f, proto, out);
+            } else if resp3 {
+                rubedo_resp::encode(&Frame::Array(vec![f, v]), proto, out);
+            } else {
+                rubedo_resp::encode(&f, proto, out);
+                rubedo_resp::encode(&v, proto, out);
+            }
+        });
+        ctx.stream_tail(vec![crate::tail::Part::Stream(picks)]);
+        return Ok(Frame::Raw(crate::tail::array_header(header)));
+    }
+    Ok(rand_fields(h, l, withvalues))
 }
 
 /// HRANDFIELD with a count: distinct fields for a positive count, possibly

@@ -7,7 +7,7 @@ use rubedo_engine::{Kind, Str, Value};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::args::{parse_i64, Args};
+use crate::args::{is, parse_i64, Args};
 use crate::command::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
@@ -433,20 +433,23 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
 
 fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     let key = ctx.argv[1].clone();
-    let n = parse_i64(&ctx.argv[2])?;
+    // Redis reads the options before the time, so an option error wins over a bad
+    // number. An option is compared as a C string (a NUL byte ends it).
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &ctx.argv[3..] {
-        match &opt.to_ascii_uppercase()[..] {
-            b"NX" => nx = true,
-            b"XX" => xx = true,
-            b"GT" => gt = true,
-            b"LT" => lt = true,
-            _ => {
-                return Err(err(format!(
-                    "Unsupported option {}",
-                    String::from_utf8_lossy(opt)
-                )))
-            }
+        let opt = opt.split(|&c| c == 0).next().unwrap_or_default();
+        if is(opt, "nx") {
+            nx = true;
+        } else if is(opt, "xx") {
+            xx = true;
+        } else if is(opt, "gt") {
+            gt = true;
+        } else if is(opt, "lt") {
+            lt = true;
+        } else {
+            let mut text = b"ERR Unsupported option ".to_vec();
+            text.extend_from_slice(opt);
+            return Err(CmdError::OtherBytes(text));
         }
     }
     if nx && (xx || gt || lt) {
@@ -457,6 +460,7 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     if gt && lt {
         return Err(err("GT and LT options at the same time are not compatible"));
     }
+    let n = parse_i64(&ctx.argv[2])?;
     let now = ctx.now();
     let at = {
         let bad = || CmdError::InvalidExpire(ctx.cmd.name.to_string());
@@ -541,7 +545,8 @@ fn pttl(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn expiretime(ctx: &mut Ctx) -> CmdResult {
-    ttl_generic(ctx, |at, _| (at / 1000) as i64)
+    // Rounded to the nearest second, as Redis does (TTL too).
+    ttl_generic(ctx, |at, _| ((at + 500) / 1000) as i64)
 }
 
 fn pexpiretime(ctx: &mut Ctx) -> CmdResult {

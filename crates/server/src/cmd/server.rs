@@ -10,7 +10,6 @@ use crate::args::{is, Args};
 use crate::command::{acl, flag, flag::*, sub_of, Cmd, Find, KeySpec, Lock};
 use crate::ctx::Ctx;
 use crate::error::{err, CmdError, CmdResult};
-use crate::exec::resolve;
 
 const G: &str = "server";
 const KW: u64 = acl::KEYSPACE | acl::WRITE;
@@ -557,28 +556,150 @@ fn command_list(ctx: &mut Ctx) -> CmdResult {
 
 fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
     let argv = &ctx.argv[2..];
-    let Some(c) = ctx.srv.table.get(&argv[0]) else {
+    // Redis's order of checks: the command (and subcommand) must exist, have
+    // keys at all, then accept this many arguments; then its keys are found.
+    let Some(top) = ctx.srv.table.get(&argv[0]) else {
         return Err(err("Invalid command specified"));
     };
-    let c = match resolve(ctx.srv, argv) {
-        Ok(c) => c,
-        Err(CmdError::UnknownSubcommand { .. }) | Err(CmdError::UnknownCommand(_)) => {
-            return Err(err("Invalid command specified"))
-        }
-        Err(_) => {
-            let _ = c;
-            return Err(err("Invalid number of arguments specified for command"));
+    let c = if top.subs.is_empty() {
+        top
+    } else {
+        match argv.get(1).and_then(|a| sub_of(top, a)) {
+            Some(sub) => sub,
+            None if argv.len() < 2 && top.handler.is_some() => top,
+            None => return Err(err("Invalid command specified")),
         }
     };
-    let keys = c.key_indexes(argv);
-    if keys.is_empty() {
+    if c.keys_fn.is_none() && matches!(c.keys, KeySpec::None) {
         return Err(err("The command has no key arguments"));
+    }
+    if !c.arity_ok(argv.len()) {
+        return Err(err("Invalid number of arguments specified for command"));
+    }
+    let keys = getkeys_positions(c, argv);
+    if keys.is_empty() {
+        return Err(err("Invalid arguments specified for command"));
     }
     Ok(Frame::Array(
         keys.into_iter()
             .map(|i| Frame::Bulk(argv[i].clone()))
             .collect(),
     ))
+}
+
+/// The key positions COMMAND GETKEYS reports, found as Redis 7.0 finds them: from the
+/// key specs, in spec order; when a spec does not fit the arguments (a key count that
+/// is not a non-negative integer, or keys past the end), from the command's own key
+/// function instead, which for the key-count commands reads the count with C's atoi.
+fn getkeys_positions(c: &Cmd, argv: &[Bytes]) -> Vec<usize> {
+    if let Some(f) = c.keys_fn {
+        return f(argv);
+    }
+    let KeySpec::Specs(specs) = c.keys else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for spec in specs {
+        match spec_positions(spec, argv) {
+            Some(mut keys) => out.append(&mut keys),
+            None => return count_fallback(c.name, argv),
+        }
+    }
+    out
+}
+
+/// One key spec's positions under Redis's rules, None where Redis deems the spec
+/// invalid for these arguments.
+fn spec_positions(spec: &crate::command::Spec, argv: &[Bytes]) -> Option<Vec<usize>> {
+    let argc = argv.len() as i64;
+    let mut first = spec.index as i64;
+    let (last, step) = match spec.find {
+        Find::Range { lastkey, keystep } => {
+            let last = if lastkey >= 0 {
+                first + lastkey as i64
+            } else {
+                argc + lastkey as i64
+            };
+            (last, keystep as i64)
+        }
+        Find::Keynum {
+            keynumidx,
+            firstkey,
+            keystep,
+        } => {
+            let count = argv.get((first + keynumidx as i64) as usize)?;
+            let n = rubedo_engine::value::parse_i64(count).filter(|n| *n >= 0)?;
+            first += firstkey as i64;
+            // Redis adds the count as a C int: a count above 2^31 wraps.
+            (first + (n as i32) as i64 - 1, keystep as i64)
+        }
+        Find::Unknown => return None,
+    };
+    if last >= argc || last < first || first >= argc || step <= 0 {
+        return None;
+    }
+    Some(
+        (first..=last)
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect(),
+    )
+}
+
+/// Redis's key functions for the commands whose key count is an argument (used when
+/// their key spec does not fit): the count read with atoi, no keys unless it is at
+/// least 1 and no more than the arguments left, then the destination key last.
+fn count_fallback(name: &str, argv: &[Bytes]) -> Vec<usize> {
+    // (destination, count, first key) positions.
+    let (store, count, first) = match name {
+        "zunionstore" | "zinterstore" | "zdiffstore" => (Some(1), 2, 3),
+        "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
+            (None, 1, 2)
+        }
+        "blmpop" | "bzmpop" => (None, 2, 3),
+        _ => return Vec::new(),
+    };
+    let Some(arg) = argv.get(count) else {
+        return Vec::new();
+    };
+    let n = atoi(arg) as i64;
+    if n < 1 || n > argv.len() as i64 - first as i64 {
+        return Vec::new();
+    }
+    let mut keys: Vec<usize> = (first..first + n as usize).collect();
+    keys.extend(store);
+    keys
+}
+
+/// C's atoi: strtol's leading white space, sign and digits (saturating at the
+/// long range), then truncated to an int.
+fn atoi(s: &[u8]) -> i32 {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+        i += 1;
+    }
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut v: i64 = 0;
+    while i < s.len() && s[i].is_ascii_digit() {
+        let d = (s[i] - b'0') as i64;
+        v = if neg {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
+        i += 1;
+    }
+    v as i32
 }
 
 fn command_help(_ctx: &mut Ctx) -> CmdResult {

@@ -260,6 +260,17 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
             };
             let mut rng = rand::thread_rng();
             let count = l.unsigned_abs();
+            if l < 0 && count > crate::tail::STREAM_OVER {
+                // Too many to build: written as the client reads (see `tail`).
+                let members: Vec<Bytes> = set.members().into_iter().map(Bytes::from).collect();
+                drop(db);
+                let proto = ctx.client.proto;
+                let picks = crate::tail::random_picks(members, count, move |m, out| {
+                    rubedo_resp::encode(&Frame::Bulk(m.clone()), proto, out)
+                });
+                ctx.stream_tail(vec![crate::tail::Part::Stream(picks)]);
+                return Ok(Frame::Raw(crate::tail::array_header(count)));
+            }
             if l < 0 || count == 1 {
                 // May repeat; drawn one at a time.
                 let mut out = Vec::with_capacity(count.min(1 << 16) as usize);

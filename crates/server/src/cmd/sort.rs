@@ -137,138 +137,16 @@ fn lookup_by_pattern(db: &mut Db<'_>, pat: &[u8], subst: &[u8]) -> Option<Vec<u8
     }
 }
 
-/// Redis's check of `strtod(s, &end)`: the whole C string must be a number,
-/// neither out of range (ERANGE, including subnormal results) nor NaN.
+/// Redis's check of `strtod(s, &end)` for SORT: the number must end the C
+/// string (a NUL byte ends it; an empty string is 0), and neither ERANGE (an
+/// overflow or a tiny inexact result) nor NaN.
 fn strtod_score(b: &[u8]) -> Option<f64> {
     let s = cstr(b);
-    if s.is_empty() {
-        // No conversion; the end pointer is at the terminator.
-        return Some(0.0);
-    }
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let rest = &s[i..];
-    let lower: Vec<u8> = rest.iter().map(|c| c.to_ascii_lowercase()).collect();
-    let sign = if neg { -1.0 } else { 1.0 };
-    if lower.starts_with(b"inf") {
-        return (lower == b"inf" || lower == b"infinity").then_some(sign * f64::INFINITY);
-    }
-    if lower.starts_with(b"nan") {
+    let r = rubedo_engine::types::float::strtod(s);
+    if r.end != s.len() || r.erange || r.value.is_nan() {
         return None;
     }
-    if lower.starts_with(b"0x")
-        && lower
-            .get(2)
-            .is_some_and(|c| c.is_ascii_hexdigit() || *c == b'.')
-    {
-        return hex_float(&lower[2..]).map(|v| sign * v);
-    }
-    // Decimal: digits [. digits] [e [sign] digits], nothing after.
-    let mut j = 0;
-    let mut digits = 0;
-    let mut nonzero = false;
-    while j < rest.len() && rest[j].is_ascii_digit() {
-        nonzero |= rest[j] != b'0';
-        j += 1;
-        digits += 1;
-    }
-    if j < rest.len() && rest[j] == b'.' {
-        j += 1;
-        while j < rest.len() && rest[j].is_ascii_digit() {
-            nonzero |= rest[j] != b'0';
-            j += 1;
-            digits += 1;
-        }
-    }
-    if digits == 0 || j == 0 {
-        return None;
-    }
-    if j < rest.len() && (rest[j] == b'e' || rest[j] == b'E') {
-        let mut k = j + 1;
-        if k < rest.len() && (rest[k] == b'+' || rest[k] == b'-') {
-            k += 1;
-        }
-        let st = k;
-        while k < rest.len() && rest[k].is_ascii_digit() {
-            k += 1;
-        }
-        if k > st {
-            j = k;
-        }
-    }
-    if j != rest.len() {
-        return None;
-    }
-    let text = std::str::from_utf8(rest).ok()?;
-    let v: f64 = text.parse().ok()?;
-    if v.is_infinite() || (nonzero && (v == 0.0 || v.is_subnormal())) {
-        return None;
-    }
-    Some(sign * v)
-}
-
-/// The part of a hexadecimal float after `0x` (lower case), as strtod reads it.
-fn hex_float(s: &[u8]) -> Option<f64> {
-    let mut v = 0f64;
-    let mut exp: i64 = 0;
-    let mut j = 0;
-    let mut digits = 0;
-    while j < s.len() && s[j].is_ascii_hexdigit() {
-        v = v * 16.0 + (s[j] as char).to_digit(16)? as f64;
-        j += 1;
-        digits += 1;
-    }
-    if j < s.len() && s[j] == b'.' {
-        j += 1;
-        while j < s.len() && s[j].is_ascii_hexdigit() {
-            v = v * 16.0 + (s[j] as char).to_digit(16)? as f64;
-            exp -= 4;
-            j += 1;
-            digits += 1;
-        }
-    }
-    if digits == 0 {
-        return None;
-    }
-    if j < s.len() && s[j] == b'p' {
-        let mut k = j + 1;
-        let mut eneg = false;
-        if k < s.len() && (s[k] == b'+' || s[k] == b'-') {
-            eneg = s[k] == b'-';
-            k += 1;
-        }
-        let st = k;
-        let mut e: i64 = 0;
-        while k < s.len() && s[k].is_ascii_digit() {
-            e = (e * 10 + (s[k] - b'0') as i64).min(100_000);
-            k += 1;
-        }
-        if k > st {
-            exp += if eneg { -e } else { e };
-            j = k;
-        }
-    }
-    if j != s.len() {
-        return None;
-    }
-    let r = v * 2f64.powi(exp.clamp(-10_000, 10_000) as i32);
-    if r.is_infinite() || (v != 0.0 && (r == 0.0 || r.is_subnormal())) {
-        return None;
-    }
-    Some(r)
+    Some(r.value)
 }
 
 /// One element to sort, with its numeric score or its ALPHA BY value.

@@ -144,11 +144,12 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     let start = ctx.effects.len();
     let mut replies = Vec::with_capacity(m.queue.len());
+    let mut tails = Vec::new();
     for (cmd, argv) in &m.queue {
         // Frames a command sent its own client (messages, notifications,
         // SUBSCRIBE's confirmations) go where Redis writes them: in the
         // element's place, around its reply (or instead of it).
-        let outcome = call(
+        let mut outcome = call(
             ctx.srv,
             ctx.client,
             ctx.dbs,
@@ -157,7 +158,11 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
             ctx.effects,
             Caller::Exec,
         );
+        let tail = std::mem::take(&mut outcome.tail);
         replies.push(outcome.into_frame(ctx.client.proto));
+        if !tail.is_empty() {
+            tails.push((replies.len() - 1, tail));
+        }
     }
     // Several writes are one unit, wrapped in MULTI/EXEC (across databases:
     // each command carries its own).
@@ -174,5 +179,41 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
             argv: Rewrite::exec(),
         });
     }
-    Ok(Frame::Array(replies))
+    if tails.is_empty() {
+        return Ok(Frame::Array(replies));
+    }
+    let proto = ctx.client.proto;
+    let (head, rest) = with_tails(proto, replies, tails);
+    ctx.stream_tail(rest);
+    Ok(head)
+}
+
+/// EXEC's reply when some replies continue in a tail (see `tail`): the
+/// array up to the first tail is the reply; the tails and the replies
+/// between and after them, encoded, become the client's tail.
+fn with_tails(
+    proto: rubedo_resp::Protocol,
+    replies: Vec<Frame>,
+    tails: Vec<(usize, Vec<crate::tail::Part>)>,
+) -> (Frame, Vec<crate::tail::Part>) {
+    use crate::tail::Part;
+    let mut buf = bytes::BytesMut::from(&crate::tail::array_header(replies.len() as u64)[..]);
+    let mut head = None;
+    let mut rest = Vec::new();
+    let mut tails = tails.into_iter().peekable();
+    for (i, r) in replies.into_iter().enumerate() {
+        rubedo_resp::encode(&r, proto, &mut buf);
+        if let Some((_, tail)) = tails.next_if(|(at, _)| *at == i) {
+            let done = buf.split().freeze();
+            match head {
+                None => head = Some(done),
+                Some(_) => rest.push(Part::Bytes(done)),
+            }
+            rest.extend(tail);
+        }
+    }
+    if !buf.is_empty() {
+        rest.push(Part::Bytes(buf.freeze()));
+    }
+    (Frame::Raw(head.unwrap_or_default()), rest)
 }

@@ -134,44 +134,9 @@ fn items_reply(items: Vec<(Vec<u8>, f64)>, withscores: bool) -> Frame {
     }
 }
 
-/// Parses a number as C's strtod does for scores and range bounds, with the
-/// checks of Redis's getDoubleFromObject (no spaces, no overflow or underflow, no NaN).
+/// A score or weight: C's strtod with the checks of Redis's getDoubleFromObject.
 fn parse_score(b: &[u8]) -> Option<f64> {
-    let t = std::str::from_utf8(b).ok()?;
-    if t.is_empty() || t.starts_with(|c: char| c.is_ascii_whitespace() || c == '\x0b') {
-        return None;
-    }
-    let (neg, body) = match t.as_bytes()[0] {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if body.len() > 2 && (body.starts_with("0x") || body.starts_with("0X")) {
-        let h = &body[2..];
-        if h.bytes().all(|c| c.is_ascii_hexdigit()) {
-            let mut v = 0f64;
-            for c in h.bytes() {
-                v = v * 16.0 + (c as char).to_digit(16).unwrap() as f64;
-            }
-            return Some(if neg { -v } else { v });
-        }
-        return None;
-    }
-    let v: f64 = t.parse().ok()?;
-    if v.is_nan() {
-        return None;
-    }
-    let lower = body.to_ascii_lowercase();
-    if v.is_infinite() && !(lower == "inf" || lower == "infinity") {
-        return None;
-    }
-    if v == 0.0 {
-        let mant = lower.split('e').next().unwrap_or("");
-        if mant.bytes().any(|c| (b'1'..=b'9').contains(&c)) {
-            return None;
-        }
-    }
-    Some(v)
+    rubedo_engine::types::float::parse_double(b)
 }
 
 fn score_arg(b: &[u8]) -> Result<f64, CmdError> {
@@ -179,34 +144,22 @@ fn score_arg(b: &[u8]) -> Result<f64, CmdError> {
 }
 
 /// One bound of ZRANGEBYSCORE (Redis's zslParseRange): `(` makes it exclusive; the rest
-/// is read with strtod, which accepts an empty string as 0.
+/// is read with strtod, which skips leading white space, accepts an empty string as 0 and
+/// keeps an overflow or underflow as it comes out. Only NaN and text after the number
+/// are refused; as in C, a NUL byte ends the text.
 fn parse_bound(b: &[u8]) -> Option<ScoreBound> {
     let (exclusive, rest) = match b.first() {
         Some(b'(') => (true, &b[1..]),
         _ => (false, b),
     };
-    let value = if rest.is_empty() {
-        0.0
-    } else {
-        // strtod skips leading whitespace.
-        let start = rest
-            .iter()
-            .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c'))?;
-        let t = &rest[start..];
-        match parse_score(t) {
-            Some(v) => v,
-            None => {
-                // Overflow and underflow are fine here (strtod's result is used as is).
-                let s = std::str::from_utf8(t).ok()?;
-                let v: f64 = s.parse().ok()?;
-                if v.is_nan() {
-                    return None;
-                }
-                v
-            }
-        }
-    };
-    Some(ScoreBound { value, exclusive })
+    let r = rubedo_engine::types::float::strtod(rest);
+    if rest.get(r.end).is_some_and(|&c| c != 0) || r.value.is_nan() {
+        return None;
+    }
+    Some(ScoreBound {
+        value: r.value,
+        exclusive,
+    })
 }
 
 fn score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
@@ -928,6 +881,37 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let mut rng = rand::thread_rng();
     let count = l.unsigned_abs();
     let len = z.len();
+    if l < 0 && count > crate::tail::STREAM_OVER {
+        // Too many to build: written as the client reads (see `tail`).
+        let items: Vec<(Bytes, f64)> = z
+            .to_vec()
+            .into_iter()
+            .map(|(m, s)| (Bytes::from(m), s))
+            .collect();
+        drop(db);
+        let proto = ctx.client.proto;
+        // Streamed element by element, so laid out here as the encoder
+        // lays out pairs.
+        let nested = proto == rubedo_resp::Protocol::Resp3;
+        let header = if withscores && !nested {
+            count * 2
+        } else {
+            count
+        };
+        let picks = crate::tail::random_picks(items, count, move |(m, s), out| {
+            let (m, s) = (Frame::Bulk(m.clone()), Frame::Double(*s));
+            if !withscores {
+                rubedo_resp::encode(&m, proto, out);
+            } else if nested {
+                rubedo_resp::encode(&Frame::Array(vec![m, s]), proto, out);
+            } else {
+                rubedo_resp::encode(&m, proto, out);
+                rubedo_resp::encode(&s, proto, out);
+            }
+        });
+        ctx.stream_tail(vec![crate::tail::Part::Stream(picks)]);
+        return Ok(Frame::Raw(crate::tail::array_header(header)));
+    }
     let items: Vec<(Vec<u8>, f64)> = if l < 0 || count == 1 {
         (0..count)
             .map(|_| {
@@ -1116,7 +1100,10 @@ fn setop_generic(
                     let mut all = true;
                     for (i, (_, w)) in srcs.iter().enumerate().skip(1) {
                         match lookup[i].get(&m[..]) {
-                            Some(v) => aggregate(&mut score, weighted(*v, *w), agg),
+                            // Only the first set's product is cleaned of NaN (as in
+                            // Redis): a later inf * 0 reaches the aggregate as NaN, which
+                            // turns a SUM into 0 and leaves MIN and MAX unchanged.
+                            Some(v) => aggregate(&mut score, *v * *w, agg),
                             None => {
                                 all = false;
                                 break;
@@ -1228,5 +1215,13 @@ mod tests {
         );
         assert_eq!(parse_bound(b"(1e400").map(|b| b.value), Some(f64::INFINITY));
         assert!(parse_bound(b"x").is_none());
+        // strtod's hexadecimal floats, in scores and bounds alike.
+        assert_eq!(parse_score(b"0x1p3"), Some(8.0));
+        assert_eq!(parse_score(b"-0x.8"), Some(-0.5));
+        assert_eq!(parse_bound(b"(0x1p3").map(|b| b.value), Some(8.0));
+        assert_eq!(parse_bound(b" 0x10").map(|b| b.value), Some(16.0));
+        assert_eq!(parse_bound(b"1\x00junk").map(|b| b.value), Some(1.0));
+        assert!(parse_bound(b"0x1p3x").is_none());
+        assert!(parse_bound(b"nan").is_none());
     }
 }

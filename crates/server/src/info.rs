@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::ctx::Ctx;
+use crate::dispatch::ctx::Ctx;
 
 const DEFAULT: &[&str] = &[
     "server",

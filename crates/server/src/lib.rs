@@ -1,28 +1,23 @@
 //! rubedo-server: composes the crates into the network server.
 //!
-//! `command` holds the declarative table; `cmd/*` the families (one module
-//! per Redis group) that fill it; `exec` runs a command (lookup, arity,
-//! MULTI queueing, locking its scope, after-effects); `conn` is the
-//! per-connection loop; `server` starts the chosen engine and the cron.
+//! The folders follow a request's path. `dispatch`: the command table, the
+//! admission gate, running a command (`exec`), what a handler sees (`ctx`)
+//! and what it leaves (`outcome`); `cmd/*`: the families (one module per
+//! Redis group) that fill the table; `session`: a client's state and its
+//! connection task; `signals`: what a write sets off for other clients
+//! (blocked clients, client-side caching, MONITOR); `propagate`: the effect
+//! log; `server`: startup, the cron and the test harness.
 
-pub mod args;
-pub mod blocking;
-pub mod client;
 pub mod cmd;
-pub mod command;
 pub mod config;
-pub mod conn;
-pub mod ctx;
+pub mod dispatch;
 pub mod error;
-pub mod exec;
 pub mod info;
-pub mod monitor;
-pub mod outcome;
 pub mod propagate;
 pub mod server;
+pub mod session;
+pub mod signals;
 pub mod state;
-pub mod tail;
-pub mod tracking;
 
 /// The Redis version Rubedo is compatible with, as HELLO and INFO report it
 /// (clients choose features by it).

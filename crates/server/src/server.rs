@@ -16,11 +16,11 @@ use rubedo_resp::Frame;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::client::Client;
-use crate::command::Table;
 use crate::config::Config;
-use crate::exec::{execute, Server};
+use crate::dispatch::exec::{execute, Server};
+use crate::dispatch::table::Table;
 use crate::propagate::Propagation;
+use crate::session::client::Client;
 use crate::state::{ClientInfo, Shared, Stats, Watches};
 
 /// Everything needed to start: the configuration and where it came from.
@@ -61,7 +61,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         signal_tap: Default::default(),
         blocking: Default::default(),
         hub: rubedo_pubsub::Hub::new(config.output_limits.clone()),
-        tracking: crate::tracking::Tracking::new(config.tracking_max_keys.clone()),
+        tracking: crate::signals::tracking::Tracking::new(config.tracking_max_keys.clone()),
         monitors: Default::default(),
         started: Instant::now(),
         started_ms,
@@ -155,7 +155,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             for l in listeners {
                 let s = server.clone();
                 tokio::spawn(accept_loop(l, move |stream| {
-                    tokio::spawn(crate::conn::serve(s.clone(), stream));
+                    tokio::spawn(crate::session::conn::serve(s.clone(), stream));
                 }));
             }
             wait_for_shutdown(&server.shared).await;
@@ -177,7 +177,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             for l in listeners {
                 let s = server.clone();
                 tokio::task::spawn_local(accept_loop(l, move |stream| {
-                    tokio::task::spawn_local(crate::conn::serve(s.clone(), stream));
+                    tokio::task::spawn_local(crate::session::conn::serve(s.clone(), stream));
                 }));
             }
             wait_for_shutdown(&server.shared).await;
@@ -386,10 +386,10 @@ fn active_expire_cycle<K: Keyspace>(ks: &K, srv: &Shared, period: Duration) {
         // Each step's deletions reach the log while their table is locked,
         // so no later write to those keys can be logged before their DEL.
         let (visited, expired) = ks.active_expire(20 * effort, &mut ev, &mut |ev| {
-            crate::exec::expired(srv, &ev.expired, 0, 0, now);
+            crate::dispatch::exec::expired(srv, &ev.expired, 0, 0, now);
             ev.expired.clear();
         });
-        crate::tracking::broadcast(srv, None, ks.now_ms());
+        crate::signals::tracking::broadcast(srv, None, ks.now_ms());
         if visited == 0 || expired * 10 <= visited || start.elapsed() > budget {
             break;
         }

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::command::Table;
 use crate::config::Config;
+use crate::dispatch::table::Table;
 use crate::propagate::Propagation;
 
 /// What other connections may see or change about a client (CLIENT LIST,
@@ -55,7 +55,7 @@ pub struct ClientInfo {
     /// Channels, patterns and shard channels subscribed (CLIENT LIST sub/psub/ssub).
     pub subs: [AtomicUsize; 3],
     /// CLIENT TRACKING state.
-    pub tracking: crate::tracking::ClientTracking,
+    pub tracking: crate::signals::tracking::ClientTracking,
     /// In MONITOR mode.
     pub monitor: AtomicBool,
 }
@@ -308,13 +308,13 @@ pub struct Shared {
     pub watches: Watches,
     pub propagation: Propagation,
     pub signal_tap: SignalTap,
-    pub blocking: crate::blocking::Blocking,
+    pub blocking: crate::signals::blocking::Blocking,
     /// Pub/sub subscriptions and delivery.
     pub hub: rubedo_pubsub::Hub<ClientInfo>,
     /// Client-side caching tables.
-    pub tracking: crate::tracking::Tracking,
+    pub tracking: crate::signals::tracking::Tracking,
     /// Clients in MONITOR mode.
-    pub monitors: crate::monitor::Monitors,
+    pub monitors: crate::signals::monitor::Monitors,
     pub started: Instant,
     pub started_ms: u64,
     /// The engine clock as of the last cron tick: for bookkeeping that needs
@@ -362,12 +362,12 @@ impl Shared {
         &self,
         db: usize,
         key: &[u8],
-        current: Option<&mut crate::client::Client>,
+        current: Option<&mut crate::session::client::Client>,
         now_ms: u64,
     ) {
         self.signal_tap.note(db, key);
         self.touch_watched(db, key);
-        crate::tracking::modified(self, key, current, now_ms);
+        crate::signals::tracking::modified(self, key, current, now_ms);
     }
 
     /// True if a key-modified signal could reach anyone (a WATCH or a

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rubedo_engine::{Keyspace, ManualClock, Scope};
-use rubedo_server::command::flag;
+use rubedo_server::dispatch::table::flag;
 use rubedo_server::server::Harness;
 
 /// Splits a scenario line as the conformance runner does (redis-cli's rules).

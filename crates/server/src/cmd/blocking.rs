@@ -3,7 +3,7 @@
 //!
 //! Each tries its non-blocking form first. With nothing to serve it records
 //! a [`BlockRequest`] and the connection parks the client (see
-//! `crate::blocking`); when a key becomes ready the same command is run
+//! `crate::signals::blocking`); when a key becomes ready the same command is run
 //! again for it. Inside MULTI they answer at once, as Redis does.
 //! Being run again is also what makes a client served late fire the same
 //! keyspace events as one served at once, after those of the command that
@@ -17,11 +17,11 @@ use rubedo_engine::Kind;
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::blocking::BlockRequest;
-use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
-use crate::ctx::Ctx;
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
+use crate::signals::blocking::BlockRequest;
 
 use super::list::{fill, mpop, notify_move, parse_mpop, pop_event};
 use super::zset;

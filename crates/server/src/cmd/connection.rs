@@ -5,11 +5,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use rubedo_resp::{Frame, Protocol};
 
-use crate::args::{is, parse_i64, Args};
-use crate::client::ReplyMode;
-use crate::command::{acl, flag::*, Cmd};
-use crate::ctx::Ctx;
+use crate::dispatch::args::{is, parse_i64, Args};
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, Cmd};
 use crate::error::{err, CmdError, CmdResult};
+use crate::session::client::ReplyMode;
 use crate::state::ClientInfo;
 
 const G: &str = "connection";
@@ -211,7 +211,7 @@ fn quit(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx) -> CmdResult {
-    let n = crate::args::parse_i32(&ctx.argv[1])? as i64;
+    let n = crate::dispatch::args::parse_i32(&ctx.argv[1])? as i64;
     if n < 0 || n as usize >= ctx.dbs.count() {
         return Err(CmdError::DbIndexOutOfRange);
     }
@@ -344,7 +344,7 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
 
 fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.end_multi();
-    crate::tracking::disable(ctx.srv, ctx.client);
+    crate::signals::tracking::disable(ctx.srv, ctx.client);
     if ctx.client.info.monitor.load(Relaxed) {
         ctx.srv.monitors.remove(ctx.client.id);
     }
@@ -403,7 +403,7 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
         flags.push('x');
     }
     {
-        use crate::tracking::flags as tf;
+        use crate::signals::tracking::flags as tf;
         let f = c.tracking.flags.load(Relaxed);
         for (bit, ch) in [(tf::ON, 't'), (tf::BROKEN_REDIR, 'R'), (tf::BCAST, 'B')] {
             if f & bit != 0 {
@@ -671,7 +671,7 @@ fn client_reply(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn client_tracking(ctx: &mut Ctx) -> CmdResult {
-    use crate::tracking::flags as tf;
+    use crate::signals::tracking::flags as tf;
     let mut redirect: i64 = 0;
     let mut opts = 0u32;
     let mut prefixes: Vec<Bytes> = Vec::new();
@@ -706,7 +706,7 @@ fn client_tracking(ctx: &mut Ctx) -> CmdResult {
         j += 1;
     }
     if is(&argv[2], "off") {
-        crate::tracking::disable(ctx.srv, ctx.client);
+        crate::signals::tracking::disable(ctx.srv, ctx.client);
         return Ok(Frame::ok());
     }
     if !is(&argv[2], "on") {
@@ -733,7 +733,7 @@ fn client_tracking(ctx: &mut Ctx) -> CmdResult {
     if opts & tf::BCAST != 0 {
         check_prefixes(&ctx.client.tracking_prefixes, &prefixes)?;
     }
-    crate::tracking::enable(ctx.srv, ctx.client, redirect as u64, opts, &prefixes);
+    crate::signals::tracking::enable(ctx.srv, ctx.client, redirect as u64, opts, &prefixes);
     Ok(Frame::ok())
 }
 
@@ -765,7 +765,7 @@ fn check_prefixes(
 }
 
 fn client_caching(ctx: &mut Ctx) -> CmdResult {
-    use crate::tracking::flags as tf;
+    use crate::signals::tracking::flags as tf;
     let t = &ctx.client.info.tracking.flags;
     let f = t.load(Relaxed);
     if f & tf::ON == 0 {
@@ -792,7 +792,7 @@ fn client_caching(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn redirect_of(c: &ClientInfo) -> i64 {
-    if c.tracking.flags.load(Relaxed) & crate::tracking::flags::ON != 0 {
+    if c.tracking.flags.load(Relaxed) & crate::signals::tracking::flags::ON != 0 {
         c.tracking.redirect.load(Relaxed) as i64
     } else {
         -1
@@ -804,7 +804,7 @@ fn client_getredir(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
-    use crate::tracking::flags as tf;
+    use crate::signals::tracking::flags as tf;
     let f = ctx.client.info.tracking.flags.load(Relaxed);
     let mut names: Vec<&str> = vec![if f & tf::ON != 0 { "on" } else { "off" }];
     if f & tf::BCAST != 0 {

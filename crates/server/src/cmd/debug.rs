@@ -7,9 +7,9 @@ use rubedo_engine::{Str, Value};
 use rubedo_resp::{Frame, Protocol};
 use sha1::{Digest, Sha1};
 
-use crate::args::{is, parse_i64};
-use crate::command::{acl, flag::*, Cmd, Lock};
-use crate::ctx::Ctx;
+use crate::dispatch::args::{is, parse_i64};
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, Cmd, Lock};
 use crate::error::{err, CmdError, CmdResult};
 
 pub static COMMANDS: &[Cmd] = &[Cmd::new("debug", -2, debug)

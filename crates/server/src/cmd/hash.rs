@@ -9,8 +9,8 @@ use rubedo_engine::Error as EngineError;
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::command::{acl, flag::*, kf, ks, Cmd};
-use crate::ctx::Ctx;
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
@@ -190,7 +190,7 @@ fn hvals(ctx: &mut Ctx) -> CmdResult {
 
 fn hincrby(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
-    let delta = crate::args::parse_i64(&argv[3])?;
+    let delta = crate::dispatch::args::parse_i64(&argv[3])?;
     let lim = limits(ctx);
     let key = &argv[1];
     let n = ht::incr_by(&mut ctx.db(), key, &argv[2], delta, lim).map_err(|e| match e {
@@ -243,7 +243,7 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
             h.random(&mut rng).map_or(Frame::Null, |(f, _)| bulk(f))
         });
     }
-    let l = crate::args::parse_i64(&argv[2])?;
+    let l = crate::dispatch::args::parse_i64(&argv[2])?;
     if l == i64::MIN {
         return Err(err(format!(
             "value is out of range, value must between {} and {}",
@@ -267,7 +267,7 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         return Ok(Frame::Array(Vec::new()));
     };
     let count = l.unsigned_abs();
-    if l < 0 && count > crate::tail::STREAM_OVER {
+    if l < 0 && count > crate::session::tail::STREAM_OVER {
         // Too many to build: written as the client reads (see `tail`).
         let pairs: Vec<(Bytes, Bytes)> = h
             .pairs()
@@ -280,7 +280,7 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         } else {
             count
         };
-        let picks = crate::tail::random_picks(pairs, count, move |(f, v), out| {
+        let picks = crate::session::tail::random_picks(pairs, count, move |(f, v), out| {
             let (f, v) = (Frame::Bulk(f.clone()), Frame::Bulk(v.clone()));
             if !withvalues {
                 rubedo_resp::encode(&f, proto, out);
@@ -291,8 +291,8 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
                 rubedo_resp::encode(&v, proto, out);
             }
         });
-        ctx.stream_tail(vec![crate::tail::Part::Stream(picks)]);
-        return Ok(Frame::Raw(crate::tail::array_header(header)));
+        ctx.stream_tail(vec![crate::session::tail::Part::Stream(picks)]);
+        return Ok(Frame::Raw(crate::session::tail::array_header(header)));
     }
     Ok(rand_fields(h, l, withvalues))
 }

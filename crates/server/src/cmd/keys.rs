@@ -7,9 +7,9 @@ use rubedo_engine::{Kind, Str, Value};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::args::{is, parse_i64, Args};
-use crate::command::{acl, flag::*, kf, ks, Cmd, Lock};
-use crate::ctx::Ctx;
+use crate::dispatch::args::{is, parse_i64, Args};
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
@@ -238,7 +238,7 @@ fn renamenx(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
-    let n = crate::args::parse_i32(arg)?;
+    let n = crate::dispatch::args::parse_i32(arg)?;
     if n < 0 || n as usize >= ctx.dbs.count() {
         return Err(CmdError::DbIndexOutOfRange);
     }

@@ -8,18 +8,18 @@ use rubedo_engine::types::list::{self as lt, End};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::args::{parse_i64, Args};
-use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
-use crate::ctx::Ctx;
+use crate::dispatch::args::{parse_i64, Args};
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
 const G: &str = "list";
 const W: u64 = acl::WRITE | acl::LIST;
 const R: u64 = acl::READ | acl::LIST;
-const POP_SPEC: &[crate::command::Spec] = &[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1)];
-const INSERT_SPEC: &[crate::command::Spec] = &[ks(kf::RW | kf::INSERT, 1, 0, 1)];
-const MOVE_SPEC: &[crate::command::Spec] = &[
+const POP_SPEC: &[crate::dispatch::table::Spec] = &[ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1)];
+const INSERT_SPEC: &[crate::dispatch::table::Spec] = &[ks(kf::RW | kf::INSERT, 1, 0, 1)];
+const MOVE_SPEC: &[crate::dispatch::table::Spec] = &[
     ks(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1),
     ks(kf::RW | kf::INSERT, 2, 0, 1),
 ];

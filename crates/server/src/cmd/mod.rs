@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use rubedo_resp::Frame;
 
-use crate::command::Cmd;
+use crate::dispatch::table::Cmd;
 
 pub mod blocking;
 pub mod connection;

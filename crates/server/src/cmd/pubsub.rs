@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use rubedo_pubsub::Kind;
 use rubedo_resp::Frame;
 
-use crate::command::{acl, flag::*, kf, ks, Cmd, Spec};
-use crate::ctx::Ctx;
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd, Spec};
 use crate::error::CmdResult;
 
 const G: &str = "pubsub";

@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use rubedo_resp::Frame;
 
-use crate::args::{is, Args};
-use crate::command::{acl, flag, flag::*, sub_of, Cmd, Find, KeySpec, Lock};
-use crate::ctx::Ctx;
+use crate::dispatch::args::{is, Args};
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag, flag::*, sub_of, Cmd, Find, KeySpec, Lock};
 use crate::error::{err, CmdError, CmdResult};
 
 const G: &str = "server";
@@ -163,7 +163,7 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let n = ctx.db().clear();
     ctx.dirty += n as u64 + 1;
     let now = ctx.now();
-    crate::tracking::flushed(ctx.srv, ctx.client, now);
+    crate::signals::tracking::flushed(ctx.srv, ctx.client, now);
     Ok(Frame::ok())
 }
 
@@ -176,14 +176,15 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.dirty += n as u64 + 1;
     let now = ctx.now();
-    crate::tracking::flushed(ctx.srv, ctx.client, now);
+    crate::signals::tracking::flushed(ctx.srv, ctx.client, now);
     Ok(Frame::ok())
 }
 
 fn swapdb(ctx: &mut Ctx) -> CmdResult {
-    let a = crate::args::parse_i32(&ctx.argv[1]).map_err(|_| err("invalid first DB index"))? as i64;
-    let b =
-        crate::args::parse_i32(&ctx.argv[2]).map_err(|_| err("invalid second DB index"))? as i64;
+    let a = crate::dispatch::args::parse_i32(&ctx.argv[1])
+        .map_err(|_| err("invalid first DB index"))? as i64;
+    let b = crate::dispatch::args::parse_i32(&ctx.argv[2])
+        .map_err(|_| err("invalid second DB index"))? as i64;
     let n = ctx.dbs.count() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(CmdError::DbIndexOutOfRange);
@@ -256,7 +257,7 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     ctx.srv.shutdown.notify_waiters();
     ctx.srv.shutdown.notify_one();
     ctx.client.close = true;
-    ctx.client.reply = crate::client::ReplyMode::Off;
+    ctx.client.reply = crate::session::client::ReplyMode::Off;
     Ok(Frame::ok())
 }
 
@@ -374,7 +375,7 @@ fn key_specs(c: &Cmd) -> Frame {
                 if !k.notes.is_empty() {
                     m.push((s("notes"), s(k.notes)));
                 }
-                let flags = crate::command::kf::names(k.flags)
+                let flags = crate::dispatch::table::kf::names(k.flags)
                     .map(|f| Frame::Simple(Bytes::from_static(f.as_bytes())));
                 m.push((s("flags"), Frame::Set(flags.collect())));
                 let begin = if matches!(k.find, Find::Unknown) {
@@ -445,7 +446,7 @@ fn info_of(c: &'static Cmd) -> Frame {
         Frame::Integer(first as i64),
         Frame::Integer(last as i64),
         Frame::Integer(step as i64),
-        names(crate::command::acl::NAMES, acl, "@"),
+        names(crate::dispatch::table::acl::NAMES, acl, "@"),
         Frame::Set(c.tips.iter().map(|t| Frame::bulk(t.as_bytes())).collect()),
         key_specs(c),
         if c.subs.is_empty() {
@@ -529,7 +530,7 @@ fn command_list(ctx: &mut Ctx) -> CmdResult {
             filter = Some(Box::new(|_| false));
         } else if a.eat("ACLCAT") {
             let cat = String::from_utf8_lossy(a.next_bytes()?).to_ascii_lowercase();
-            let bit = crate::command::acl::NAMES
+            let bit = crate::dispatch::table::acl::NAMES
                 .iter()
                 .find(|(_, n)| *n == cat)
                 .map(|(b, _)| *b)
@@ -610,7 +611,7 @@ fn getkeys_positions(c: &Cmd, argv: &[Bytes]) -> Vec<usize> {
 
 /// One key spec's positions under Redis's rules, None where Redis deems the spec
 /// invalid for these arguments.
-fn spec_positions(spec: &crate::command::Spec, argv: &[Bytes]) -> Option<Vec<usize>> {
+fn spec_positions(spec: &crate::dispatch::table::Spec, argv: &[Bytes]) -> Option<Vec<usize>> {
     let argc = argv.len() as i64;
     let mut first = spec.index as i64;
     let (last, step) = match spec.find {

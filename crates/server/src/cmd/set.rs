@@ -8,9 +8,9 @@ use rubedo_engine::types::set::{self as st, Set};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::args::{parse_i64, Args};
-use crate::command::{acl, flag::*, kf, ks, ks_keynum, Cmd};
-use crate::ctx::Ctx;
+use crate::dispatch::args::{parse_i64, Args};
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
@@ -260,16 +260,16 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
             };
             let mut rng = rand::thread_rng();
             let count = l.unsigned_abs();
-            if l < 0 && count > crate::tail::STREAM_OVER {
+            if l < 0 && count > crate::session::tail::STREAM_OVER {
                 // Too many to build: written as the client reads (see `tail`).
                 let members: Vec<Bytes> = set.members().into_iter().map(Bytes::from).collect();
                 drop(db);
                 let proto = ctx.client.proto;
-                let picks = crate::tail::random_picks(members, count, move |m, out| {
+                let picks = crate::session::tail::random_picks(members, count, move |m, out| {
                     rubedo_resp::encode(&Frame::Bulk(m.clone()), proto, out)
                 });
-                ctx.stream_tail(vec![crate::tail::Part::Stream(picks)]);
-                return Ok(Frame::Raw(crate::tail::array_header(count)));
+                ctx.stream_tail(vec![crate::session::tail::Part::Stream(picks)]);
+                return Ok(Frame::Raw(crate::session::tail::array_header(count)));
             }
             if l < 0 || count == 1 {
                 // May repeat; drawn one at a time.

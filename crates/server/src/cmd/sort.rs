@@ -11,9 +11,9 @@ use rubedo_engine::Db;
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::args::{is, parse_i64};
-use crate::command::{acl, flag::*, kf, ks, ks_unknown, Cmd, Lock};
-use crate::ctx::Ctx;
+use crate::dispatch::args::{is, parse_i64};
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, ks_unknown, Cmd, Lock};
 use crate::error::{err, CmdError, CmdResult};
 
 use super::list::fill;

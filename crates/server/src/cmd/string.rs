@@ -6,9 +6,9 @@ use rubedo_engine::{Str, Value};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::args::Args;
-use crate::command::{acl, flag::*, kf, ks, Cmd};
-use crate::ctx::Ctx;
+use crate::dispatch::args::Args;
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd};
 use crate::error::{CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
@@ -174,7 +174,7 @@ fn set(ctx: &mut Ctx) -> CmdResult {
     }
     // Like Redis, the expiry value is checked only once all options parsed.
     if let Some((unit, v)) = expire {
-        let n = crate::args::parse_i64(v)?;
+        let n = crate::dispatch::args::parse_i64(v)?;
         ttl = Ttl::At(expire_ms(n, unit, ctx.now(), "set", true)?);
     }
     let (key, val) = (key.clone(), val.clone());
@@ -194,7 +194,7 @@ fn setnx(ctx: &mut Ctx) -> CmdResult {
 
 fn setex_generic(ctx: &mut Ctx, unit: ExpireUnit, name: &str) -> CmdResult {
     let (key, val) = (ctx.argv[1].clone(), ctx.argv[3].clone());
-    let n = crate::args::parse_i64(&ctx.argv[2])?;
+    let n = crate::dispatch::args::parse_i64(&ctx.argv[2])?;
     let at = expire_ms(n, unit, ctx.now(), name, true)?;
     set_generic(ctx, &key, &val, Cond::Always, Ttl::At(at), false)?;
     Ok(Frame::ok())
@@ -262,7 +262,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
     // Like Redis: the key is looked up (and type-checked) before the
     // expiry value is validated.
     if let Some((unit, v)) = expire {
-        let n = crate::args::parse_i64(v)?;
+        let n = crate::dispatch::args::parse_i64(v)?;
         op = Op::At(expire_ms(n, unit, now, "getex", true)?);
     }
     let mut db = ctx.db();
@@ -360,12 +360,12 @@ fn decr(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn incrby(ctx: &mut Ctx) -> CmdResult {
-    let d = crate::args::parse_i64(&ctx.argv[2])?;
+    let d = crate::dispatch::args::parse_i64(&ctx.argv[2])?;
     incr_generic(ctx, d)
 }
 
 fn decrby(ctx: &mut Ctx) -> CmdResult {
-    let d = crate::args::parse_i64(&ctx.argv[2])?;
+    let d = crate::dispatch::args::parse_i64(&ctx.argv[2])?;
     if d == i64::MIN {
         return Err(crate::error::err("decrement would overflow"));
     }
@@ -416,8 +416,8 @@ fn strlen(ctx: &mut Ctx) -> CmdResult {
 
 fn getrange(ctx: &mut Ctx) -> CmdResult {
     let key = &ctx.argv[1];
-    let start = crate::args::parse_i64(&ctx.argv[2])?;
-    let end = crate::args::parse_i64(&ctx.argv[3])?;
+    let start = crate::dispatch::args::parse_i64(&ctx.argv[2])?;
+    let end = crate::dispatch::args::parse_i64(&ctx.argv[3])?;
     let mut db = ctx.db();
     let Some(s) = st::read(&mut db, key)? else {
         return Ok(Frame::Bulk(Bytes::new()));
@@ -432,7 +432,7 @@ fn getrange(ctx: &mut Ctx) -> CmdResult {
 
 fn setrange(ctx: &mut Ctx) -> CmdResult {
     let (key, data) = (&ctx.argv[1], &ctx.argv[3]);
-    let offset = crate::args::parse_i64(&ctx.argv[2])?;
+    let offset = crate::dispatch::args::parse_i64(&ctx.argv[2])?;
     if offset < 0 {
         return Err(rubedo_engine::Error::OffsetOutOfRange.into());
     }

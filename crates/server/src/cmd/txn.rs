@@ -4,12 +4,13 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use rubedo_resp::Frame;
 
-use crate::client::{Client, Watched};
-use crate::command::{acl, flag::*, kf, ks, Cmd, Lock};
-use crate::ctx::Ctx;
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::exec::{begin_multi, call};
+use crate::dispatch::gate::Caller;
+use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::error::{CmdError, CmdResult};
-use crate::exec::{begin_multi, call, Caller};
 use crate::propagate::{Op, Rewrite};
+use crate::session::client::{Client, Watched};
 use crate::state::Shared;
 
 const G: &str = "transactions";
@@ -194,10 +195,11 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
 fn with_tails(
     proto: rubedo_resp::Protocol,
     replies: Vec<Frame>,
-    tails: Vec<(usize, Vec<crate::tail::Part>)>,
-) -> (Frame, Vec<crate::tail::Part>) {
-    use crate::tail::Part;
-    let mut buf = bytes::BytesMut::from(&crate::tail::array_header(replies.len() as u64)[..]);
+    tails: Vec<(usize, Vec<crate::session::tail::Part>)>,
+) -> (Frame, Vec<crate::session::tail::Part>) {
+    use crate::session::tail::Part;
+    let mut buf =
+        bytes::BytesMut::from(&crate::session::tail::array_header(replies.len() as u64)[..]);
     let mut head = None;
     let mut rest = Vec::new();
     let mut tails = tails.into_iter().peekable();

@@ -7,9 +7,9 @@ use bytes::Bytes;
 use rubedo_engine::{Db, Dbs};
 use rubedo_pubsub::notify;
 
-use crate::args::Args;
-use crate::client::Client;
-use crate::command::Cmd;
+use crate::dispatch::args::Args;
+use crate::dispatch::table::Cmd;
+use crate::session::client::Client;
 use crate::state::Shared;
 
 pub struct Ctx<'a, 'b> {
@@ -25,11 +25,11 @@ pub struct Ctx<'a, 'b> {
     /// True once the handler has recorded its own (rewritten) effects.
     pub rewritten: bool,
     /// Who runs the command (a client, EXEC, a blocked client's retry).
-    pub caller: crate::exec::Caller,
+    pub caller: crate::dispatch::gate::Caller,
     /// An answer other than the handler's reply frame (block, silence).
-    pub answer: Option<crate::outcome::Answer>,
+    pub answer: Option<crate::dispatch::outcome::Answer>,
     /// The rest of a reply too large to build (see `tail`).
-    pub tail: Vec<crate::tail::Part>,
+    pub tail: Vec<crate::session::tail::Part>,
 }
 
 impl<'a, 'b> Ctx<'a, 'b> {
@@ -106,19 +106,19 @@ impl<'a, 'b> Ctx<'a, 'b> {
 
     /// Parks the client instead of replying, until one of the request's
     /// keys is ready (the handler's own reply frame is then not sent).
-    pub fn block(&mut self, req: crate::blocking::BlockRequest) {
-        self.answer = Some(crate::outcome::Answer::Block(req));
+    pub fn block(&mut self, req: crate::signals::blocking::BlockRequest) {
+        self.answer = Some(crate::dispatch::outcome::Answer::Block(req));
     }
 
     /// Continues the reply with `parts`, written after it as the client
     /// reads (a reply too large to build in memory).
-    pub fn stream_tail(&mut self, parts: Vec<crate::tail::Part>) {
+    pub fn stream_tail(&mut self, parts: Vec<crate::session::tail::Part>) {
         self.tail = parts;
     }
 
     /// Sends no reply frame: the command answered with its own frames.
     pub fn silence(&mut self) {
-        self.answer = Some(crate::outcome::Answer::Silent);
+        self.answer = Some(crate::dispatch::outcome::Answer::Silent);
     }
 
     /// Sends the client `frame` ahead of the reply (RESP3 out-of-band data).

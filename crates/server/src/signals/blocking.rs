@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use rubedo_resp::Frame;
 use tokio::sync::oneshot;
 
-use crate::client::Client;
+use crate::session::client::Client;
 
 /// What a blocking handler asks for when it finds nothing to serve.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ pub fn timeout_reply() -> Frame {
 pub struct Parked {
     pub client: Client,
     pub req: BlockRequest,
-    pub done: oneshot::Sender<(crate::outcome::Outcome, Client)>,
+    pub done: oneshot::Sender<(crate::dispatch::outcome::Outcome, Client)>,
 }
 
 #[derive(Default)]
@@ -191,7 +191,7 @@ impl Blocking {
             drop(g);
             self.waiting.fetch_sub(1, Relaxed);
             let _ = parked.done.send((
-                crate::outcome::Outcome::reply(timeout_reply()),
+                crate::dispatch::outcome::Outcome::reply(timeout_reply()),
                 parked.client,
             ));
             return;

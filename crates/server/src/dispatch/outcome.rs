@@ -11,7 +11,7 @@
 use bytes::BytesMut;
 use rubedo_resp::{encode, Frame, Protocol};
 
-use crate::blocking::BlockRequest;
+use crate::signals::blocking::BlockRequest;
 
 /// A command's answer.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ pub struct Outcome {
     pub after: BytesMut,
     /// The rest of a reply too large to build, written after it as the
     /// client reads (see `tail`).
-    pub tail: Vec<crate::tail::Part>,
+    pub tail: Vec<crate::session::tail::Part>,
 }
 
 impl Outcome {

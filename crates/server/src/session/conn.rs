@@ -12,10 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use crate::blocking::{timeout_reply, BlockRequest, Parked};
-use crate::client::{Client, ReplyMode};
-use crate::exec::{execute, serve_blocked, Server};
-use crate::outcome::{Answer, Outcome};
+use crate::dispatch::exec::{execute, serve_blocked, Server};
+use crate::dispatch::outcome::{Answer, Outcome};
+use crate::session::client::{Client, ReplyMode};
+use crate::signals::blocking::{timeout_reply, BlockRequest, Parked};
 use crate::state::ClientInfo;
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -88,7 +88,7 @@ impl Drop for Registered<'_> {
         }
         crate::cmd::txn::unwatch_all(srv, client);
         srv.hub.forget(id, &mut client.subs);
-        crate::tracking::disable(srv, client);
+        crate::signals::tracking::disable(srv, client);
         let info = client.info.clone();
         if info.monitor.load(Relaxed) {
             srv.monitors.remove(id);
@@ -242,7 +242,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         // Keys modified by this batch, for BCAST tracking clients (Redis
         // sends them once per event-loop iteration).
         if srv.tracking.clients() > 0 {
-            crate::tracking::broadcast(srv, Some(client), server.ks.now_ms());
+            crate::signals::tracking::broadcast(srv, Some(client), server.ks.now_ms());
             let mut own_after = BytesMut::new();
             client.info.outbox.take_own(&mut out, &mut own_after);
             out.extend_from_slice(&own_after);
@@ -566,9 +566,9 @@ async fn write_tail(
     info: &ClientInfo,
     stream: &mut TcpStream,
     out: &mut BytesMut,
-    tail: Vec<crate::tail::Part>,
+    tail: Vec<crate::session::tail::Part>,
 ) -> bool {
-    use crate::tail::Part;
+    use crate::session::tail::Part;
     for part in tail {
         match part {
             Part::Bytes(b) => out.extend_from_slice(&b),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rubedo_resp::Protocol;
 
-use crate::command::Cmd;
+use crate::dispatch::table::Cmd;
 use crate::state::ClientInfo;
 
 /// CLIENT REPLY modes.

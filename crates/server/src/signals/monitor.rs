@@ -8,8 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use crate::client::Client;
-use crate::command::{flag, Cmd};
+use crate::dispatch::table::{flag, Cmd};
+use crate::session::client::Client;
 use crate::state::{ClientInfo, Shared};
 
 #[derive(Default)]

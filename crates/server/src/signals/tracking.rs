@@ -17,7 +17,7 @@ use rubedo_pubsub::Subscriber;
 use rubedo_resp::encode::{write_array_len, write_bulk, write_null, write_push_len};
 use rubedo_resp::Protocol;
 
-use crate::client::Client;
+use crate::session::client::Client;
 use crate::state::{ClientInfo, Shared};
 
 /// Tracking flags of a client (`ClientInfo::tracking`).

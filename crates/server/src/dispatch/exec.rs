@@ -9,88 +9,19 @@ use bytes::{Bytes, BytesMut};
 use rubedo_engine::{Dbs, Events, Keyspace, Scope};
 use rubedo_resp::Frame;
 
-use crate::client::{Client, Multi};
-use crate::command::{flag, sub_of, Cmd, Lock};
-use crate::ctx::Ctx;
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::gate::{admit, queue, reject, resolve, Caller};
+use crate::dispatch::outcome::{Answer, Outcome};
+use crate::dispatch::table::{flag, Cmd, Lock};
 use crate::error::CmdError;
-use crate::outcome::{Answer, Outcome};
 use crate::propagate::{Op, Rewrite};
+use crate::session::client::{Client, Multi};
 use crate::state::Shared;
 
 /// The engine plus the shared state: one per server process.
 pub struct Server<K: Keyspace> {
     pub ks: K,
     pub shared: Shared,
-}
-
-/// Resolves `argv` to a runnable command row, or the error Redis gives.
-pub fn resolve(srv: &Shared, argv: &[Bytes]) -> Result<&'static Cmd, CmdError> {
-    let Some(cmd) = srv.table.get(&argv[0]) else {
-        return Err(unknown_command(argv));
-    };
-    if cmd.subs.is_empty() {
-        if !cmd.arity_ok(argv.len()) {
-            return Err(CmdError::WrongArity(cmd.name.to_string()));
-        }
-        return Ok(cmd);
-    }
-    if argv.len() < 2 {
-        if cmd.handler.is_some() {
-            return Ok(cmd);
-        }
-        return Err(CmdError::WrongArity(cmd.name.to_string()));
-    }
-    match sub_of(cmd, &argv[1]) {
-        Some(sub) => {
-            if !sub.arity_ok(argv.len()) {
-                return Err(CmdError::WrongArity(sub.name.to_string()));
-            }
-            Ok(sub)
-        }
-        None => Err(CmdError::UnknownSubcommand {
-            sub: String::from_utf8_lossy(&argv[1]).into_owned(),
-            cmd: cmd.name.to_ascii_uppercase(),
-        }),
-    }
-}
-
-fn unknown_command(argv: &[Bytes]) -> CmdError {
-    let mut args = String::new();
-    for a in &argv[1..] {
-        if args.len() >= 128 {
-            break;
-        }
-        let room = 128 - args.len();
-        let s = String::from_utf8_lossy(a);
-        let s: String = s.chars().take(room).collect();
-        args.push_str(&format!("'{s}' "));
-    }
-    let name: String = String::from_utf8_lossy(&argv[0])
-        .chars()
-        .take(128)
-        .collect();
-    CmdError::UnknownCommand(format!("'{name}', with args beginning with: {args}"))
-}
-
-/// Who runs a command. The gate and the handlers decide by this, never by
-/// per-client booleans: a blocking command answers at once when it may not
-/// block, and a command run again to serve its blocked client is neither
-/// admitted nor shown to MONITOR a second time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Caller {
-    /// A request a client sent: it passes the admission gate.
-    Client,
-    /// A command EXEC runs from the transaction's queue.
-    Exec,
-    /// A blocked command run again because one of its keys became ready.
-    Unblocked,
-}
-
-impl Caller {
-    /// Whether a command may park its client instead of answering.
-    pub fn may_block(self) -> bool {
-        self != Caller::Exec
-    }
 }
 
 /// Runs one command from a client and returns what it leaves the client.
@@ -109,11 +40,11 @@ fn execute_as<K: Keyspace>(
     // CLIENT CACHING applies to the next command only (or to a whole
     // transaction), refused ones included, and survives CLIENT subcommands.
     let tf = &client.info.tracking.flags;
-    if tf.load(Relaxed) & crate::tracking::flags::CACHING != 0
+    if tf.load(Relaxed) & crate::signals::tracking::flags::CACHING != 0
         && client.multi.is_none()
         && !is_client_cmd
     {
-        tf.fetch_and(!crate::tracking::flags::CACHING, Relaxed);
+        tf.fetch_and(!crate::signals::tracking::flags::CACHING, Relaxed);
     }
     reply
 }
@@ -147,55 +78,6 @@ fn dispatch<K: Keyspace>(
         }
     }
     run(server, client, cmd, argv, caller)
-}
-
-/// The admission gate: every check a client's command passes before it is
-/// queued or run, in Redis's order (protected commands, authentication,
-/// the RESP2 subscribed context, a monitor's keyspace ban). The checks of
-/// subsystems still to come (ACL, OOM, loading, replica read-only, a busy
-/// script, cluster slots) belong here, in that order, and nowhere else.
-fn admit(srv: &Shared, client: &mut Client, cmd: &'static Cmd) -> Result<(), CmdError> {
-    if cmd.has(flag::PROTECTED) && !protected_allowed(srv, client) {
-        return Err(CmdError::Other(format!(
-            "ERR {} command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-            cmd.name.to_ascii_uppercase()
-        )));
-    }
-    if !client.authenticated && !cmd.has(flag::NO_AUTH) {
-        if srv.config.has_password.load(Relaxed) {
-            return Err(CmdError::NoAuth);
-        }
-        client.authenticated = true;
-    }
-    if client.in_resp2_pubsub() && !cmd.has(flag::SUBSCRIBED_OK) {
-        return Err(CmdError::Other(format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            cmd.name
-        )));
-    }
-    // A monitor is a replica to Redis: it may not touch the keyspace.
-    if client.info.monitor.load(Relaxed) && touches_keyspace(cmd, client) {
-        return Err(CmdError::Other(
-            "ERR Replica can't interact with the keyspace".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Queues a command of an open transaction (or dooms the transaction if
-/// the command may not be queued).
-fn queue(srv: &Shared, client: &mut Client, cmd: &'static Cmd, argv: Vec<Bytes>) -> Frame {
-    let m = client.multi.as_mut().expect("queue is for MULTI");
-    if cmd.has(flag::NO_MULTI) {
-        m.error = true;
-        let e = CmdError::NotAllowedInMulti(cmd.name.into());
-        return error_reply(srv, Some(cmd), &e);
-    }
-    m.mem += argv.iter().map(|a| a.len()).sum::<usize>();
-    m.queue.push((cmd, argv));
-    client.info.multi_len.store(m.queue.len(), Relaxed);
-    client.info.multi_mem.store(m.mem, Relaxed);
-    Frame::simple("QUEUED")
 }
 
 /// Locks the command's scope, runs it, and leaves the run's effects; then
@@ -316,50 +198,6 @@ fn retry(srv: &Shared, client: &mut Client, dbs: &mut Dbs<'_>, argv: &[Bytes]) -
     reply
 }
 
-/// Refuses a command before it runs. Inside MULTI the refusal dooms the
-/// transaction; a refused EXEC (`exec`) discards it at once, naming why.
-fn reject(
-    srv: &Shared,
-    client: &mut Client,
-    cmd: Option<&'static Cmd>,
-    exec: bool,
-    e: CmdError,
-) -> Frame {
-    // Redis answers any refused EXEC this way, even outside MULTI.
-    if exec {
-        client.end_multi();
-        crate::cmd::txn::unwatch_all(srv, client);
-        let text = e.text();
-        let why = text.strip_prefix("ERR ").unwrap_or(&text);
-        let abort = CmdError::Other(format!("EXECABORT Transaction discarded because of: {why}"));
-        return error_reply(srv, cmd, &abort);
-    }
-    if let Some(m) = client.multi.as_mut() {
-        m.error = true;
-    }
-    error_reply(srv, cmd, &e)
-}
-
-/// Whether `enable-debug-command` lets this client run protected commands.
-fn protected_allowed(srv: &Shared, client: &Client) -> bool {
-    match srv.config.get("enable-debug-command").as_deref() {
-        Some("yes") => true,
-        Some("local") => client.is_local,
-        _ => false,
-    }
-}
-
-/// A command that reads or writes keys (or EXEC of such commands).
-fn touches_keyspace(cmd: &Cmd, client: &Client) -> bool {
-    let kinds = flag::READONLY | flag::WRITE | flag::MAY_REPLICATE;
-    cmd.has(kinds)
-        || (cmd.has(flag::RUNS_QUEUE)
-            && client
-                .multi
-                .as_ref()
-                .is_some_and(|m| m.queue.iter().any(|(c, _)| c.has(kinds))))
-}
-
 /// Runs a resolved command inside an already locked scope; EXEC uses this
 /// for each queued command.
 pub fn call(
@@ -410,7 +248,7 @@ pub fn call(
         result = Err(CmdError::KeyOutsideScope);
     }
     if notify_flags != 0 {
-        crate::ctx::report_key_events(srv, ctx.dbs, notify_flags, ctx.client.id);
+        crate::dispatch::ctx::report_key_events(srv, ctx.dbs, notify_flags, ctx.client.id);
     }
     // Keys this command found expired are modified keys, signalled with the
     // client known (its own invalidation follows its reply), and before its
@@ -425,13 +263,13 @@ pub fn call(
         }
     }
     if cmd.has(flag::READONLY)
-        && ctx.client.info.tracking.flags.load(Relaxed) & crate::tracking::flags::ON != 0
+        && ctx.client.info.tracking.flags.load(Relaxed) & crate::signals::tracking::flags::ON != 0
     {
         let keys = cmd.key_indexes(argv).into_iter().map(|i| argv[i].clone());
-        crate::tracking::remember(srv, ctx.client, keys, now);
+        crate::signals::tracking::remember(srv, ctx.client, keys, now);
     }
     if !srv.monitors.is_empty() && caller != Caller::Unblocked {
-        crate::monitor::feed(srv, ctx.client, cmd, argv, now);
+        crate::signals::monitor::feed(srv, ctx.client, cmd, argv, now);
     }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
     let st = &srv.stats.per_cmd[id];
@@ -478,20 +316,6 @@ pub fn call(
         after,
         tail,
     }
-}
-
-/// Counts a refused command (never executed) and returns its error reply.
-fn error_reply(srv: &Shared, cmd: Option<&'static Cmd>, e: &CmdError) -> Frame {
-    if let Some(c) = cmd {
-        srv.stats.per_cmd[srv.table.id(c)]
-            .rejected
-            .fetch_add(1, Relaxed);
-    }
-    let f = e.reply();
-    if let Frame::Error(t) = &f {
-        srv.stats.error(t);
-    }
-    f
 }
 
 /// What every run leaves behind, while its locks are still held: hit/miss

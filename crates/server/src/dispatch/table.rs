@@ -10,7 +10,7 @@ type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 use bytes::Bytes;
 
-use crate::ctx::Ctx;
+use crate::dispatch::ctx::Ctx;
 use crate::error::CmdResult;
 
 /// A command handler: parses its arguments, executes, returns the reply.

@@ -185,11 +185,6 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "used_memory_rss_human:{}", human(rss));
             field!(out, "used_memory_peak:{peak}");
             field!(out, "used_memory_peak_human:{}", human(peak));
-            let mut tables = 0;
-            for i in 0..ctx.dbs.count() {
-                tables += ctx.dbs.db(i).len();
-            }
-            field!(out, "used_memory_dataset_keys:{tables}");
             field!(out, "maxmemory:0");
             field!(out, "maxmemory_human:0B");
             field!(out, "maxmemory_policy:noeviction");
@@ -310,14 +305,12 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
+            // Shard by shard: INFO locks nothing for its whole run.
             for i in 0..ctx.dbs.count() {
-                let db = ctx.dbs.db(i);
-                let keys = db.len();
+                let (keys, expires, avg_ttl) = ctx.dbs.db_sizes(i);
                 if keys == 0 {
                     continue;
                 }
-                let expires = db.expires_len();
-                let avg_ttl = db.avg_ttl();
                 field!(out, "db{i}:keys={keys},expires={expires},avg_ttl={avg_ttl}");
             }
         }

@@ -1,0 +1,121 @@
+//! In-process tests of server-wide reads and introspection: DBSIZE, SCAN
+//! and INFO reading the keyspace shard by shard, INFO errorstats, and the
+//! fields of DEBUG OBJECT, CLIENT LIST and INFO that must be real.
+
+use std::sync::Arc;
+
+use rubedo_engine::ManualClock;
+use rubedo_resp::Frame;
+use rubedo_server::command::Lock;
+use rubedo_server::server::Harness;
+
+mod support;
+use support::both;
+
+fn text(f: &Frame) -> String {
+    match f {
+        Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        Frame::Simple(b) | Frame::Error(b) => String::from_utf8_lossy(b).into_owned(),
+        Frame::Verbatim { data, .. } => String::from_utf8_lossy(data).into_owned(),
+        other => panic!("not a string reply: {other:?}"),
+    }
+}
+
+/// Every key a full SCAN returns, sorted.
+fn scan_all(run: &mut dyn FnMut(&[&str]) -> Frame, extra: &[&str]) -> Vec<String> {
+    let mut cursor = "0".to_string();
+    let mut keys = Vec::new();
+    loop {
+        let mut words = vec!["SCAN", cursor.as_str()];
+        words.extend_from_slice(extra);
+        let Frame::Array(parts) = run(&words) else {
+            panic!("SCAN reply")
+        };
+        let Frame::Array(found) = &parts[1] else {
+            panic!("SCAN keys")
+        };
+        keys.extend(found.iter().map(text));
+        cursor = text(&parts[0]);
+        if cursor == "0" {
+            break;
+        }
+    }
+    keys.sort();
+    keys
+}
+
+#[test]
+fn whole_database_reads_lock_no_shard_for_their_run() {
+    let h = Harness::single(Arc::new(ManualClock::new(0)));
+    for name in ["dbsize", "scan", "info"] {
+        let cmd = h.server.shared.table.get(name.as_bytes()).unwrap();
+        assert!(
+            matches!(cmd.lock, Lock::Keys),
+            "{name} locks more than it needs"
+        );
+        assert!(cmd.key_indexes(&[]).is_empty(), "{name} has keys");
+    }
+}
+
+#[test]
+fn dbsize_scan_and_info_keyspace_under_both_engines() {
+    both(|run| {
+        for i in 0..200 {
+            let k = format!("k{i}");
+            run(&["SET", &k, "v"]);
+        }
+        run(&["LPUSH", "list", "a"]);
+        run(&["SELECT", "5"]);
+        run(&["SET", "other", "1"]);
+        run(&["EXPIRE", "other", "100"]);
+        run(&["SELECT", "0"]);
+        assert_eq!(run(&["DBSIZE"]), Frame::Integer(201));
+        let keys = scan_all(run, &["COUNT", "7"]);
+        assert_eq!(keys.len(), 201);
+        let keys = scan_all(run, &["MATCH", "k1*", "COUNT", "3"]);
+        assert_eq!(keys.len(), 111);
+        assert_eq!(scan_all(run, &["TYPE", "list"]), vec!["list".to_string()]);
+        let info = text(&run(&["INFO", "keyspace"]));
+        assert!(
+            info.contains("db0:keys=201,expires=0,avg_ttl=0\r\n"),
+            "{info}"
+        );
+        assert!(info.contains("db5:keys=1,expires=1,avg_ttl="), "{info}");
+        // Inside a transaction (which holds everything) the same answers.
+        run(&["MULTI"]);
+        run(&["DBSIZE"]);
+        run(&["SCAN", "0", "COUNT", "1000"]);
+        let Frame::Array(r) = run(&["EXEC"]) else {
+            panic!("EXEC")
+        };
+        assert_eq!(r[0], Frame::Integer(201));
+        let Frame::Array(scan) = &r[1] else { panic!() };
+        assert_eq!(scan[0], Frame::bulk(&b"0"[..]));
+        assert!(matches!(&scan[1], Frame::Array(k) if k.len() == 201));
+        run(&["SELECT", "9"]);
+        assert_eq!(run(&["DBSIZE"]), Frame::Integer(0));
+        assert_eq!(scan_all(run, &[]), Vec::<String>::new());
+    });
+}
+
+/// SCAN reclaims the expired keys it meets (matching its pattern), under
+/// both engines, and DBSIZE counts them until then, as Redis does.
+#[test]
+fn scan_reclaims_expired_keys() {
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let mut single = Harness::single(clock.clone());
+    let mut conc = Harness::concurrent(clock.clone());
+    fn check(run: &mut dyn FnMut(&[&str]) -> Frame, clock: &ManualClock) {
+        run(&["SET", "live", "v"]);
+        run(&["SET", "dying", "v", "PX", "10"]);
+        run(&["RPUSH", "dying-list", "a"]);
+        run(&["PEXPIRE", "dying-list", "10"]);
+        clock.advance(20);
+        assert_eq!(run(&["DBSIZE"]), Frame::Integer(3));
+        // The type filter comes after expiry: the expired list goes too.
+        assert_eq!(scan_all(run, &["TYPE", "string"]), vec!["live".to_string()]);
+        assert_eq!(run(&["DBSIZE"]), Frame::Integer(1));
+    }
+    check(&mut |w| single.run(w), &clock);
+    check(&mut |w| conc.run(w), &clock);
+}

@@ -295,7 +295,8 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
         "modules" => out.push_str("# Modules\r\n"),
         "errorstats" => {
             out.push_str("# Errorstats\r\n");
-            for (prefix, n) in st.errors.lock().iter() {
+            for (prefix, n) in st.errors.counts() {
+                let prefix = String::from_utf8_lossy(&prefix);
                 field!(out, "errorstat_{prefix}:count={n}");
             }
         }

@@ -239,6 +239,7 @@ where
             active_expire_cycle(&server.ks, srv, period);
         }
         server.ks.rehash(100);
+        crate::tracking::enforce_limit(srv, server.ks.now_ms());
         let timeout = srv.config.timeout.load(Relaxed);
         if timeout > 0 {
             let now = server.ks.now_ms();

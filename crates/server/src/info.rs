@@ -121,7 +121,6 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "rubedo_version:{}", env!("CARGO_PKG_VERSION"));
             field!(out, "redis_git_sha1:00000000");
             field!(out, "redis_git_dirty:0");
-            field!(out, "redis_build_id:0");
             field!(out, "redis_mode:standalone");
             field!(
                 out,
@@ -133,7 +132,6 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "monotonic_clock:POSIX clock_gettime");
             field!(out, "multiplexing_api:epoll");
             field!(out, "atomicvar_api:c11-builtin");
-            field!(out, "gcc_version:0.0.0");
             field!(out, "process_id:{}", std::process::id());
             field!(out, "process_supervised:no");
             field!(out, "run_id:{}", srv.run_id);
@@ -172,7 +170,12 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             );
             field!(out, "blocked_clients:{}", srv.blocking.blocked_clients());
             field!(out, "tracking_clients:{}", srv.tracking.clients());
-            field!(out, "clients_in_timeout_table:0");
+            // Blocked clients whose wait has a timeout.
+            let timed = clients
+                .iter()
+                .filter(|c| c.blocked_with_timeout.load(Relaxed) && srv.blocking.is_waiting(c.id))
+                .count();
+            field!(out, "clients_in_timeout_table:{timed}");
         }
         "memory" => {
             out.push_str("# Memory\r\n");

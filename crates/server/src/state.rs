@@ -60,6 +60,11 @@ pub struct ClientInfo {
     pub tracking: crate::tracking::ClientTracking,
     /// In MONITOR mode.
     pub monitor: AtomicBool,
+    /// Of the client's last blocking wait (read while the blocking registry
+    /// says it waits): the bytes of its command's arguments (CLIENT LIST
+    /// argv-mem) and whether it has a timeout (INFO clients_in_timeout_table).
+    pub blocked_argv_mem: AtomicUsize,
+    pub blocked_with_timeout: AtomicBool,
 }
 
 impl rubedo_pubsub::Subscriber for ClientInfo {
@@ -124,6 +129,8 @@ impl ClientInfo {
             subs: Default::default(),
             tracking: Default::default(),
             monitor: AtomicBool::new(false),
+            blocked_argv_mem: AtomicUsize::new(0),
+            blocked_with_timeout: AtomicBool::new(false),
         }
     }
 

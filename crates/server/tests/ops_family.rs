@@ -119,3 +119,80 @@ fn scan_reclaims_expired_keys() {
     check(&mut |w| single.run(w), &clock);
     check(&mut |w| conc.run(w), &clock);
 }
+
+fn harness_with_debug() -> Harness<rubedo_engine::SingleKeyspace> {
+    let h = Harness::single(Arc::new(ManualClock::new(1_700_000_000_000)));
+    h.server
+        .shared
+        .config
+        .set("enable-debug-command", "yes", true)
+        .unwrap();
+    h
+}
+
+/// DEBUG OBJECT: a real refcount (shared small integers as Redis shows
+/// them) and serializedlength where it is known, left out where not.
+#[test]
+fn debug_object_prints_only_what_is_known() {
+    let mut h = harness_with_debug();
+    h.run(&["SET", "small", "5"]);
+    h.run(&["SET", "s", "hello"]);
+    h.run(&["SET", "big", "12345678901"]);
+    h.run(&[
+        "SET",
+        "long",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ]);
+    h.run(&["RPUSH", "l", "a", "b"]);
+    let obj = |h: &mut Harness<_>, k: &str| {
+        let t = text(&h.run(&["DEBUG", "OBJECT", k]));
+        t.split_once(' ')
+            .unwrap()
+            .1
+            .split_once(' ')
+            .unwrap()
+            .1
+            .to_string()
+    };
+    let small = obj(&mut h, "small");
+    assert!(
+        small.starts_with("refcount:2147483647 encoding:int serializedlength:2 lru:"),
+        "{small}"
+    );
+    let s = obj(&mut h, "s");
+    assert!(
+        s.starts_with("refcount:1 encoding:embstr serializedlength:6 lru:"),
+        "{s}"
+    );
+    let big = obj(&mut h, "big");
+    assert!(
+        big.starts_with("refcount:1 encoding:int serializedlength:12 lru:"),
+        "{big}"
+    );
+    let long = obj(&mut h, "long");
+    assert!(long.starts_with("refcount:1 encoding:raw lru:"), "{long}");
+    let l = obj(&mut h, "l");
+    assert!(l.starts_with("refcount:1 encoding:quicklist lru:"), "{l}");
+}
+
+/// INFO has no fields Rubedo cannot fill honestly, and CLIENT INFO shows
+/// the asking command's arguments.
+#[test]
+fn info_and_client_info_fields_are_real() {
+    let mut h = harness_with_debug();
+    let all = text(&h.run(&["INFO", "everything"]));
+    for gone in [
+        "gcc_version:",
+        "redis_build_id:",
+        "used_memory_dataset_keys:",
+    ] {
+        assert!(!all.contains(gone), "{gone} in INFO");
+    }
+    assert!(all.contains("\r\nclients_in_timeout_table:0\r\n"), "{all}");
+    let line = text(&h.run(&["CLIENT", "INFO"]));
+    assert!(line.contains(" argv-mem=10 "), "{line}");
+    assert!(line.contains(" obl=0 "), "{line}");
+    assert!(line.contains(" events=r "), "{line}");
+    assert!(line.contains(" user=default "), "{line}");
+    assert!(line.contains(" flags=N "), "{line}");
+}

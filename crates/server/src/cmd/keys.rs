@@ -575,13 +575,19 @@ fn object_encoding(ctx: &mut Ctx) -> CmdResult {
 /// Redis shares the objects of small integers; their refcount shows as INT_MAX.
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
+/// A value's reference count as Redis reports it (OBJECT REFCOUNT, DEBUG
+/// OBJECT): shared small integers, else 1.
+pub fn refcount(v: &Value) -> i64 {
+    match v {
+        Value::Str(Str::Int(n)) if (0..10000).contains(n) => SHARED_REFCOUNT,
+        _ => 1,
+    }
+}
+
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     let key = &ctx.argv[2];
     Ok(match ctx.db().peek(key) {
-        Some(e) => Frame::Integer(match &e.value {
-            Value::Str(Str::Int(n)) if (0..10000).contains(n) => SHARED_REFCOUNT,
-            _ => 1,
-        }),
+        Some(e) => Frame::Integer(refcount(&e.value)),
         None => Frame::Null,
     })
 }

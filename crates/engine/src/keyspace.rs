@@ -247,13 +247,18 @@ impl<'a> Dbs<'a> {
     /// present from the first call to the last is returned. Keys for which
     /// `wanted` says yes are expired if their time has passed (reported as
     /// lazily expired, as Redis's SCAN does) and the live ones handed to `f`,
-    /// while their shard is locked.
+    /// while their shard is locked. When a step expired keys,
+    /// `under_lock(events)` runs while that shard is still locked, as in
+    /// [`Keyspace::active_expire`]: a run that holds no shard must act on
+    /// the deletions there (their DELs in the effect log before any other
+    /// write to those keys), not after the run.
     pub fn scan_db(
         &mut self,
         db: usize,
         cursor: u64,
         mut wanted: impl FnMut(&Key) -> bool,
         mut f: impl FnMut(&Key, &Entry),
+        under_lock: &mut dyn FnMut(&mut Events),
     ) -> u64 {
         let n = self.shard_count() as u64;
         let bits = n.trailing_zeros();
@@ -266,12 +271,16 @@ impl<'a> Dbs<'a> {
                     keys.push(k.clone());
                 }
             });
+            let before = ev.expired.len();
             for k in &keys {
                 if !t.expire_if_needed(db, k.as_bytes(), now, ev) {
                     if let Some(e) = t.raw(k.as_bytes()) {
                         f(k, e);
                     }
                 }
+            }
+            if ev.expired.len() > before {
+                under_lock(ev);
             }
             next
         });

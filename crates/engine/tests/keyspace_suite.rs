@@ -260,9 +260,11 @@ macro_rules! suite {
                             |k, _| {
                                 assert!(seen.insert(k.as_bytes().to_vec()), "seen twice");
                             },
+                            // Told while the shard is locked.
+                            &mut |ev| expired.append(&mut ev.expired),
                         );
                         assert!(!dbs.db(3).outside_scope());
-                        expired.extend(dbs.take_events().expired);
+                        assert!(dbs.take_events().expired.is_empty());
                         c
                     });
                     if cursor == 0 {
@@ -508,7 +510,7 @@ fn keyless_runs_do_not_stop_the_database() {
         let mut seen = 0;
         let mut cursor = 0;
         loop {
-            cursor = dbs.scan_db(0, cursor, |_| true, |_, _| seen += 1);
+            cursor = dbs.scan_db(0, cursor, |_| true, |_, _| seen += 1, &mut |_| {});
             if cursor == 0 {
                 break;
             }
@@ -568,6 +570,7 @@ fn concurrent_scan_returns_every_key_present_throughout() {
                     |k, _| {
                         seen.insert(k.as_bytes().to_vec());
                     },
+                    &mut |_| {},
                 )
             });
             if cursor == 0 {

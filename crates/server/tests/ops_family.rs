@@ -116,8 +116,34 @@ fn scan_reclaims_expired_keys() {
         assert_eq!(scan_all(run, &["TYPE", "string"]), vec!["live".to_string()]);
         assert_eq!(run(&["DBSIZE"]), Frame::Integer(1));
     }
+    let logs = [single.record(), conc.record()];
     check(&mut |w| single.run(w), &clock);
     check(&mut |w| conc.run(w), &clock);
+    // Each reclaimed key is a DEL in the effect log and an expired key in
+    // the statistics.
+    for (log, h) in logs.iter().zip([&mut single as &mut dyn Run, &mut conc]) {
+        let dels: Vec<Vec<String>> = log
+            .words()
+            .into_iter()
+            .flatten()
+            .filter(|c| c[0].eq_ignore_ascii_case("del"))
+            .collect();
+        let mut dels: Vec<String> = dels.into_iter().map(|c| c[1].clone()).collect();
+        dels.sort();
+        assert_eq!(dels, ["dying", "dying-list"]);
+        let stats = text(&h.call(&["INFO", "stats"]));
+        assert!(stats.contains("\r\nexpired_keys:2\r\n"), "{stats}");
+    }
+}
+
+trait Run {
+    fn call(&mut self, w: &[&str]) -> Frame;
+}
+
+impl<K: rubedo_engine::Keyspace> Run for Harness<K> {
+    fn call(&mut self, w: &[&str]) -> Frame {
+        self.run(w)
+    }
 }
 
 fn harness_with_debug() -> Harness<rubedo_engine::SingleKeyspace> {

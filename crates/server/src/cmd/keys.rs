@@ -405,8 +405,21 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
     let kind: Option<Option<Kind>> = o.kind.map(|k| Kind::from_name(k));
     let mut found: Vec<Bytes> = Vec::new();
     let db = ctx.client.db;
+    let srv = ctx.srv;
     let mut c = cursor;
     let mut iterations = count.saturating_mul(10);
+    // The keys a step expired, acted on while their shard is still locked
+    // (this run holds no shard of its own), as active expiry does: events,
+    // statistics, the modified-key signal and a DEL each in the effect log.
+    let now = ctx.now();
+    let mut expired = |ev: &mut rubedo_engine::Events| {
+        let from = ev.expired_reported.min(ev.expired_signalled);
+        let (reported, signalled) = (ev.expired_reported - from, ev.expired_signalled - from);
+        crate::exec::expired(srv, &ev.expired[from..], reported, signalled, now);
+        ev.expired.truncate(from);
+        ev.expired_reported = from;
+        ev.expired_signalled = from;
+    };
     loop {
         // As Redis filters: the pattern, then expiry (an expired key is
         // reclaimed and left out), then the type.
@@ -422,6 +435,7 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
                 }
                 found.push(Bytes::copy_from_slice(k));
             },
+            &mut expired,
         );
         iterations -= 1;
         if c == 0 || found.len() as i64 >= count || iterations <= 0 {

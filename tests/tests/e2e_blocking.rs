@@ -203,3 +203,73 @@ fn no_command_takes_the_data_before_the_blocked_client() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(thief.join().unwrap(), Vec::<Frame>::new());
 }
+
+fn text_of(f: Frame) -> String {
+    match f {
+        Frame::Bulk(b) | Frame::Verbatim { data: b, .. } => {
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        f => panic!("{f:?}"),
+    }
+}
+
+/// One field of the CLIENT LIST line of client `id`.
+fn list_field(c: &mut Raw, id: i64, field: &str) -> String {
+    let line = text_of(c.call(&["CLIENT", "LIST", "ID", &id.to_string()]));
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{field}=")))
+        .unwrap_or_else(|| panic!("no {field} in {line}"))
+        .to_string()
+}
+
+fn in_timeout_table(c: &mut Raw) -> String {
+    text_of(c.call(&["INFO", "clients"]))
+        .lines()
+        .find_map(|l| l.strip_prefix("clients_in_timeout_table:"))
+        .expect("clients_in_timeout_table")
+        .to_string()
+}
+
+/// CLIENT LIST shows a blocked client as Redis does: the `b` flag and the
+/// size of the blocking command's arguments (argv-mem); INFO counts the
+/// blocked clients that have a timeout (clients_in_timeout_table).
+#[test]
+fn client_list_and_info_show_blocked_clients() {
+    for engine in ["single", "concurrent"] {
+        let srv = Server::start(&["--engine", engine, "--threads", "2"]);
+        let mut w = srv.raw();
+        let mut forever = srv.raw();
+        let forever_id = id_of(&mut forever);
+        let mut timed = srv.raw();
+        let timed_id = id_of(&mut timed);
+        assert_eq!(list_field(&mut w, forever_id, "flags"), "N", "{engine}");
+        assert_eq!(list_field(&mut w, forever_id, "argv-mem"), "0", "{engine}");
+        assert_eq!(in_timeout_table(&mut w), "0", "{engine}");
+        forever.cmd(&["BLPOP", "qq", "0"]);
+        timed.cmd(&["BLPOP", "qq2", "100"]);
+        wait_blocked(&mut w, 2);
+        assert_eq!(list_field(&mut w, forever_id, "flags"), "b", "{engine}");
+        assert_eq!(list_field(&mut w, forever_id, "argv-mem"), "8", "{engine}");
+        assert_eq!(list_field(&mut w, timed_id, "flags"), "b", "{engine}");
+        assert_eq!(list_field(&mut w, timed_id, "argv-mem"), "11", "{engine}");
+        assert_eq!(list_field(&mut w, forever_id, "cmd"), "blpop", "{engine}");
+        assert_eq!(in_timeout_table(&mut w), "1", "{engine}");
+        // The asking client's own command: CLIENT LIST ID <me>.
+        let me = id_of(&mut w);
+        let own = (6 + 4 + 2 + me.to_string().len()).to_string();
+        assert_eq!(list_field(&mut w, me, "argv-mem"), own, "{engine}");
+        assert_eq!(list_field(&mut w, me, "events"), "r", "{engine}");
+        w.call(&["RPUSH", "qq", "v"]);
+        assert_eq!(
+            forever.read(),
+            Some(Frame::Array(vec![bulk("qq"), bulk("v")]))
+        );
+        assert_eq!(list_field(&mut w, forever_id, "flags"), "N", "{engine}");
+        assert_eq!(list_field(&mut w, forever_id, "argv-mem"), "0", "{engine}");
+        assert_eq!(in_timeout_table(&mut w), "1", "{engine}");
+        w.call(&["CLIENT", "UNBLOCK", &timed_id.to_string()]);
+        assert_eq!(timed.read(), Some(Frame::NullArray));
+        assert_eq!(in_timeout_table(&mut w), "0", "{engine}");
+        assert_eq!(list_field(&mut w, timed_id, "flags"), "N", "{engine}");
+    }
+}

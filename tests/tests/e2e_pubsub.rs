@@ -406,3 +406,63 @@ fn soft_output_limit_needs_to_last() {
         ])
     );
 }
+
+/// Lowering tracking-table-max-keys evicts from the cron, as Redis does:
+/// each evicted key is one invalidation message (a one-key array) to the
+/// redirection target, until the table is back at the limit.
+#[test]
+fn lowering_tracking_table_max_keys_evicts_with_invalidations() {
+    for engine in ENGINES {
+        let srv = start(engine);
+        let mut inval = srv.raw();
+        let id = int(inval.call(&["CLIENT", "ID"]));
+        inval.call(&["SUBSCRIBE", "__redis__:invalidate"]);
+        let mut c = srv.raw();
+        let id_s = id.to_string();
+        c.call(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id_s]);
+        for k in ["k1", "k2", "k3"] {
+            c.call(&["GET", k]);
+        }
+        assert_eq!(info_field(&mut c, "stats", "tracking_total_keys"), "3");
+        assert_eq!(
+            c.call(&["CONFIG", "SET", "tracking-table-max-keys", "1"]),
+            Frame::ok()
+        );
+        // The cron evicts two of the three (which two is arbitrary).
+        let mut evicted = Vec::new();
+        for _ in 0..2 {
+            match inval.read() {
+                Some(Frame::Array(m)) if m.len() == 3 => {
+                    assert_eq!(m[0], bulk("message"), "{engine}");
+                    assert_eq!(m[1], bulk("__redis__:invalidate"), "{engine}");
+                    match &m[2] {
+                        Frame::Array(keys) if keys.len() == 1 => evicted.push(keys[0].clone()),
+                        f => panic!("{engine}: {f:?}"),
+                    }
+                }
+                f => panic!("{engine}: no eviction message: {f:?}"),
+            }
+        }
+        evicted.sort_by_key(|f| format!("{f:?}"));
+        evicted.dedup();
+        assert_eq!(evicted.len(), 2, "{engine}");
+        assert_eq!(info_field(&mut c, "stats", "tracking_total_keys"), "1");
+        // The one left is still tracked: changing it invalidates it.
+        let left = ["k1", "k2", "k3"]
+            .into_iter()
+            .find(|k| !evicted.contains(&bulk(k)))
+            .unwrap();
+        let mut w = srv.raw();
+        w.call(&["SET", left, "v"]);
+        assert_eq!(
+            inval.read(),
+            Some(Frame::Array(vec![
+                bulk("message"),
+                bulk("__redis__:invalidate"),
+                Frame::Array(vec![bulk(left)]),
+            ])),
+            "{engine}"
+        );
+        c.call(&["CONFIG", "SET", "tracking-table-max-keys", "0"]);
+    }
+}

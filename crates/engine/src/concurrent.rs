@@ -105,6 +105,7 @@ impl Keyspace for ConcurrentKeyspace {
         };
         let inner = DbsInner::Sharded {
             guards,
+            locks: &self.dbs,
             hasher: &self.hasher,
             shards: self.shards,
             databases: self.dbs.len(),

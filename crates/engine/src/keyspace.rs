@@ -8,7 +8,7 @@
 //! scope needs, in a fixed order, for the duration of the closure. That is
 //! what makes every command atomic under both engines.
 
-use parking_lot::MutexGuard;
+use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use crate::dict::Key;
@@ -19,9 +19,12 @@ use crate::value::{Entry, Value};
 /// What a command will touch; the concurrent engine locks exactly this.
 #[derive(Clone, Copy, Debug)]
 pub enum Scope<'a> {
-    /// Only these keys of one database.
+    /// Only these keys of one database. With no keys (a keyless command)
+    /// nothing is locked for the whole run; whole-database reads through
+    /// [`Dbs::db_len`], [`Dbs::db_sizes`] and [`Dbs::scan_db`] then lock
+    /// one shard at a time, so they never stop the rest of the database.
     Keys { db: usize, keys: &'a [&'a [u8]] },
-    /// Every key of one database (KEYS, SCAN, DBSIZE, FLUSHDB...).
+    /// Every key of one database (KEYS, RANDOMKEY, FLUSHDB...).
     Db(usize),
     /// Everything, exclusively (transactions, scripts, FLUSHALL, SWAPDB, MOVE...).
     All,
@@ -79,6 +82,9 @@ pub(crate) enum DbsInner<'a> {
     Single(&'a mut [Table]),
     Sharded {
         guards: Guards<'a>,
+        /// Every shard of every database, for the shard-at-a-time reads of
+        /// a run that holds no shard.
+        locks: &'a [Box<[Mutex<Table>]>],
         hasher: &'a ahash::RandomState,
         shards: usize,
         databases: usize,
@@ -154,6 +160,147 @@ impl<'a> Dbs<'a> {
             now,
             tables,
             ev: &mut self.events,
+        }
+    }
+
+    /// Shards per database (1 for the single-threaded engine).
+    pub fn shard_count(&self) -> usize {
+        match &self.inner {
+            DbsInner::Single(_) => 1,
+            DbsInner::Sharded { shards, .. } => *shards,
+        }
+    }
+
+    /// Runs `f` on shard `shard` of database `db`: the run's own guard when
+    /// it holds that shard, else (a run that holds no shard at all) the
+    /// shard's lock taken just for `f`. A run holding other shards could
+    /// deadlock by taking one more out of order, so there the access is
+    /// flagged as outside the scope and `None` returned.
+    fn with_table<R>(
+        &mut self,
+        db: usize,
+        shard: usize,
+        f: impl FnOnce(&mut Table, &mut Events, u64) -> R,
+    ) -> Option<R> {
+        let now = self.now;
+        let ev = &mut self.events;
+        match &mut self.inner {
+            DbsInner::Single(t) => match t.get_mut(db) {
+                Some(t) => Some(f(t, ev, now)),
+                None => {
+                    ev.outside_scope.set(true);
+                    None
+                }
+            },
+            DbsInner::Sharded {
+                guards,
+                locks,
+                shards,
+                ..
+            } => {
+                if db >= locks.len() || shard >= *shards {
+                    ev.outside_scope.set(true);
+                    return None;
+                }
+                if let Some(g) = guards.iter_mut().find(|g| g.0 == db && g.1 == shard) {
+                    return Some(f(&mut g.2, ev, now));
+                }
+                if !guards.is_empty() {
+                    ev.outside_scope.set(true);
+                    return None;
+                }
+                let mut t = locks[db][shard].lock();
+                Some(f(&mut t, ev, now))
+            }
+        }
+    }
+
+    /// Number of keys in database `db`, expired-but-not-reclaimed ones
+    /// included (DBSIZE): a sum over its shards, each read under its own
+    /// lock when the run holds none.
+    pub fn db_len(&mut self, db: usize) -> usize {
+        (0..self.shard_count())
+            .filter_map(|s| self.with_table(db, s, |t, _, _| t.len()))
+            .sum()
+    }
+
+    /// (keys, keys with a TTL, estimated average TTL in ms) of database
+    /// `db`, for INFO keyspace; shard by shard as [`Dbs::db_len`].
+    pub fn db_sizes(&mut self, db: usize) -> (usize, usize, u64) {
+        let (mut keys, mut expires, mut ttl_sum) = (0usize, 0usize, 0u128);
+        for s in 0..self.shard_count() {
+            if let Some((k, e, avg)) =
+                self.with_table(db, s, |t, _, _| (t.len(), t.expires_len(), t.avg_ttl()))
+            {
+                keys += k;
+                expires += e;
+                ttl_sum += avg as u128 * e as u128;
+            }
+        }
+        let avg = ttl_sum.checked_div(expires as u128).map_or(0, |v| v as u64);
+        (keys, expires, avg)
+    }
+
+    /// One SCAN step over database `db`, a shard at a time (each under its
+    /// own lock when the run holds none). The cursor packs the shard number
+    /// in its low bits, so each shard's table keeps its own guarantee: a key
+    /// present from the first call to the last is returned. Keys for which
+    /// `wanted` says yes are expired if their time has passed (reported as
+    /// lazily expired, as Redis's SCAN does) and the live ones handed to `f`,
+    /// while their shard is locked. When a step expired keys,
+    /// `under_lock(events)` runs while that shard is still locked, as in
+    /// [`Keyspace::active_expire`]: a run that holds no shard must act on
+    /// the deletions there (their DELs in the effect log before any other
+    /// write to those keys), not after the run.
+    pub fn scan_db(
+        &mut self,
+        db: usize,
+        cursor: u64,
+        mut wanted: impl FnMut(&Key) -> bool,
+        mut f: impl FnMut(&Key, &Entry),
+        under_lock: &mut dyn FnMut(&mut Events),
+    ) -> u64 {
+        let n = self.shard_count() as u64;
+        let bits = n.trailing_zeros();
+        let mut shard = cursor & (n - 1);
+        let c = cursor >> bits;
+        let step = self.with_table(db, shard as usize, |t, ev, now| {
+            let mut keys: SmallVec<[Key; 16]> = SmallVec::new();
+            let next = t.scan(c, |k, _| {
+                if wanted(k) {
+                    keys.push(k.clone());
+                }
+            });
+            let before = ev.expired.len();
+            for k in &keys {
+                if !t.expire_if_needed(db, k.as_bytes(), now, ev) {
+                    if let Some(e) = t.raw(k.as_bytes()) {
+                        f(k, e);
+                    }
+                }
+            }
+            if ev.expired.len() > before {
+                under_lock(ev);
+            }
+            next
+        });
+        let Some(next) = step else {
+            return 0;
+        };
+        if next != 0 {
+            return (next << bits) | shard;
+        }
+        // This shard is done: the next one that holds keys starts at its
+        // cursor 0 (a shard empty now holds no key present for the whole
+        // scan). Return there so COUNT stays meaningful.
+        loop {
+            shard += 1;
+            if shard == n {
+                return 0;
+            }
+            if self.with_table(db, shard as usize, |t, _, _| !t.is_empty()) == Some(true) {
+                return shard;
+            }
         }
     }
 

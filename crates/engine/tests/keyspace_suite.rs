@@ -228,6 +228,85 @@ macro_rules! suite {
             }
 
             #[test]
+            fn keyless_runs_count_and_scan_a_shard_at_a_time() {
+                let (ks, clock) = make();
+                for i in 0..300 {
+                    set(&ks, 3, &format!("key:{i}"), "x");
+                }
+                set(&ks, 3, "dying", "x");
+                ks.run(
+                    Scope::Keys {
+                        db: 3,
+                        keys: &[b"dying".as_slice()],
+                    },
+                    |dbs| dbs.db(3).set_expire(b"dying", Some(1_000_010)),
+                );
+                clock.advance(20);
+                let keyless = Scope::Keys { db: 3, keys: &[] };
+                // Not reclaimed yet: counted, as DBSIZE counts it.
+                let (len, sizes) = ks.run(keyless, |dbs| (dbs.db_len(3), dbs.db_sizes(3)));
+                assert_eq!(len, 301);
+                assert_eq!((sizes.0, sizes.1), (301, 1));
+                assert_eq!(ks.run(keyless, |dbs| dbs.db_len(4)), 0);
+                let mut seen = std::collections::HashSet::new();
+                let mut expired = Vec::new();
+                let mut cursor = 0;
+                loop {
+                    cursor = ks.run(keyless, |dbs| {
+                        let c = dbs.scan_db(
+                            3,
+                            cursor,
+                            |k| k.as_bytes() != b"key:7",
+                            |k, _| {
+                                assert!(seen.insert(k.as_bytes().to_vec()), "seen twice");
+                            },
+                            // Told while the shard is locked.
+                            &mut |ev| expired.append(&mut ev.expired),
+                        );
+                        assert!(!dbs.db(3).outside_scope());
+                        assert!(dbs.take_events().expired.is_empty());
+                        c
+                    });
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                // Every key but the one left out and the expired one, which
+                // the scan reclaimed and reported.
+                assert_eq!(seen.len(), 299);
+                assert!(!seen.contains(b"key:7".as_slice()));
+                assert_eq!(expired.len(), 1);
+                assert_eq!(expired[0].1.as_bytes(), b"dying");
+                assert_eq!(ks.run(keyless, |dbs| dbs.db_len(3)), 300);
+                // Under a whole-database scope the same calls use its locks.
+                let n = ks.run(Scope::Db(3), |dbs| dbs.db_len(3));
+                assert_eq!(n, 300);
+                let n = ks.run(Scope::All, |dbs| dbs.db_sizes(3).0);
+                assert_eq!(n, 300);
+            }
+
+            #[test]
+            fn whole_database_reads_need_a_whole_or_keyless_scope() {
+                let (ks, _) = make();
+                set(&ks, 0, "a", "1");
+                set(&ks, 0, "b", "1");
+                // A run holding some shards may not take others (out of
+                // order, it could deadlock): flagged, never a hang. The
+                // single engine holds everything and has nothing to flag.
+                let keys: [&[u8]; 1] = [b"a"];
+                let (n, flagged) = ks.run(Scope::Keys { db: 0, keys: &keys }, |dbs| {
+                    let n = dbs.db_len(0);
+                    (n, dbs.db(0).outside_scope())
+                });
+                if ks.wants_keys() {
+                    assert!(flagged);
+                    assert!(n <= 2);
+                } else {
+                    assert_eq!((n, flagged), (2, false));
+                }
+            }
+
+            #[test]
             fn observers_see_every_write_before_and_after() {
                 let (ks, clock) = make();
                 let seen = Arc::new(Seen::default());
@@ -406,4 +485,100 @@ fn concurrent_multi_key_runs_are_atomic() {
         sum
     });
     assert_eq!(total, 0);
+}
+
+/// A keyless run (DBSIZE, SCAN, INFO) holds no shard while it runs: a write
+/// to any key of the same database completes in the middle of it. (With the
+/// whole database locked, the writer would wait for the run to end.)
+#[test]
+fn keyless_runs_do_not_stop_the_database() {
+    let ks = Arc::new(ConcurrentKeyspace::new(1, 8, Arc::new(ManualClock::new(0))));
+    for i in 0..64 {
+        set(&*ks, 0, &format!("k{i}"), "x");
+    }
+    let wrote = ks.run(Scope::Keys { db: 0, keys: &[] }, |dbs| {
+        assert_eq!(dbs.db_len(0), 64);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer = ks.clone();
+        std::thread::spawn(move || {
+            for i in 0..64 {
+                set(&*writer, 0, &format!("k{i}"), "y");
+            }
+            let _ = tx.send(());
+        });
+        let done = rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok();
+        let mut seen = 0;
+        let mut cursor = 0;
+        loop {
+            cursor = dbs.scan_db(0, cursor, |_| true, |_, _| seen += 1, &mut |_| {});
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen, 64);
+        done
+    });
+    assert!(wrote, "a write waited for a keyless run");
+    assert_eq!(text(&*ks, 0, "k63").as_deref(), Some("y"));
+}
+
+/// SCAN's guarantee under the concurrent engine with writers running
+/// between (and during) its steps: every key present for the whole scan is
+/// returned, while other keys come and go and tables grow and rehash.
+#[test]
+fn concurrent_scan_returns_every_key_present_throughout() {
+    let ks = Arc::new(ConcurrentKeyspace::new(1, 8, Arc::new(ManualClock::new(0))));
+    for i in 0..400 {
+        set(&*ks, 0, &format!("stable:{i}"), "x");
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (ks, stop) = (ks.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let k = format!("churn:{}", i % 5000);
+                if i % 3 == 2 {
+                    ks.run(
+                        Scope::Keys {
+                            db: 0,
+                            keys: &[k.as_bytes()],
+                        },
+                        |dbs| {
+                            dbs.db(0).remove(k.as_bytes());
+                        },
+                    );
+                } else {
+                    set(&*ks, 0, &k, "c");
+                }
+                if i & 63 == 0 {
+                    ks.rehash(1);
+                }
+                i += 1;
+            }
+        })
+    };
+    for _round in 0..5 {
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = ks.run(Scope::Keys { db: 0, keys: &[] }, |dbs| {
+                dbs.scan_db(
+                    0,
+                    cursor,
+                    |k| k.as_bytes().starts_with(b"stable:"),
+                    |k, _| {
+                        seen.insert(k.as_bytes().to_vec());
+                    },
+                    &mut |_| {},
+                )
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 400);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
 }

@@ -117,10 +117,14 @@ impl CmdError {
     }
 }
 
-/// The prefix word of an error text (what errorstats counts by).
+/// The prefix word of an error text (what errorstats counts by), as Redis
+/// finds it: the text up to its first space when that space is among the
+/// first 31 bytes (32 with the `-` of the reply line), else `ERR`.
 pub fn error_prefix(text: &[u8]) -> &[u8] {
-    let end = text.iter().position(|&b| b == b' ').unwrap_or(text.len());
-    &text[..end]
+    match text[..text.len().min(31)].iter().position(|&b| b == b' ') {
+        Some(end) => &text[..end],
+        None => b"ERR",
+    }
 }
 
 pub type CmdResult = Result<Frame, CmdError>;

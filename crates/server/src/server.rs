@@ -315,6 +315,7 @@ where
     let srv = &server.shared;
     let mut last_cmds = 0u64;
     let mut last_at = Instant::now();
+    let mut waits = IdleWaits::default();
     loop {
         let hz = effective_hz(srv);
         srv.effective_hz.store(hz, Relaxed);
@@ -328,8 +329,12 @@ where
             active_expire_cycle(&server.ks, srv, period);
         }
         server.ks.rehash(100);
+        crate::signals::tracking::enforce_limit(srv, server.ks.now_ms());
         let timeout = srv.config.timeout.load(Relaxed);
         if timeout > 0 {
+            // As Redis: an idle client is closed, inside MULTI or not, but
+            // not a subscriber, a monitor (a replica to Redis) or a blocked
+            // client (its own timeout ends its wait).
             let now = server.ks.now_ms();
             let idle: Vec<Arc<ClientInfo>> = srv
                 .clients
@@ -337,12 +342,16 @@ where
                 .values()
                 .filter(|c| {
                     now.saturating_sub(c.last_ms.load(Relaxed)) > timeout * 1000
-                        && !c.in_multi.load(Relaxed)
+                        && !c.is_pubsub()
+                        && !c.monitor.load(Relaxed)
                 })
                 .cloned()
                 .collect();
+            waits.retain(|id, _| idle.iter().any(|c| c.id == *id));
             for c in idle {
-                c.kill();
+                if waits.should_close(c.id, srv.blocking.is_waiting(c.id), now, timeout * 1000) {
+                    c.kill();
+                }
             }
         }
         srv.memory_peak
@@ -357,6 +366,40 @@ where
         }
         last_cmds = cmds;
         last_at = Instant::now();
+    }
+}
+
+/// The `timeout` check's memory of idle clients seen blocked. A blocked
+/// client is never closed for idling (its own timeout ends its wait), and
+/// the reply that ends the wait counts as an interaction, as Redis counts
+/// the reply it writes: the client gets the whole `timeout` after it.
+#[derive(Default)]
+struct IdleWaits(std::collections::HashMap<u64, Option<u64>>);
+
+impl IdleWaits {
+    /// Whether idle client `id` (idle beyond the timeout, `blocked` now)
+    /// is to be closed at `now`. Remembers when a wait is seen to end.
+    fn should_close(&mut self, id: u64, blocked: bool, now: u64, timeout_ms: u64) -> bool {
+        if blocked {
+            self.0.insert(id, None);
+            return false;
+        }
+        match self.0.get_mut(&id) {
+            Some(ended @ None) => {
+                *ended = Some(now);
+                false
+            }
+            Some(Some(at)) if now.saturating_sub(*at) <= timeout_ms => false,
+            _ => {
+                self.0.remove(&id);
+                true
+            }
+        }
+    }
+
+    /// Forgets the clients no longer idle (or gone).
+    fn retain(&mut self, mut keep: impl FnMut(&u64, &Option<u64>) -> bool) {
+        self.0.retain(|id, at| keep(id, at));
     }
 }
 
@@ -458,5 +501,28 @@ impl<K: Keyspace> Harness<K> {
             .map(|w| Bytes::copy_from_slice(w.as_bytes()))
             .collect();
         self.run_argv(argv)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdleWaits;
+
+    #[test]
+    fn blocked_clients_are_spared_and_get_the_timeout_after_their_wait() {
+        let mut w = IdleWaits::default();
+        // Never blocked: closed at once.
+        assert!(w.should_close(1, false, 10_000, 1000));
+        // Blocked: spared for as long as it waits.
+        assert!(!w.should_close(2, true, 10_000, 1000));
+        assert!(!w.should_close(2, true, 20_000, 1000));
+        // Its wait ends at 20_100: a full timeout from then.
+        assert!(!w.should_close(2, false, 20_100, 1000));
+        assert!(!w.should_close(2, false, 21_100, 1000));
+        assert!(w.should_close(2, false, 21_101, 1000));
+        // A client that interacted is forgotten.
+        assert!(!w.should_close(3, true, 5, 1000));
+        w.retain(|id, _| *id != 3);
+        assert!(w.should_close(3, false, 6, 1000));
     }
 }

@@ -382,8 +382,14 @@ fn client_setname(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::ok())
 }
 
-/// One CLIENT LIST line, with Redis 7.0's fields in its order.
-pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> String {
+/// One CLIENT LIST line, with Redis 7.0's fields in its order. `own_argv`
+/// is the arguments of the command asking, when `c` is its own client.
+pub fn client_line(
+    srv: &crate::state::Shared,
+    c: &ClientInfo,
+    now_ms: u64,
+    own_argv: Option<&[Bytes]>,
+) -> String {
     let name = c.name.lock().clone().unwrap_or_default();
     let last = c.last_cmd.load(Relaxed);
     let cmd = if last == 0 {
@@ -402,6 +408,10 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
     if in_multi {
         flags.push('x');
     }
+    let blocked = srv.blocking.blocked_clients() > 0 && srv.blocking.is_waiting(c.id);
+    if blocked {
+        flags.push('b');
+    }
     {
         use crate::signals::tracking::flags as tf;
         let f = c.tracking.flags.load(Relaxed);
@@ -418,8 +428,17 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
     let rbs = c.rbs.load(Relaxed);
     let omem = c.outbox.used();
     let multi_mem = c.multi_mem.load(Relaxed);
+    // The arguments of the command the client is in: the one asking, or
+    // the blocking command a blocked client waits in (0 when idle).
+    let argv_mem = match own_argv {
+        Some(argv) => argv.iter().map(|a| a.len()).sum(),
+        None if blocked => c.blocked_argv_mem.load(Relaxed),
+        None => 0,
+    };
+    // Output not written yet: what others queued for the client.
+    let events = if omem > 0 { "rw" } else { "r" };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem={} rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={}\n",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={}\n",
         c.id,
         c.addr,
         c.laddr,
@@ -435,12 +454,15 @@ pub fn client_line(srv: &crate::state::Shared, c: &ClientInfo, now_ms: u64) -> S
         if in_multi { c.multi_len.load(Relaxed) as i64 } else { -1 },
         qbuf,
         c.qbuf_free.load(Relaxed),
+        argv_mem,
         multi_mem,
         rbs,
         qbuf,
+        omem,
         c.outbox.len(),
         omem,
-        rbs + omem + multi_mem + std::mem::size_of::<ClientInfo>(),
+        rbs + omem + multi_mem + argv_mem + std::mem::size_of::<ClientInfo>(),
+        events,
         cmd,
         redirect_of(c),
         c.resp.load(Relaxed),
@@ -493,7 +515,8 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
         {
             continue;
         }
-        out.push_str(&client_line(ctx.srv, &c, now));
+        let own = (c.id == ctx.client.id).then_some(ctx.argv);
+        out.push_str(&client_line(ctx.srv, &c, now, own));
     }
     Ok(txt(out))
 }
@@ -534,7 +557,12 @@ impl ClientType {
 
 fn client_info(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now();
-    Ok(txt(client_line(ctx.srv, &ctx.client.info, now)))
+    Ok(txt(client_line(
+        ctx.srv,
+        &ctx.client.info,
+        now,
+        Some(ctx.argv),
+    )))
 }
 
 fn client_kill(ctx: &mut Ctx) -> CmdResult {

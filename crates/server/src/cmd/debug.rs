@@ -109,21 +109,89 @@ fn debug_object(ctx: &mut Ctx) -> CmdResult {
     let Some(e) = db.peek(&key) else {
         return Err(rubedo_engine::Error::NoSuchKey.into());
     };
-    let (enc, len) = match &e.value {
-        Value::Str(s) => (s.encoding(), s.len()),
-        Value::Hash(h) => (h.encoding(), h.len()),
-        Value::List(l) => (l.encoding(), l.len()),
-        Value::ZSet(z) => (z.encoding(), z.len()),
-        Value::Set(s) => (s.encoding(), s.len()),
-    };
+    let enc = e.value.encoding();
+    // serializedlength is the size of the value in an RDB file. Rubedo
+    // knows it for strings that RDB stores as they are; longer strings are
+    // LZF-compressed by Redis and collections are stored as Redis's own
+    // blobs, whose sizes Rubedo cannot know yet: there the field is left
+    // out rather than invented.
+    let serialized = match &e.value {
+        Value::Str(s) => rdb_string_len(s),
+        _ => None,
+    }
+    .map(|n| format!(" serializedlength:{n}"))
+    .unwrap_or_default();
     Ok(Frame::Simple(Bytes::from(format!(
-        "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        "Value at:{:p} refcount:{} encoding:{}{} lru:{} lru_seconds_idle:{}",
         e as *const _,
+        super::keys::refcount(&e.value),
         enc,
-        len,
+        serialized,
         e.atime & 0xFF_FFFF,
         now.saturating_sub(e.atime)
     ))))
+}
+
+/// Bytes of an RDB length prefix for `n`.
+fn rdb_len_len(n: usize) -> usize {
+    match n {
+        0..=63 => 1,
+        64..=16383 => 2,
+        _ if n as u64 <= u32::MAX as u64 => 5,
+        _ => 9,
+    }
+}
+
+/// Bytes of RDB's integer encoding of `v` (a type byte and 1, 2 or 4
+/// bytes), if it fits 32 bits.
+fn rdb_int_len(v: i64) -> Option<usize> {
+    if i8::try_from(v).is_ok() {
+        Some(2)
+    } else if i16::try_from(v).is_ok() {
+        Some(3)
+    } else if i32::try_from(v).is_ok() {
+        Some(5)
+    } else {
+        None
+    }
+}
+
+/// `s` as an integer if it is one written canonically (no sign but a
+/// leading `-`, no leading zeros, no `-0`), as Redis's integer test reads it.
+fn canonical_int(s: &[u8]) -> Option<i64> {
+    let digits = s.strip_prefix(b"-").unwrap_or(s);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if digits[0] == b'0' && (digits.len() > 1 || s.len() > 1) {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+/// The size of a string value in an RDB file, where Rubedo can know it:
+/// an integer as RDB's integer encoding (or its decimal digits when wider
+/// than 32 bits); a string of up to 11 bytes that reads as a 32-bit
+/// integer likewise; any other string up to 20 bytes as a length prefix
+/// and its bytes. Longer strings would be tried with LZF compression
+/// (Redis's default `rdbcompression yes`): unknown here, so `None`.
+fn rdb_string_len(s: &Str) -> Option<usize> {
+    if let Str::Int(n) = s {
+        return Some(rdb_int_len(*n).unwrap_or_else(|| {
+            let digits = n.to_string().len();
+            rdb_len_len(digits) + digits
+        }));
+    }
+    let b = s.to_vec();
+    if b.len() <= 11 {
+        if let Some(n) = canonical_int(&b).and_then(rdb_int_len) {
+            return Some(n);
+        }
+    }
+    if b.len() > 20 {
+        return None;
+    }
+    Some(rdb_len_len(b.len()) + b.len())
 }
 
 fn sha1_of(parts: &[&[u8]]) -> [u8; 20] {
@@ -313,4 +381,35 @@ fn protocol(ctx: &mut Ctx) -> CmdResult {
     } else {
         return Err(CmdError::Other("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false".into()));
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn len_of(s: &str) -> Option<usize> {
+        rdb_string_len(&Str::from_bytes(s.as_bytes()))
+    }
+
+    /// The values redis-server 7.0.15 prints for these strings.
+    #[test]
+    fn rdb_lengths_of_strings_match_redis() {
+        assert_eq!(rdb_string_len(&Str::Int(5)), Some(2));
+        assert_eq!(rdb_string_len(&Str::Int(-5)), Some(2));
+        assert_eq!(rdb_string_len(&Str::Int(9999)), Some(3));
+        assert_eq!(rdb_string_len(&Str::Int(12345)), Some(3));
+        assert_eq!(rdb_string_len(&Str::Int(100000)), Some(5));
+        assert_eq!(rdb_string_len(&Str::Int(12345678901)), Some(12));
+        assert_eq!(len_of("hello"), Some(6));
+        assert_eq!(len_of(""), Some(1));
+        assert_eq!(len_of("1.5"), Some(4));
+        assert_eq!(len_of("-0"), Some(3));
+        assert_eq!(len_of("01234567890"), Some(12));
+        assert_eq!(len_of("0123456789012345678"), Some(20));
+        assert_eq!(len_of("aaaaaaaaaaaaaaaaaaaa"), Some(21));
+        // LZF would be tried: not known.
+        assert_eq!(len_of("aaaaaaaaaaaaaaaaaaaaa"), None);
+        assert_eq!(rdb_len_len(16383), 2);
+        assert_eq!(rdb_len_len(16384), 5);
+    }
 }

@@ -40,7 +40,8 @@ pub static COMMANDS: &[Cmd] = &[
         .tips(&["request_policy:all_shards", "nondeterministic_output"]).doc(G, "1.0.0", "O(1)", "Returns a random key name from the database."),
     Cmd::new("keys", 2, keys).flags(READONLY).acl(KR | acl::SLOW | acl::DANGEROUS).lock(Lock::Db)
         .tips(&["request_policy:all_shards", "nondeterministic_output_order"]).doc(G, "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern."),
-    Cmd::new("scan", -2, scan).flags(READONLY | TOUCHES_ARBITRARY_KEYS).acl(KR | acl::SLOW).lock(Lock::Db)
+    // SCAN locks no shard for its run: each step locks the one shard it reads.
+    Cmd::new("scan", -2, scan).flags(READONLY | TOUCHES_ARBITRARY_KEYS).acl(KR | acl::SLOW).lock(Lock::Keys)
         .tips(&["nondeterministic_output", "request_policy:special"]).doc(G, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database."),
     Cmd::new("expire", -3, expire).flags(WRITE | FAST).acl(KW | acl::FAST).specs(&[ks(kf::RW | kf::UPDATE, 1, 0, 1)])
         .doc(G, "1.0.0", "O(1)", "Sets the expiration time of a key in seconds."),
@@ -403,28 +404,44 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
     // An unknown type name matches nothing (Redis 7.0 compares names).
     let kind: Option<Option<Kind>> = o.kind.map(|k| Kind::from_name(k));
     let mut found: Vec<Bytes> = Vec::new();
-    let mut db = ctx.db();
+    let db = ctx.client.db;
+    let srv = ctx.srv;
     let mut c = cursor;
     let mut iterations = count.saturating_mul(10);
+    // The keys a step expired, acted on while their shard is still locked
+    // (this run holds no shard of its own), as active expiry does: events,
+    // statistics, the modified-key signal and a DEL each in the effect log.
+    let now = ctx.now();
+    let mut expired = |ev: &mut rubedo_engine::Events| {
+        let from = ev.expired_reported.min(ev.expired_signalled);
+        let (reported, signalled) = (ev.expired_reported - from, ev.expired_signalled - from);
+        crate::dispatch::exec::expired(srv, &ev.expired[from..], reported, signalled, now);
+        ev.expired.truncate(from);
+        ev.expired_reported = from;
+        ev.expired_signalled = from;
+    };
     loop {
-        c = db.scan(c, |k, e| {
-            if pattern.is_some_and(|p| !glob_match(p, k, false)) {
-                return;
-            }
-            if let Some(want) = kind {
-                if want != Some(e.value.kind()) {
-                    return;
+        // As Redis filters: the pattern, then expiry (an expired key is
+        // reclaimed and left out), then the type.
+        c = ctx.dbs.scan_db(
+            db,
+            c,
+            |k| pattern.is_none_or(|p| glob_match(p, k, false)),
+            |k, e| {
+                if let Some(want) = kind {
+                    if want != Some(e.value.kind()) {
+                        return;
+                    }
                 }
-            }
-            found.push(Bytes::copy_from_slice(k));
-        });
+                found.push(Bytes::copy_from_slice(k));
+            },
+            &mut expired,
+        );
         iterations -= 1;
         if c == 0 || found.len() as i64 >= count || iterations <= 0 {
             break;
         }
     }
-    // Expired keys are dropped from the reply and reclaimed, as Redis does.
-    found.retain(|k| db.contains(k));
     Ok(Frame::Array(vec![
         Frame::Bulk(Bytes::from(c.to_string())),
         Frame::Array(found.into_iter().map(Frame::Bulk).collect()),
@@ -577,13 +594,19 @@ fn object_encoding(ctx: &mut Ctx) -> CmdResult {
 /// Redis shares the objects of small integers; their refcount shows as INT_MAX.
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 
+/// A value's reference count as Redis reports it (OBJECT REFCOUNT, DEBUG
+/// OBJECT): shared small integers, else 1.
+pub fn refcount(v: &Value) -> i64 {
+    match v {
+        Value::Str(Str::Int(n)) if (0..10000).contains(n) => SHARED_REFCOUNT,
+        _ => 1,
+    }
+}
+
 fn object_refcount(ctx: &mut Ctx) -> CmdResult {
     let key = &ctx.argv[2];
     Ok(match ctx.db().peek(key) {
-        Some(e) => Frame::Integer(match &e.value {
-            Value::Str(Str::Int(n)) if (0..10000).contains(n) => SHARED_REFCOUNT,
-            _ => 1,
-        }),
+        Some(e) => Frame::Integer(refcount(&e.value)),
         None => Frame::Null,
     })
 }

@@ -16,7 +16,8 @@ const KW: u64 = acl::KEYSPACE | acl::WRITE;
 const ADM: u64 = acl::ADMIN | acl::SLOW | acl::DANGEROUS;
 
 pub static COMMANDS: &[Cmd] = &[
-    Cmd::new("dbsize", 1, dbsize).flags(READONLY | FAST).acl(acl::KEYSPACE | acl::READ | acl::FAST).lock(Lock::Db)
+    // DBSIZE and INFO lock no shard for their run: they read the shards one at a time.
+    Cmd::new("dbsize", 1, dbsize).flags(READONLY | FAST).acl(acl::KEYSPACE | acl::READ | acl::FAST).lock(Lock::Keys)
         .tips(&["request_policy:all_shards", "response_policy:agg_sum"]).doc(G, "1.0.0", "O(1)", "Returns the number of keys in the database."),
     Cmd::new("flushdb", -1, flushdb).flags(WRITE).acl(KW | acl::SLOW | acl::DANGEROUS).lock(Lock::Db)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]).doc(G, "1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database."),
@@ -26,7 +27,7 @@ pub static COMMANDS: &[Cmd] = &[
         .doc(G, "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.", "Swaps two Redis databases."),
     Cmd::new("time", 1, time).flags(LOADING | STALE | FAST).acl(acl::FAST)
         .tips(&["nondeterministic_output"]).doc(G, "2.6.0", "O(1)", "Returns the server time."),
-    Cmd::new("info", -1, info).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::DANGEROUS).lock(Lock::All)
+    Cmd::new("info", -1, info).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::DANGEROUS).lock(Lock::Keys)
         .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
     Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM)
         .doc(G, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
@@ -130,7 +131,7 @@ static COMMAND_SUBS: &[Cmd] = &[
 ];
 
 fn dbsize(ctx: &mut Ctx) -> CmdResult {
-    Ok(Frame::Integer(ctx.db().len() as i64))
+    Ok(Frame::Integer(ctx.dbs.db_len(ctx.client.db) as i64))
 }
 
 /// FLUSHDB/FLUSHALL's optional SYNC/ASYNC. Memory is freed at once either

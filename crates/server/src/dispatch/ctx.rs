@@ -107,6 +107,11 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// Parks the client instead of replying, until one of the request's
     /// keys is ready (the handler's own reply frame is then not sent).
     pub fn block(&mut self, req: crate::signals::blocking::BlockRequest) {
+        let info = &self.client.info;
+        let argv_mem = req.argv.iter().map(|a| a.len()).sum();
+        info.blocked_argv_mem.store(argv_mem, Relaxed);
+        info.blocked_with_timeout
+            .store(req.deadline.is_some(), Relaxed);
         self.answer = Some(crate::dispatch::outcome::Answer::Block(req));
     }
 

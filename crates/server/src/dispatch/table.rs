@@ -295,7 +295,10 @@ pub enum KeySpec {
 /// What a command locks in the concurrent engine.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Lock {
-    /// The keys its key spec names (none for keyless commands).
+    /// The keys its key spec names (none for keyless commands). A keyless
+    /// command that reads a whole database (DBSIZE, SCAN, INFO) holds no
+    /// shard for its run and reads the shards one at a time
+    /// (`Dbs::db_len`, `Dbs::scan_db`, `Dbs::db_sizes`).
     Keys,
     /// Its whole current database.
     Db,

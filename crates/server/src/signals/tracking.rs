@@ -55,6 +55,28 @@ struct State {
     items: usize,
     prefixes: BTreeMap<Bytes, Bcast>,
     pending: bool,
+    /// Cron calls in a row that found the table still over
+    /// tracking-table-max-keys: each call's effort grows with it.
+    over_limit_calls: usize,
+}
+
+/// Keys forgotten to get back under the limit, with the clients to tell.
+type Evicted = Vec<(Bytes, AHashSet<u64>)>;
+
+/// Forgets arbitrary keys while the table holds more than `max` (0 =
+/// unlimited), at most `budget` of them.
+fn evict_over(st: &mut State, max: usize, budget: usize, out: &mut Evicted) {
+    let mut left = budget;
+    while max > 0 && st.keys.len() > max && left > 0 {
+        let Some(k) = st.keys.keys().next().cloned() else {
+            break;
+        };
+        if let Some(ids) = st.keys.remove(&k) {
+            st.items -= ids.len();
+            out.push((k, ids));
+        }
+        left -= 1;
+    }
 }
 
 /// The server-wide tracking tables.
@@ -183,21 +205,49 @@ pub fn remember(srv: &Shared, client: &mut Client, keys: impl Iterator<Item = By
         }
         // Over tracking-table-max-keys: forget arbitrary keys, telling
         // their clients to drop them too.
-        while max > 0 && st.keys.len() > max {
-            let Some(k) = st.keys.keys().next().cloned() else {
-                break;
-            };
-            if let Some(ids) = st.keys.remove(&k) {
-                st.items -= ids.len();
-                evicted.push((k, ids));
-            }
-        }
+        evict_over(&mut st, max, usize::MAX, &mut evicted);
         srv.tracking.count_entries(&st);
     }
     for (k, ids) in evicted {
         let k = [k];
         for id in ids {
             invalidate(srv, id, &k, Some(&mut *client), now, false);
+        }
+    }
+}
+
+/// From the cron: while the table holds more keys than
+/// tracking-table-max-keys allows (it was lowered by CONFIG SET), forgets
+/// some, one invalidation per key to each client that tracked it, as
+/// Redis does. Each call does a bounded amount of work (100 keys, more on
+/// each call that finds the table still over the limit), and nothing while
+/// no client has tracking on.
+pub fn enforce_limit(srv: &Shared, now: u64) {
+    let t = &srv.tracking;
+    let max = t.max_keys.load(Relaxed) as usize;
+    if max == 0 || t.clients() == 0 {
+        return;
+    }
+    let mut evicted = Vec::new();
+    {
+        let mut st = t.state.lock();
+        if st.keys.len() <= max {
+            st.over_limit_calls = 0;
+            return;
+        }
+        let budget = 100 * (st.over_limit_calls + 1);
+        evict_over(&mut st, max, budget, &mut evicted);
+        if st.keys.len() > max {
+            st.over_limit_calls += 1;
+        } else {
+            st.over_limit_calls = 0;
+        }
+        t.count_entries(&st);
+    }
+    for (k, ids) in evicted {
+        let k = [k];
+        for id in ids {
+            invalidate(srv, id, &k, None, now, false);
         }
     }
 }

@@ -98,7 +98,8 @@ pub struct Dbs<'a> {
     pub(crate) events: Events,
     /// What an access outside the locked scope reaches instead of a shard
     /// (see `Events::outside_scope`); dropped with the run.
-    pub(crate) scratch: Table,
+    /// Made only when a key outside the scope is reached.
+    pub(crate) scratch: Option<Box<Table>>,
 }
 
 impl<'a> Dbs<'a> {
@@ -120,7 +121,7 @@ impl<'a> Dbs<'a> {
             now,
             inner,
             events,
-            scratch: Table::default(),
+            scratch: None,
         }
     }
 
@@ -133,7 +134,7 @@ impl<'a> Dbs<'a> {
                 Some(t) => Tables::One(t),
                 None => {
                     self.events.outside_scope.set(true);
-                    Tables::One(scratch)
+                    Tables::One(scratch.get_or_insert_with(Default::default))
                 }
             },
             DbsInner::Sharded {
@@ -397,7 +398,7 @@ enum Tables<'a> {
         hasher: &'a ahash::RandomState,
         shards: usize,
         /// Reached by keys whose shard the run did not lock.
-        scratch: &'a mut Table,
+        scratch: &'a mut Option<Box<Table>>,
     },
 }
 
@@ -446,7 +447,7 @@ macro_rules! table_for {
                     Some(g) => &mut *g.1,
                     None => {
                         $self.ev.outside_scope.set(true);
-                        &mut **scratch
+                        &mut **scratch.get_or_insert_with(Default::default)
                     }
                 }
             }

@@ -159,7 +159,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
             ctx.effects,
             Caller::Exec,
         );
-        let tail = std::mem::take(&mut outcome.tail);
+        let tail = outcome.take_tail();
         replies.push(outcome.into_frame(ctx.client.proto));
         if !tail.is_empty() {
             tails.push((replies.len() - 1, tail));

@@ -112,7 +112,7 @@ impl<'a, 'b> Ctx<'a, 'b> {
         info.blocked_argv_mem.store(argv_mem, Relaxed);
         info.blocked_with_timeout
             .store(req.deadline.is_some(), Relaxed);
-        self.answer = Some(crate::dispatch::outcome::Answer::Block(req));
+        self.answer = Some(crate::dispatch::outcome::Answer::Block(Box::new(req)));
     }
 
     /// Continues the reply with `parts`, written after it as the client

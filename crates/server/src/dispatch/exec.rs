@@ -310,12 +310,7 @@ pub fn call(
     };
     let (mut before, mut after) = (BytesMut::new(), BytesMut::new());
     client.info.outbox.take_own(&mut before, &mut after);
-    Outcome {
-        before,
-        answer,
-        after,
-        tail,
-    }
+    Outcome::new(answer, before, after, tail)
 }
 
 /// What every run leaves behind, while its locks are still held: hit/miss

@@ -18,17 +18,18 @@ use crate::signals::blocking::BlockRequest;
 pub enum Answer {
     Reply(Frame),
     /// Nothing to serve yet: park the client until a key is ready.
-    Block(BlockRequest),
+    Block(Box<BlockRequest>),
     /// No reply frame of its own (SUBSCRIBE answers with its confirmations;
     /// a second MONITOR with nothing). CLIENT REPLY SKIP still counts it.
     Silent,
 }
 
-#[derive(Debug)]
-pub struct Outcome {
+/// The rarely present parts of an outcome, boxed so the common one (a reply
+/// and nothing else) stays small as it travels up the dispatch path.
+#[derive(Debug, Default)]
+pub struct Extra {
     /// Encoded frames that go ahead of the answer.
     pub before: BytesMut,
-    pub answer: Answer,
     /// Encoded frames that follow the answer.
     pub after: BytesMut,
     /// The rest of a reply too large to build, written after it as the
@@ -36,15 +37,36 @@ pub struct Outcome {
     pub tail: Vec<crate::session::tail::Part>,
 }
 
+#[derive(Debug)]
+pub struct Outcome {
+    pub answer: Answer,
+    pub extra: Option<Box<Extra>>,
+}
+
 impl Outcome {
     /// Just a reply (a refusal, QUEUED, a timeout).
     pub fn reply(f: Frame) -> Outcome {
         Outcome {
-            before: BytesMut::new(),
             answer: Answer::Reply(f),
-            after: BytesMut::new(),
-            tail: Vec::new(),
+            extra: None,
         }
+    }
+
+    /// An answer with its own frames and tail (boxed only if any).
+    pub fn new(
+        answer: Answer,
+        before: BytesMut,
+        after: BytesMut,
+        tail: Vec<crate::session::tail::Part>,
+    ) -> Outcome {
+        let extra = (!before.is_empty() || !after.is_empty() || !tail.is_empty()).then(|| {
+            Box::new(Extra {
+                before,
+                after,
+                tail,
+            })
+        });
+        Outcome { answer, extra }
     }
 
     /// The reply frame, if the answer is one.
@@ -55,26 +77,44 @@ impl Outcome {
         }
     }
 
+    /// Frames that go ahead of the answer.
+    pub fn before(&self) -> &[u8] {
+        self.extra.as_ref().map_or(&[], |e| &e.before[..])
+    }
+
+    /// Frames that follow the answer.
+    pub fn after(&self) -> &[u8] {
+        self.extra.as_ref().map_or(&[], |e| &e.after[..])
+    }
+
+    /// Takes the reply's tail (empty for nearly every reply).
+    pub fn take_tail(&mut self) -> Vec<crate::session::tail::Part> {
+        self.extra
+            .as_mut()
+            .map(|e| std::mem::take(&mut e.tail))
+            .unwrap_or_default()
+    }
+
     /// The outcome as one frame, for a caller that takes one value per
     /// command (EXEC's array, tests): the reply itself when the command
     /// sent nothing else, else the raw bytes in the order a client reads
     /// them. A block request reads as the null array. The tail, if any, is
     /// the caller's to take first.
     pub fn into_frame(self, proto: Protocol) -> Frame {
-        let Outcome {
-            mut before,
-            answer,
-            after,
-            ..
-        } = self;
-        let reply = match answer {
+        let reply = match self.answer {
             Answer::Reply(f) => Some(f),
             Answer::Block(_) => Some(Frame::NullArray),
             Answer::Silent => None,
         };
-        match reply {
-            Some(f) if before.is_empty() && after.is_empty() => f,
-            reply => {
+        let extra = self
+            .extra
+            .filter(|e| !e.before.is_empty() || !e.after.is_empty());
+        match (reply, extra) {
+            (Some(f), None) => f,
+            (reply, extra) => {
+                let Extra {
+                    mut before, after, ..
+                } = extra.map(|e| *e).unwrap_or_default();
                 if let Some(f) = reply {
                     encode(&f, proto, &mut before);
                 }
@@ -95,16 +135,22 @@ mod tests {
             Outcome::reply(Frame::Integer(1)).into_frame(Protocol::Resp2),
             Frame::Integer(1)
         );
-        let mut o = Outcome::reply(Frame::Integer(1));
-        o.before.extend_from_slice(b"+a\r\n");
-        o.after.extend_from_slice(b"+z\r\n");
+        let o = Outcome::new(
+            Answer::Reply(Frame::Integer(1)),
+            BytesMut::from(&b"+a\r\n"[..]),
+            BytesMut::from(&b"+z\r\n"[..]),
+            Vec::new(),
+        );
         assert_eq!(
             o.into_frame(Protocol::Resp2),
             Frame::Raw(bytes::Bytes::from_static(b"+a\r\n:1\r\n+z\r\n"))
         );
-        let mut o = Outcome::reply(Frame::Integer(1));
-        o.answer = Answer::Silent;
-        o.before.extend_from_slice(b"+a\r\n");
+        let o = Outcome::new(
+            Answer::Silent,
+            BytesMut::from(&b"+a\r\n"[..]),
+            BytesMut::new(),
+            Vec::new(),
+        );
         assert_eq!(
             o.into_frame(Protocol::Resp2),
             Frame::Raw(bytes::Bytes::from_static(b"+a\r\n"))

@@ -178,7 +178,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                             unreachable!("checked above")
                         };
                         // Earlier replies of the pipeline go out before we wait.
-                        out.extend_from_slice(&outcome.before);
+                        out.extend_from_slice(outcome.before());
                         durable(srv, client).await;
                         if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
                             return;
@@ -189,7 +189,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                             owner: &info,
                             wake: wake.as_mut(),
                         };
-                        match wait_blocked(server, client, req, waiting).await {
+                        match wait_blocked(server, client, *req, waiting).await {
                             Some(o) => outcome = o,
                             None => return,
                         }
@@ -202,16 +202,16 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     // answer; a silent command (its answer went as its own
                     // frames) still counts for CLIENT REPLY SKIP. A reply too
                     // large to build continues in its tail.
-                    out.extend_from_slice(&outcome.before);
+                    out.extend_from_slice(outcome.before());
                     let written = write_reply(client, outcome.frame(), &mut out);
-                    let tail = std::mem::take(&mut outcome.tail);
+                    let tail = outcome.take_tail();
                     if written
                         && !tail.is_empty()
                         && !write_tail(srv, &client.info, stream, &mut out, tail).await
                     {
                         return;
                     }
-                    out.extend_from_slice(&outcome.after);
+                    out.extend_from_slice(outcome.after());
                     if client.close || client.info.killed.load(Relaxed) {
                         fatal = true;
                         break;

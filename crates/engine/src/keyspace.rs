@@ -376,6 +376,18 @@ impl<'a> Dbs<'a> {
         &mut self.events
     }
 
+    /// The collected side effects, in place, with the writes so far
+    /// finished for the observer (its after-write calls). The caller
+    /// `reset`s them once acted on.
+    pub fn settle_events(&mut self) -> &mut Events {
+        if self.events.observer.0.is_some() {
+            self.finish();
+            self.events.written.clear();
+            self.events.written_signalled = 0;
+        }
+        &mut self.events
+    }
+
     /// Takes the collected side effects. The writes so far are finished
     /// first (the observer's after-write calls), and the observer stays for
     /// whatever the run does next.

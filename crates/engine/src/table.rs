@@ -48,6 +48,22 @@ pub struct Events {
 }
 
 impl Events {
+    /// Forgets what a run recorded (keeping the observer, the tracking
+    /// switches and the vectors' room), for the next command of the run.
+    pub fn reset(&mut self) {
+        self.expired.clear();
+        self.ready.clear();
+        self.created.clear();
+        self.missed.clear();
+        self.written.clear();
+        self.expired_reported = 0;
+        self.expired_signalled = 0;
+        self.written_signalled = 0;
+        self.hits = 0;
+        self.misses = 0;
+        self.outside_scope.set(false);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.expired.is_empty()
             && self.written.is_empty()

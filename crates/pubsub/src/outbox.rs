@@ -218,6 +218,12 @@ impl Outbox {
         self.own.lock().replied = true;
     }
 
+    /// True if the running command may have frames for its own client
+    /// (one atomic load: the per-command check).
+    pub fn has_own(&self) -> bool {
+        self.own_any.load(Ordering::Acquire)
+    }
+
     /// Appends the running command's frames that precede its reply to
     /// `before` and those that follow it to `after`, and starts afresh for
     /// the next command; returns how many frames there were.

@@ -124,8 +124,7 @@ fn run<K: Keyspace>(
         let mut effects = Vec::new();
         let reply = call(srv, client, dbs, cmd, &argv, &mut effects, caller);
         let now = dbs.now();
-        let events = dbs.take_events();
-        let seq = after_run(srv, events, effects, now);
+        let seq = after_run(srv, dbs.settle_events(), effects, now);
         if serves && srv.blocking.has_ready() {
             serve_ready(srv, dbs);
         }
@@ -190,8 +189,7 @@ fn retry(srv: &Shared, client: &mut Client, dbs: &mut Dbs<'_>, argv: &[Bytes]) -
     let mut effects = Vec::new();
     let reply = call(srv, client, dbs, cmd, argv, &mut effects, Caller::Unblocked);
     let now = dbs.now();
-    let events = dbs.take_events();
-    let seq = after_run(srv, events, effects, now);
+    let seq = after_run(srv, dbs.settle_events(), effects, now);
     if seq > 0 {
         client.last_effect = seq;
     }
@@ -308,6 +306,12 @@ pub fn call(
         Some(a) if !matches!(frame, Frame::Error(_)) => a,
         _ => Answer::Reply(frame),
     };
+    if tail.is_empty() && !client.info.outbox.has_own() {
+        return Outcome {
+            answer,
+            extra: None,
+        };
+    }
     let (mut before, mut after) = (BytesMut::new(), BytesMut::new());
     client.info.outbox.take_own(&mut before, &mut after);
     Outcome::new(answer, before, after, tail)
@@ -317,7 +321,7 @@ pub fn call(
 /// counters, the keys it made ready, the keys that expired lazily, and its
 /// write effects as one unit of the log. Returns the seq of the last effect
 /// it emitted (0 if none).
-pub fn after_run(srv: &Shared, events: Events, effects: Vec<Op>, now_ms: u64) -> u64 {
+pub fn after_run(srv: &Shared, events: &mut Events, effects: Vec<Op>, now_ms: u64) -> u64 {
     if events.hits > 0 {
         srv.stats.keyspace_hits.fetch_add(events.hits, Relaxed);
     }
@@ -327,16 +331,20 @@ pub fn after_run(srv: &Shared, events: Events, effects: Vec<Op>, now_ms: u64) ->
     for (db, key) in &events.ready {
         srv.blocking.signal(*db, key);
     }
-    let mut seq = expired(
-        srv,
-        &events.expired,
-        events.expired_reported,
-        events.expired_signalled,
-        now_ms,
-    );
+    let mut seq = 0;
+    if !events.expired.is_empty() {
+        seq = expired(
+            srv,
+            &events.expired,
+            events.expired_reported,
+            events.expired_signalled,
+            now_ms,
+        );
+    }
     if !effects.is_empty() {
         seq = srv.propagation.emit(effects);
     }
+    events.reset();
     seq
 }
 

@@ -13,6 +13,7 @@ use crate::session::client::Client;
 use crate::state::Shared;
 
 /// Resolves `argv` to a runnable command row, or the error Redis gives.
+#[inline]
 pub fn resolve(srv: &Shared, argv: &[Bytes]) -> Result<&'static Cmd, CmdError> {
     let Some(cmd) = srv.table.get(&argv[0]) else {
         return Err(unknown_command(argv));
@@ -87,6 +88,7 @@ impl Caller {
 /// the RESP2 subscribed context, a monitor's keyspace ban). The checks of
 /// subsystems still to come (ACL, OOM, loading, replica read-only, a busy
 /// script, cluster slots) belong here, in that order, and nowhere else.
+#[inline]
 pub(crate) fn admit(srv: &Shared, client: &mut Client, cmd: &'static Cmd) -> Result<(), CmdError> {
     if cmd.has(flag::PROTECTED) && !protected_allowed(srv, client) {
         return Err(CmdError::Other(format!(

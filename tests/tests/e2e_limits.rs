@@ -158,3 +158,52 @@ fn a_client_that_never_reads_is_dropped_at_the_normal_limit() {
     // Others are served as before.
     assert_eq!(admin.call(&["STRLEN", "big"]), Frame::Integer(1 << 20));
 }
+
+/// Resident memory of a process, in MiB (Linux).
+#[cfg(target_os = "linux")]
+fn rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        / 1024
+}
+
+/// Memory taken by big arguments is given back once their key is gone:
+/// the read buffer shrinks and the allocator returns the pages.
+#[cfg(target_os = "linux")]
+#[test]
+fn memory_of_big_arguments_is_given_back() {
+    for engine in ["single", "concurrent"] {
+        let srv = Server::start(&["--engine", engine]);
+        let mut c = srv.raw();
+        assert_eq!(c.call(&["PING"]), Frame::simple("PONG"));
+        let start = rss_mib(srv.pid());
+        let big = vec![b'x'; 100 << 20];
+        for i in 1..=3 {
+            let mut req =
+                format!("*3\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n${}\r\n", big.len()).into_bytes();
+            req.extend_from_slice(&big);
+            req.extend_from_slice(b"\r\n");
+            c.send(&req);
+            assert_eq!(c.read(), Some(Frame::Integer(i)));
+        }
+        assert!(
+            rss_mib(srv.pid()) > start + 250,
+            "{engine}: the values are resident"
+        );
+        assert_eq!(c.call(&["DEL", "l"]), Frame::Integer(1));
+        // Liveness bound only: the pages usually come back at once.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while rss_mib(srv.pid()) > start + 50 {
+            assert!(
+                Instant::now() < deadline,
+                "{engine}: RSS stayed at {} MiB (started at {start})",
+                rss_mib(srv.pid())
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

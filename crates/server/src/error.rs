@@ -11,11 +11,6 @@ pub enum CmdError {
     Engine(EngineError),
     Syntax,
     WrongArity(String),
-    UnknownCommand(String),
-    UnknownSubcommand {
-        sub: String,
-        cmd: String,
-    },
     NotInteger,
     NotFloat,
     OutOfRange(&'static str),
@@ -79,10 +74,6 @@ impl CmdError {
                     .into()
             }
             WrongArity(name) => format!("ERR wrong number of arguments for '{name}' command"),
-            UnknownCommand(msg) => format!("ERR unknown command {msg}"),
-            UnknownSubcommand { sub, cmd } => {
-                format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")
-            }
             NotInteger => "ERR value is not an integer or out of range".into(),
             NotFloat => "ERR value is not a valid float".into(),
             OutOfRange(what) => format!("ERR {what} is out of range"),

@@ -37,29 +37,43 @@ pub fn resolve(srv: &Shared, argv: &[Bytes]) -> Result<&'static Cmd, CmdError> {
             }
             Ok(sub)
         }
-        None => Err(CmdError::UnknownSubcommand {
-            sub: String::from_utf8_lossy(&argv[1]).into_owned(),
-            cmd: cmd.name.to_ascii_uppercase(),
-        }),
+        None => {
+            // The subcommand's bytes as they came, as a C string, as Redis
+            // quotes them.
+            let mut msg = b"ERR unknown subcommand '".to_vec();
+            msg.extend_from_slice(c_str(&argv[1], 128));
+            msg.extend_from_slice(
+                format!("'. Try {} HELP.", cmd.name.to_ascii_uppercase()).as_bytes(),
+            );
+            Err(CmdError::OtherBytes(msg))
+        }
     }
 }
 
+/// At most `max` bytes of `b`, up to its first NUL (C's `%.*s`).
+fn c_str(b: &[u8], max: usize) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    &b[..end.min(max)]
+}
+
+/// Redis's text for an unknown command: the name and the first arguments
+/// (128 bytes of each at most, quotes counted) as the bytes they are.
 fn unknown_command(argv: &[Bytes]) -> CmdError {
-    let mut args = String::new();
+    let mut args = Vec::new();
     for a in &argv[1..] {
         if args.len() >= 128 {
             break;
         }
         let room = 128 - args.len();
-        let s = String::from_utf8_lossy(a);
-        let s: String = s.chars().take(room).collect();
-        args.push_str(&format!("'{s}' "));
+        args.push(b'\'');
+        args.extend_from_slice(c_str(a, room));
+        args.extend_from_slice(b"' ");
     }
-    let name: String = String::from_utf8_lossy(&argv[0])
-        .chars()
-        .take(128)
-        .collect();
-    CmdError::UnknownCommand(format!("'{name}', with args beginning with: {args}"))
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(c_str(&argv[0], 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&args);
+    CmdError::OtherBytes(msg)
 }
 
 /// Who runs a command. The gate and the handlers decide by this, never by

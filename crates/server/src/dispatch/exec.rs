@@ -126,6 +126,7 @@ fn run<K: Keyspace>(
         let now = dbs.now();
         let seq = after_run(srv, dbs.settle_events(), effects, now);
         if serves && srv.blocking.has_ready() {
+            dbs.events().reset();
             serve_ready(srv, dbs);
         }
         (reply, seq)
@@ -190,6 +191,7 @@ fn retry(srv: &Shared, client: &mut Client, dbs: &mut Dbs<'_>, argv: &[Bytes]) -
     let reply = call(srv, client, dbs, cmd, argv, &mut effects, Caller::Unblocked);
     let now = dbs.now();
     let seq = after_run(srv, dbs.settle_events(), effects, now);
+    dbs.events().reset();
     if seq > 0 {
         client.last_effect = seq;
     }
@@ -320,7 +322,8 @@ pub fn call(
 /// What every run leaves behind, while its locks are still held: hit/miss
 /// counters, the keys it made ready, the keys that expired lazily, and its
 /// write effects as one unit of the log. Returns the seq of the last effect
-/// it emitted (0 if none).
+/// it emitted (0 if none). A run that goes on with another command resets
+/// the events first.
 pub fn after_run(srv: &Shared, events: &mut Events, effects: Vec<Op>, now_ms: u64) -> u64 {
     if events.hits > 0 {
         srv.stats.keyspace_hits.fetch_add(events.hits, Relaxed);
@@ -344,7 +347,6 @@ pub fn after_run(srv: &Shared, events: &mut Events, effects: Vec<Op>, now_ms: u6
     if !effects.is_empty() {
         seq = srv.propagation.emit(effects);
     }
-    events.reset();
     seq
 }
 

@@ -39,19 +39,9 @@ pub fn encode(frame: &Frame, proto: Protocol, out: &mut BytesMut) {
             }
         }
         Frame::Pairs(pairs) => {
-            if proto == Protocol::Resp3 {
-                write_array_len(out, pairs.len());
-                for (a, b) in pairs {
-                    write_array_len(out, 2);
-                    encode(a, proto, out);
-                    encode(b, proto, out);
-                }
-            } else {
-                write_array_len(out, pairs.len() * 2);
-                for (a, b) in pairs {
-                    encode(a, proto, out);
-                    encode(b, proto, out);
-                }
+            write_array_len(out, pairs_len(pairs.len(), proto));
+            for (a, b) in pairs {
+                write_pair(a, b, proto, out);
             }
         }
         Frame::Set(items) => {
@@ -83,6 +73,27 @@ pub fn encode(frame: &Frame, proto: Protocol, out: &mut BytesMut) {
             encode(value, proto, out);
         }
     }
+}
+
+/// The array length of `n` pairs as [`Frame::Pairs`] lays them out: `n`
+/// two-element arrays in RESP3, `2n` flat items in RESP2. For replies
+/// written pair by pair (streamed).
+pub fn pairs_len(n: usize, proto: Protocol) -> usize {
+    if proto == Protocol::Resp3 {
+        n
+    } else {
+        n * 2
+    }
+}
+
+/// One pair as [`Frame::Pairs`] lays it out: a two-element array in RESP3,
+/// the two items in RESP2.
+pub fn write_pair(a: &Frame, b: &Frame, proto: Protocol, out: &mut BytesMut) {
+    if proto == Protocol::Resp3 {
+        write_array_len(out, 2);
+    }
+    encode(a, proto, out);
+    encode(b, proto, out);
 }
 
 /// `+<s>\r\n`. CR and LF in `s` become spaces so the reply stays well framed.

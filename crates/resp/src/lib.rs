@@ -36,9 +36,9 @@ pub mod request;
 
 pub use decode::{decode_frame, frame_len, DecodeError, MAX_DEPTH};
 pub use encode::{
-    encode, format_double, write_array_len, write_big_number, write_bool, write_bulk,
+    encode, format_double, pairs_len, write_array_len, write_big_number, write_bool, write_bulk,
     write_bulk_header, write_crlf, write_double, write_error, write_int, write_map_len, write_null,
-    write_null_array, write_push_len, write_set_len, write_simple, write_verbatim,
+    write_null_array, write_pair, write_push_len, write_set_len, write_simple, write_verbatim,
 };
 pub use frame::{Frame, Protocol};
 pub use quote::quote_into;

@@ -260,7 +260,6 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         return Err(err("value is out of range"));
     }
     let proto = ctx.client.proto;
-    let resp3 = proto == rubedo_resp::Protocol::Resp3;
     let key = &argv[1];
     let mut db = ctx.db();
     let Some(h) = ht::read(&mut db, key)? else {
@@ -275,20 +274,17 @@ fn hrandfield(ctx: &mut Ctx) -> CmdResult {
             .map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
             .collect();
         drop(db);
-        let header = if withvalues && !resp3 {
-            count * 2
+        let header = if withvalues {
+            rubedo_resp::pairs_len(count as usize, proto) as u64
         } else {
             count
         };
         let picks = crate::session::tail::random_picks(pairs, count, move |(f, v), out| {
-            let (f, v) = (Frame::Bulk(f.clone()), Frame::Bulk(v.clone()));
-            if !withvalues {
-                rubedo_resp::encode(&f, proto, out);
-            } else if resp3 {
-                rubedo_resp::encode(&Frame::Array(vec![f, v]), proto, out);
+            let f = Frame::Bulk(f.clone());
+            if withvalues {
+                rubedo_resp::write_pair(&f, &Frame::Bulk(v.clone()), proto, out);
             } else {
                 rubedo_resp::encode(&f, proto, out);
-                rubedo_resp::encode(&v, proto, out);
             }
         });
         ctx.stream_tail(vec![crate::session::tail::Part::Stream(picks)]);

@@ -893,23 +893,17 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
             .collect();
         drop(db);
         let proto = ctx.client.proto;
-        // Streamed element by element, so laid out here as the encoder
-        // lays out pairs.
-        let nested = proto == rubedo_resp::Protocol::Resp3;
-        let header = if withscores && !nested {
-            count * 2
+        let header = if withscores {
+            rubedo_resp::pairs_len(count as usize, proto) as u64
         } else {
             count
         };
         let picks = crate::session::tail::random_picks(items, count, move |(m, s), out| {
-            let (m, s) = (Frame::Bulk(m.clone()), Frame::Double(*s));
-            if !withscores {
-                rubedo_resp::encode(&m, proto, out);
-            } else if nested {
-                rubedo_resp::encode(&Frame::Array(vec![m, s]), proto, out);
+            let m = Frame::Bulk(m.clone());
+            if withscores {
+                rubedo_resp::write_pair(&m, &Frame::Double(*s), proto, out);
             } else {
                 rubedo_resp::encode(&m, proto, out);
-                rubedo_resp::encode(&s, proto, out);
             }
         });
         ctx.stream_tail(vec![crate::session::tail::Part::Stream(picks)]);

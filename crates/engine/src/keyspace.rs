@@ -416,9 +416,16 @@ enum Tables<'a> {
 
 /// Records a write access to `key` (whose value is `old`) for the
 /// key-modified signal and tells the observer, before the change is made.
-fn record_write(ev: &mut Events, db: usize, key: &[u8], old: Option<&Entry>) {
+/// `old` is only looked at when an observer listens, so an idle write path
+/// does no extra lookup.
+fn record_write<'e>(
+    ev: &mut Events,
+    db: usize,
+    key: &[u8],
+    old: impl FnOnce() -> Option<&'e Entry>,
+) {
     if let Some(o) = ev.observer.get() {
-        o.before_write(db, key, old);
+        o.before_write(db, key, old());
     } else if !ev.track_writes {
         return;
     }
@@ -547,7 +554,7 @@ impl<'a> Db<'a> {
         t.expire_if_needed(idx, key, now, ev);
         if ev.observer.is_some() || ev.track_writes {
             let old = t.raw(key)?;
-            record_write(ev, idx, key, Some(old));
+            record_write(ev, idx, key, || Some(old));
         }
         t.lookup(idx, key, now, Touch::Yes, ev)
     }
@@ -583,7 +590,7 @@ impl<'a> Db<'a> {
         let blockable = is_blockable(&value);
         let t = table_for!(self, key);
         t.expire_if_needed(idx, key, now, self.ev);
-        record_write(self.ev, idx, key, t.raw(key));
+        record_write(self.ev, idx, key, || t.raw(key));
         let old = t.set(key, value, now, keep_ttl);
         if old.is_none() {
             if blockable {
@@ -605,7 +612,7 @@ impl<'a> Db<'a> {
         if self.ev.track_created {
             self.ev.created.push((idx, Key::new(key)));
         }
-        record_write(self.ev, idx, key, None);
+        record_write(self.ev, idx, key, || None);
         table_for!(self, key).insert_new(key, value, now)
     }
 
@@ -617,7 +624,7 @@ impl<'a> Db<'a> {
             return None;
         }
         let old = t.raw(key)?;
-        record_write(self.ev, idx, key, Some(old));
+        record_write(self.ev, idx, key, || Some(old));
         t.remove(key).map(|(_, e)| e)
     }
 
@@ -633,7 +640,7 @@ impl<'a> Db<'a> {
         let Some(old) = t.raw(key) else {
             return false;
         };
-        record_write(self.ev, idx, key, Some(old));
+        record_write(self.ev, idx, key, || Some(old));
         t.set_expire(key, at)
     }
 

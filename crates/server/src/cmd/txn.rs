@@ -161,7 +161,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
         );
         let tail = outcome.take_tail();
         replies.push(outcome.into_frame(ctx.client.proto));
-        if !tail.is_empty() {
+        if let Some(tail) = tail {
             tails.push((replies.len() - 1, tail));
         }
     }

@@ -29,7 +29,7 @@ pub struct Ctx<'a, 'b> {
     /// An answer other than the handler's reply frame (block, silence).
     pub answer: Option<crate::dispatch::outcome::Answer>,
     /// The rest of a reply too large to build (see `tail`).
-    pub tail: Vec<crate::session::tail::Part>,
+    pub tail: Option<Vec<crate::session::tail::Part>>,
 }
 
 impl<'a, 'b> Ctx<'a, 'b> {
@@ -118,7 +118,7 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// Continues the reply with `parts`, written after it as the client
     /// reads (a reply too large to build in memory).
     pub fn stream_tail(&mut self, parts: Vec<crate::session::tail::Part>) {
-        self.tail = parts;
+        self.tail = Some(parts);
     }
 
     /// Sends no reply frame: the command answered with its own frames.

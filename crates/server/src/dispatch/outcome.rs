@@ -57,8 +57,9 @@ impl Outcome {
         answer: Answer,
         before: BytesMut,
         after: BytesMut,
-        tail: Vec<crate::session::tail::Part>,
+        tail: Option<Vec<crate::session::tail::Part>>,
     ) -> Outcome {
+        let tail = tail.unwrap_or_default();
         let extra = (!before.is_empty() || !after.is_empty() || !tail.is_empty()).then(|| {
             Box::new(Extra {
                 before,
@@ -87,12 +88,10 @@ impl Outcome {
         self.extra.as_ref().map_or(&[], |e| &e.after[..])
     }
 
-    /// Takes the reply's tail (empty for nearly every reply).
-    pub fn take_tail(&mut self) -> Vec<crate::session::tail::Part> {
-        self.extra
-            .as_mut()
-            .map(|e| std::mem::take(&mut e.tail))
-            .unwrap_or_default()
+    /// Takes the reply's tail (none for nearly every reply).
+    pub fn take_tail(&mut self) -> Option<Vec<crate::session::tail::Part>> {
+        let e = self.extra.as_mut()?;
+        (!e.tail.is_empty()).then(|| std::mem::take(&mut e.tail))
     }
 
     /// The outcome as one frame, for a caller that takes one value per
@@ -139,7 +138,7 @@ mod tests {
             Answer::Reply(Frame::Integer(1)),
             BytesMut::from(&b"+a\r\n"[..]),
             BytesMut::from(&b"+z\r\n"[..]),
-            Vec::new(),
+            None,
         );
         assert_eq!(
             o.into_frame(Protocol::Resp2),
@@ -149,7 +148,7 @@ mod tests {
             Answer::Silent,
             BytesMut::from(&b"+a\r\n"[..]),
             BytesMut::new(),
-            Vec::new(),
+            None,
         );
         assert_eq!(
             o.into_frame(Protocol::Resp2),

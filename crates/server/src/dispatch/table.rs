@@ -2,12 +2,6 @@
 //! truth for dispatch, arity, key positions, flags, ACL categories and
 //! COMMAND's replies. Each family module contributes its rows.
 
-use std::collections::HashMap;
-
-/// Lookups on every command: a fast hasher (names are not attacker-chosen keys
-/// that could grow the map).
-type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
-
 use bytes::Bytes;
 
 use crate::dispatch::ctx::Ctx;
@@ -488,53 +482,110 @@ impl Cmd {
 /// Every command, indexed by name, with a dense id per command and
 /// subcommand (for statistics).
 pub struct Table {
-    by_name: FastMap<&'static str, &'static Cmd>,
+    /// Top-level commands by name: open addressing over `names_slots`
+    /// (each slot holds an index into `top` plus one; 0 is empty). Every
+    /// request looks its command up, so the probe hashes the lowered name
+    /// as it lowers it and compares bytes, with no allocation or UTF-8 check.
+    names_slots: Box<[u16]>,
+    /// Row address -> id, the same way (slot holds id + 1).
+    ids_slots: Box<[u16]>,
     /// Top-level commands in registration order.
     pub top: Vec<&'static Cmd>,
     /// Every command and subcommand; the index is its id.
     pub all: Vec<&'static Cmd>,
-    /// Row address -> id; rows are 'static so their addresses are stable.
-    ids: FastMap<usize, usize>,
+}
+
+/// The longest command name Redis has is shorter than this.
+const MAX_NAME: usize = 32;
+
+/// FNV-1a over the name's lower-case bytes.
+fn name_hash(lower: &[u8]) -> u32 {
+    lower.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// A row's address, mixed (rows are 'static, so addresses are stable).
+fn addr_hash(c: &'static Cmd) -> u32 {
+    let a = (c as *const Cmd as usize as u64) >> 3;
+    (a.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
+}
+
+/// The first free slot for `hash` (linear probing).
+fn free_slot(slots: &[u16], hash: u32) -> usize {
+    let mask = slots.len() - 1;
+    let mut i = hash as usize & mask;
+    while slots[i] != 0 {
+        i = (i + 1) & mask;
+    }
+    i
 }
 
 impl Table {
     pub fn new(families: &[&'static [Cmd]]) -> Table {
         let mut t = Table {
-            by_name: FastMap::default(),
+            names_slots: Box::new([]),
+            ids_slots: Box::new([]),
             top: Vec::new(),
             all: Vec::new(),
-            ids: FastMap::default(),
         };
         for fam in families {
             for c in fam.iter() {
+                assert!(c.name.len() <= MAX_NAME && c.name == c.name.to_ascii_lowercase());
                 assert!(
-                    t.by_name.insert(c.name, c).is_none(),
+                    !t.top.iter().any(|o| o.name == c.name),
                     "duplicate command {}",
                     c.name
                 );
                 t.top.push(c);
-                t.ids.insert(c as *const Cmd as usize, t.all.len());
                 t.all.push(c);
-                for s in c.subs {
-                    t.ids.insert(s as *const Cmd as usize, t.all.len());
-                    t.all.push(s);
-                }
+                t.all.extend(c.subs.iter());
             }
         }
+        assert!(t.all.len() < u16::MAX as usize);
+        // At most half full, so probes stay short.
+        let mut names = vec![0u16; (t.top.len() * 2).next_power_of_two()];
+        for (i, c) in t.top.iter().enumerate() {
+            let at = free_slot(&names, name_hash(c.name.as_bytes()));
+            names[at] = i as u16 + 1;
+        }
+        let mut ids = vec![0u16; (t.all.len() * 2).next_power_of_two()];
+        for (i, c) in t.all.iter().enumerate() {
+            let at = free_slot(&ids, addr_hash(c));
+            ids[at] = i as u16 + 1;
+        }
+        t.names_slots = names.into_boxed_slice();
+        t.ids_slots = ids.into_boxed_slice();
         t
     }
 
     /// Case-insensitive lookup of a top-level command.
     pub fn get(&self, name: &[u8]) -> Option<&'static Cmd> {
-        let mut buf = [0u8; 32];
-        if name.len() > buf.len() {
+        if name.len() > MAX_NAME {
             return None;
         }
-        let lower = &mut buf[..name.len()];
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        let s = std::str::from_utf8(lower).ok()?;
-        self.by_name.get(s).copied()
+        let mut buf = [0u8; MAX_NAME];
+        let mut h = 0x811c_9dc5u32;
+        for (d, &b) in buf.iter_mut().zip(name) {
+            let l = b.to_ascii_lowercase();
+            *d = l;
+            h = (h ^ l as u32).wrapping_mul(0x0100_0193);
+        }
+        let lower = &buf[..name.len()];
+        let mask = self.names_slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            match self.names_slots[i] {
+                0 => return None,
+                n => {
+                    let c = self.top[n as usize - 1];
+                    if c.name.as_bytes() == lower {
+                        return Some(c);
+                    }
+                }
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     /// Looks up `argv`'s command and, for containers, its subcommand.
@@ -546,8 +597,17 @@ impl Table {
         Some(sub_of(c, &argv[1]).unwrap_or(c))
     }
 
+    /// The dense id of a row of this table.
     pub fn id(&self, c: &'static Cmd) -> usize {
-        self.ids[&(c as *const Cmd as usize)]
+        let mask = self.ids_slots.len() - 1;
+        let mut i = addr_hash(c) as usize & mask;
+        loop {
+            match self.ids_slots[i] {
+                0 => panic!("{} is not a row of this table", c.name),
+                n if std::ptr::eq(self.all[n as usize - 1], c) => return n as usize - 1,
+                _ => i = (i + 1) & mask,
+            }
+        }
     }
 }
 
@@ -572,6 +632,28 @@ mod tests {
 
     fn nop(_: &mut Ctx<'_, '_>) -> CmdResult {
         Ok(rubedo_resp::Frame::ok())
+    }
+
+    #[test]
+    fn every_row_is_found_by_name_in_any_case_and_has_its_own_id() {
+        let t = Table::new(&crate::cmd::families());
+        for (i, c) in t.all.iter().enumerate() {
+            assert_eq!(t.id(c), i, "{}", c.name);
+        }
+        for c in &t.top {
+            let upper = c.name.to_ascii_uppercase();
+            assert!(std::ptr::eq(t.get(upper.as_bytes()).unwrap(), *c));
+            assert!(std::ptr::eq(t.get(c.name.as_bytes()).unwrap(), *c));
+            let mut longer = c.name.as_bytes().to_vec();
+            longer.push(b'x');
+            assert!(t.get(&longer).is_none_or(|o| o.name.as_bytes() == longer));
+            assert!(t
+                .get(&c.name.as_bytes()[1..])
+                .is_none_or(|o| o.name != c.name));
+        }
+        for miss in [&b""[..], b"nosuch", b"s\xc3\xa9t", &[b'g'; 40], b"get\0"] {
+            assert!(t.get(miss).is_none());
+        }
     }
 
     #[test]

@@ -204,12 +204,10 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     // large to build continues in its tail.
                     out.extend_from_slice(outcome.before());
                     let written = write_reply(client, outcome.frame(), &mut out);
-                    let tail = outcome.take_tail();
-                    if written
-                        && !tail.is_empty()
-                        && !write_tail(srv, &client.info, stream, &mut out, tail).await
-                    {
-                        return;
+                    if let Some(tail) = outcome.take_tail().filter(|_| written) {
+                        if !write_tail(srv, &client.info, stream, &mut out, tail).await {
+                            return;
+                        }
                     }
                     out.extend_from_slice(outcome.after());
                     if client.close || client.info.killed.load(Relaxed) {

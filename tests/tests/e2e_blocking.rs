@@ -204,6 +204,81 @@ fn no_command_takes_the_data_before_the_blocked_client() {
     assert_eq!(thief.join().unwrap(), Vec::<Frame>::new());
 }
 
+/// Under the concurrent engine a client that blocks while a push lands
+/// (its command found the list empty, the push came before it parked) is
+/// never seen blocked while the list holds data: parking, looking again
+/// and serving are one run, and a push that finds a waiter parked under
+/// its locks serves it in its own run. A transaction (which runs with
+/// everything locked) watches for the state Redis can never be in:
+/// a blocked client next to a non-empty list it waits on.
+#[test]
+fn a_client_is_never_blocked_next_to_the_data_it_waits_for() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let srv = Server::start(&["--engine", "concurrent", "--threads", "2"]);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let mut c = srv.raw();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut looks = 0u64;
+            while !stop.load(Relaxed) {
+                c.cmd(&["MULTI"]);
+                c.cmd(&["INFO", "clients"]);
+                c.cmd(&["LLEN", "q"]);
+                c.cmd(&["EXEC"]);
+                for _ in 0..3 {
+                    c.read();
+                }
+                let Some(Frame::Array(r)) = c.read() else {
+                    panic!("EXEC")
+                };
+                let blocked = match &r[0] {
+                    Frame::Bulk(b) | Frame::Verbatim { data: b, .. } => String::from_utf8_lossy(b)
+                        .lines()
+                        .find_map(|l| l.strip_prefix("blocked_clients:"))
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .expect("blocked_clients"),
+                    f => panic!("{f:?}"),
+                };
+                let len = r[1].clone();
+                assert!(
+                    blocked == 0 || len == Frame::Integer(0),
+                    "a client is blocked while the list holds {len:?}"
+                );
+                looks += 1;
+            }
+            looks
+        })
+    };
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel::<()>();
+    let pusher = {
+        let mut c = srv.raw();
+        std::thread::spawn(move || {
+            for round in 0..1000 {
+                // Right after the waiter sent its BLPOP: it may be running,
+                // parking or parked.
+                sent_rx.recv().unwrap();
+                let v = format!("x{round}");
+                assert_eq!(c.call(&["RPUSH", "q", &v]), Frame::Integer(1));
+            }
+        })
+    };
+    let mut waiter = srv.raw();
+    for round in 0..1000 {
+        waiter.cmd(&["BLPOP", "q", "0"]);
+        sent_tx.send(()).unwrap();
+        let v = format!("x{round}");
+        assert_eq!(
+            waiter.read(),
+            Some(Frame::Array(vec![bulk("q"), bulk(&v)])),
+            "round {round}"
+        );
+    }
+    pusher.join().unwrap();
+    stop.store(true, Relaxed);
+    assert!(watcher.join().unwrap() > 0);
+}
+
 fn text_of(f: Frame) -> String {
     match f {
         Frame::Bulk(b) | Frame::Verbatim { data: b, .. } => {

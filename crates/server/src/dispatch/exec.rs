@@ -15,6 +15,7 @@ use crate::dispatch::table::{flag, Cmd, Lock};
 use crate::error::CmdError;
 use crate::propagate::{Op, Rewrite};
 use crate::session::client::{Client, Multi};
+use crate::signals::blocking::Parked;
 use crate::state::Shared;
 
 /// The engine plus the shared state: one per server process.
@@ -112,24 +113,41 @@ fn run<K: Keyspace>(
     };
     // A write to a key someone is blocked on serves that client before the
     // locks are released (so no other command can take the data first):
-    // under the concurrent engine such a run locks everything.
-    if let Scope::Keys { db, keys } = scope {
-        if !keys.is_empty() && cmd.has(flag::WRITE) && srv.blocking.waits_on(db, keys) {
-            scope = Scope::All;
+    // under the concurrent engine such a run locks everything. Clients park
+    // inside a run that locks everything (see `park`), so a waiter either
+    // parked before this run took its keys' locks (seen by the check made
+    // again under them, and the run starts over locking everything) or
+    // parks after it and finds the data itself.
+    let waited = |scope: &Scope<'_>| match *scope {
+        Scope::Keys { db, keys } => {
+            !keys.is_empty() && cmd.has(flag::WRITE) && srv.blocking.waits_on(db, keys)
         }
+        _ => false,
+    };
+    if server.ks.wants_keys() && waited(&scope) {
+        scope = Scope::All;
     }
-    let serves = matches!(scope, Scope::All) || !server.ks.wants_keys();
-    let (reply, seq) = server.ks.run(scope, |dbs| {
-        let mut effects = Vec::new();
-        let reply = call(srv, client, dbs, cmd, &argv, &mut effects, caller);
-        let now = dbs.now();
-        let seq = after_run(srv, dbs.settle_events(), effects, now);
-        if serves && srv.blocking.has_ready() {
-            dbs.events().reset();
-            serve_ready(srv, dbs);
+    let (reply, seq) = loop {
+        let serves = matches!(scope, Scope::All) || !server.ks.wants_keys();
+        let done = server.ks.run(scope, |dbs| {
+            if !serves && waited(&scope) {
+                return None;
+            }
+            let mut effects = Vec::new();
+            let reply = call(srv, client, dbs, cmd, &argv, &mut effects, caller);
+            let now = dbs.now();
+            let seq = after_run(srv, dbs.settle_events(), effects, now);
+            if serves && srv.blocking.has_ready() {
+                dbs.events().reset();
+                serve_ready(srv, dbs);
+            }
+            Some((reply, seq))
+        });
+        match done {
+            Some(d) => break d,
+            None => scope = Scope::All,
         }
-        (reply, seq)
-    });
+    };
     if seq > 0 {
         client.last_effect = seq;
     }
@@ -145,6 +163,31 @@ fn run<K: Keyspace>(
 pub fn serve_blocked<K: Keyspace>(server: &Server<K>) {
     let srv = &server.shared;
     server.ks.run(Scope::All, |dbs| serve_ready(srv, dbs));
+}
+
+/// Parks a client whose command found nothing to serve. Under the
+/// concurrent engine a write may have landed between that command's run
+/// and now: parking, looking at the client's keys again and serving it
+/// happen in one run that locks everything, so no write falls between
+/// them and no other command can take data the client was entitled to.
+pub fn park<K: Keyspace>(server: &Server<K>, id: u64, parked: Parked) {
+    let srv = &server.shared;
+    if !server.ks.wants_keys() {
+        // One lock for everything: the run that found nothing is the last
+        // one before this, so nothing can have changed.
+        srv.blocking.park(id, parked);
+        return;
+    }
+    server.ks.run(Scope::All, |dbs| {
+        let (db, keys) = (parked.req.db, parked.req.keys.clone());
+        srv.blocking.park(id, parked);
+        for k in &keys {
+            srv.blocking.signal(db, k);
+        }
+        if srv.blocking.has_ready() {
+            serve_ready(srv, dbs);
+        }
+    });
 }
 
 /// Serves blocked clients whose keys became ready, first blocked first,

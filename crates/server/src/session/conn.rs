@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
-use crate::dispatch::exec::{execute, serve_blocked, Server};
+use crate::dispatch::exec::{execute, park, Server};
 use crate::dispatch::outcome::{Answer, Outcome};
 use crate::session::client::{Client, ReplyMode};
 use crate::signals::blocking::{timeout_reply, BlockRequest, Parked};
@@ -298,11 +298,12 @@ async fn wait_blocked<K: Keyspace>(
     } = waiting;
     let srv = &server.shared;
     let (id, info) = (client.id, client.info.clone());
-    let (db, keys, deadline) = (req.db, req.keys.clone(), req.deadline);
+    let deadline = req.deadline;
     let (done, mut rx) = oneshot::channel();
     info.unblock_mode.store(0, Relaxed);
     let me = std::mem::replace(client, Client::new(info.clone(), client.authenticated));
-    srv.blocking.park(
+    park(
+        server,
         id,
         Parked {
             client: me,
@@ -310,16 +311,6 @@ async fn wait_blocked<K: Keyspace>(
             done,
         },
     );
-    if server.ks.wants_keys() {
-        // Under the concurrent engine a push may have landed between the
-        // command's check and parking: look once more.
-        for k in &keys {
-            srv.blocking.signal(db, k);
-        }
-        if srv.blocking.has_ready() {
-            serve_blocked(server);
-        }
-    }
     let limit = srv.config.query_buffer_limit.load(Relaxed) as usize;
     loop {
         let sleep = async {

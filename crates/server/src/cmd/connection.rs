@@ -239,8 +239,12 @@ fn auth(ctx: &mut Ctx) -> CmdResult {
     let (user, pass): (&[u8], &[u8]) = match ctx.argv.len() {
         2 => (b"default", &ctx.argv[1]),
         3 => (&ctx.argv[1], &ctx.argv[2]),
+        // Refused before its arguments are read: MONITOR shows them, as Redis.
         _ => return Err(CmdError::Syntax),
     };
+    for i in 1..ctx.argv.len() {
+        ctx.redact(i);
+    }
     if ctx.argv.len() == 2 && ctx.srv.config.requirepass().is_none() {
         return Err(err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
     }
@@ -292,6 +296,9 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
         // Options take effect in order as they are parsed, as in Redis 7.0:
         // a failing AUTH stops before a later SETNAME.
         if is(opt, "AUTH") && a.remaining() >= 3 {
+            let at = ctx.argv.len() - a.remaining();
+            ctx.redact(at + 1);
+            ctx.redact(at + 2);
             a.next_bytes()?;
             let u = a.next_bytes()?;
             let p = a.next_bytes()?;

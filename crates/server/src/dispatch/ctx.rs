@@ -30,6 +30,8 @@ pub struct Ctx<'a, 'b> {
     pub answer: Option<crate::dispatch::outcome::Answer>,
     /// The rest of a reply too large to build (see `tail`).
     pub tail: Option<Vec<crate::session::tail::Part>>,
+    /// Arguments the handler declared secret (see `redact`).
+    pub redacted: Vec<usize>,
 }
 
 impl<'a, 'b> Ctx<'a, 'b> {
@@ -119,6 +121,15 @@ impl<'a, 'b> Ctx<'a, 'b> {
     /// reads (a reply too large to build in memory).
     pub fn stream_tail(&mut self, parts: Vec<crate::session::tail::Part>) {
         self.tail = Some(parts);
+    }
+
+    /// Declares argument `i` secret: MONITOR shows it as `(redacted)`. The
+    /// handler decides as it parses, as Redis does, so an argument it never
+    /// reached (after a syntax error) is shown as it came.
+    pub fn redact(&mut self, i: usize) {
+        if i < self.argv.len() && !self.redacted.contains(&i) {
+            self.redacted.push(i);
+        }
     }
 
     /// Sends no reply frame: the command answered with its own frames.

@@ -275,6 +275,7 @@ pub fn call(
         caller,
         answer: None,
         tail: None,
+        redacted: Vec::new(),
     };
     let mut result = handler(&mut ctx);
     let answer = ctx.answer.take();
@@ -311,7 +312,7 @@ pub fn call(
         crate::signals::tracking::remember(srv, ctx.client, keys, now);
     }
     if !srv.monitors.is_empty() && caller != Caller::Unblocked {
-        crate::signals::monitor::feed(srv, ctx.client, cmd, argv, now);
+        crate::signals::monitor::feed(srv, ctx.client, cmd, argv, &ctx.redacted, now);
     }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
     let st = &srv.stats.per_cmd[id];

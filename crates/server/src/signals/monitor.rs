@@ -45,7 +45,14 @@ impl Monitors {
 /// Sends one executed command to the monitors (not admin commands, as in
 /// Redis, and with passwords redacted). The issuing client sees its own
 /// line after its reply.
-pub fn feed(srv: &Shared, client: &mut Client, cmd: &Cmd, argv: &[Bytes], now_ms: u64) {
+pub fn feed(
+    srv: &Shared,
+    client: &mut Client,
+    cmd: &Cmd,
+    argv: &[Bytes],
+    redacted: &[usize],
+    now_ms: u64,
+) {
     if cmd.has(flag::ADMIN | flag::SKIP_MONITOR) {
         return;
     }
@@ -60,7 +67,6 @@ pub fn feed(srv: &Shared, client: &mut Client, cmd: &Cmd, argv: &[Bytes], now_ms
         client.info.addr
     )
     .into_bytes();
-    let redacted = redacted_args(cmd, argv);
     for (i, a) in argv.iter().enumerate() {
         line.push(b' ');
         if redacted.contains(&i) {
@@ -78,28 +84,5 @@ pub fn feed(srv: &Shared, client: &mut Client, cmd: &Cmd, argv: &[Bytes], now_ms
         } else {
             srv.hub.deliver(&m, frame.clone(), now_ms, 0);
         }
-    }
-}
-
-/// Arguments MONITOR must not show: AUTH's, and HELLO's AUTH credentials.
-fn redacted_args(cmd: &Cmd, argv: &[Bytes]) -> Vec<usize> {
-    match cmd.name {
-        "auth" => (1..argv.len()).collect(),
-        "hello" => {
-            let mut out = Vec::new();
-            let mut i = 2;
-            while i < argv.len() {
-                if argv[i].eq_ignore_ascii_case(b"auth") {
-                    out.extend([i + 1, i + 2].into_iter().filter(|&j| j < argv.len()));
-                    i += 3;
-                } else if argv[i].eq_ignore_ascii_case(b"setname") {
-                    i += 2;
-                } else {
-                    i += 1;
-                }
-            }
-            out
-        }
-        _ => Vec::new(),
     }
 }

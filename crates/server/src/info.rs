@@ -134,23 +134,23 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "atomicvar_api:c11-builtin");
             field!(out, "process_id:{}", std::process::id());
             field!(out, "process_supervised:no");
-            field!(out, "run_id:{}", srv.run_id);
-            field!(out, "tcp_port:{}", srv.port.load(Relaxed));
+            field!(out, "run_id:{}", srv.process.run_id);
+            field!(out, "tcp_port:{}", srv.process.port.load(Relaxed));
             field!(out, "server_time_usec:{}", now.as_micros());
-            field!(out, "uptime_in_seconds:{}", srv.uptime_secs());
-            field!(out, "uptime_in_days:{}", srv.uptime_secs() / 86400);
-            field!(out, "hz:{}", srv.effective_hz.load(Relaxed));
+            field!(out, "uptime_in_seconds:{}", srv.process.uptime_secs());
+            field!(out, "uptime_in_days:{}", srv.process.uptime_secs() / 86400);
+            field!(out, "hz:{}", srv.cron.effective_hz.load(Relaxed));
             field!(out, "configured_hz:{}", srv.config.hz.load(Relaxed));
             field!(out, "lru_clock:{}", now.as_secs() & 0xFF_FFFF);
-            field!(out, "executable:{}", srv.executable);
-            field!(out, "config_file:{}", srv.config_file);
+            field!(out, "executable:{}", srv.process.executable);
+            field!(out, "config_file:{}", srv.process.config_file);
             field!(out, "io_threads_active:0");
-            field!(out, "rubedo_engine:{}", srv.engine_name);
-            field!(out, "rubedo_threads:{}", srv.threads);
+            field!(out, "rubedo_engine:{}", srv.process.engine_name);
+            field!(out, "rubedo_threads:{}", srv.process.threads);
         }
         "clients" => {
             out.push_str("# Clients\r\n");
-            let clients: Vec<_> = srv.clients.lock().values().cloned().collect();
+            let clients = srv.clients.snapshot();
             field!(out, "connected_clients:{}", clients.len());
             field!(out, "cluster_connections:0");
             field!(out, "maxclients:{}", srv.config.maxclients.load(Relaxed));
@@ -168,12 +168,18 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "client_recent_max_output_buffer:{}",
                 clients.iter().map(|c| c.outbox.used()).max().unwrap_or(0)
             );
-            field!(out, "blocked_clients:{}", srv.blocking.blocked_clients());
-            field!(out, "tracking_clients:{}", srv.tracking.clients());
+            field!(
+                out,
+                "blocked_clients:{}",
+                srv.signals.blocking.blocked_clients()
+            );
+            field!(out, "tracking_clients:{}", srv.signals.tracking.clients());
             // Blocked clients whose wait has a timeout.
             let timed = clients
                 .iter()
-                .filter(|c| c.blocked_with_timeout.load(Relaxed) && srv.blocking.is_waiting(c.id))
+                .filter(|c| {
+                    c.blocked_with_timeout.load(Relaxed) && srv.signals.blocking.is_waiting(c.id)
+                })
                 .count();
             field!(out, "clients_in_timeout_table:{timed}");
         }
@@ -181,7 +187,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             out.push_str("# Memory\r\n");
             let rss = rss_bytes();
             let used = allocated_bytes();
-            let peak = srv.memory_peak.fetch_max(used, Relaxed).max(used);
+            let peak = srv.stats.memory_peak.fetch_max(used, Relaxed).max(used);
             field!(out, "used_memory:{used}");
             field!(out, "used_memory_human:{}", human(used));
             field!(out, "used_memory_rss:{rss}");
@@ -216,7 +222,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 st.dirty.load(Relaxed)
             );
             field!(out, "rdb_bgsave_in_progress:0");
-            field!(out, "rdb_last_save_time:{}", srv.started_ms / 1000);
+            field!(out, "rdb_last_save_time:{}", srv.process.started_ms / 1000);
             field!(out, "aof_enabled:0");
             field!(out, "aof_rewrite_in_progress:0");
         }
@@ -235,7 +241,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(
                 out,
                 "instantaneous_ops_per_sec:{}",
-                srv.ops_per_sec.load(Relaxed)
+                srv.stats.ops_per_sec.load(Relaxed)
             );
             field!(
                 out,
@@ -256,7 +262,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "evicted_keys:0");
             field!(out, "keyspace_hits:{}", st.keyspace_hits.load(Relaxed));
             field!(out, "keyspace_misses:{}", st.keyspace_misses.load(Relaxed));
-            let hub = &srv.hub;
+            let hub = &srv.signals.hub;
             field!(
                 out,
                 "pubsub_channels:{}",
@@ -272,7 +278,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "pubsubshard_channels:{}",
                 hub.count(rubedo_pubsub::Kind::Shard)
             );
-            let (tk, ti, tp) = srv.tracking.totals();
+            let (tk, ti, tp) = srv.signals.tracking.totals();
             field!(out, "tracking_total_keys:{tk}");
             field!(out, "tracking_total_items:{ti}");
             field!(out, "tracking_total_prefixes:{tp}");
@@ -286,7 +292,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             out.push_str("# Replication\r\n");
             field!(out, "role:master");
             field!(out, "connected_slaves:0");
-            field!(out, "master_replid:{}", srv.run_id);
+            field!(out, "master_replid:{}", srv.process.run_id);
             field!(out, "master_repl_offset:0");
         }
         "cpu" => {

@@ -5,8 +5,10 @@
 //! and what it leaves (`outcome`); `cmd/*`: the families (one module per
 //! Redis group) that fill the table; `session`: a client's state and its
 //! connection task; `signals`: what a write sets off for other clients
-//! (blocked clients, client-side caching, MONITOR); `propagate`: the effect
-//! log; `server`: startup, the cron and the test harness.
+//! (WATCH, blocked clients, pub/sub, client-side caching, MONITOR);
+//! `propagate`: the effect log; `state`: the shared state, by part;
+//! `stats`: the INFO counters; `server`: startup, the cron and the test
+//! harness.
 
 pub mod cmd;
 pub mod config;
@@ -18,6 +20,7 @@ pub mod server;
 pub mod session;
 pub mod signals;
 pub mod state;
+pub mod stats;
 
 /// The Redis version Rubedo is compatible with, as HELLO and INFO report it
 /// (clients choose features by it).

@@ -1,27 +1,26 @@
 //! Starting the server: configuration, the chosen engine and runtime, the
 //! listeners, the cron, and an in-process harness for tests.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 use rubedo_engine::{Clock, ConcurrentKeyspace, Events, Keyspace, SingleKeyspace, SystemClock};
 use rubedo_resp::Frame;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::dispatch::exec::{execute, Server};
 use crate::dispatch::table::Table;
 use crate::propagate::Propagation;
 use crate::session::client::Client;
-use crate::state::{ClientInfo, Shared, Stats, Watches};
+use crate::signals::Signals;
+use crate::state::{ClientInfo, Clients, Cron, Lifecycle, Process, Shared};
+use crate::stats::Stats;
 
 /// Everything needed to start: the configuration and where it came from.
 pub struct Options {
@@ -54,44 +53,37 @@ pub fn shared(config: Config, config_file: String) -> Shared {
     Shared {
         table,
         stats: Stats::new(n),
-        clients: Mutex::new(BTreeMap::new()),
-        next_client_id: AtomicU64::new(1),
-        watches: Watches::default(),
-        propagation: Propagation::default(),
-        signal_tap: Default::default(),
-        blocking: Default::default(),
-        hub: rubedo_pubsub::Hub::new(config.output_limits.clone()),
-        tracking: crate::signals::tracking::Tracking::new(config.tracking_max_keys.clone()),
-        monitors: Default::default(),
-        started: Instant::now(),
-        started_ms,
-        coarse_ms: AtomicU64::new(started_ms),
-        run_id: run_id(),
-        port: AtomicU64::new(
-            config
-                .get("port")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(6379),
+        clients: Clients::default(),
+        signals: Signals::new(
+            config.output_limits.clone(),
+            config.tracking_max_keys.clone(),
         ),
-        active_expire: AtomicBool::new(true),
-        cron_paused: AtomicBool::new(false),
-        shutdown: Notify::new(),
-        shutting_down: AtomicBool::new(false),
-        executable: std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        config_file,
-        engine_name: engine,
-        threads,
-        ops_per_sec: AtomicU64::new(0),
-        effective_hz: AtomicU64::new(10),
-        memory_peak: AtomicU64::new(0),
+        propagation: Propagation::default(),
+        process: Process {
+            started: Instant::now(),
+            started_ms,
+            run_id: run_id(),
+            port: AtomicU64::new(
+                config
+                    .get("port")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(6379),
+            ),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            config_file,
+            engine_name: engine,
+            threads,
+        },
+        cron: Cron::new(started_ms),
+        lifecycle: Lifecycle::default(),
         config,
     }
 }
 
 async fn bind(srv: &Shared) -> std::io::Result<Vec<TcpListener>> {
-    let port = srv.port.load(Relaxed) as u16;
+    let port = srv.process.port.load(Relaxed) as u16;
     let binds = srv.config.get("bind").unwrap_or_else(|| "127.0.0.1".into());
     let mut out = Vec::new();
     for host in binds.split_whitespace() {
@@ -109,7 +101,9 @@ async fn bind(srv: &Shared) -> std::io::Result<Vec<TcpListener>> {
         })?;
         let l = TcpListener::bind(addr).await?;
         if port == 0 {
-            srv.port.store(l.local_addr()?.port() as u64, Relaxed);
+            srv.process
+                .port
+                .store(l.local_addr()?.port() as u64, Relaxed);
         }
         out.push(l);
     }
@@ -122,7 +116,7 @@ fn announce(srv: &Shared, listeners: &[TcpListener]) {
             // Tests read this line to learn the port chosen for port 0.
             println!(
                 "Ready to accept connections tcp {a} (engine {})",
-                srv.engine_name
+                srv.process.engine_name
             );
         }
     }
@@ -135,8 +129,8 @@ pub fn run(opts: Options) -> std::io::Result<()> {
     fit_open_files(&shared)?;
     let dbs = shared.config.databases();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    if shared.engine_name == "concurrent" {
-        let threads = match shared.threads {
+    if shared.process.engine_name == "concurrent" {
+        let threads = match shared.process.threads {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
@@ -278,7 +272,7 @@ async fn accept_loop(l: TcpListener, mut serve: impl FnMut(tokio::net::TcpStream
 }
 
 async fn wait_for_shutdown(srv: &Shared) {
-    let notified = srv.shutdown.notified();
+    let notified = srv.lifecycle.shutdown.notified();
     tokio::pin!(notified);
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -300,7 +294,7 @@ async fn wait_for_shutdown(srv: &Shared) {
         _ = term_fut => {}
     }
     // Let the SHUTDOWN client's connection see its close before we exit.
-    for c in srv.clients.lock().values() {
+    for c in srv.clients.snapshot() {
         c.kill();
     }
 }
@@ -318,48 +312,48 @@ where
     let mut waits = IdleWaits::default();
     loop {
         let hz = effective_hz(srv);
-        srv.effective_hz.store(hz, Relaxed);
+        srv.cron.effective_hz.store(hz, Relaxed);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
-        srv.coarse_ms.store(server.ks.now_ms(), Relaxed);
-        if srv.cron_paused.load(Relaxed) {
+        srv.cron.coarse_ms.store(server.ks.now_ms(), Relaxed);
+        if srv.cron.cron_paused.load(Relaxed) {
             continue;
         }
-        if srv.active_expire.load(Relaxed) {
+        if srv.cron.active_expire.load(Relaxed) {
             active_expire_cycle(&server.ks, srv, period);
         }
         server.ks.rehash(100);
-        crate::signals::tracking::enforce_limit(srv, server.ks.now_ms());
+        crate::signals::tracking::enforce_limit(&srv.signals, &srv.clients, server.ks.now_ms());
         let timeout = srv.config.timeout.load(Relaxed);
         if timeout > 0 {
             // As Redis: an idle client is closed, inside MULTI or not, but
             // not a subscriber, a monitor (a replica to Redis) or a blocked
             // client (its own timeout ends its wait).
             let now = server.ks.now_ms();
-            let idle: Vec<Arc<ClientInfo>> = srv
-                .clients
-                .lock()
-                .values()
-                .filter(|c| {
-                    now.saturating_sub(c.last_ms.load(Relaxed)) > timeout * 1000
-                        && !c.is_pubsub()
-                        && !c.monitor.load(Relaxed)
-                })
-                .cloned()
-                .collect();
+            let idle: Vec<Arc<ClientInfo>> = srv.clients.matching(|c| {
+                now.saturating_sub(c.last_ms.load(Relaxed)) > timeout * 1000
+                    && !c.is_pubsub()
+                    && !c.monitor.load(Relaxed)
+            });
             waits.retain(|id, _| idle.iter().any(|c| c.id == *id));
             for c in idle {
-                if waits.should_close(c.id, srv.blocking.is_waiting(c.id), now, timeout * 1000) {
+                if waits.should_close(
+                    c.id,
+                    srv.signals.blocking.is_waiting(c.id),
+                    now,
+                    timeout * 1000,
+                ) {
                     c.kill();
                 }
             }
         }
-        srv.memory_peak
+        srv.stats
+            .memory_peak
             .fetch_max(crate::info::allocated_bytes(), Relaxed);
         let cmds = srv.stats.commands_processed.load(Relaxed);
         let el = last_at.elapsed().as_secs_f64();
         if el > 0.0 {
-            srv.ops_per_sec.store(
+            srv.stats.ops_per_sec.store(
                 ((cmds.saturating_sub(last_cmds)) as f64 / el) as u64,
                 Relaxed,
             );
@@ -408,7 +402,7 @@ impl IdleWaits {
 fn effective_hz(srv: &Shared) -> u64 {
     let mut hz = srv.config.hz.load(Relaxed).clamp(1, 500);
     if srv.config.get("dynamic-hz").as_deref() == Some("yes") {
-        let clients = srv.clients.lock().len() as u64;
+        let clients = srv.clients.len() as u64;
         while clients / hz > 200 && hz < 500 {
             hz = (hz * 2).min(500);
         }
@@ -432,7 +426,7 @@ fn active_expire_cycle<K: Keyspace>(ks: &K, srv: &Shared, period: Duration) {
             crate::dispatch::exec::expired(srv, &ev.expired, 0, 0, now);
             ev.expired.clear();
         });
-        crate::signals::tracking::broadcast(srv, None, ks.now_ms());
+        crate::signals::tracking::broadcast(&srv.signals, &srv.clients, None, ks.now_ms());
         if visited == 0 || expired * 10 <= visited || start.elapsed() > budget {
             break;
         }
@@ -467,10 +461,10 @@ impl Harness<ConcurrentKeyspace> {
 
 impl<K: Keyspace> Harness<K> {
     fn new(server: Server<K>) -> Self {
-        let id = server.shared.next_client_id.fetch_add(1, Relaxed);
+        let id = server.shared.clients.next_id();
         let addr: SocketAddr = "127.0.0.1:1".parse().expect("static address");
         let info = Arc::new(ClientInfo::new(id, addr, addr, server.ks.now_ms()));
-        server.shared.clients.lock().insert(id, info.clone());
+        server.shared.clients.register(info.clone());
         Harness {
             server,
             client: Client::new(info, true),

@@ -118,7 +118,7 @@ fn run_all<K: Keyspace>(make: impl Fn() -> Harness<K>, written: &mut BTreeSet<&'
     let mut missed = Vec::new();
     for path in files {
         let mut h = make();
-        h.server.shared.signal_tap.start();
+        h.server.shared.signals.tap.start();
         let text = std::fs::read_to_string(&path).unwrap();
         for (n, line) in text.lines().enumerate() {
             let mut line = line.trim();
@@ -141,20 +141,21 @@ fn run_all<K: Keyspace>(make: impl Fn() -> Harness<K>, written: &mut BTreeSet<&'
             }
             let row = h.server.shared.table.resolve(&argv);
             let before = fingerprint(&h);
-            h.server.shared.signal_tap.take();
-            h.server.shared.signal_tap.take_flushed();
+            h.server.shared.signals.tap.take();
+            h.server.shared.signals.tap.take_flushed();
             // A blocking command that found nothing is not parked here.
             h.run_argv(argv);
             let after = fingerprint(&h);
             let signals: BTreeSet<(usize, Vec<u8>)> = h
                 .server
                 .shared
-                .signal_tap
+                .signals
+                .tap
                 .take()
                 .into_iter()
                 .map(|(db, k)| (db, k.to_vec()))
                 .collect();
-            let flushed = h.server.shared.signal_tap.take_flushed();
+            let flushed = h.server.shared.signals.tap.take_flushed();
             let changed: BTreeSet<&(usize, Vec<u8>)> = before
                 .iter()
                 .filter(|(k, v)| after.get(*k) != Some(*v))

@@ -351,13 +351,16 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
 
 fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.end_multi();
-    crate::signals::tracking::disable(ctx.srv, ctx.client);
+    crate::signals::tracking::disable(&ctx.srv.signals.tracking, ctx.client);
     if ctx.client.info.monitor.load(Relaxed) {
-        ctx.srv.monitors.remove(ctx.client.id);
+        ctx.srv.signals.monitors.remove(ctx.client.id);
     }
-    ctx.srv.hub.forget(ctx.client.id, &mut ctx.client.subs);
+    ctx.srv
+        .signals
+        .hub
+        .forget(ctx.client.id, &mut ctx.client.subs);
     super::pubsub::sync_counts(ctx);
-    super::txn::unwatch_all(ctx.srv, ctx.client);
+    super::txn::unwatch_all(&ctx.srv.signals.watches, ctx.client);
     ctx.client.db = 0;
     ctx.client.info.db.store(0, Relaxed);
     ctx.client.proto = Protocol::Resp2;
@@ -415,7 +418,8 @@ pub fn client_line(
     if in_multi {
         flags.push('x');
     }
-    let blocked = srv.blocking.blocked_clients() > 0 && srv.blocking.is_waiting(c.id);
+    let blocked =
+        srv.signals.blocking.blocked_clients() > 0 && srv.signals.blocking.is_waiting(c.id);
     if blocked {
         flags.push('b');
     }
@@ -514,7 +518,7 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let now = ctx.now();
-    let clients: Vec<_> = ctx.srv.clients.lock().values().cloned().collect();
+    let clients = ctx.srv.clients.snapshot();
     let mut out = String::new();
     for c in clients {
         if typ.is_some_and(|t| t != ClientType::of(&c))
@@ -576,13 +580,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     if argv.len() == 3 {
         let addr = String::from_utf8_lossy(&argv[2]).into_owned();
-        let target = ctx
-            .srv
-            .clients
-            .lock()
-            .values()
-            .find(|c| c.addr == addr)
-            .cloned();
+        let target = ctx.srv.clients.find(|c| c.addr == addr);
         return match target {
             Some(c) => {
                 c.kill();
@@ -640,7 +638,7 @@ fn client_kill(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let me = ctx.client.id;
-    let clients: Vec<_> = ctx.srv.clients.lock().values().cloned().collect();
+    let clients = ctx.srv.clients.snapshot();
     let mut n = 0;
     for c in clients {
         let matches = id.is_none_or(|i| i == c.id)
@@ -675,9 +673,11 @@ fn client_unblock(ctx: &mut Ctx) -> CmdResult {
         Some(m) if is(m, "ERROR") => 2,
         Some(_) => return Err(err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
-    let target = u64::try_from(id).ok().and_then(|id| ctx.srv.client(id));
+    let target = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.srv.clients.client(id));
     match target {
-        Some(c) if ctx.srv.blocking.is_waiting(c.id) => {
+        Some(c) if ctx.srv.signals.blocking.is_waiting(c.id) => {
             c.unblock_mode.store(mode, Relaxed);
             c.unblock.notify_one();
             Ok(Frame::Integer(1))
@@ -721,7 +721,7 @@ fn client_tracking(ctx: &mut Ctx) -> CmdResult {
                 return Err(err("A client can only redirect to a single other client"));
             }
             redirect = parse_i64(&argv[j])?;
-            if ctx.srv.client(redirect as u64).is_none() {
+            if ctx.srv.clients.client(redirect as u64).is_none() {
                 return Err(err("The client ID you want redirect to does not exist"));
             }
         } else if is(a, "bcast") {
@@ -741,7 +741,7 @@ fn client_tracking(ctx: &mut Ctx) -> CmdResult {
         j += 1;
     }
     if is(&argv[2], "off") {
-        crate::signals::tracking::disable(ctx.srv, ctx.client);
+        crate::signals::tracking::disable(&ctx.srv.signals.tracking, ctx.client);
         return Ok(Frame::ok());
     }
     if !is(&argv[2], "on") {
@@ -768,7 +768,13 @@ fn client_tracking(ctx: &mut Ctx) -> CmdResult {
     if opts & tf::BCAST != 0 {
         check_prefixes(&ctx.client.tracking_prefixes, &prefixes)?;
     }
-    crate::signals::tracking::enable(ctx.srv, ctx.client, redirect as u64, opts, &prefixes);
+    crate::signals::tracking::enable(
+        &ctx.srv.signals.tracking,
+        ctx.client,
+        redirect as u64,
+        opts,
+        &prefixes,
+    );
     Ok(Frame::ok())
 }
 

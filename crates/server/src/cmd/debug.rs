@@ -43,12 +43,14 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
         }
         (b"set-active-expire", 3) => {
             ctx.srv
+                .cron
                 .active_expire
                 .store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
             Ok(Frame::ok())
         }
         (b"pause-cron", 3) => {
             ctx.srv
+                .cron
                 .cron_paused
                 .store(parse_i64(&ctx.argv[2])? != 0, Relaxed);
             Ok(Frame::ok())

@@ -198,7 +198,7 @@ fn change(ctx: &mut Ctx, kind: Kind, on: bool) -> CmdResult {
     let names = &ctx.argv[1..];
     let info = ctx.client.info.clone();
     let now = ctx.now();
-    let hub = &ctx.srv.hub;
+    let hub = &ctx.srv.signals.hub;
     if on {
         hub.subscribe(&info, &mut ctx.client.subs, kind, names, now);
     } else {
@@ -224,6 +224,7 @@ fn publish(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now();
     let n = ctx
         .srv
+        .signals
         .hub
         .publish(&ctx.argv[1], &ctx.argv[2], now, ctx.client.id);
     Ok(Frame::Integer(n as i64))
@@ -233,6 +234,7 @@ fn spublish(ctx: &mut Ctx) -> CmdResult {
     let now = ctx.now();
     let n = ctx
         .srv
+        .signals
         .hub
         .spublish(&ctx.argv[1], &ctx.argv[2], now, ctx.client.id);
     Ok(Frame::Integer(n as i64))
@@ -246,13 +248,13 @@ fn list_channels(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         )));
     }
     let pattern = ctx.argv.get(2).map(|p| &p[..]);
-    let names = ctx.srv.hub.channels(kind, pattern);
+    let names = ctx.srv.signals.hub.channels(kind, pattern);
     Ok(Frame::Array(names.into_iter().map(Frame::Bulk).collect()))
 }
 
 fn counts(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let names = &ctx.argv[2..];
-    let n = ctx.srv.hub.numsub(kind, names);
+    let n = ctx.srv.signals.hub.numsub(kind, names);
     let mut out = Vec::with_capacity(names.len() * 2);
     for (name, n) in names.iter().zip(n) {
         out.push(Frame::Bulk(name.clone()));
@@ -278,7 +280,9 @@ fn pubsub_shardnumsub(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn pubsub_numpat(ctx: &mut Ctx) -> CmdResult {
-    Ok(Frame::Integer(ctx.srv.hub.count(Kind::Pattern) as i64))
+    Ok(Frame::Integer(
+        ctx.srv.signals.hub.count(Kind::Pattern) as i64
+    ))
 }
 
 fn pubsub_help(_ctx: &mut Ctx) -> CmdResult {

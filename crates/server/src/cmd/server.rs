@@ -147,10 +147,10 @@ fn flush_mode(ctx: &Ctx) -> Result<(), CmdError> {
 /// The whole-database form of the key-modified signal (FLUSHDB, FLUSHALL,
 /// SWAPDB): marks every client watching a key of `db` that exists now as dirty.
 fn touch_db_watchers(ctx: &mut Ctx, db: usize) {
-    ctx.srv.signal_tap.note_flush(db);
-    for (wdb, key, id) in ctx.srv.watches.all() {
+    ctx.srv.signals.tap.note_flush(db);
+    for (wdb, key, id) in ctx.srv.signals.watches.all() {
         if wdb == db && ctx.dbs.db(db).is_live(&key) {
-            if let Some(c) = ctx.srv.client(id) {
+            if let Some(c) = ctx.srv.clients.client(id) {
                 c.dirty_cas.store(true, Relaxed);
             }
         }
@@ -164,7 +164,7 @@ fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let n = ctx.db().clear();
     ctx.dirty += n as u64 + 1;
     let now = ctx.now();
-    crate::signals::tracking::flushed(ctx.srv, ctx.client, now);
+    crate::signals::tracking::flushed(&ctx.srv.signals, &ctx.srv.clients, ctx.client, now);
     Ok(Frame::ok())
 }
 
@@ -177,7 +177,7 @@ fn flushall(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.dirty += n as u64 + 1;
     let now = ctx.now();
-    crate::signals::tracking::flushed(ctx.srv, ctx.client, now);
+    crate::signals::tracking::flushed(&ctx.srv.signals, &ctx.srv.clients, ctx.client, now);
     Ok(Frame::ok())
 }
 
@@ -197,8 +197,8 @@ fn swapdb(ctx: &mut Ctx) -> CmdResult {
     touch_db_watchers(ctx, a);
     touch_db_watchers(ctx, b);
     // Clients blocked on a key the swap filled are served right after it.
-    ctx.srv.blocking.signal_db(a);
-    ctx.srv.blocking.signal_db(b);
+    ctx.srv.signals.blocking.signal_db(a);
+    ctx.srv.signals.blocking.signal_db(b);
     ctx.dirty += 1;
     Ok(Frame::ok())
 }
@@ -234,7 +234,7 @@ fn monitor(ctx: &mut Ctx) -> CmdResult {
         ctx.silence();
         return Ok(Frame::ok());
     }
-    ctx.srv.monitors.add(ctx.client.info.clone());
+    ctx.srv.signals.monitors.add(ctx.client.info.clone());
     Ok(Frame::ok())
 }
 
@@ -254,9 +254,9 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     if save {
         return Err(err("Errors trying to SHUTDOWN. Check logs."));
     }
-    ctx.srv.shutting_down.store(true, Relaxed);
-    ctx.srv.shutdown.notify_waiters();
-    ctx.srv.shutdown.notify_one();
+    ctx.srv.lifecycle.shutting_down.store(true, Relaxed);
+    ctx.srv.lifecycle.shutdown.notify_waiters();
+    ctx.srv.lifecycle.shutdown.notify_one();
     ctx.client.close = true;
     ctx.client.reply = crate::session::client::ReplyMode::Off;
     Ok(Frame::ok())

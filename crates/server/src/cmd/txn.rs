@@ -11,7 +11,7 @@ use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::error::{CmdError, CmdResult};
 use crate::propagate::{Op, Rewrite};
 use crate::session::client::{Client, Watched};
-use crate::state::Shared;
+use crate::signals::watches::Watches;
 
 const G: &str = "transactions";
 const T: u64 = acl::TRANSACTION | acl::FAST;
@@ -62,9 +62,9 @@ pub static COMMANDS: &[Cmd] = &[
 ];
 
 /// Forgets every key the client watches.
-pub fn unwatch_all(srv: &Shared, client: &mut Client) {
+pub fn unwatch_all(watches: &Watches, client: &mut Client) {
     for w in client.watched.drain(..) {
-        srv.watches.unwatch(w.db, &w.key, client.id);
+        watches.unwatch(w.db, &w.key, client.id);
     }
     client.info.watch_count.store(0, Relaxed);
     client.info.dirty_cas.store(false, Relaxed);
@@ -83,7 +83,7 @@ fn discard(ctx: &mut Ctx) -> CmdResult {
         return Err(CmdError::DiscardWithoutMulti);
     }
     ctx.client.end_multi();
-    unwatch_all(ctx.srv, ctx.client);
+    unwatch_all(&ctx.srv.signals.watches, ctx.client);
     Ok(Frame::ok())
 }
 
@@ -102,7 +102,10 @@ fn watch(ctx: &mut Ctx) -> CmdResult {
             continue;
         }
         let existed = ctx.dbs.db(db).is_live(key);
-        ctx.srv.watches.watch(db, key.clone(), ctx.client.id);
+        ctx.srv
+            .signals
+            .watches
+            .watch(db, key.clone(), ctx.client.id);
         ctx.client.watched.push(Watched {
             db,
             key: key.clone(),
@@ -117,7 +120,7 @@ fn watch(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx) -> CmdResult {
-    unwatch_all(ctx.srv, ctx.client);
+    unwatch_all(&ctx.srv.signals.watches, ctx.client);
     Ok(Frame::ok())
 }
 
@@ -128,7 +131,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.client.end_multi();
     if m.error {
-        unwatch_all(ctx.srv, ctx.client);
+        unwatch_all(&ctx.srv.signals.watches, ctx.client);
         return Err(CmdError::ExecAbort);
     }
     // A watched key that was live at WATCH time and has expired since
@@ -139,7 +142,7 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
         .iter()
         .any(|w| w.existed && !ctx.dbs.db(w.db).is_live(&w.key));
     let dirty = ctx.client.info.dirty_cas.load(Relaxed) || expired;
-    unwatch_all(ctx.srv, ctx.client);
+    unwatch_all(&ctx.srv.signals.watches, ctx.client);
     if dirty {
         return Ok(Frame::NullArray);
     }

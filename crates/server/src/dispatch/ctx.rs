@@ -10,6 +10,7 @@ use rubedo_pubsub::notify;
 use crate::dispatch::args::Args;
 use crate::dispatch::table::Cmd;
 use crate::session::client::Client;
+use crate::signals::Signals;
 use crate::state::Shared;
 
 pub struct Ctx<'a, 'b> {
@@ -77,7 +78,13 @@ impl<'a, 'b> Ctx<'a, 'b> {
             };
             if !dup {
                 let (db, key) = &fresh[i];
-                self.srv.signal_modified(*db, key, Some(self.client), now);
+                self.srv.signals.signal_modified(
+                    &self.srv.clients,
+                    *db,
+                    key,
+                    Some(self.client),
+                    now,
+                );
             }
         }
     }
@@ -167,10 +174,10 @@ impl<'a, 'b> Ctx<'a, 'b> {
         }
         self.signal_writes();
         let me = self.client.id;
-        report_key_events(self.srv, self.dbs, flags, me);
+        report_key_events(&self.srv.signals, self.dbs, flags, me);
         let now = self.now();
         notify::notify(
-            &self.srv.hub,
+            &self.srv.signals.hub,
             flags,
             class,
             event.as_bytes(),
@@ -208,13 +215,13 @@ impl<'a, 'b> Ctx<'a, 'b> {
 /// Publishes the "expired", "keymiss" and "new" events the engine recorded so far in
 /// this run, so they precede the event of the command that caused them, as
 /// in Redis.
-pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32, me: u64) {
+pub fn report_key_events(sig: &Signals, dbs: &mut Dbs<'_>, flags: u32, me: u64) {
     let now = dbs.now();
     let ev = dbs.events();
     if ev.expired_reported < ev.expired.len() {
         for (db, key) in &ev.expired[ev.expired_reported..] {
             notify::notify(
-                &srv.hub,
+                &sig.hub,
                 flags,
                 notify::EXPIRED,
                 b"expired",
@@ -228,7 +235,7 @@ pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32, me: u64) {
     }
     for (db, key) in std::mem::take(&mut ev.missed) {
         notify::notify(
-            &srv.hub,
+            &sig.hub,
             flags,
             notify::KEY_MISS,
             b"keymiss",
@@ -239,6 +246,6 @@ pub fn report_key_events(srv: &Shared, dbs: &mut Dbs<'_>, flags: u32, me: u64) {
         );
     }
     for (db, key) in std::mem::take(&mut ev.created) {
-        notify::notify(&srv.hub, flags, notify::NEW, b"new", &key, db, now, me);
+        notify::notify(&sig.hub, flags, notify::NEW, b"new", &key, db, now, me);
     }
 }

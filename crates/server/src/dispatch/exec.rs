@@ -120,7 +120,7 @@ fn run<K: Keyspace>(
     // parks after it and finds the data itself.
     let waited = |scope: &Scope<'_>| match *scope {
         Scope::Keys { db, keys } => {
-            !keys.is_empty() && cmd.has(flag::WRITE) && srv.blocking.waits_on(db, keys)
+            !keys.is_empty() && cmd.has(flag::WRITE) && srv.signals.blocking.waits_on(db, keys)
         }
         _ => false,
     };
@@ -137,7 +137,7 @@ fn run<K: Keyspace>(
             let reply = call(srv, client, dbs, cmd, &argv, &mut effects, caller);
             let now = dbs.now();
             let seq = after_run(srv, dbs.settle_events(), effects, now);
-            if serves && srv.blocking.has_ready() {
+            if serves && srv.signals.blocking.has_ready() {
                 dbs.events().reset();
                 serve_ready(srv, dbs);
             }
@@ -152,7 +152,7 @@ fn run<K: Keyspace>(
         client.last_effect = seq;
     }
     // Keys outside the scope's own (a waiter parked while this ran).
-    if srv.blocking.has_ready() {
+    if srv.signals.blocking.has_ready() {
         serve_blocked(server);
     }
     reply
@@ -175,16 +175,16 @@ pub fn park<K: Keyspace>(server: &Server<K>, id: u64, parked: Parked) {
     if !server.ks.wants_keys() {
         // One lock for everything: the run that found nothing is the last
         // one before this, so nothing can have changed.
-        srv.blocking.park(id, parked);
+        srv.signals.blocking.park(id, parked);
         return;
     }
     server.ks.run(Scope::All, |dbs| {
         let (db, keys) = (parked.req.db, parked.req.keys.clone());
-        srv.blocking.park(id, parked);
+        srv.signals.blocking.park(id, parked);
         for k in &keys {
-            srv.blocking.signal(db, k);
+            srv.signals.blocking.signal(db, k);
         }
-        if srv.blocking.has_ready() {
+        if srv.signals.blocking.has_ready() {
             serve_ready(srv, dbs);
         }
     });
@@ -195,7 +195,7 @@ pub fn park<K: Keyspace>(server: &Server<K>, id: u64, parked: Parked) {
 /// command). Each waiting command is run again for its client; one that
 /// still finds nothing keeps its turn. `dbs` must reach every database.
 fn serve_ready(srv: &Shared, dbs: &mut Dbs<'_>) {
-    let b = &srv.blocking;
+    let b = &srv.signals.blocking;
     loop {
         if !b.begin_serving() {
             return;
@@ -260,7 +260,7 @@ pub fn call(
         ev.track_missed = notify_flags & rubedo_pubsub::notify::KEY_MISS != 0;
     }
     // Written keys are recorded only while someone listens for them.
-    ev.track_writes = srv.listens_for_writes();
+    ev.track_writes = srv.signals.listens_for_writes();
     client.info.last_cmd.store(id + 1, Relaxed);
     let start = mono_us();
     let mut ctx = Ctx {
@@ -291,7 +291,7 @@ pub fn call(
         result = Err(CmdError::KeyOutsideScope);
     }
     if notify_flags != 0 {
-        crate::dispatch::ctx::report_key_events(srv, ctx.dbs, notify_flags, ctx.client.id);
+        crate::dispatch::ctx::report_key_events(&srv.signals, ctx.dbs, notify_flags, ctx.client.id);
     }
     // Keys this command found expired are modified keys, signalled with the
     // client known (its own invalidation follows its reply), and before its
@@ -302,17 +302,18 @@ pub fn call(
         let fresh: Vec<(usize, rubedo_engine::Key)> = ev.expired[ev.expired_signalled..].to_vec();
         ev.expired_signalled = ev.expired.len();
         for (db, key) in &fresh {
-            srv.signal_modified(*db, key, Some(ctx.client), now);
+            srv.signals
+                .signal_modified(&srv.clients, *db, key, Some(ctx.client), now);
         }
     }
     if cmd.has(flag::READONLY)
         && ctx.client.info.tracking.flags.load(Relaxed) & crate::signals::tracking::flags::ON != 0
     {
         let keys = cmd.key_indexes(argv).into_iter().map(|i| argv[i].clone());
-        crate::signals::tracking::remember(srv, ctx.client, keys, now);
+        crate::signals::tracking::remember(&srv.signals, &srv.clients, ctx.client, keys, now);
     }
-    if !srv.monitors.is_empty() && caller != Caller::Unblocked {
-        crate::signals::monitor::feed(srv, ctx.client, cmd, argv, &ctx.redacted, now);
+    if !srv.signals.monitors.is_empty() && caller != Caller::Unblocked {
+        crate::signals::monitor::feed(&srv.signals, ctx.client, cmd, argv, &ctx.redacted, now);
     }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
     let st = &srv.stats.per_cmd[id];
@@ -388,7 +389,7 @@ pub fn after_run(srv: &Shared, events: &mut Events, effects: Vec<Op>, now_ms: u6
         srv.stats.keyspace_misses.fetch_add(events.misses, Relaxed);
     }
     for (db, key) in &events.ready {
-        srv.blocking.signal(*db, key);
+        srv.signals.blocking.signal(*db, key);
     }
     let mut seq = 0;
     if !events.expired.is_empty() {
@@ -423,11 +424,21 @@ pub fn expired(
     for (i, (db, key)) in keys.iter().enumerate() {
         if flags != 0 && i >= reported {
             let n = rubedo_pubsub::notify::EXPIRED;
-            rubedo_pubsub::notify::notify(&srv.hub, flags, n, b"expired", key, *db, now_ms, 0);
+            rubedo_pubsub::notify::notify(
+                &srv.signals.hub,
+                flags,
+                n,
+                b"expired",
+                key,
+                *db,
+                now_ms,
+                0,
+            );
         }
         srv.stats.expired_keys.fetch_add(1, Relaxed);
         if i >= signalled {
-            srv.signal_modified(*db, key, None, now_ms);
+            srv.signals
+                .signal_modified(&srv.clients, *db, key, None, now_ms);
         }
         if srv.propagation.is_active() {
             let del = Rewrite::del(key);

@@ -164,7 +164,7 @@ pub(crate) fn reject(
     // Redis answers any refused EXEC this way, even outside MULTI.
     if exec {
         client.end_multi();
-        crate::cmd::txn::unwatch_all(srv, client);
+        crate::cmd::txn::unwatch_all(&srv.signals.watches, client);
         let text = e.text();
         let why = text.strip_prefix("ERR ").unwrap_or(&text);
         let abort = CmdError::Other(format!("EXECABORT Transaction discarded because of: {why}"));

@@ -35,7 +35,7 @@ where
     };
     let _ = stream.set_nodelay(true);
     srv.stats.connections_received.fetch_add(1, Relaxed);
-    let id = srv.next_client_id.fetch_add(1, Relaxed);
+    let id = srv.clients.next_id();
     let info = Arc::new(ClientInfo::new(id, peer, local, server.ks.now_ms()));
     // One descriptor per client: CLIENT KILL and the idle timeout set
     // `killed` and wake the connection, which closes its own socket.
@@ -45,14 +45,9 @@ where
         use std::os::fd::AsRawFd;
         info.fd.store(stream.as_raw_fd() as i64, Relaxed);
     }
-    let admitted = {
-        let mut clients = srv.clients.lock();
-        let ok = (clients.len() as u64) < srv.config.maxclients.load(Relaxed);
-        if ok {
-            clients.insert(id, info.clone());
-        }
-        ok
-    };
+    let admitted = srv
+        .clients
+        .admit(info.clone(), srv.config.maxclients.load(Relaxed));
     if !admitted {
         srv.stats.rejected_connections.fetch_add(1, Relaxed);
         let _ = stream
@@ -81,19 +76,19 @@ impl Drop for Registered<'_> {
         let id = client.id;
         if std::thread::panicking() {
             // It may have died parked: its state is in the registry.
-            if let Some(p) = srv.blocking.cancel(id) {
+            if let Some(p) = srv.signals.blocking.cancel(id) {
                 *client = p.client;
             }
-            srv.blocking.clear_cancel(id);
+            srv.signals.blocking.clear_cancel(id);
         }
-        crate::cmd::txn::unwatch_all(srv, client);
-        srv.hub.forget(id, &mut client.subs);
-        crate::signals::tracking::disable(srv, client);
+        crate::cmd::txn::unwatch_all(&srv.signals.watches, client);
+        srv.signals.hub.forget(id, &mut client.subs);
+        crate::signals::tracking::disable(&srv.signals.tracking, client);
         let info = client.info.clone();
         if info.monitor.load(Relaxed) {
-            srv.monitors.remove(id);
+            srv.signals.monitors.remove(id);
         }
-        srv.clients.lock().remove(&id);
+        srv.clients.unregister(id);
     }
 }
 
@@ -124,7 +119,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             },
             // Replies the client had not taken yet: it reads again.
             r = stream.writable(), if pending => {
-                if r.is_err() || !pump(srv, &client.info, stream, &mut out) {
+                if r.is_err() || !pump(&srv.stats, &client.info, stream, &mut out) {
                     return;
                 }
                 continue;
@@ -138,7 +133,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                 // With output pending the socket was full: the writable
                 // wake-up takes the new frames too (writing into a full
                 // socket on every message would only trickle).
-                if out.is_empty() && !pump(srv, &client.info, stream, &mut out) {
+                if out.is_empty() && !pump(&srv.stats, &client.info, stream, &mut out) {
                     return;
                 }
                 continue;
@@ -151,7 +146,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         client
             .info
             .last_ms
-            .store(srv.coarse_ms.load(Relaxed), Relaxed);
+            .store(srv.cron.coarse_ms.load(Relaxed), Relaxed);
         srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
         client.info.tot_net_in.fetch_add(n as u64, Relaxed);
         let limits = RequestLimits {
@@ -179,8 +174,10 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                         };
                         // Earlier replies of the pipeline go out before we wait.
                         out.extend_from_slice(outcome.before());
-                        durable(srv, client).await;
-                        if !out.is_empty() && !flush(srv, &client.info, stream, &mut out).await {
+                        durable(&srv.propagation, client).await;
+                        if !out.is_empty()
+                            && !flush(&srv.stats, &client.info, stream, &mut out).await
+                        {
                             return;
                         }
                         let waiting = Waiting {
@@ -205,7 +202,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     out.extend_from_slice(outcome.before());
                     let written = write_reply(client, outcome.frame(), &mut out);
                     if let Some(tail) = outcome.take_tail().filter(|_| written) {
-                        if !write_tail(srv, &client.info, stream, &mut out, tail).await {
+                        if !write_tail(&srv.stats, &client.info, stream, &mut out, tail).await {
                             return;
                         }
                     }
@@ -219,8 +216,8 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     // on (a client may write its whole pipeline before it
                     // reads), bounded by client-output-buffer-limit.
                     if out.len() >= FLUSH_AT {
-                        durable(srv, client).await;
-                        if !write_some(srv, &client.info, stream, &mut out)
+                        durable(&srv.propagation, client).await;
+                        if !write_some(&srv.stats, &client.info, stream, &mut out)
                             || over_limit(srv, &client.info, &mut soft_since)
                         {
                             return;
@@ -239,8 +236,13 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
         }
         // Keys modified by this batch, for BCAST tracking clients (Redis
         // sends them once per event-loop iteration).
-        if srv.tracking.clients() > 0 {
-            crate::signals::tracking::broadcast(srv, Some(client), server.ks.now_ms());
+        if srv.signals.tracking.clients() > 0 {
+            crate::signals::tracking::broadcast(
+                &srv.signals,
+                &srv.clients,
+                Some(client),
+                server.ks.now_ms(),
+            );
             let mut own_after = BytesMut::new();
             client.info.outbox.take_own(&mut out, &mut own_after);
             out.extend_from_slice(&own_after);
@@ -249,15 +251,15 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             fatal = true;
         }
         note_buffer(&client.info, &inbuf);
-        durable(srv, client).await;
+        durable(&srv.propagation, client).await;
         if fatal {
             // Its last replies (QUIT's OK, the protocol error) go out first.
-            if flush(srv, &client.info, stream, &mut out).await {
+            if flush(&srv.stats, &client.info, stream, &mut out).await {
                 let _ = stream.shutdown().await;
             }
             return;
         }
-        if !write_some(srv, &client.info, stream, &mut out)
+        if !write_some(&srv.stats, &client.info, stream, &mut out)
             || over_limit(srv, &client.info, &mut soft_since)
         {
             return;
@@ -331,10 +333,10 @@ async fn wait_blocked<K: Keyspace>(
             _ = &mut wake => {
                 wake.set(owner.outbox.wake.notified());
                 let mut buf = BytesMut::new();
-                if write_outbox(srv, &info, stream, &mut buf).await {
+                if write_outbox(&srv.stats, &info, stream, &mut buf).await {
                     continue;
                 }
-                reclaim(srv, id, rx, client).await;
+                reclaim(&srv.signals.blocking, id, rx, client).await;
                 return None;
             }
             _ = info.unblock.notified() => match info.unblock_mode.swap(0, Relaxed) {
@@ -346,12 +348,12 @@ async fn wait_blocked<K: Keyspace>(
                 Ok(n) if n > 0 && inbuf.len() <= limit => continue,
                 _ => {
                     // Gone (or flooding while blocked): take the state back and stop.
-                    reclaim(srv, id, rx, client).await;
+                    reclaim(&srv.signals.blocking, id, rx, client).await;
                     return None;
                 }
             },
         };
-        return match srv.blocking.cancel(id) {
+        return match srv.signals.blocking.cancel(id) {
             Some(p) => {
                 *client = p.client;
                 Some(Outcome::reply(ended))
@@ -360,7 +362,7 @@ async fn wait_blocked<K: Keyspace>(
             None => {
                 let (outcome, c) = rx.await.ok()?;
                 *client = c;
-                srv.blocking.clear_cancel(id);
+                srv.signals.blocking.clear_cancel(id);
                 Some(if outcome.frame() == Some(&timeout_reply()) {
                     Outcome::reply(ended)
                 } else {
@@ -374,31 +376,31 @@ async fn wait_blocked<K: Keyspace>(
 /// Takes a parked client's state back when its connection ends while it
 /// waits (it may be being served at this very moment: then from the reply).
 async fn reclaim(
-    srv: &crate::state::Shared,
+    blocking: &crate::signals::blocking::Blocking,
     id: u64,
     rx: oneshot::Receiver<(Outcome, Client)>,
     client: &mut Client,
 ) {
-    if let Some(p) = srv.blocking.cancel(id) {
+    if let Some(p) = blocking.cancel(id) {
         *client = p.client;
     } else if let Ok((_, c)) = rx.await {
         *client = c;
-        srv.blocking.clear_cancel(id);
+        blocking.clear_cancel(id);
     }
 }
 
 /// The durability barrier: while a sink of the effect log gates replies
 /// (an fsync-always log), waits until this client's last write is durable,
 /// so no reply promises a write the log could still lose.
-async fn durable(srv: &crate::state::Shared, client: &Client) {
-    if srv.propagation.gates_replies() {
-        srv.propagation.wait_durable(client.last_effect).await;
+async fn durable(log: &crate::propagate::Propagation, client: &Client) {
+    if log.gates_replies() {
+        log.wait_durable(client.last_effect).await;
     }
 }
 
 /// Writes the pending replies; false if the client is gone.
 async fn flush(
-    srv: &crate::state::Shared,
+    stats: &crate::stats::Stats,
     info: &ClientInfo,
     stream: &mut TcpStream,
     out: &mut BytesMut,
@@ -409,7 +411,7 @@ async fn flush(
     if stream.write_all(out).await.is_err() {
         return false;
     }
-    srv.stats.net_output_bytes.fetch_add(len, Relaxed);
+    stats.net_output_bytes.fetch_add(len, Relaxed);
     info.tot_net_out.fetch_add(len, Relaxed);
     info.outbox.set_unsent(0);
     out.clear();
@@ -420,7 +422,7 @@ async fn flush(
 /// as the socket takes it now. Frames stay shared in the outbox until they
 /// are about to be written. False if the client is gone.
 fn pump(
-    srv: &crate::state::Shared,
+    stats: &crate::stats::Stats,
     info: &ClientInfo,
     stream: &TcpStream,
     out: &mut BytesMut,
@@ -433,7 +435,7 @@ fn pump(
             info.outbox.set_unsent(0);
             return true;
         }
-        if !write_some(srv, info, stream, out) {
+        if !write_some(stats, info, stream, out) {
             return false;
         }
         if !out.is_empty() {
@@ -446,7 +448,7 @@ fn pump(
 /// Writes as much of `out` as the socket takes now, without waiting;
 /// false if the client is gone.
 fn write_some(
-    srv: &crate::state::Shared,
+    stats: &crate::stats::Stats,
     info: &ClientInfo,
     stream: &TcpStream,
     out: &mut BytesMut,
@@ -455,7 +457,7 @@ fn write_some(
         match stream.try_write(out) {
             Ok(0) => return false,
             Ok(n) => {
-                srv.stats.net_output_bytes.fetch_add(n as u64, Relaxed);
+                stats.net_output_bytes.fetch_add(n as u64, Relaxed);
                 info.tot_net_out.fetch_add(n as u64, Relaxed);
                 bytes::Buf::advance(out, n);
             }
@@ -484,7 +486,7 @@ fn over_limit(srv: &crate::state::Shared, info: &ClientInfo, soft_since: &mut Op
         return false;
     }
     let used = info.outbox.used() as u64;
-    let now = srv.coarse_ms.load(Relaxed);
+    let now = srv.cron.coarse_ms.load(Relaxed);
     let over = if limit.hard > 0 && used >= limit.hard {
         true
     } else if limit.soft > 0 && used >= limit.soft {
@@ -506,7 +508,7 @@ fn over_limit(srv: &crate::state::Shared, info: &ClientInfo, soft_since: &mut Op
 /// Writes everything queued in the client's outbox, a chunk at a time;
 /// false if the client is gone or was disconnected for its output limit.
 async fn write_outbox(
-    srv: &crate::state::Shared,
+    stats: &crate::stats::Stats,
     info: &ClientInfo,
     stream: &mut TcpStream,
     out: &mut BytesMut,
@@ -516,7 +518,7 @@ async fn write_outbox(
         if out.is_empty() {
             break;
         }
-        if !flush(srv, info, stream, out).await {
+        if !flush(stats, info, stream, out).await {
             return false;
         }
     }
@@ -551,7 +553,7 @@ fn write_reply(client: &mut Client, reply: Option<&Frame>, out: &mut BytesMut) -
 /// Writes a reply's tail (see `tail`), flushing every `FLUSH_AT` bytes so
 /// that only one chunk is ever held; false if the client is gone.
 async fn write_tail(
-    srv: &crate::state::Shared,
+    stats: &crate::stats::Stats,
     info: &ClientInfo,
     stream: &mut TcpStream,
     out: &mut BytesMut,
@@ -566,14 +568,14 @@ async fn write_tail(
                     (s.emit)(out);
                     s.remaining -= 1;
                     if out.len() >= FLUSH_AT
-                        && (info.killed.load(Relaxed) || !flush(srv, info, stream, out).await)
+                        && (info.killed.load(Relaxed) || !flush(stats, info, stream, out).await)
                     {
                         return false;
                     }
                 }
             }
         }
-        if out.len() >= FLUSH_AT && !flush(srv, info, stream, out).await {
+        if out.len() >= FLUSH_AT && !flush(stats, info, stream, out).await {
             return false;
         }
     }
@@ -649,7 +651,7 @@ mod tests {
         h.run(&["SUBSCRIBE", "ch"]);
         h.run(&["WATCH", "k"]);
         let id = h.client.id;
-        assert!(h.server.shared.clients.lock().contains_key(&id));
+        assert!(h.server.shared.clients.client(id).is_some());
         let info = h.client.info.clone();
         let client = std::mem::replace(&mut h.client, Client::new(info, true));
         let srv = &h.server.shared;
@@ -658,12 +660,12 @@ mod tests {
             panic!("a bug in a handler");
         }));
         assert!(died.is_err());
-        assert!(!h.server.shared.clients.lock().contains_key(&id));
+        assert!(h.server.shared.clients.client(id).is_none());
         let numsub = h.run(&["PUBSUB", "NUMSUB", "ch"]);
         assert_eq!(
             numsub,
             Frame::Array(vec![Frame::bulk(&b"ch"[..]), Frame::Integer(0)])
         );
-        assert!(h.server.shared.watches.is_empty());
+        assert!(h.server.shared.signals.watches.is_empty());
     }
 }

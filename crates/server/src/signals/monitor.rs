@@ -10,7 +10,8 @@ use parking_lot::Mutex;
 
 use crate::dispatch::table::{flag, Cmd};
 use crate::session::client::Client;
-use crate::state::{ClientInfo, Shared};
+use crate::signals::Signals;
+use crate::state::ClientInfo;
 
 #[derive(Default)]
 pub struct Monitors {
@@ -46,7 +47,7 @@ impl Monitors {
 /// Redis, and with passwords redacted). The issuing client sees its own
 /// line after its reply.
 pub fn feed(
-    srv: &Shared,
+    sig: &Signals,
     client: &mut Client,
     cmd: &Cmd,
     argv: &[Bytes],
@@ -77,12 +78,12 @@ pub fn feed(
     }
     line.extend_from_slice(b"\r\n");
     let frame = Bytes::from(line);
-    let monitors: Vec<Arc<ClientInfo>> = srv.monitors.list.lock().clone();
+    let monitors: Vec<Arc<ClientInfo>> = sig.monitors.list.lock().clone();
     for m in monitors {
         if m.id == client.id {
             client.info.outbox.push_own_after(frame.clone());
         } else {
-            srv.hub.deliver(&m, frame.clone(), now_ms, 0);
+            sig.hub.deliver(&m, frame.clone(), now_ms, 0);
         }
     }
 }

@@ -18,7 +18,8 @@ use rubedo_resp::encode::{write_array_len, write_bulk, write_null, write_push_le
 use rubedo_resp::Protocol;
 
 use crate::session::client::Client;
-use crate::state::{ClientInfo, Shared};
+use crate::signals::Signals;
+use crate::state::{ClientInfo, Clients};
 
 /// Tracking flags of a client (`ClientInfo::tracking`).
 pub mod flags {
@@ -130,18 +131,24 @@ impl Tracking {
 }
 
 /// Turns tracking on for `client` (CLIENT TRACKING ON, options checked).
-pub fn enable(srv: &Shared, client: &mut Client, redirect: u64, opts: u32, prefixes: &[Bytes]) {
+pub fn enable(
+    tables: &Tracking,
+    client: &mut Client,
+    redirect: u64,
+    opts: u32,
+    prefixes: &[Bytes],
+) {
     let t = &client.info.tracking;
     let old = t.flags.load(Relaxed);
     if old & flags::ON == 0 {
-        srv.tracking.clients.fetch_add(1, Relaxed);
+        tables.clients.fetch_add(1, Relaxed);
     }
     t.redirect.store(redirect, Relaxed);
     let mut f = flags::ON | (opts & (flags::OPTIN | flags::OPTOUT | flags::NOLOOP));
     f |= old & flags::CACHING;
     if opts & flags::BCAST != 0 {
         f |= flags::BCAST;
-        let mut st = srv.tracking.state.lock();
+        let mut st = tables.state.lock();
         let list: Vec<Bytes> = if prefixes.is_empty() {
             vec![Bytes::new()]
         } else {
@@ -155,19 +162,19 @@ pub fn enable(srv: &Shared, client: &mut Client, redirect: u64, opts: u32, prefi
                 .insert(client.id);
             client.tracking_prefixes.insert(p);
         }
-        srv.tracking.count_entries(&st);
+        tables.count_entries(&st);
     }
     t.flags.store(f, Relaxed);
 }
 
 /// Turns tracking off (CLIENT TRACKING OFF, RESET, disconnect).
-pub fn disable(srv: &Shared, client: &mut Client) {
+pub fn disable(tables: &Tracking, client: &mut Client) {
     let t = &client.info.tracking;
     if t.flags.load(Relaxed) & flags::ON == 0 {
         return;
     }
     if !client.tracking_prefixes.is_empty() {
-        let mut st = srv.tracking.state.lock();
+        let mut st = tables.state.lock();
         for p in std::mem::take(&mut client.tracking_prefixes) {
             if let Some(b) = st.prefixes.get_mut(&p) {
                 b.clients.remove(&client.id);
@@ -176,16 +183,22 @@ pub fn disable(srv: &Shared, client: &mut Client) {
                 }
             }
         }
-        srv.tracking.count_entries(&st);
+        tables.count_entries(&st);
     }
     t.flags.store(0, Relaxed);
     t.redirect.store(0, Relaxed);
-    srv.tracking.clients.fetch_sub(1, Relaxed);
+    tables.clients.fetch_sub(1, Relaxed);
 }
 
 /// After a read-only command: remembers its keys for a default-mode client
 /// (respecting OPTIN/OPTOUT and CLIENT CACHING).
-pub fn remember(srv: &Shared, client: &mut Client, keys: impl Iterator<Item = Bytes>, now: u64) {
+pub fn remember(
+    sig: &Signals,
+    clients: &Clients,
+    client: &mut Client,
+    keys: impl Iterator<Item = Bytes>,
+    now: u64,
+) {
     let f = client.info.tracking.flags.load(Relaxed);
     if f & flags::ON == 0 || f & flags::BCAST != 0 {
         return;
@@ -194,10 +207,10 @@ pub fn remember(srv: &Shared, client: &mut Client, keys: impl Iterator<Item = By
     if (f & flags::OPTIN != 0 && !caching) || (f & flags::OPTOUT != 0 && caching) {
         return;
     }
-    let max = srv.tracking.max_keys.load(Relaxed) as usize;
+    let max = sig.tracking.max_keys.load(Relaxed) as usize;
     let mut evicted = Vec::new();
     {
-        let mut st = srv.tracking.state.lock();
+        let mut st = sig.tracking.state.lock();
         for k in keys {
             if st.keys.entry(k).or_default().insert(client.id) {
                 st.items += 1;
@@ -206,12 +219,12 @@ pub fn remember(srv: &Shared, client: &mut Client, keys: impl Iterator<Item = By
         // Over tracking-table-max-keys: forget arbitrary keys, telling
         // their clients to drop them too.
         evict_over(&mut st, max, usize::MAX, &mut evicted);
-        srv.tracking.count_entries(&st);
+        sig.tracking.count_entries(&st);
     }
     for (k, ids) in evicted {
         let k = [k];
         for id in ids {
-            invalidate(srv, id, &k, Some(&mut *client), now, false);
+            invalidate(sig, clients, id, &k, Some(&mut *client), now, false);
         }
     }
 }
@@ -222,8 +235,8 @@ pub fn remember(srv: &Shared, client: &mut Client, keys: impl Iterator<Item = By
 /// Redis does. Each call does a bounded amount of work (100 keys, more on
 /// each call that finds the table still over the limit), and nothing while
 /// no client has tracking on.
-pub fn enforce_limit(srv: &Shared, now: u64) {
-    let t = &srv.tracking;
+pub fn enforce_limit(sig: &Signals, clients: &Clients, now: u64) {
+    let t = &sig.tracking;
     let max = t.max_keys.load(Relaxed) as usize;
     if max == 0 || t.clients() == 0 {
         return;
@@ -247,7 +260,7 @@ pub fn enforce_limit(srv: &Shared, now: u64) {
     for (k, ids) in evicted {
         let k = [k];
         for id in ids {
-            invalidate(srv, id, &k, None, now, false);
+            invalidate(sig, clients, id, &k, None, now, false);
         }
     }
 }
@@ -256,7 +269,8 @@ pub fn enforce_limit(srv: &Shared, now: u64) {
 /// `current` is the client running the command (its message follows its
 /// reply; with NOLOOP it gets none when `by_current`).
 fn invalidate(
-    srv: &Shared,
+    sig: &Signals,
+    clients: &Clients,
     id: u64,
     keys: &[Bytes],
     current: Option<&mut Client>,
@@ -269,29 +283,35 @@ fn invalidate(
             return;
         }
         let info = c.info.clone();
-        send(srv, &info, Payload::Keys(keys), Some(c), now);
+        send(sig, clients, &info, Payload::Keys(keys), Some(c), now);
         return;
     }
-    let Some(target) = srv.client(id) else {
+    let Some(target) = clients.client(id) else {
         return;
     };
     let f = target.tracking.flags.load(Relaxed);
     if f & flags::ON == 0 || f & flags::BCAST != 0 {
         return;
     }
-    send(srv, &target, Payload::Keys(keys), None, now);
+    send(sig, clients, &target, Payload::Keys(keys), None, now);
 }
 
 /// The key-modified signal: invalidates the clients that cached `key`, and
 /// queues it for BCAST clients whose prefix matches. `current` is the
 /// client whose command changed it (its own invalidation follows its reply).
-pub fn modified(srv: &Shared, key: &[u8], mut current: Option<&mut Client>, now: u64) {
-    if srv.tracking.idle() {
+pub fn modified(
+    sig: &Signals,
+    clients: &Clients,
+    key: &[u8],
+    mut current: Option<&mut Client>,
+    now: u64,
+) {
+    if sig.tracking.idle() {
         return;
     }
     let by = current.as_ref().map_or(0, |c| c.id);
     let ids = {
-        let mut st = srv.tracking.state.lock();
+        let mut st = sig.tracking.state.lock();
         if !st.prefixes.is_empty() {
             let mut any = false;
             for (p, b) in st.prefixes.iter_mut() {
@@ -306,7 +326,7 @@ pub fn modified(srv: &Shared, key: &[u8], mut current: Option<&mut Client>, now:
         if let Some(ids) = &ids {
             st.items -= ids.len();
         }
-        srv.tracking.count_entries(&st);
+        sig.tracking.count_entries(&st);
         match ids {
             Some(ids) => ids,
             None => return,
@@ -314,35 +334,35 @@ pub fn modified(srv: &Shared, key: &[u8], mut current: Option<&mut Client>, now:
     };
     let k = [Bytes::copy_from_slice(key)];
     for id in ids {
-        invalidate(srv, id, &k, current.as_deref_mut(), now, true);
+        invalidate(sig, clients, id, &k, current.as_deref_mut(), now, true);
     }
 }
 
 /// FLUSHALL / FLUSHDB: every tracking client drops its whole cache.
-pub fn flushed(srv: &Shared, current: &mut Client, now: u64) {
-    if srv.tracking.idle() {
+pub fn flushed(sig: &Signals, clients: &Clients, current: &mut Client, now: u64) {
+    if sig.tracking.idle() {
         return;
     }
-    let clients: Vec<_> = if srv.tracking.clients() == 0 {
+    let everyone: Vec<_> = if sig.tracking.clients() == 0 {
         Vec::new()
     } else {
-        srv.clients.lock().values().cloned().collect()
+        clients.snapshot()
     };
-    for c in clients {
+    for c in everyone {
         if c.tracking.flags.load(Relaxed) & flags::ON == 0 {
             continue;
         }
         if c.id == current.id {
             let info = current.info.clone();
-            send(srv, &info, Payload::All, Some(current), now);
+            send(sig, clients, &info, Payload::All, Some(current), now);
         } else {
-            send(srv, &c, Payload::All, None, now);
+            send(sig, clients, &c, Payload::All, None, now);
         }
     }
-    let mut st = srv.tracking.state.lock();
+    let mut st = sig.tracking.state.lock();
     st.keys.clear();
     st.items = 0;
-    srv.tracking.count_entries(&st);
+    sig.tracking.count_entries(&st);
 }
 
 /// One prefix's pending key → last modifier, and the clients to tell.
@@ -351,12 +371,12 @@ type Batch = (BTreeMap<Bytes, u64>, Vec<u64>);
 /// Sends the keys collected for BCAST prefixes since the last call: one
 /// message per prefix and client, without the client's own changes if it
 /// asked for NOLOOP. Messages for `current` follow its replies.
-pub fn broadcast(srv: &Shared, mut current: Option<&mut Client>, now: u64) {
-    if srv.tracking.idle() {
+pub fn broadcast(sig: &Signals, clients: &Clients, mut current: Option<&mut Client>, now: u64) {
+    if sig.tracking.idle() {
         return;
     }
     let work: Vec<Batch> = {
-        let mut st = srv.tracking.state.lock();
+        let mut st = sig.tracking.state.lock();
         if !st.pending {
             return;
         }
@@ -376,7 +396,7 @@ pub fn broadcast(srv: &Shared, mut current: Option<&mut Client>, now: u64) {
         for id in ids {
             let target = match current.as_deref() {
                 Some(c) if c.id == id => c.info.clone(),
-                _ => match srv.client(id) {
+                _ => match clients.client(id) {
                     Some(t) => t,
                     None => continue,
                 },
@@ -391,7 +411,7 @@ pub fn broadcast(srv: &Shared, mut current: Option<&mut Client>, now: u64) {
                 continue;
             }
             let me = current.as_deref_mut().filter(|c| c.id == id);
-            send(srv, &target, Payload::Keys(&list), me, now);
+            send(sig, clients, &target, Payload::Keys(&list), me, now);
         }
     }
 }
@@ -399,12 +419,19 @@ pub fn broadcast(srv: &Shared, mut current: Option<&mut Client>, now: u64) {
 /// Sends one invalidation for tracking client `c`, to itself or to its
 /// redirection target. When `c` is the client running the command (`me`),
 /// its own message is written after the reply.
-fn send(srv: &Shared, c: &ClientInfo, payload: Payload, me: Option<&mut Client>, now: u64) {
+fn send(
+    sig: &Signals,
+    clients: &Clients,
+    c: &ClientInfo,
+    payload: Payload,
+    me: Option<&mut Client>,
+    now: u64,
+) {
     let redirect = c.tracking.redirect.load(Relaxed);
     let own_proto = c.protocol();
     let receiver;
     let to = if redirect != 0 {
-        match srv.client(redirect) {
+        match clients.client(redirect) {
             Some(r) => {
                 receiver = r;
                 &*receiver
@@ -416,7 +443,7 @@ fn send(srv: &Shared, c: &ClientInfo, payload: Payload, me: Option<&mut Client>,
                     write_push_len(&mut b, 2, Protocol::Resp3);
                     write_bulk(&mut b, b"tracking-redir-broken");
                     rubedo_resp::encode::write_int(&mut b, redirect as i64);
-                    deliver(srv, c, b.freeze(), me, now);
+                    deliver(&sig.hub, c, b.freeze(), me, now);
                 }
                 return;
             }
@@ -447,12 +474,18 @@ fn send(srv: &Shared, c: &ClientInfo, payload: Payload, me: Option<&mut Client>,
         Payload::All => write_null(&mut b, own_proto),
     }
     let me = me.filter(|m| m.id == to.id);
-    deliver(srv, to, b.freeze(), me, now);
+    deliver(&sig.hub, to, b.freeze(), me, now);
 }
 
-fn deliver(srv: &Shared, to: &ClientInfo, frame: Bytes, me: Option<&mut Client>, now: u64) {
+fn deliver(
+    hub: &rubedo_pubsub::Hub<ClientInfo>,
+    to: &ClientInfo,
+    frame: Bytes,
+    me: Option<&mut Client>,
+    now: u64,
+) {
     match me {
         Some(m) if m.id == to.id => m.info.outbox.push_own_after(frame),
-        _ => srv.hub.deliver(to, frame, now, 0),
+        _ => hub.deliver(to, frame, now, 0),
     }
 }

@@ -241,10 +241,27 @@ impl Propagation {
     }
 
     /// Numbers `ops` as the next unit and hands it to every sink; returns
-    /// its sequence number (0 if there was nothing to emit).
-    pub fn emit(&self, ops: Vec<Op>) -> u64 {
+    /// its sequence number (0 if there was nothing to emit). A unit of
+    /// several commands (an EXEC, a command that propagates several) is
+    /// wrapped in MULTI/EXEC, as Redis does, so a replica or a log replay
+    /// applies it atomically; each op keeps its own database.
+    pub fn emit(&self, mut ops: Vec<Op>) -> u64 {
         if ops.is_empty() {
             return 0;
+        }
+        if ops.len() > 1 {
+            let (first, last) = (ops[0].db, ops[ops.len() - 1].db);
+            ops.insert(
+                0,
+                Op {
+                    db: first,
+                    argv: Rewrite::multi(),
+                },
+            );
+            ops.push(Op {
+                db: last,
+                argv: Rewrite::exec(),
+            });
         }
         let mut log = self.log.lock();
         log.seq += 1;
@@ -305,6 +322,14 @@ mod tests {
         assert_eq!(p.emit(vec![op(b"B"), op(b"C")]), 2);
         let seqs: Vec<u64> = r.0.lock().iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2]);
+        assert_eq!(
+            r.words(),
+            [
+                vec![vec!["A"]],
+                vec![vec!["MULTI"], vec!["B"], vec!["C"], vec!["EXEC"]]
+            ],
+            "a unit of several commands is wrapped, a single one is not"
+        );
         assert_eq!(p.last_seq(), 2);
     }
 

@@ -212,8 +212,10 @@ fn spop_propagates_as_srem_or_del() {
     assert_eq!(got[0], vec![vec!["SADD", "s", "7"]]);
     assert_eq!(got[1], vec![vec!["SREM", "s", "7"]]);
     assert_eq!(got[2], vec![vec!["SADD", "s", "1", "2", "3"]]);
-    // Two popped members: one SREM each.
+    // Two popped members: one SREM each, one unit wrapped in MULTI/EXEC.
     let srems: &Vec<Vec<String>> = &got[3];
+    assert_eq!(srems.len(), 4, "{srems:?}");
+    assert_eq!((&srems[0][0][..], &srems[3][0][..]), ("MULTI", "EXEC"));
     let flat: Vec<Vec<String>> = srems
         .iter()
         .filter(|c| c[0] != "MULTI" && c[0] != "EXEC")

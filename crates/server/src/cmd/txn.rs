@@ -9,7 +9,7 @@ use crate::dispatch::exec::{begin_multi, call};
 use crate::dispatch::gate::Caller;
 use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd, Lock};
 use crate::error::{CmdError, CmdResult};
-use crate::propagate::{Op, Rewrite};
+
 use crate::session::client::{Client, Watched};
 use crate::signals::watches::Watches;
 
@@ -146,7 +146,6 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
     if dirty {
         return Ok(Frame::NullArray);
     }
-    let start = ctx.effects.len();
     let mut replies = Vec::with_capacity(m.queue.len());
     let mut tails = Vec::new();
     for (cmd, argv) in &m.queue {
@@ -168,21 +167,8 @@ fn exec(ctx: &mut Ctx) -> CmdResult {
             tails.push((replies.len() - 1, tail));
         }
     }
-    // Several writes are one unit, wrapped in MULTI/EXEC (across databases:
-    // each command carries its own).
-    if ctx.effects.len() - start > 1 {
-        let first = ctx.effects[start].db;
-        let last = ctx.effects.last().map_or(first, |e| e.db);
-        let multi = Op {
-            db: first,
-            argv: Rewrite::multi(),
-        };
-        ctx.effects.insert(start, multi);
-        ctx.effects.push(Op {
-            db: last,
-            argv: Rewrite::exec(),
-        });
-    }
+    // The queued commands' writes are one unit of the log (the log wraps a
+    // unit of several in MULTI/EXEC).
     if tails.is_empty() {
         return Ok(Frame::Array(replies));
     }

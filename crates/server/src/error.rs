@@ -45,6 +45,21 @@ pub fn err(msg: impl Into<String>) -> CmdError {
     CmdError::Other(format!("ERR {}", msg.into()))
 }
 
+/// An `ERR ...` error that quotes an argument's bytes as they came, as
+/// Redis's `%s` does: bytes >= 0x80 unchanged, up to the first NUL.
+pub fn err_quoting(before: &str, arg: &[u8], after: &str) -> CmdError {
+    let mut t = format!("ERR {before}").into_bytes();
+    t.extend_from_slice(c_str(arg, usize::MAX));
+    t.extend_from_slice(after.as_bytes());
+    CmdError::OtherBytes(t)
+}
+
+/// At most `max` bytes of `b`, up to its first NUL (C's `%.*s`).
+pub fn c_str(b: &[u8], max: usize) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    &b[..end.min(max)]
+}
+
 impl CmdError {
     /// The reply text, including the prefix word (`ERR`, `WRONGTYPE`...).
     pub fn text(&self) -> String {

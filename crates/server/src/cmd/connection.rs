@@ -312,10 +312,11 @@ fn hello(ctx: &mut Ctx) -> CmdResult {
             a.next_bytes()?;
             set_name(&ctx.client.info, a.next_bytes()?)?;
         } else {
-            return Err(err(format!(
-                "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(opt)
-            )));
+            return Err(crate::error::err_quoting(
+                "Syntax error in HELLO option '",
+                opt,
+                "'",
+            ));
         }
     }
     if !ctx.client.authenticated && ctx.srv.config.has_password.load(Relaxed) {
@@ -497,10 +498,7 @@ fn client_list(ctx: &mut Ctx) -> CmdResult {
             if let Some(ct) = ClientType::parse(t) {
                 typ = Some(ct);
             } else {
-                return Err(err(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
+                return Err(crate::error::err_quoting("Unknown client type '", t, "'"));
             }
         } else if a.eat("ID") {
             let mut v = Vec::new();

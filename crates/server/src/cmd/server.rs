@@ -307,9 +307,11 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
     for kv in args.chunks(2) {
         let given = String::from_utf8_lossy(&kv[0]).into_owned();
         let Some(p) = crate::config::find(&given) else {
-            return Err(err(format!(
-                "Unknown option or number of arguments for CONFIG SET - '{given}'"
-            )));
+            return Err(crate::error::err_quoting(
+                "Unknown option or number of arguments for CONFIG SET - '",
+                &kv[0],
+                "'",
+            ));
         };
         if pairs.iter().any(|(n, _, _)| *n == p.name) {
             return Err(failed(&given, "duplicate parameter"));

@@ -50,11 +50,7 @@ pub fn resolve(srv: &Shared, argv: &[Bytes]) -> Result<&'static Cmd, CmdError> {
     }
 }
 
-/// At most `max` bytes of `b`, up to its first NUL (C's `%.*s`).
-fn c_str(b: &[u8], max: usize) -> &[u8] {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    &b[..end.min(max)]
-}
+use crate::error::c_str;
 
 /// Redis's text for an unknown command: the name and the first arguments
 /// (128 bytes of each at most, quotes counted) as the bytes they are.

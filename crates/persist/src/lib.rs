@@ -1,1 +1,3 @@
 //! rubedo-persist: snapshots and the append-only log.
+
+pub mod snapshot;

@@ -141,6 +141,19 @@ impl Keyspace for ConcurrentKeyspace {
         total
     }
 
+    fn walk(
+        &self,
+        pos: &mut crate::keyspace::WalkPos,
+        budget: usize,
+        f: &mut crate::keyspace::WalkFn<'_>,
+    ) -> bool {
+        let n = self.dbs.len() * self.shards;
+        crate::keyspace::walk_tables(pos, budget, n, self.shards, f, |i, g| {
+            let _shared = self.world.read();
+            g(&mut self.dbs[i / self.shards][i % self.shards].lock())
+        })
+    }
+
     fn rehash(&self, steps: usize) {
         for db in &self.dbs {
             for shard in db.iter() {

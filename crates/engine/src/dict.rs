@@ -469,39 +469,69 @@ impl<V> Dict<V> {
     /// or shrinks between calls; elements may be returned more than once when it shrinks.
     /// Without changes in between, each element is returned exactly once.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Key, &V)) -> u64 {
-        if self.is_empty() {
-            return 0;
-        }
-        let visit = |slot: &Link<V>, f: &mut dyn FnMut(&Key, &V)| {
-            let mut cur = slot.as_deref();
+        let (buckets, next) = self.scan_buckets(cursor);
+        for (t, b) in buckets {
+            let table = if t == 0 { &self.main } else { &self.next };
+            let mut cur = table.buckets[b].as_deref();
             while let Some(node) = cur {
                 f(&node.key, &node.value);
                 cur = node.next.as_deref();
             }
-        };
+        }
+        next
+    }
+
+    /// [`Dict::scan`] with mutable access to the values (a walk that marks
+    /// what it visited).
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&Key, &mut V)) -> u64 {
+        let (buckets, next) = self.scan_buckets(cursor);
+        for (t, b) in buckets {
+            let table = if t == 0 {
+                &mut self.main
+            } else {
+                &mut self.next
+            };
+            let mut cur = table.buckets[b].as_deref_mut();
+            while let Some(node) = cur {
+                f(&node.key, &mut node.value);
+                cur = node.next.as_deref_mut();
+            }
+        }
+        next
+    }
+
+    /// The buckets one scan step at `cursor` visits (0 = `main`, 1 =
+    /// `next`, and the index), and the cursor that follows.
+    fn scan_buckets(&self, cursor: u64) -> (smallvec::SmallVec<[(u8, usize); 4]>, u64) {
+        let mut out = smallvec::SmallVec::new();
+        if self.is_empty() {
+            return (out, 0);
+        }
         let mut v = cursor;
         if !self.is_rehashing() {
             let m0 = self.main.mask() as u64;
-            visit(&self.main.buckets[(v & m0) as usize], &mut f);
-            return advance_cursor(v, m0);
+            out.push((0, (v & m0) as usize));
+            return (out, advance_cursor(v, m0));
         }
         // While rehashing, an element hashing to bucket `v` of the small table may be in that
         // bucket or in any bucket of the large table whose low bits equal `v`'s: visit them all,
         // then continue from the cursor that follows the last of them.
-        let (small, large) = if self.main.buckets.len() <= self.next.buckets.len() {
+        let main_small = self.main.buckets.len() <= self.next.buckets.len();
+        let (small, large) = if main_small {
             (&self.main, &self.next)
         } else {
             (&self.next, &self.main)
         };
+        let (ts, tl) = if main_small { (0, 1) } else { (1, 0) };
         let m0 = small.mask() as u64;
         let m1 = large.mask() as u64;
-        visit(&small.buckets[(v & m0) as usize], &mut f);
+        out.push((ts, (v & m0) as usize));
         loop {
-            visit(&large.buckets[(v & m1) as usize], &mut f);
+            out.push((tl, (v & m1) as usize));
             v = advance_cursor(v, m1);
             // Stop once the bits only the large table has wrap back to zero.
             if v & (m0 ^ m1) == 0 {
-                return v;
+                return (out, v);
             }
         }
     }

@@ -64,6 +64,15 @@ pub trait Keyspace: 'static {
     /// A few steps of incremental rehashing for every table.
     fn rehash(&self, steps: usize);
 
+    /// One step of a walk over every table (database by database, shard by
+    /// shard, in scan order): visits about `budget` entries from `pos` on,
+    /// each under its table's lock, as `f(db, key, entry, expire_at)`.
+    /// Returns false once the walk has passed the last table. Entries
+    /// present for the whole walk are visited at least once; one may come
+    /// twice when its table resizes meanwhile (a caller that must see each
+    /// once marks what it visited).
+    fn walk(&self, pos: &mut WalkPos, budget: usize, f: &mut WalkFn<'_>) -> bool;
+
     /// Keys and keys-with-TTL per database, for INFO keyspace.
     fn sizes(&self) -> Vec<(usize, usize)>;
 
@@ -73,6 +82,51 @@ pub trait Keyspace: 'static {
     /// Registers (or with `None` removes) the observer every run's writes
     /// are reported to (see [`crate::observe`]).
     fn set_observer(&self, observer: Option<std::sync::Arc<dyn Observer>>);
+}
+
+/// What a walk calls for each entry: (db, key, entry, expiry time).
+pub type WalkFn<'a> = dyn FnMut(usize, &Key, &mut Entry, Option<u64>) + 'a;
+
+/// Where a walk over every table is (see [`Keyspace::walk`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalkPos {
+    /// Table number: db * shards + shard.
+    pub table: usize,
+    pub cursor: u64,
+}
+
+/// One walk step over `tables` (db-major, `per_db` tables each), each
+/// reached through `with`, which locks it for the call.
+pub(crate) fn walk_tables(
+    pos: &mut WalkPos,
+    budget: usize,
+    count: usize,
+    per_db: usize,
+    f: &mut WalkFn<'_>,
+    mut with: impl FnMut(usize, &mut dyn FnMut(&mut Table)),
+) -> bool {
+    let mut visited = 0;
+    while pos.table < count {
+        let db = pos.table / per_db;
+        let mut next = 0;
+        with(pos.table, &mut |t: &mut Table| loop {
+            let (c, n) = t.walk_step(pos.cursor, |k, e, at| f(db, k, e, at));
+            visited += n;
+            pos.cursor = c;
+            if c == 0 || visited >= budget {
+                next = c;
+                return;
+            }
+        });
+        if next == 0 {
+            pos.table += 1;
+            pos.cursor = 0;
+        }
+        if visited >= budget {
+            return pos.table < count;
+        }
+    }
+    false
 }
 
 /// The guards a concurrent run holds, sorted by (db, shard).
@@ -335,6 +389,36 @@ impl<'a> Dbs<'a> {
         }
     }
 
+    /// Calls `f(db, key, entry, expire_at)` for every entry of every table
+    /// the run holds (under `Scope::All`, the whole dataset), expired ones
+    /// included: a snapshot taken in the foreground.
+    pub fn for_each_entry(&mut self, f: &mut WalkFn<'_>) {
+        let mut visit = |db: usize, t: &mut Table| {
+            let mut c = 0;
+            loop {
+                c = t.walk_step(c, |k, e, at| f(db, k, e, at)).0;
+                if c == 0 {
+                    break;
+                }
+            }
+        };
+        match &mut self.inner {
+            DbsInner::Single(t) => t.iter_mut().enumerate().for_each(|(i, t)| visit(i, t)),
+            DbsInner::Sharded { guards, .. } => {
+                guards.iter_mut().for_each(|g| visit(g.0, &mut g.2))
+            }
+        }
+    }
+
+    /// Sets the snapshot epoch of every table the run holds (under
+    /// `Scope::All`, every table): see `Table::epoch`.
+    pub fn set_epoch(&mut self, e: u32) {
+        match &mut self.inner {
+            DbsInner::Single(t) => t.iter_mut().for_each(|t| t.set_epoch(e)),
+            DbsInner::Sharded { guards, .. } => guards.iter_mut().for_each(|g| g.2.set_epoch(e)),
+        }
+    }
+
     /// Swaps the contents of two databases (SWAPDB). Needs `Scope::All`.
     pub fn swap(&mut self, a: usize, b: usize) {
         if a == b {
@@ -422,10 +506,11 @@ fn record_write<'e>(
     ev: &mut Events,
     db: usize,
     key: &[u8],
-    old: impl FnOnce() -> Option<&'e Entry>,
+    old: impl FnOnce() -> (Option<&'e Entry>, Option<u64>),
 ) {
     if let Some(o) = ev.observer.get() {
-        o.before_write(db, key, old());
+        let (old, expire_at) = old();
+        o.before_write(db, key, old, expire_at);
     } else if !ev.track_writes {
         return;
     }
@@ -552,11 +637,17 @@ impl<'a> Db<'a> {
         let t = table_for!(self, key);
         let ev = &mut *self.ev;
         t.expire_if_needed(idx, key, now, ev);
-        if ev.observer.is_some() || ev.track_writes {
+        let observed = ev.observer.is_some();
+        if observed || ev.track_writes {
             let old = t.raw(key)?;
-            record_write(ev, idx, key, || Some(old));
+            record_write(ev, idx, key, || (Some(old), t.expire_at(key)));
         }
-        t.lookup(idx, key, now, Touch::Yes, ev)
+        let epoch = t.epoch();
+        let e = t.lookup(idx, key, now, Touch::Yes, ev)?;
+        if observed {
+            e.epoch = epoch;
+        }
+        Some(e)
     }
 
     /// Changes how a value is represented without changing what it holds
@@ -590,7 +681,7 @@ impl<'a> Db<'a> {
         let blockable = is_blockable(&value);
         let t = table_for!(self, key);
         t.expire_if_needed(idx, key, now, self.ev);
-        record_write(self.ev, idx, key, || t.raw(key));
+        record_write(self.ev, idx, key, || (t.raw(key), t.expire_at(key)));
         let old = t.set(key, value, now, keep_ttl);
         if old.is_none() {
             if blockable {
@@ -612,7 +703,7 @@ impl<'a> Db<'a> {
         if self.ev.track_created {
             self.ev.created.push((idx, Key::new(key)));
         }
-        record_write(self.ev, idx, key, || None);
+        record_write(self.ev, idx, key, || (None, None));
         table_for!(self, key).insert_new(key, value, now)
     }
 
@@ -624,7 +715,7 @@ impl<'a> Db<'a> {
             return None;
         }
         let old = t.raw(key)?;
-        record_write(self.ev, idx, key, || Some(old));
+        record_write(self.ev, idx, key, || (Some(old), t.expire_at(key)));
         t.remove(key).map(|(_, e)| e)
     }
 
@@ -640,7 +731,10 @@ impl<'a> Db<'a> {
         let Some(old) = t.raw(key) else {
             return false;
         };
-        record_write(self.ev, idx, key, || Some(old));
+        record_write(self.ev, idx, key, || (Some(old), t.expire_at(key)));
+        if self.ev.observer.is_some() {
+            t.stamp(key);
+        }
         t.set_expire(key, at)
     }
 

@@ -24,7 +24,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use concurrent::ConcurrentKeyspace;
 pub use dict::{Dict, Key};
 pub use error::{Error, Result};
-pub use keyspace::{Db, Dbs, Keyspace, Scope};
+pub use keyspace::{Db, Dbs, Keyspace, Scope, WalkFn, WalkPos};
 pub use observe::Observer;
 pub use single::SingleKeyspace;
 pub use table::{Events, Table};

@@ -19,15 +19,18 @@ use crate::value::Entry;
 /// still holds its locks (so what it sees is exactly what the change saw).
 pub trait Observer: Send + Sync {
     /// Before a key is written, deleted or expired; `old` is its value as it
-    /// is now (`None` when the key is about to be created).
-    fn before_write(&self, db: usize, key: &[u8], old: Option<&Entry>);
+    /// is now (`None` when the key is about to be created) and `expire_at`
+    /// its expiry time (ms) as it is now.
+    fn before_write(&self, db: usize, key: &[u8], old: Option<&Entry>, expire_at: Option<u64>);
 
     /// At the end of the run that wrote `key`, once per write access;
     /// `new` is what the key holds now (`None` if it was deleted).
     fn after_write(&self, _db: usize, _key: &[u8], _new: Option<&Entry>) {}
 
-    /// Before every key of one table (a database, or one shard of it) is dropped.
-    fn before_clear(&self, _db: usize, _table: &Table) {}
+    /// Before every key of one table (a database, or one shard of it) is
+    /// dropped. The observer may take the table's contents (`Table::take`),
+    /// leaving it empty, to use them after the run (a snapshot does).
+    fn before_clear(&self, _db: usize, _table: &mut Table) {}
 
     /// Before two databases exchange their contents (SWAPDB).
     fn before_swap(&self, _a: usize, _b: usize) {}

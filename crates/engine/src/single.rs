@@ -70,6 +70,17 @@ impl Keyspace for SingleKeyspace {
         total
     }
 
+    fn walk(
+        &self,
+        pos: &mut crate::keyspace::WalkPos,
+        budget: usize,
+        f: &mut crate::keyspace::WalkFn<'_>,
+    ) -> bool {
+        let mut tables = self.tables.borrow_mut();
+        let n = tables.len();
+        crate::keyspace::walk_tables(pos, budget, n, 1, f, |i, g| g(&mut tables[i]))
+    }
+
     fn rehash(&self, steps: usize) {
         for t in self.tables.borrow_mut().iter_mut() {
             t.rehash_steps(steps);

@@ -87,6 +87,12 @@ pub struct Table {
     /// Running estimate of the remaining TTL of keys with one, in ms,
     /// refreshed from the keys active expiry samples (INFO's avg_ttl).
     avg_ttl: u64,
+    /// The current snapshot epoch: entries created here are stamped with it,
+    /// and so are entries written while an observer listens. A snapshot
+    /// raises it on every table as it starts; entries stamped with its epoch
+    /// are then exactly those it has already seen or that did not exist
+    /// when it started.
+    epoch: u32,
 }
 
 /// How a lookup treats the entry's access time.
@@ -128,7 +134,7 @@ impl Table {
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64, ev: &mut Events) -> bool {
         if self.is_expired(key, now) {
             if let Some(o) = ev.observer.get() {
-                o.before_write(db, key, self.keys.get(key));
+                o.before_write(db, key, self.keys.get(key), self.expires.get(key).copied());
             }
             self.expires.remove(key);
             if let Some((k, _)) = self.keys.remove(key) {
@@ -160,7 +166,11 @@ impl Table {
     /// Stores `value` under `key`, replacing any old value. The TTL is
     /// cleared unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, now: u64, keep_ttl: bool) -> Option<Entry> {
-        let old = self.keys.insert(key, Entry::new(value, now));
+        let e = Entry {
+            epoch: self.epoch,
+            ..Entry::new(value, now)
+        };
+        let old = self.keys.insert(key, e);
         if !keep_ttl && old.is_some() && !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -169,7 +179,51 @@ impl Table {
 
     /// Inserts a key known to be absent (the caller just looked it up).
     pub fn insert_new(&mut self, key: &[u8], value: Value, now: u64) -> &mut Entry {
-        self.keys.insert_new(key, Entry::new(value, now))
+        let e = Entry {
+            epoch: self.epoch,
+            ..Entry::new(value, now)
+        };
+        self.keys.insert_new(key, e)
+    }
+
+    /// The table's snapshot epoch (see `epoch`).
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    pub fn set_epoch(&mut self, e: u32) {
+        self.epoch = e;
+    }
+
+    /// Stamps `key`'s entry with the table's epoch (it was just written
+    /// while an observer listens).
+    pub fn stamp(&mut self, key: &[u8]) {
+        let e = self.epoch;
+        if let Some(entry) = self.keys.get_mut(key) {
+            entry.epoch = e;
+        }
+    }
+
+    /// One walk step: the entries of one scan step at `cursor`, with their
+    /// expiry times, mutably (a snapshot stamps what it visits). Returns the
+    /// next cursor (0 = done) and the number of entries visited.
+    pub fn walk_step(
+        &mut self,
+        cursor: u64,
+        mut f: impl FnMut(&Key, &mut Entry, Option<u64>),
+    ) -> (u64, usize) {
+        let mut n = 0;
+        let expires = &self.expires;
+        let next = self.keys.scan_mut(cursor, |k, e| {
+            n += 1;
+            let at = if expires.is_empty() {
+                None
+            } else {
+                expires.get(k).copied()
+            };
+            f(k, e, at)
+        });
+        (next, n)
     }
 
     /// Removes a key and its TTL.
@@ -208,7 +262,11 @@ impl Table {
     /// Removes everything; returns the number of keys removed.
     pub fn clear(&mut self) -> usize {
         let n = self.keys.len();
-        *self = Table::default();
+        let epoch = self.epoch;
+        *self = Table {
+            epoch,
+            ..Table::default()
+        };
         n
     }
 
@@ -308,7 +366,7 @@ impl Table {
         let n = dead.len();
         for k in dead {
             if let Some(o) = ev.observer.get() {
-                o.before_write(db, &k, self.keys.get(&k));
+                o.before_write(db, &k, self.keys.get(&k), self.expires.get(&k).copied());
             }
             self.expires.remove(&k);
             if let Some((k, _)) = self.keys.remove(&k) {
@@ -332,6 +390,13 @@ impl Table {
 
     /// Moves every key of `self` into a new table and leaves `self` empty.
     pub fn take(&mut self) -> Table {
-        std::mem::take(self)
+        let epoch = self.epoch;
+        std::mem::replace(
+            self,
+            Table {
+                epoch,
+                ..Table::default()
+            },
+        )
     }
 }

@@ -224,6 +224,11 @@ pub struct Entry {
     pub value: Value,
     /// Last access, in seconds of the engine clock (for OBJECT IDLETIME).
     pub atime: u32,
+    /// The snapshot epoch of the entry's table when the entry was created
+    /// or last written during a snapshot (see `Table::epoch`): a snapshot
+    /// of epoch E has already seen this key's value as of its start when
+    /// this equals E. Lives in what would be padding.
+    pub epoch: u32,
 }
 
 impl Entry {
@@ -231,6 +236,7 @@ impl Entry {
         Entry {
             value,
             atime: secs(now_ms),
+            epoch: 0,
         }
     }
 }

@@ -55,7 +55,13 @@ fn show(e: Option<&rubedo_engine::Entry>) -> String {
 }
 
 impl rubedo_engine::Observer for Seen {
-    fn before_write(&self, _db: usize, key: &[u8], old: Option<&rubedo_engine::Entry>) {
+    fn before_write(
+        &self,
+        _db: usize,
+        key: &[u8],
+        old: Option<&rubedo_engine::Entry>,
+        _expire_at: Option<u64>,
+    ) {
         let k = String::from_utf8_lossy(key);
         self.log
             .lock()
@@ -71,7 +77,7 @@ impl rubedo_engine::Observer for Seen {
             .push(format!("after {k}={}", show(new)));
     }
 
-    fn before_clear(&self, db: usize, _table: &rubedo_engine::Table) {
+    fn before_clear(&self, db: usize, _table: &mut rubedo_engine::Table) {
         // Once per database, however many shards it has.
         let mut log = self.log.lock().unwrap();
         let line = format!("clear {db}");

@@ -248,7 +248,7 @@ fn observers_hear_the_servers_writes() {
     #[derive(Default)]
     struct Count(std::sync::Mutex<Vec<String>>);
     impl Observer for Count {
-        fn before_write(&self, _db: usize, key: &[u8], _old: Option<&Entry>) {
+        fn before_write(&self, _db: usize, key: &[u8], _old: Option<&Entry>, _at: Option<u64>) {
             let k = String::from_utf8_lossy(key);
             self.0.lock().unwrap().push(format!("before {k}"));
         }

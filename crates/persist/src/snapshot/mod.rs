@@ -19,6 +19,7 @@
 //! Readers refuse a version newer than theirs and accept every older one.
 
 pub mod record;
+pub mod take;
 pub mod value;
 
 use std::io::{self, Read, Write};

@@ -1,0 +1,376 @@
+//! Taking a snapshot of a live keyspace.
+//!
+//! In the foreground ([`save_dbs`], for SAVE and DEBUG RELOAD) the caller
+//! holds every lock and the dataset is written as it is.
+//!
+//! In the background ([`Background`], for BGSAVE) nothing is forked and
+//! nothing is copied up front. The snapshot starts a new epoch on every
+//! table (under every lock, so it is one instant) and registers itself as
+//! the engine's observer. From then on:
+//!
+//! - a walk visits every table a step at a time between commands, and
+//!   hands each entry not stamped with the epoch to the writer, stamping it;
+//! - a command about to change, delete or expire an entry not stamped yet
+//!   first hands the entry's current value (its value at the start) to the
+//!   writer, and the engine stamps it as it writes;
+//! - entries created after the start are stamped at creation, so neither
+//!   path takes them;
+//! - a flushed table is handed over whole (no copy) and walked later; a
+//!   SWAPDB relabels the databases and restarts the walk, which skips
+//!   what is stamped.
+//!
+//! So every key present at the start is written exactly once, with its
+//! value as of the start. Values are cloned as they are handed over and
+//! serialized and compressed by the writer's thread, off the command path;
+//! the queue between them is bounded, so a write burst waits for the disk
+//! rather than growing memory.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use rubedo_engine::{Dbs, Entry, Key, Keyspace, Observer, Table, Value, WalkPos};
+
+use super::record::Record;
+use super::value::write_key;
+use super::{Options, Writer};
+
+/// What a finished snapshot reports.
+#[derive(Clone, Debug)]
+pub struct Saved {
+    pub keys: u64,
+    pub bytes: u64,
+    pub secs: f64,
+}
+
+/// One key for the writer.
+struct Item {
+    db: u32,
+    key: Vec<u8>,
+    value: Value,
+    expire_at_ms: Option<u64>,
+    atime: u32,
+}
+
+enum Msg {
+    Key(Item),
+    Finish,
+}
+
+/// Writes `dir/name` through a temporary file in the same directory:
+/// written, fsynced, renamed over the old file, directory fsynced.
+pub struct Target {
+    pub dir: PathBuf,
+    pub name: String,
+}
+
+impl Target {
+    fn temp(&self) -> PathBuf {
+        self.dir
+            .join(format!("temp-{}-{}.rsnap", std::process::id(), next_temp()))
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(&self.name)
+    }
+}
+
+fn next_temp() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Relaxed)
+}
+
+/// Makes the temporary file the snapshot: fsync, rename, fsync the directory.
+fn commit(file: std::fs::File, temp: &Path, target: &Target) -> io::Result<()> {
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(temp, target.path())?;
+    if let Ok(d) = std::fs::File::open(&target.dir) {
+        d.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Writes every key of `dbs` (which must hold every lock: `Scope::All`)
+/// to `target`. Keys whose time has passed by `now_ms` are left out (a
+/// load would drop them).
+pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result<Saved> {
+    let started = Instant::now();
+    let now_ms = dbs.now();
+    let temp = target.temp();
+    let result = (|| {
+        let file = std::fs::File::create(&temp)?;
+        let mut w = Writer::new(BufWriter::with_capacity(1 << 20, file), opts)?;
+        aux(&mut w, now_ms)?;
+        let mut keys = 0u64;
+        let mut db = None;
+        let mut err = None;
+        dbs.for_each_entry(&mut |d, k, e, at| {
+            if err.is_some() || at.is_some_and(|t| t < now_ms) {
+                return;
+            }
+            let r = (|| {
+                if db != Some(d) {
+                    w.record(&Record::SelectDb(d as u32))?;
+                    db = Some(d);
+                }
+                let idle = idle_secs(now_ms, e.atime);
+                write_key(&mut w, k.as_bytes(), &e.value, at, Some(idle))
+            })();
+            match r {
+                Ok(()) => keys += 1,
+                Err(e) => err = Some(e),
+            }
+        });
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let bytes = w.written();
+        let file = w.finish(keys)?.into_inner().map_err(|e| e.into_error())?;
+        commit(file, &temp, target)?;
+        Ok(Saved {
+            keys,
+            bytes,
+            secs: started.elapsed().as_secs_f64(),
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn aux<W: Write>(w: &mut Writer<W>, now_ms: u64) -> io::Result<()> {
+    for (name, value) in [
+        ("rubedo-ver", env!("CARGO_PKG_VERSION").to_string()),
+        ("ctime", (now_ms / 1000).to_string()),
+    ] {
+        w.record(&Record::Aux {
+            name: name.as_bytes().to_vec(),
+            value: value.into_bytes(),
+        })?;
+    }
+    Ok(())
+}
+
+fn idle_secs(now_ms: u64, atime: u32) -> u32 {
+    ((now_ms / 1000) as u32).saturating_sub(atime)
+}
+
+/// A snapshot being taken in the background; also the engine observer
+/// that hands over values about to change.
+pub struct Background {
+    epoch: u32,
+    start_ms: u64,
+    /// Current database index -> the database it was at the start.
+    map: Mutex<Vec<u32>>,
+    tx: SyncSender<Msg>,
+    /// Flushed tables, with the database they were at the start.
+    adopted: Mutex<Vec<(u32, Table)>>,
+    /// A SWAPDB happened: the walk starts over.
+    rewalk: AtomicBool,
+    /// The walk is over: nothing more to hand over.
+    finished: AtomicBool,
+    pos: Mutex<WalkPos>,
+    writer: Mutex<Option<std::thread::JoinHandle<io::Result<Saved>>>>,
+}
+
+/// Values queued between the command path and the writer.
+const QUEUE: usize = 1024;
+
+impl Background {
+    /// Starts a snapshot of `ks` into `target`: a new epoch on every table
+    /// and the observer registered, in one run holding every lock.
+    /// `last_epoch` is the epoch of the previous snapshot (0 if none).
+    pub fn start<K: Keyspace>(
+        ks: &K,
+        databases: usize,
+        last_epoch: u32,
+        target: Target,
+        opts: Options,
+    ) -> io::Result<Arc<Background>> {
+        let temp = target.temp();
+        let file = std::fs::File::create(&temp)?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let epoch = last_epoch.wrapping_add(1).max(1);
+        let start_ms = ks.now_ms();
+        let bg = Arc::new(Background {
+            epoch,
+            start_ms,
+            map: Mutex::new((0..databases as u32).collect()),
+            tx,
+            adopted: Mutex::new(Vec::new()),
+            rewalk: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            pos: Mutex::new(WalkPos::default()),
+            writer: Mutex::new(None),
+        });
+        let started = Instant::now();
+        let handle = std::thread::Builder::new()
+            .name("rubedo-bgsave".into())
+            .spawn(move || {
+                let r = write_all(rx, file, &temp, &target, opts, start_ms, started);
+                if r.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                r
+            })?;
+        *bg.writer.lock() = Some(handle);
+        let obs: Arc<dyn Observer> = bg.clone();
+        ks.run(rubedo_engine::Scope::All, |dbs| {
+            dbs.set_epoch(epoch);
+            ks.set_observer(Some(obs));
+        });
+        Ok(bg)
+    }
+
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    fn send(&self, db: u32, key: &[u8], e: &Entry, expire_at_ms: Option<u64>) {
+        if expire_at_ms.is_some_and(|t| t < self.start_ms) {
+            // Already expired at the start: not part of the image.
+            return;
+        }
+        // The writer only stops early on an error; then there is nothing to save for.
+        let _ = self.tx.send(Msg::Key(Item {
+            db,
+            key: key.to_vec(),
+            value: e.value.clone(),
+            expire_at_ms,
+            atime: e.atime,
+        }));
+    }
+
+    /// One step of the walk, visiting about `budget` entries. Returns true
+    /// while there is more to walk; once it returns false the snapshot is
+    /// handed to the writer to finish (see `wait`) and the observer is gone.
+    pub fn step<K: Keyspace>(&self, ks: &K, budget: usize) -> bool {
+        if self.finished.load(Relaxed) {
+            return false;
+        }
+        let mut pos = self.pos.lock();
+        if self.rewalk.swap(false, Relaxed) {
+            *pos = WalkPos::default();
+        }
+        let epoch = self.epoch;
+        let more = ks.walk(&mut pos, budget, &mut |db, k: &Key, e: &mut Entry, at| {
+            if e.epoch != epoch {
+                let image = self.map.lock()[db];
+                self.send(image, k.as_bytes(), e, at);
+                e.epoch = epoch;
+            }
+        });
+        if more || self.rewalk.load(Relaxed) {
+            return true;
+        }
+        // Tables flushed meanwhile: owned here now, walked without locks.
+        loop {
+            let Some((db, mut t)) = self.adopted.lock().pop() else {
+                break;
+            };
+            let mut c = 0;
+            loop {
+                c = t
+                    .walk_step(c, |k, e, at| {
+                        if e.epoch != epoch {
+                            self.send(db, k.as_bytes(), e, at);
+                        }
+                    })
+                    .0;
+                if c == 0 {
+                    break;
+                }
+            }
+        }
+        // Every entry present at the start has been handed over: nothing a
+        // command does from now on concerns this snapshot.
+        self.finished.store(true, Relaxed);
+        ks.set_observer(None);
+        let _ = self.tx.send(Msg::Finish);
+        false
+    }
+
+    /// Waits for the writer to finish the file (after `step` returned false).
+    pub fn wait(&self) -> io::Result<Saved> {
+        match self.writer.lock().take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the snapshot writer panicked"))),
+            None => Err(io::Error::other("the snapshot was already waited for")),
+        }
+    }
+
+    /// True once the writer is done (`wait` returns at once).
+    pub fn is_written(&self) -> bool {
+        self.writer.lock().as_ref().is_none_or(|h| h.is_finished())
+    }
+}
+
+impl Observer for Background {
+    fn before_write(&self, db: usize, key: &[u8], old: Option<&Entry>, expire_at: Option<u64>) {
+        if let Some(e) = old {
+            if e.epoch != self.epoch && !self.finished.load(Relaxed) {
+                let image = self.map.lock()[db];
+                self.send(image, key, e, expire_at);
+            }
+        }
+    }
+
+    fn before_clear(&self, db: usize, table: &mut Table) {
+        if !self.finished.load(Relaxed) {
+            let image = self.map.lock()[db];
+            self.adopted.lock().push((image, table.take()));
+        }
+    }
+
+    fn before_swap(&self, a: usize, b: usize) {
+        if !self.finished.load(Relaxed) {
+            self.map.lock().swap(a, b);
+            self.rewalk.store(true, Relaxed);
+        }
+    }
+}
+
+fn write_all(
+    rx: Receiver<Msg>,
+    file: std::fs::File,
+    temp: &Path,
+    target: &Target,
+    opts: Options,
+    start_ms: u64,
+    started: Instant,
+) -> io::Result<Saved> {
+    let mut w = Writer::new(BufWriter::with_capacity(1 << 20, file), opts)?;
+    aux(&mut w, start_ms)?;
+    let mut keys = 0u64;
+    let mut db = None;
+    loop {
+        match rx.recv() {
+            Ok(Msg::Key(it)) => {
+                if db != Some(it.db) {
+                    w.record(&Record::SelectDb(it.db))?;
+                    db = Some(it.db);
+                }
+                let idle = idle_secs(start_ms, it.atime);
+                write_key(&mut w, &it.key, &it.value, it.expire_at_ms, Some(idle))?;
+                keys += 1;
+            }
+            Ok(Msg::Finish) => break,
+            Err(_) => return Err(io::Error::other("the snapshot was abandoned")),
+        }
+    }
+    let bytes = w.written();
+    let file = w.finish(keys)?.into_inner().map_err(|e| e.into_error())?;
+    commit(file, temp, target)?;
+    Ok(Saved {
+        keys,
+        bytes,
+        secs: started.elapsed().as_secs_f64(),
+    })
+}

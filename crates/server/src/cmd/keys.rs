@@ -129,14 +129,34 @@ pub enum ExpireUnit {
     UnixMillis,
 }
 
-/// The unit an EX/PX/EXAT/PXAT option word names (upper case).
+/// The unit an EX/PX/EXAT/PXAT option word names (in any case).
 pub fn expire_unit(word: &[u8]) -> Option<ExpireUnit> {
-    match word {
-        b"EX" => Some(ExpireUnit::Secs),
-        b"PX" => Some(ExpireUnit::Millis),
-        b"EXAT" => Some(ExpireUnit::UnixSecs),
-        b"PXAT" => Some(ExpireUnit::UnixMillis),
-        _ => None,
+    if is(word, "EX") {
+        Some(ExpireUnit::Secs)
+    } else if is(word, "PX") {
+        Some(ExpireUnit::Millis)
+    } else if is(word, "EXAT") {
+        Some(ExpireUnit::UnixSecs)
+    } else if is(word, "PXAT") {
+        Some(ExpireUnit::UnixMillis)
+    } else {
+        None
+    }
+}
+
+/// An EX/PX/EXAT/PXAT option of the SET family as given: its unit and its
+/// value, not yet parsed (each command checks it at its own moment).
+#[derive(Clone, Copy)]
+pub struct ExpireArg<'a> {
+    pub unit: ExpireUnit,
+    pub value: &'a Bytes,
+}
+
+impl ExpireArg<'_> {
+    /// The absolute time in ms it names: an integer, positive, and without
+    /// overflow (`ERR invalid expire time in 'cmd' command` otherwise).
+    pub fn at(&self, now: u64, cmd: &str) -> Result<u64, CmdError> {
+        expire_ms(parse_i64(self.value)?, self.unit, now, cmd, true)
     }
 }
 

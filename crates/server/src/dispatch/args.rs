@@ -36,6 +36,13 @@ impl<'a> Args<'a> {
         self.args.get(self.pos)
     }
 
+    /// The next argument, if any (an option loop's word).
+    pub fn next_arg(&mut self) -> Option<&'a Bytes> {
+        let a = self.args.get(self.pos)?;
+        self.pos += 1;
+        Some(a)
+    }
+
     /// The next argument; a syntax error if there is none.
     pub fn next_bytes(&mut self) -> Result<&'a Bytes, CmdError> {
         let a = self.args.get(self.pos).ok_or(CmdError::Syntax)?;

@@ -8,7 +8,7 @@ use rubedo_engine::types::list::{self as lt, End};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::dispatch::args::{parse_i64, Args};
+use crate::dispatch::args::{is, parse_i64, Args};
 use crate::dispatch::ctx::Ctx;
 use crate::dispatch::table::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::error::{err, CmdError, CmdResult};
@@ -338,33 +338,62 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::Integer(len as i64))
 }
 
-fn lpos(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let elem = &argv[2];
-    let (mut rank, mut count, mut maxlen) = (1i64, -1i64, 0i64);
-    let mut args = Args::after(argv, 3);
-    while let Some(opt) = args.peek() {
-        let more = args.remaining() > 1;
-        args.next_bytes()?;
-        if opt.eq_ignore_ascii_case(b"rank") && more {
-            rank = args.next_i64()?;
-            if rank == 0 {
-                return Err(err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+/// LPOS's arguments: `key element [RANK rank] [COUNT num] [MAXLEN len]`.
+struct LposArgs<'a> {
+    key: &'a Bytes,
+    elem: &'a Bytes,
+    /// Which match to start from; negative counts from the tail.
+    rank: i64,
+    /// None: reply the first position alone; Some(0): every match.
+    count: Option<i64>,
+    /// How many elements to compare at most (0: all).
+    maxlen: i64,
+}
+
+impl<'a> LposArgs<'a> {
+    fn parse(a: &mut Args<'a>) -> Result<Self, CmdError> {
+        let (key, elem) = (a.next_bytes()?, a.next_bytes()?);
+        let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
+        let non_negative = |a: &mut Args, what: &str| {
+            parse_i64(a.next_bytes()?)
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| err(format!("{what} can't be negative")))
+        };
+        while let Some(opt) = a.next_arg() {
+            // An option without its value is a syntax error.
+            let more = !a.is_empty();
+            if is(opt, "rank") && more {
+                rank = a.next_i64()?;
+                if rank == 0 {
+                    return Err(err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+                }
+            } else if is(opt, "count") && more {
+                count = Some(non_negative(a, "COUNT")?);
+            } else if is(opt, "maxlen") && more {
+                maxlen = non_negative(a, "MAXLEN")?;
+            } else {
+                return Err(CmdError::Syntax);
             }
-        } else if opt.eq_ignore_ascii_case(b"count") && more {
-            count = parse_i64(args.next_bytes()?)
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| err("COUNT can't be negative"))?;
-        } else if opt.eq_ignore_ascii_case(b"maxlen") && more {
-            maxlen = parse_i64(args.next_bytes()?)
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| err("MAXLEN can't be negative"))?;
-        } else {
-            return Err(CmdError::Syntax);
         }
+        Ok(LposArgs {
+            key,
+            elem,
+            rank,
+            count,
+            maxlen,
+        })
     }
+}
+
+fn lpos(ctx: &mut Ctx) -> CmdResult {
+    let LposArgs {
+        key,
+        elem,
+        mut rank,
+        count,
+        maxlen,
+    } = LposArgs::parse(&mut ctx.args())?;
     // A negative rank scans from the tail. Redis negates in C `long` arithmetic, so
     // LONG_MIN stays negative (and then matches from the first hit); this wraps the same.
     let from_tail = rank < 0;
@@ -372,8 +401,8 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
         rank = rank.wrapping_neg();
     }
     let mut db = ctx.db();
-    let Some(list) = lt::read(&mut db, &argv[1])? else {
-        return Ok(if count != -1 {
+    let Some(list) = lt::read(&mut db, key)? else {
+        return Ok(if count.is_some() {
             Frame::Array(Vec::new())
         } else {
             Frame::Null
@@ -393,10 +422,10 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
             if e == &elem[..] {
                 matches += 1;
                 if matches >= rank {
-                    if count == -1 {
+                    let Some(count) = count else {
                         single = Some(i);
                         return false;
-                    }
+                    };
                     out.push(Frame::Integer(i as i64));
                     if count != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= count {
                         return false;
@@ -406,10 +435,9 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
             true
         });
     }
-    Ok(if count != -1 {
-        Frame::Array(out)
-    } else {
-        single.map_or(Frame::Null, |i| Frame::Integer(i as i64))
+    Ok(match count {
+        Some(_) => Frame::Array(out),
+        None => single.map_or(Frame::Null, |i| Frame::Integer(i as i64)),
     })
 }
 

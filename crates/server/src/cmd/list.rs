@@ -477,37 +477,48 @@ fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
     move_generic(ctx, End::Tail, End::Head)
 }
 
-/// Parses LMPOP's arguments after the numkeys position `idx`: the keys, the end, and the
-/// count (1 when not given). Shared with BLMPOP.
-pub fn parse_mpop(argv: &[Bytes], idx: usize) -> Result<(&[Bytes], End, usize), CmdError> {
-    let numkeys = parse_i64(&argv[idx])
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| err("numkeys should be greater than 0"))?;
-    let where_idx = (numkeys as u64).saturating_add(idx as u64 + 1);
-    if where_idx >= argv.len() as u64 {
-        return Err(CmdError::Syntax);
-    }
-    let where_idx = where_idx as usize;
-    let end = End::parse(&argv[where_idx]).ok_or(CmdError::Syntax)?;
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        let more = j + 1 < argv.len();
-        if count.is_none() && argv[j].eq_ignore_ascii_case(b"count") && more {
-            j += 1;
-            count = Some(
-                parse_i64(&argv[j])
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| err("count should be greater than 0"))? as usize,
-            );
-        } else {
+/// The arguments of LMPOP and ZMPOP (and, after their timeout, BLMPOP and
+/// BZMPOP): `numkeys key... <side> [COUNT count]`, where the side is
+/// LEFT|RIGHT for lists and MIN|MAX for sorted sets (`side` reads it).
+pub struct MpopArgs<'a, S> {
+    pub keys: &'a [Bytes],
+    pub side: S,
+    /// 1 when not given.
+    pub count: usize,
+}
+
+impl<'a, S> MpopArgs<'a, S> {
+    pub fn parse(a: &mut Args<'a>, side: fn(&[u8]) -> Option<S>) -> Result<Self, CmdError> {
+        let numkeys = parse_i64(a.next_bytes()?)
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| err("numkeys should be greater than 0"))?;
+        // The keys and the side must all be there.
+        if numkeys as u64 >= a.remaining() as u64 {
             return Err(CmdError::Syntax);
         }
-        j += 1;
+        let keys = a.take(numkeys as usize)?;
+        let side = side(a.next_bytes()?).ok_or(CmdError::Syntax)?;
+        let mut count = None;
+        while let Some(w) = a.next_arg() {
+            if count.is_none() && is(w, "count") && !a.is_empty() {
+                count = Some(
+                    parse_i64(a.next_bytes()?)
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| err("count should be greater than 0"))?
+                        as usize,
+                );
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(MpopArgs {
+            keys,
+            side,
+            count: count.unwrap_or(1),
+        })
     }
-    Ok((&argv[idx + 1..where_idx], end, count.unwrap_or(1)))
 }
 
 /// Pops from the first non-empty list of `keys`: the `[key, [elements]]` reply and the
@@ -540,7 +551,6 @@ pub fn mpop(
 }
 
 fn lmpop(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let (keys, end, count) = parse_mpop(argv, 1)?;
-    Ok(mpop(ctx, keys, end, count)?.unwrap_or(Frame::NullArray))
+    let m = MpopArgs::parse(&mut ctx.args(), End::parse)?;
+    Ok(mpop(ctx, m.keys, m.side, m.count)?.unwrap_or(Frame::NullArray))
 }

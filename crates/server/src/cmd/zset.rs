@@ -19,9 +19,12 @@ use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
 use super::keys::{parse_cursor, ScanOptions};
+use super::list::MpopArgs;
 
 mod algebra;
+mod args;
 use algebra::*;
+pub use args::min_max;
 
 const G: &str = "sorted-set";
 const W: u64 = acl::WRITE | acl::SORTEDSET;
@@ -785,46 +788,6 @@ fn zpopmax(ctx: &mut Ctx) -> CmdResult {
     zpop_generic(ctx, true)
 }
 
-/// Parses `numkeys key... MIN|MAX [COUNT count]` starting at `at` (ZMPOP: 1, BZMPOP: 2):
-/// the keys, whether MAX, and the count.
-pub fn parse_mpop(argv: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
-    let numkeys = parse_i64(&argv[at])
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| err("numkeys should be greater than 0"))?;
-    let where_idx = (at as i64).saturating_add(numkeys).saturating_add(1);
-    if where_idx >= argv.len() as i64 {
-        return Err(CmdError::Syntax);
-    }
-    let where_idx = where_idx as usize;
-    let max = if is(&argv[where_idx], "min") {
-        false
-    } else if is(&argv[where_idx], "max") {
-        true
-    } else {
-        return Err(CmdError::Syntax);
-    };
-    let mut count: Option<i64> = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        let more = argv.len() - 1 - j;
-        if count.is_none() && is(&argv[j], "count") && more > 0 {
-            j += 1;
-            count = Some(
-                parse_i64(&argv[j])
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| err("count should be greater than 0"))?,
-            );
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
-    Ok((&argv[at + 1..where_idx], max, count))
-}
-
 /// ZMPOP's reply: `[key, [[member, score], ...]]`, nested in RESP2 too.
 pub fn mpop_reply(key: Bytes, popped: Vec<(Vec<u8>, f64)>) -> Frame {
     let pairs = popped
@@ -835,9 +798,8 @@ pub fn mpop_reply(key: Bytes, popped: Vec<(Vec<u8>, f64)>) -> Frame {
 }
 
 fn zmpop(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let (keys, max, count) = parse_mpop(argv, 1)?;
-    match pop_first(ctx, keys, max, Some(count))? {
+    let m = MpopArgs::parse(&mut ctx.args(), min_max)?;
+    match pop_first(ctx, m.keys, m.side, Some(m.count))? {
         Some((k, popped)) => Ok(mpop_reply(k, popped)),
         None => {
             ctx.propagate_nothing();

@@ -50,6 +50,17 @@ impl<'a> Args<'a> {
         Ok(a)
     }
 
+    /// The next `n` arguments (a command's keys after its numkeys); a syntax
+    /// error if fewer are left.
+    pub fn take(&mut self, n: usize) -> Result<&'a [Bytes], CmdError> {
+        if n > self.remaining() {
+            return Err(CmdError::Syntax);
+        }
+        let r = &self.args[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(r)
+    }
+
     /// The rest of the arguments.
     pub fn rest(&mut self) -> &'a [Bytes] {
         let r = &self.args[self.pos..];

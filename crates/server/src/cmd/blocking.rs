@@ -23,7 +23,7 @@ use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 use crate::signals::blocking::BlockRequest;
 
-use super::list::{fill, mpop, notify_move, parse_mpop, pop_event};
+use super::list::{fill, mpop, notify_move, pop_event, MpopArgs};
 use super::zset;
 
 const G: &str = "list";
@@ -180,12 +180,12 @@ fn brpoplpush(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let deadline = parse_timeout(&argv[1])?;
-    let (keys, end, count) = parse_mpop(argv, 2)?;
-    match mpop(ctx, keys, end, count)? {
+    let mut a = ctx.args();
+    let deadline = parse_timeout(a.next_bytes()?)?;
+    let m = MpopArgs::parse(&mut a, End::parse)?;
+    match mpop(ctx, m.keys, m.side, m.count)? {
         Some(reply) => Ok(reply),
-        None => block(ctx, Kind::List, keys, deadline, Frame::NullArray),
+        None => block(ctx, Kind::List, m.keys, deadline, Frame::NullArray),
     }
 }
 
@@ -208,11 +208,11 @@ fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn bzmpop(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let deadline = parse_timeout(&argv[1])?;
-    let (keys, max, count) = zset::parse_mpop(argv, 2)?;
-    match zset::pop_first(ctx, keys, max, Some(count))? {
+    let mut a = ctx.args();
+    let deadline = parse_timeout(a.next_bytes()?)?;
+    let m = MpopArgs::parse(&mut a, zset::min_max)?;
+    match zset::pop_first(ctx, m.keys, m.side, Some(m.count))? {
         Some((key, popped)) => Ok(zset::mpop_reply(key, popped)),
-        None => block(ctx, Kind::ZSet, keys, deadline, Frame::NullArray),
+        None => block(ctx, Kind::ZSet, m.keys, deadline, Frame::NullArray),
     }
 }

@@ -574,77 +574,110 @@ fn client_info(ctx: &mut Ctx) -> CmdResult {
     )))
 }
 
-fn client_kill(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    if argv.len() == 3 {
-        let addr = String::from_utf8_lossy(&argv[2]).into_owned();
-        let target = ctx.srv.clients.find(|c| c.addr == addr);
-        return match target {
-            Some(c) => {
-                c.kill();
-                Ok(Frame::ok())
-            }
-            None => Err(err("No such client")),
-        };
-    }
-    let mut a = Args::after(argv, 2);
-    let (mut id, mut addr, mut laddr, mut user, mut skipme, mut typ) =
-        (None, None, None, None, true, None);
-    while !a.is_empty() {
-        if a.remaining() < 2 {
-            return Err(CmdError::Syntax);
+/// CLIENT KILL's arguments: the old form's one `ip:port`, or filters
+/// (`[ID id] [TYPE type] [USER user] [ADDR ip:port] [LADDR ip:port]
+/// [SKIPME yes|no]`, each a word and its value, any number of times, the
+/// last of a kind winning).
+enum KillArgs {
+    Addr(String),
+    Filter(KillFilter),
+}
+
+/// The filters of CLIENT KILL: a client must match every one given.
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    skipme: bool,
+    typ: Option<ClientType>,
+}
+
+impl KillArgs {
+    /// Reads from after the subcommand; a filter's value is checked as it is
+    /// read, so the first bad one is the error.
+    fn parse(a: &mut Args) -> Result<Self, CmdError> {
+        if a.remaining() == 1 {
+            let addr = a.next_bytes()?;
+            return Ok(KillArgs::Addr(String::from_utf8_lossy(addr).into_owned()));
         }
-        let k = a.next_bytes()?;
-        let v = a.next_bytes()?;
-        if is(k, "ID") {
-            let n = parse_i64(v)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| err("client-id should be greater than 0"))?;
-            id = Some(n as u64);
-        } else if is(k, "ADDR") {
-            addr = Some(String::from_utf8_lossy(v).into_owned());
-        } else if is(k, "LADDR") {
-            laddr = Some(String::from_utf8_lossy(v).into_owned());
-        } else if is(k, "USER") {
-            if v.as_ref() != b"default" {
-                return Err(err(format!(
-                    "No such user '{}'",
-                    String::from_utf8_lossy(v)
-                )));
+        let mut f = KillFilter {
+            id: None,
+            addr: None,
+            laddr: None,
+            skipme: true,
+            typ: None,
+        };
+        while !a.is_empty() {
+            if a.remaining() < 2 {
+                return Err(CmdError::Syntax);
             }
-            user = Some(v.clone());
-        } else if is(k, "SKIPME") {
-            skipme = if is(v, "yes") {
-                true
-            } else if is(v, "no") {
-                false
+            let k = a.next_bytes()?;
+            let v = a.next_bytes()?;
+            if is(k, "ID") {
+                let n = parse_i64(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| err("client-id should be greater than 0"))?;
+                f.id = Some(n as u64);
+            } else if is(k, "ADDR") {
+                f.addr = Some(String::from_utf8_lossy(v).into_owned());
+            } else if is(k, "LADDR") {
+                f.laddr = Some(String::from_utf8_lossy(v).into_owned());
+            } else if is(k, "USER") {
+                // Only the default user exists, and every client is it:
+                // naming it filters nothing.
+                if v.as_ref() != b"default" {
+                    return Err(err(format!(
+                        "No such user '{}'",
+                        String::from_utf8_lossy(v)
+                    )));
+                }
+            } else if is(k, "SKIPME") {
+                f.skipme = if is(v, "yes") {
+                    true
+                } else if is(v, "no") {
+                    false
+                } else {
+                    return Err(CmdError::Syntax);
+                };
+            } else if is(k, "TYPE") {
+                let Some(ct) = ClientType::parse(v) else {
+                    return Err(err(format!(
+                        "Unknown client type '{}'",
+                        String::from_utf8_lossy(v)
+                    )));
+                };
+                f.typ = Some(ct);
             } else {
                 return Err(CmdError::Syntax);
-            };
-        } else if is(k, "TYPE") {
-            if let Some(ct) = ClientType::parse(v) {
-                typ = Some(ct);
-            } else {
-                return Err(err(format!(
-                    "Unknown client type '{}'",
-                    String::from_utf8_lossy(v)
-                )));
             }
-        } else {
-            return Err(CmdError::Syntax);
         }
+        Ok(KillArgs::Filter(f))
     }
+}
+
+fn client_kill(ctx: &mut Ctx) -> CmdResult {
+    let f = match KillArgs::parse(&mut Args::after(ctx.argv, 2))? {
+        KillArgs::Addr(addr) => {
+            return match ctx.srv.clients.find(|c| c.addr == addr) {
+                Some(c) => {
+                    c.kill();
+                    Ok(Frame::ok())
+                }
+                None => Err(err("No such client")),
+            };
+        }
+        KillArgs::Filter(f) => f,
+    };
     let me = ctx.client.id;
     let clients = ctx.srv.clients.snapshot();
     let mut n = 0;
     for c in clients {
-        let matches = id.is_none_or(|i| i == c.id)
-            && addr.as_ref().is_none_or(|a| *a == c.addr)
-            && laddr.as_ref().is_none_or(|a| *a == c.laddr)
-            && user.as_ref().is_none_or(|u| u.as_ref() == b"default")
-            && typ.is_none_or(|t| t == ClientType::of(&c))
-            && !(skipme && c.id == me);
+        let matches = f.id.is_none_or(|i| i == c.id)
+            && f.addr.as_ref().is_none_or(|a| *a == c.addr)
+            && f.laddr.as_ref().is_none_or(|a| *a == c.laddr)
+            && f.typ.is_none_or(|t| t == ClientType::of(&c))
+            && !(f.skipme && c.id == me);
         if matches {
             if c.id == me {
                 ctx.client.close = true;

@@ -14,7 +14,7 @@ use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
-use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
+use super::keys::{parse_cursor, ScanOptions};
 
 const G: &str = "hash";
 const W: u64 = acl::WRITE | acl::HASH;
@@ -336,18 +336,19 @@ fn rand_fields(h: &Hash, l: i64, withvalues: bool) -> Frame {
 }
 
 fn hscan(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let cursor = parse_cursor(&argv[2])?;
+    let mut a = ctx.args();
+    let key = a.next_bytes()?;
+    let cursor = parse_cursor(a.next_bytes()?)?;
     // The key is checked before the options, as Redis does.
     {
         let mut db = ctx.db();
-        if ht::read(&mut db, &argv[1])?.is_none() {
+        if ht::read(&mut db, key)?.is_none() {
             return Ok(Frame::Array(vec![bulk(b"0"), Frame::Array(Vec::new())]));
         }
     }
-    let ScanOptions { pattern, count, .. } = parse_scan_options(argv, 3, false)?;
+    let ScanOptions { pattern, count, .. } = ScanOptions::parse(&mut a, false)?;
     let mut db = ctx.db();
-    let Some(h) = ht::get_mut(&mut db, &argv[1])? else {
+    let Some(h) = ht::get_mut(&mut db, key)? else {
         return Ok(Frame::Array(vec![bulk(b"0"), Frame::Array(Vec::new())]));
     };
     let h: &Hash = h;

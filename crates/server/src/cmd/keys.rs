@@ -129,14 +129,34 @@ pub enum ExpireUnit {
     UnixMillis,
 }
 
-/// The unit an EX/PX/EXAT/PXAT option word names (upper case).
+/// The unit an EX/PX/EXAT/PXAT option word names (in any case).
 pub fn expire_unit(word: &[u8]) -> Option<ExpireUnit> {
-    match word {
-        b"EX" => Some(ExpireUnit::Secs),
-        b"PX" => Some(ExpireUnit::Millis),
-        b"EXAT" => Some(ExpireUnit::UnixSecs),
-        b"PXAT" => Some(ExpireUnit::UnixMillis),
-        _ => None,
+    if is(word, "EX") {
+        Some(ExpireUnit::Secs)
+    } else if is(word, "PX") {
+        Some(ExpireUnit::Millis)
+    } else if is(word, "EXAT") {
+        Some(ExpireUnit::UnixSecs)
+    } else if is(word, "PXAT") {
+        Some(ExpireUnit::UnixMillis)
+    } else {
+        None
+    }
+}
+
+/// An EX/PX/EXAT/PXAT option of the SET family as given: its unit and its
+/// value, not yet parsed (each command checks it at its own moment).
+#[derive(Clone, Copy)]
+pub struct ExpireArg<'a> {
+    pub unit: ExpireUnit,
+    pub value: &'a Bytes,
+}
+
+impl ExpireArg<'_> {
+    /// The absolute time in ms it names: an integer, positive, and without
+    /// overflow (`ERR invalid expire time in 'cmd' command` otherwise).
+    pub fn at(&self, now: u64, cmd: &str) -> Result<u64, CmdError> {
+        expire_ms(parse_i64(self.value)?, self.unit, now, cmd, true)
     }
 }
 
@@ -338,46 +358,44 @@ fn keys(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::Array(out))
 }
 
-/// Parses a SCAN-family cursor ("ERR invalid cursor" as Redis says).
 /// The MATCH and COUNT options of SCAN, SSCAN, HSCAN and ZSCAN (and TYPE
-/// for SCAN), parsed from `argv[start..]` as Redis does: an option needs its
-/// value, COUNT must be at least 1, anything else is a syntax error. A
-/// MATCH of `*` is dropped since it matches everything.
+/// for SCAN), read as Redis does: an option needs its value, COUNT must be
+/// at least 1, anything else is a syntax error. A MATCH of `*` is dropped
+/// since it matches everything.
 pub struct ScanOptions<'a> {
     pub pattern: Option<&'a Bytes>,
     pub count: i64,
     pub kind: Option<&'a Bytes>,
 }
 
-pub fn parse_scan_options(
-    argv: &[Bytes],
-    start: usize,
-    allow_type: bool,
-) -> Result<ScanOptions<'_>, CmdError> {
-    let mut a = Args::after(argv, start);
-    let mut o = ScanOptions {
-        pattern: None,
-        count: 10,
-        kind: None,
-    };
-    while !a.is_empty() {
-        if a.remaining() >= 2 && a.eat("COUNT") {
-            o.count = a.next_i64()?;
-            if o.count < 1 {
+impl<'a> ScanOptions<'a> {
+    /// Reads the options up to the end of the arguments.
+    pub fn parse(a: &mut Args<'a>, allow_type: bool) -> Result<Self, CmdError> {
+        let mut o = ScanOptions {
+            pattern: None,
+            count: 10,
+            kind: None,
+        };
+        while !a.is_empty() {
+            if a.remaining() >= 2 && a.eat("COUNT") {
+                o.count = a.next_i64()?;
+                if o.count < 1 {
+                    return Err(CmdError::Syntax);
+                }
+            } else if a.remaining() >= 2 && a.eat("MATCH") {
+                o.pattern = Some(a.next_bytes()?);
+            } else if allow_type && a.remaining() >= 2 && a.eat("TYPE") {
+                o.kind = Some(a.next_bytes()?);
+            } else {
                 return Err(CmdError::Syntax);
             }
-        } else if a.remaining() >= 2 && a.eat("MATCH") {
-            o.pattern = Some(a.next_bytes()?);
-        } else if allow_type && a.remaining() >= 2 && a.eat("TYPE") {
-            o.kind = Some(a.next_bytes()?);
-        } else {
-            return Err(CmdError::Syntax);
         }
+        o.pattern = o.pattern.filter(|p| p.as_ref() != b"*");
+        Ok(o)
     }
-    o.pattern = o.pattern.filter(|p| p.as_ref() != b"*");
-    Ok(o)
 }
 
+/// Parses a SCAN-family cursor ("ERR invalid cursor" as Redis says).
 /// Like C's strtoul, a leading minus wraps around instead of failing, and
 /// an empty string is cursor 0.
 pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
@@ -398,8 +416,9 @@ pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
 }
 
 fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_cursor(&ctx.argv[1])?;
-    let o = parse_scan_options(ctx.argv, 2, true)?;
+    let mut a = ctx.args();
+    let cursor = parse_cursor(a.next_bytes()?)?;
+    let o = ScanOptions::parse(&mut a, true)?;
     let (pattern, count) = (o.pattern, o.count);
     // An unknown type name matches nothing (Redis 7.0 compares names).
     let kind: Option<Option<Kind>> = o.kind.map(|k| Kind::from_name(k));
@@ -448,36 +467,68 @@ fn scan(ctx: &mut Ctx) -> CmdResult {
     ]))
 }
 
-fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
-    let key = ctx.argv[1].clone();
-    // Redis reads the options before the time, so an option error wins over a bad
-    // number. An option is compared as a C string (a NUL byte ends it).
-    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-    for opt in &ctx.argv[3..] {
-        let opt = opt.split(|&c| c == 0).next().unwrap_or_default();
-        if is(opt, "nx") {
-            nx = true;
-        } else if is(opt, "xx") {
-            xx = true;
-        } else if is(opt, "gt") {
-            gt = true;
-        } else if is(opt, "lt") {
-            lt = true;
-        } else {
-            let mut text = b"ERR Unsupported option ".to_vec();
-            text.extend_from_slice(opt);
-            return Err(CmdError::OtherBytes(text));
+/// The arguments of EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT:
+/// `key time [NX|XX|GT|LT]...`.
+struct ExpireArgs<'a> {
+    key: &'a Bytes,
+    time: i64,
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl<'a> ExpireArgs<'a> {
+    /// Redis reads the options before the time, so an option error wins
+    /// over a bad number. An option is compared as a C string (a NUL byte
+    /// ends it).
+    fn parse(a: &mut Args<'a>) -> Result<Self, CmdError> {
+        let (key, time) = (a.next_bytes()?, a.next_bytes()?);
+        let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+        for opt in a.rest() {
+            let opt = opt.split(|&c| c == 0).next().unwrap_or_default();
+            if is(opt, "nx") {
+                nx = true;
+            } else if is(opt, "xx") {
+                xx = true;
+            } else if is(opt, "gt") {
+                gt = true;
+            } else if is(opt, "lt") {
+                lt = true;
+            } else {
+                let mut text = b"ERR Unsupported option ".to_vec();
+                text.extend_from_slice(opt);
+                return Err(CmdError::OtherBytes(text));
+            }
         }
+        if nx && (xx || gt || lt) {
+            return Err(err(
+                "NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if gt && lt {
+            return Err(err("GT and LT options at the same time are not compatible"));
+        }
+        Ok(ExpireArgs {
+            key,
+            time: parse_i64(time)?,
+            nx,
+            xx,
+            gt,
+            lt,
+        })
     }
-    if nx && (xx || gt || lt) {
-        return Err(err(
-            "NX and XX, GT or LT options at the same time are not compatible",
-        ));
-    }
-    if gt && lt {
-        return Err(err("GT and LT options at the same time are not compatible"));
-    }
-    let n = parse_i64(&ctx.argv[2])?;
+}
+
+fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
+    let ExpireArgs {
+        key,
+        time: n,
+        nx,
+        xx,
+        gt,
+        lt,
+    } = ExpireArgs::parse(&mut ctx.args())?;
     let now = ctx.now();
     let at = {
         let bad = || CmdError::InvalidExpire(ctx.cmd.name.to_string());
@@ -491,10 +542,10 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
         }
     };
     let mut db = ctx.db();
-    if !db.contains(&key) {
+    if !db.contains(key) {
         return Ok(Frame::Integer(0));
     }
-    let cur = db.expire_at(&key);
+    let cur = db.expire_at(key);
     let ok = match cur {
         None => !(xx || gt),
         Some(c) => !nx && (!gt || at > c as i64) && (!lt || at < c as i64),
@@ -503,21 +554,21 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
         return Ok(Frame::Integer(0));
     }
     if at <= now as i64 {
-        db.remove(&key);
+        db.remove(key);
         drop(db);
         // A time already past deletes the key: announced as a "del"
         // (before the reply, unlike the "expire" below).
-        ctx.notify(notify::GENERIC, "del", &key);
+        ctx.notify(notify::GENERIC, "del", key);
         ctx.dirty += 1;
-        ctx.propagate(Rewrite::del(&key));
+        ctx.propagate(Rewrite::del(key));
         return Ok(Frame::Integer(1));
     }
-    db.set_expire(&key, Some(at as u64));
+    db.set_expire(key, Some(at as u64));
     drop(db);
     ctx.reply_first();
-    ctx.notify(notify::GENERIC, "expire", &key);
+    ctx.notify(notify::GENERIC, "expire", key);
     ctx.dirty += 1;
-    ctx.propagate(Rewrite::pexpireat(&key, at as u64));
+    ctx.propagate(Rewrite::pexpireat(key, at as u64));
     Ok(Frame::Integer(1))
 }
 

@@ -8,7 +8,7 @@ use rubedo_engine::types::list::{self as lt, End};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::dispatch::args::{parse_i64, Args};
+use crate::dispatch::args::{is, parse_i64, Args};
 use crate::dispatch::ctx::Ctx;
 use crate::dispatch::table::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::error::{err, CmdError, CmdResult};
@@ -338,33 +338,62 @@ fn linsert(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::Integer(len as i64))
 }
 
-fn lpos(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let elem = &argv[2];
-    let (mut rank, mut count, mut maxlen) = (1i64, -1i64, 0i64);
-    let mut args = Args::after(argv, 3);
-    while let Some(opt) = args.peek() {
-        let more = args.remaining() > 1;
-        args.next_bytes()?;
-        if opt.eq_ignore_ascii_case(b"rank") && more {
-            rank = args.next_i64()?;
-            if rank == 0 {
-                return Err(err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+/// LPOS's arguments: `key element [RANK rank] [COUNT num] [MAXLEN len]`.
+struct LposArgs<'a> {
+    key: &'a Bytes,
+    elem: &'a Bytes,
+    /// Which match to start from; negative counts from the tail.
+    rank: i64,
+    /// None: reply the first position alone; Some(0): every match.
+    count: Option<i64>,
+    /// How many elements to compare at most (0: all).
+    maxlen: i64,
+}
+
+impl<'a> LposArgs<'a> {
+    fn parse(a: &mut Args<'a>) -> Result<Self, CmdError> {
+        let (key, elem) = (a.next_bytes()?, a.next_bytes()?);
+        let (mut rank, mut count, mut maxlen) = (1i64, None, 0i64);
+        let non_negative = |a: &mut Args, what: &str| {
+            parse_i64(a.next_bytes()?)
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| err(format!("{what} can't be negative")))
+        };
+        while let Some(opt) = a.next_arg() {
+            // An option without its value is a syntax error.
+            let more = !a.is_empty();
+            if is(opt, "rank") && more {
+                rank = a.next_i64()?;
+                if rank == 0 {
+                    return Err(err("RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+                }
+            } else if is(opt, "count") && more {
+                count = Some(non_negative(a, "COUNT")?);
+            } else if is(opt, "maxlen") && more {
+                maxlen = non_negative(a, "MAXLEN")?;
+            } else {
+                return Err(CmdError::Syntax);
             }
-        } else if opt.eq_ignore_ascii_case(b"count") && more {
-            count = parse_i64(args.next_bytes()?)
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| err("COUNT can't be negative"))?;
-        } else if opt.eq_ignore_ascii_case(b"maxlen") && more {
-            maxlen = parse_i64(args.next_bytes()?)
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| err("MAXLEN can't be negative"))?;
-        } else {
-            return Err(CmdError::Syntax);
         }
+        Ok(LposArgs {
+            key,
+            elem,
+            rank,
+            count,
+            maxlen,
+        })
     }
+}
+
+fn lpos(ctx: &mut Ctx) -> CmdResult {
+    let LposArgs {
+        key,
+        elem,
+        mut rank,
+        count,
+        maxlen,
+    } = LposArgs::parse(&mut ctx.args())?;
     // A negative rank scans from the tail. Redis negates in C `long` arithmetic, so
     // LONG_MIN stays negative (and then matches from the first hit); this wraps the same.
     let from_tail = rank < 0;
@@ -372,8 +401,8 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
         rank = rank.wrapping_neg();
     }
     let mut db = ctx.db();
-    let Some(list) = lt::read(&mut db, &argv[1])? else {
-        return Ok(if count != -1 {
+    let Some(list) = lt::read(&mut db, key)? else {
+        return Ok(if count.is_some() {
             Frame::Array(Vec::new())
         } else {
             Frame::Null
@@ -393,10 +422,10 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
             if e == &elem[..] {
                 matches += 1;
                 if matches >= rank {
-                    if count == -1 {
+                    let Some(count) = count else {
                         single = Some(i);
                         return false;
-                    }
+                    };
                     out.push(Frame::Integer(i as i64));
                     if count != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= count {
                         return false;
@@ -406,10 +435,9 @@ fn lpos(ctx: &mut Ctx) -> CmdResult {
             true
         });
     }
-    Ok(if count != -1 {
-        Frame::Array(out)
-    } else {
-        single.map_or(Frame::Null, |i| Frame::Integer(i as i64))
+    Ok(match count {
+        Some(_) => Frame::Array(out),
+        None => single.map_or(Frame::Null, |i| Frame::Integer(i as i64)),
     })
 }
 
@@ -449,37 +477,48 @@ fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
     move_generic(ctx, End::Tail, End::Head)
 }
 
-/// Parses LMPOP's arguments after the numkeys position `idx`: the keys, the end, and the
-/// count (1 when not given). Shared with BLMPOP.
-pub fn parse_mpop(argv: &[Bytes], idx: usize) -> Result<(&[Bytes], End, usize), CmdError> {
-    let numkeys = parse_i64(&argv[idx])
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| err("numkeys should be greater than 0"))?;
-    let where_idx = (numkeys as u64).saturating_add(idx as u64 + 1);
-    if where_idx >= argv.len() as u64 {
-        return Err(CmdError::Syntax);
-    }
-    let where_idx = where_idx as usize;
-    let end = End::parse(&argv[where_idx]).ok_or(CmdError::Syntax)?;
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        let more = j + 1 < argv.len();
-        if count.is_none() && argv[j].eq_ignore_ascii_case(b"count") && more {
-            j += 1;
-            count = Some(
-                parse_i64(&argv[j])
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| err("count should be greater than 0"))? as usize,
-            );
-        } else {
+/// The arguments of LMPOP and ZMPOP (and, after their timeout, BLMPOP and
+/// BZMPOP): `numkeys key... <side> [COUNT count]`, where the side is
+/// LEFT|RIGHT for lists and MIN|MAX for sorted sets (`side` reads it).
+pub struct MpopArgs<'a, S> {
+    pub keys: &'a [Bytes],
+    pub side: S,
+    /// 1 when not given.
+    pub count: usize,
+}
+
+impl<'a, S> MpopArgs<'a, S> {
+    pub fn parse(a: &mut Args<'a>, side: fn(&[u8]) -> Option<S>) -> Result<Self, CmdError> {
+        let numkeys = parse_i64(a.next_bytes()?)
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| err("numkeys should be greater than 0"))?;
+        // The keys and the side must all be there.
+        if numkeys as u64 >= a.remaining() as u64 {
             return Err(CmdError::Syntax);
         }
-        j += 1;
+        let keys = a.take(numkeys as usize)?;
+        let side = side(a.next_bytes()?).ok_or(CmdError::Syntax)?;
+        let mut count = None;
+        while let Some(w) = a.next_arg() {
+            if count.is_none() && is(w, "count") && !a.is_empty() {
+                count = Some(
+                    parse_i64(a.next_bytes()?)
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| err("count should be greater than 0"))?
+                        as usize,
+                );
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(MpopArgs {
+            keys,
+            side,
+            count: count.unwrap_or(1),
+        })
     }
-    Ok((&argv[idx + 1..where_idx], end, count.unwrap_or(1)))
 }
 
 /// Pops from the first non-empty list of `keys`: the `[key, [elements]]` reply and the
@@ -512,7 +551,6 @@ pub fn mpop(
 }
 
 fn lmpop(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let (keys, end, count) = parse_mpop(argv, 1)?;
-    Ok(mpop(ctx, keys, end, count)?.unwrap_or(Frame::NullArray))
+    let m = MpopArgs::parse(&mut ctx.args(), End::parse)?;
+    Ok(mpop(ctx, m.keys, m.side, m.count)?.unwrap_or(Frame::NullArray))
 }

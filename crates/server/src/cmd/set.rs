@@ -14,7 +14,7 @@ use crate::dispatch::table::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
-use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
+use super::keys::{parse_cursor, ScanOptions};
 
 const G: &str = "set";
 const W: u64 = acl::WRITE | acl::SET;
@@ -292,9 +292,9 @@ fn srandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx) -> CmdResult {
-    let key = &ctx.argv[1];
-    let cursor = parse_cursor(&ctx.argv[2])?;
-    let argv = ctx.argv;
+    let mut a = ctx.args();
+    let key = a.next_bytes()?;
+    let cursor = parse_cursor(a.next_bytes()?)?;
     let mut db = ctx.db();
     let Some(set) = st::read(&mut db, key)? else {
         return Ok(Frame::Array(vec![
@@ -302,7 +302,8 @@ fn sscan(ctx: &mut Ctx) -> CmdResult {
             Frame::Array(Vec::new()),
         ]));
     };
-    let ScanOptions { pattern, count, .. } = parse_scan_options(argv, 3, false)?;
+    // The key is checked before the options, as Redis does.
+    let ScanOptions { pattern, count, .. } = ScanOptions::parse(&mut a, false)?;
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut c = cursor;
     let mut budget = count.saturating_mul(10);

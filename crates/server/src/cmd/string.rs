@@ -6,13 +6,13 @@ use rubedo_engine::{Str, Value};
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::dispatch::args::Args;
+use crate::dispatch::args::{is, Args};
 use crate::dispatch::ctx::Ctx;
 use crate::dispatch::table::{acl, flag::*, kf, ks, Cmd};
 use crate::error::{CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
-use super::keys::{expire_ms, expire_unit, ExpireUnit};
+use super::keys::{expire_ms, expire_unit, ExpireArg, ExpireUnit};
 
 const G: &str = "string";
 const W: u64 = acl::WRITE | acl::STRING;
@@ -149,36 +149,63 @@ fn set_generic(
     Ok((true, old))
 }
 
-fn set(ctx: &mut Ctx) -> CmdResult {
-    let (key, val) = (&ctx.argv[1], &ctx.argv[2]);
-    let mut a = Args::after(ctx.argv, 3);
-    let (mut cond, mut ttl, mut get) = (Cond::Always, Ttl::Clear, false);
-    let mut expire: Option<(ExpireUnit, &Bytes)> = None;
-    while let Some(w) = a.peek() {
-        let w = w.to_ascii_uppercase();
-        a.next_bytes()?;
-        match &w[..] {
-            b"NX" if cond != Cond::Xx => cond = Cond::Nx,
-            b"XX" if cond != Cond::Nx => cond = Cond::Xx,
-            b"GET" => get = true,
-            b"KEEPTTL" if expire.is_none() => ttl = Ttl::Keep,
-            // Repeating the same expiry option is allowed (the last wins);
-            // mixing two kinds is not.
-            _ => match expire_unit(&w) {
-                Some(unit) if expire.is_none_or(|(u, _)| u == unit) && ttl != Ttl::Keep => {
-                    expire = Some((unit, a.next_bytes()?));
+/// SET's arguments: `key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL]`.
+struct SetArgs<'a> {
+    key: &'a Bytes,
+    value: &'a Bytes,
+    cond: Cond,
+    ttl: Ttl,
+    get: bool,
+}
+
+impl<'a> SetArgs<'a> {
+    /// Like Redis, the expiry value is checked only once every option has
+    /// been read, so a syntax error wins over a bad time.
+    fn parse(a: &mut Args<'a>, now: u64) -> Result<Self, CmdError> {
+        let (key, value) = (a.next_bytes()?, a.next_bytes()?);
+        let (mut cond, mut keep, mut get) = (Cond::Always, false, false);
+        let mut expire: Option<ExpireArg<'a>> = None;
+        while let Some(w) = a.next_arg() {
+            if is(w, "NX") && cond != Cond::Xx {
+                cond = Cond::Nx;
+            } else if is(w, "XX") && cond != Cond::Nx {
+                cond = Cond::Xx;
+            } else if is(w, "GET") {
+                get = true;
+            } else if is(w, "KEEPTTL") && expire.is_none() {
+                keep = true;
+            } else {
+                // Repeating the same expiry option is allowed (the last
+                // wins); mixing two kinds, or one with KEEPTTL, is not.
+                match expire_unit(w) {
+                    Some(unit) if !keep && expire.is_none_or(|e| e.unit == unit) => {
+                        expire = Some(ExpireArg {
+                            unit,
+                            value: a.next_bytes()?,
+                        });
+                    }
+                    _ => return Err(CmdError::Syntax),
                 }
-                _ => return Err(CmdError::Syntax),
-            },
+            }
         }
+        let ttl = match expire {
+            Some(e) => Ttl::At(e.at(now, "set")?),
+            None if keep => Ttl::Keep,
+            None => Ttl::Clear,
+        };
+        Ok(SetArgs {
+            key,
+            value,
+            cond,
+            ttl,
+            get,
+        })
     }
-    // Like Redis, the expiry value is checked only once all options parsed.
-    if let Some((unit, v)) = expire {
-        let n = crate::dispatch::args::parse_i64(v)?;
-        ttl = Ttl::At(expire_ms(n, unit, ctx.now(), "set", true)?);
-    }
-    let (key, val) = (key.clone(), val.clone());
-    let (done, old) = set_generic(ctx, &key, &val, cond, ttl, get)?;
+}
+
+fn set(ctx: &mut Ctx) -> CmdResult {
+    let s = SetArgs::parse(&mut ctx.args(), ctx.now())?;
+    let (done, old) = set_generic(ctx, s.key, s.value, s.cond, s.ttl, s.get)?;
     Ok(match old {
         Some(f) => f,
         None if done => Frame::ok(),
@@ -229,70 +256,97 @@ fn getdel(ctx: &mut Ctx) -> CmdResult {
     Ok(reply)
 }
 
+/// What GETEX does to the TTL.
+enum GetexOp<'a> {
+    Keep,
+    Persist,
+    Expire(ExpireArg<'a>),
+}
+
+/// GETEX's arguments: `key [EX s|PX ms|EXAT t|PXAT t|PERSIST]`.
+struct GetexArgs<'a> {
+    key: &'a Bytes,
+    op: GetexOp<'a>,
+}
+
+impl<'a> GetexArgs<'a> {
+    /// The expiry value stays unparsed: Redis looks the key up (and checks
+    /// its type) before it validates the time.
+    fn parse(a: &mut Args<'a>) -> Result<Self, CmdError> {
+        let key = a.next_bytes()?;
+        let mut persist = false;
+        let mut expire: Option<ExpireArg<'a>> = None;
+        while let Some(w) = a.next_arg() {
+            if is(w, "PERSIST") && expire.is_none() {
+                persist = true;
+                continue;
+            }
+            match expire_unit(w) {
+                Some(unit) if !persist && expire.is_none_or(|e| e.unit == unit) => {
+                    expire = Some(ExpireArg {
+                        unit,
+                        value: a.next_bytes()?,
+                    });
+                }
+                _ => return Err(CmdError::Syntax),
+            }
+        }
+        let op = match expire {
+            Some(e) => GetexOp::Expire(e),
+            None if persist => GetexOp::Persist,
+            None => GetexOp::Keep,
+        };
+        Ok(GetexArgs { key, op })
+    }
+}
+
 fn getex(ctx: &mut Ctx) -> CmdResult {
-    let key = ctx.argv[1].clone();
-    let mut a = Args::after(ctx.argv, 2);
+    let GetexArgs { key, op } = GetexArgs::parse(&mut ctx.args())?;
     enum Op {
         None,
         Persist,
         At(u64),
     }
-    let mut op = Op::None;
-    let mut persist = false;
-    let mut expire: Option<(ExpireUnit, &Bytes)> = None;
-    while let Some(w) = a.peek() {
-        let w = w.to_ascii_uppercase();
-        a.next_bytes()?;
-        match (&w[..], expire_unit(&w)) {
-            (b"PERSIST", _) if expire.is_none() => persist = true,
-            (_, Some(unit)) if !persist && expire.is_none_or(|(u, _)| u == unit) => {
-                expire = Some((unit, a.next_bytes()?));
-            }
-            _ => return Err(CmdError::Syntax),
-        }
-    }
-    if persist {
-        op = Op::Persist;
-    }
     let now = ctx.now();
-    let reply = match st::read(&mut ctx.db(), &key)? {
+    let reply = match st::read(&mut ctx.db(), key)? {
         Some(s) => bulk_of(s),
         None => return Ok(Frame::Null),
     };
     // Like Redis: the key is looked up (and type-checked) before the
     // expiry value is validated.
-    if let Some((unit, v)) = expire {
-        let n = crate::dispatch::args::parse_i64(v)?;
-        op = Op::At(expire_ms(n, unit, now, "getex", true)?);
-    }
+    let op = match op {
+        GetexOp::Keep => Op::None,
+        GetexOp::Persist => Op::Persist,
+        GetexOp::Expire(e) => Op::At(e.at(now, "getex")?),
+    };
     let mut db = ctx.db();
     match op {
         Op::None => {}
         Op::Persist => {
-            if db.expire_at(&key).is_some() {
-                db.set_expire(&key, None);
+            if db.expire_at(key).is_some() {
+                db.set_expire(key, None);
                 drop(db);
                 ctx.dirty += 1;
                 ctx.reply_first();
-                ctx.notify(notify::GENERIC, "persist", &key);
-                ctx.propagate(Rewrite::persist(&key));
+                ctx.notify(notify::GENERIC, "persist", key);
+                ctx.propagate(Rewrite::persist(key));
             }
         }
         Op::At(at) if at <= now => {
-            db.remove(&key);
+            db.remove(key);
             drop(db);
             ctx.dirty += 1;
             ctx.reply_first();
-            ctx.notify(notify::GENERIC, "del", &key);
-            ctx.propagate(Rewrite::del(&key));
+            ctx.notify(notify::GENERIC, "del", key);
+            ctx.propagate(Rewrite::del(key));
         }
         Op::At(at) => {
-            db.set_expire(&key, Some(at));
+            db.set_expire(key, Some(at));
             drop(db);
             ctx.dirty += 1;
             ctx.reply_first();
-            ctx.notify(notify::GENERIC, "expire", &key);
-            ctx.propagate(Rewrite::pexpireat(&key, at));
+            ctx.notify(notify::GENERIC, "expire", key);
+            ctx.propagate(Rewrite::pexpireat(key, at));
         }
     }
     Ok(reply)

@@ -12,16 +12,20 @@ use rubedo_engine::types::zset::{
 use rubedo_pubsub::notify;
 use rubedo_resp::Frame;
 
-use crate::dispatch::args::{is, parse_i64};
+use crate::dispatch::args::{is, parse_i64, Args};
 use crate::dispatch::ctx::Ctx;
 use crate::dispatch::table::{acl, flag::*, kf, ks, ks_keynum, Cmd};
 use crate::error::{err, CmdError, CmdResult};
 use crate::propagate::Rewrite;
 
-use super::keys::{parse_cursor, parse_scan_options, ScanOptions};
+use super::keys::{parse_cursor, ScanOptions};
+use super::list::MpopArgs;
 
 mod algebra;
+mod args;
 use algebra::*;
+pub use args::min_max;
+use args::*;
 
 const G: &str = "sorted-set";
 const W: u64 = acl::WRITE | acl::SORTEDSET;
@@ -191,55 +195,12 @@ fn zincrby(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn zadd_generic(ctx: &mut Ctx, incr_cmd: bool) -> CmdResult {
-    let argv = ctx.argv;
-    let key = &argv[1];
-    let mut f = AddFlags {
-        incr: incr_cmd,
-        ..AddFlags::default()
-    };
-    let mut ch = false;
-    let mut i = 2;
-    while i < argv.len() {
-        let a = &argv[i];
-        if is(a, "nx") {
-            f.nx = true;
-        } else if is(a, "xx") {
-            f.xx = true;
-        } else if is(a, "ch") {
-            ch = true;
-        } else if is(a, "incr") {
-            f.incr = true;
-        } else if is(a, "gt") {
-            f.gt = true;
-        } else if is(a, "lt") {
-            f.lt = true;
-        } else {
-            break;
-        }
-        i += 1;
-    }
-    let elements = argv.len() - i;
-    if elements % 2 == 1 || elements == 0 {
-        return Err(CmdError::Syntax);
-    }
-    let elements = elements / 2;
-    if f.nx && f.xx {
-        return Err(err("XX and NX options at the same time are not compatible"));
-    }
-    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
-        return Err(err(
-            "GT, LT, and/or NX options at the same time are not compatible",
-        ));
-    }
-    if f.incr && elements > 1 {
-        return Err(err("INCR option supports a single increment-element pair"));
-    }
-    let mut pairs = Vec::with_capacity(elements);
-    for j in 0..elements {
-        let s = score_arg(&argv[i + 2 * j])?;
-        let m = &argv[i + 2 * j + 1];
-        pairs.push((s, m));
-    }
+    let ZaddArgs {
+        key,
+        flags: f,
+        ch,
+        pairs,
+    } = ZaddArgs::parse(&mut ctx.args(), incr_cmd)?;
     let lim = limits(ctx);
     let mut db = ctx.db();
     let exists = zt::get(&mut db, key)?.is_some();
@@ -382,93 +343,24 @@ fn zlexcount(ctx: &mut Ctx) -> CmdResult {
 // ---------------------------------------------------------------------------------------
 // Ranges
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum RangeType {
-    Auto,
-    Rank,
-    Score,
-    Lex,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Auto,
-    Forward,
-    Reverse,
-}
-
-/// Redis's zrangeGenericCommand: `first` is the index of the source key; `store` the
-/// destination for ZRANGESTORE.
-fn zrange_generic(
-    ctx: &mut Ctx,
-    first: usize,
-    store: Option<&Bytes>,
-    mut rtype: RangeType,
-    mut dir: Dir,
-) -> CmdResult {
-    let argv = ctx.argv;
-    let key = &argv[first];
-    let (mut minidx, mut maxidx) = (first + 1, first + 2);
-    let (mut offset, mut limit) = (0i64, -1i64);
-    let mut withscores = false;
-    let mut j = first + 3;
-    while j < argv.len() {
-        let left = argv.len() - j - 1;
-        let a = &argv[j];
-        if store.is_none() && is(a, "withscores") {
-            withscores = true;
-        } else if is(a, "limit") && left >= 2 {
-            offset = parse_i64(&argv[j + 1])?;
-            limit = parse_i64(&argv[j + 2])?;
-            j += 2;
-        } else if dir == Dir::Auto && is(a, "rev") {
-            dir = Dir::Reverse;
-        } else if rtype == RangeType::Auto && is(a, "bylex") {
-            rtype = RangeType::Lex;
-        } else if rtype == RangeType::Auto && is(a, "byscore") {
-            rtype = RangeType::Score;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    if dir == Dir::Auto {
-        dir = Dir::Forward;
-    }
-    if rtype == RangeType::Auto {
-        rtype = RangeType::Rank;
-    }
-    if limit != -1 && rtype == RangeType::Rank {
-        return Err(err(
-            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
-    }
-    if withscores && rtype == RangeType::Lex {
-        return Err(err(
-            "syntax error, WITHSCORES not supported in combination with BYLEX",
-        ));
-    }
-    let rev = dir == Dir::Reverse;
-    if rev && rtype != RangeType::Rank {
-        std::mem::swap(&mut minidx, &mut maxidx);
-    }
-    enum Spec {
-        Rank(i64, i64),
-        Score(ScoreRange),
-        Lex(LexRange),
-    }
-    let spec = match rtype {
-        RangeType::Score => Spec::Score(score_range(&argv[minidx], &argv[maxidx])?),
-        RangeType::Lex => Spec::Lex(lex_range(&argv[minidx], &argv[maxidx])?),
-        _ => Spec::Rank(parse_i64(&argv[minidx])?, parse_i64(&argv[maxidx])?),
-    };
+/// The ZRANGE family, once its arguments are parsed (see `RangeArgs`).
+fn zrange_generic(ctx: &mut Ctx, store: bool, rtype: RangeType, dir: Dir) -> CmdResult {
+    let RangeArgs {
+        dst,
+        key,
+        spec,
+        rev,
+        offset,
+        limit,
+        withscores,
+    } = RangeArgs::parse(&mut ctx.args(), store, rtype, dir)?;
     let mut db = ctx.db();
     let items: Vec<(Vec<u8>, f64)> = match zt::read(&mut db, key)? {
         None => Vec::new(),
         Some(z) => {
             let len = z.len() as i64;
             match spec {
-                Spec::Rank(mut start, mut end) => {
+                RangeSpec::Rank(mut start, mut end) => {
                     if start < 0 {
                         start += len;
                     }
@@ -493,11 +385,11 @@ fn zrange_generic(
                         }
                     }
                 }
-                Spec::Score(_) | Spec::Lex(_) => {
+                RangeSpec::Score(_) | RangeSpec::Lex(_) => {
                     let (lo, hi) = match &spec {
-                        Spec::Score(r) => z.score_span(r),
-                        Spec::Lex(r) => z.lex_span_dir(r, rev),
-                        Spec::Rank(..) => unreachable!(),
+                        RangeSpec::Score(r) => z.score_span(r),
+                        RangeSpec::Lex(r) => z.lex_span_dir(r, rev),
+                        RangeSpec::Rank(..) => unreachable!(),
                     };
                     if offset < 0 || (offset > 0 && offset >= len) {
                         Vec::new()
@@ -524,7 +416,7 @@ fn zrange_generic(
         }
     };
     drop(db);
-    match store {
+    match dst {
         None => Ok(items_reply(items, withscores)),
         Some(dst) => {
             let lim = limits(ctx);
@@ -557,32 +449,31 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, z: ZSet) -> i64 {
 }
 
 fn zrange(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, RangeType::Auto, Dir::Auto)
+    zrange_generic(ctx, false, RangeType::Auto, Dir::Auto)
 }
 
 fn zrangestore(ctx: &mut Ctx) -> CmdResult {
-    let dst = &ctx.argv[1];
-    zrange_generic(ctx, 2, Some(dst), RangeType::Auto, Dir::Auto)
+    zrange_generic(ctx, true, RangeType::Auto, Dir::Auto)
 }
 
 fn zrevrange(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, RangeType::Rank, Dir::Reverse)
+    zrange_generic(ctx, false, RangeType::Rank, Dir::Reverse)
 }
 
 fn zrangebyscore(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, RangeType::Score, Dir::Forward)
+    zrange_generic(ctx, false, RangeType::Score, Dir::Forward)
 }
 
 fn zrevrangebyscore(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, RangeType::Score, Dir::Reverse)
+    zrange_generic(ctx, false, RangeType::Score, Dir::Reverse)
 }
 
 fn zrangebylex(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, RangeType::Lex, Dir::Forward)
+    zrange_generic(ctx, false, RangeType::Lex, Dir::Forward)
 }
 
 fn zrevrangebylex(ctx: &mut Ctx) -> CmdResult {
-    zrange_generic(ctx, 1, None, RangeType::Lex, Dir::Reverse)
+    zrange_generic(ctx, false, RangeType::Lex, Dir::Reverse)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -617,25 +508,19 @@ fn zrem(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::Integer(n as i64))
 }
 
-enum RemSpec {
-    Rank(i64, i64),
-    Score(ScoreRange),
-    Lex(LexRange),
-}
-
-fn zremrange_generic(ctx: &mut Ctx, spec: RemSpec) -> CmdResult {
+fn zremrange_generic(ctx: &mut Ctx, spec: RangeSpec) -> CmdResult {
     let key = &ctx.argv[1];
     let mut db = ctx.db();
     let Some(z) = zt::get_mut(&mut db, key)? else {
         return Ok(Frame::Integer(0));
     };
     let event = match spec {
-        RemSpec::Rank(..) => "zremrangebyrank",
-        RemSpec::Score(_) => "zremrangebyscore",
-        RemSpec::Lex(_) => "zremrangebylex",
+        RangeSpec::Rank(..) => "zremrangebyrank",
+        RangeSpec::Score(_) => "zremrangebyscore",
+        RangeSpec::Lex(_) => "zremrangebylex",
     };
     let (lo, hi) = match spec {
-        RemSpec::Rank(mut start, mut end) => {
+        RangeSpec::Rank(mut start, mut end) => {
             let len = z.len() as i64;
             if start < 0 {
                 start += len;
@@ -654,8 +539,8 @@ fn zremrange_generic(ctx: &mut Ctx, spec: RemSpec) -> CmdResult {
             }
             (start as usize, end as usize + 1)
         }
-        RemSpec::Score(r) => z.score_span(&r),
-        RemSpec::Lex(r) => z.lex_span(&r),
+        RangeSpec::Score(r) => z.score_span(&r),
+        RangeSpec::Lex(r) => z.lex_span(&r),
     };
     let n = z.remove_range(lo, hi).len() as u64;
     let emptied = z.is_empty();
@@ -673,17 +558,17 @@ fn zremrange_generic(ctx: &mut Ctx, spec: RemSpec) -> CmdResult {
 
 fn zremrangebyrank(ctx: &mut Ctx) -> CmdResult {
     let (s, e) = (parse_i64(&ctx.argv[2])?, parse_i64(&ctx.argv[3])?);
-    zremrange_generic(ctx, RemSpec::Rank(s, e))
+    zremrange_generic(ctx, RangeSpec::Rank(s, e))
 }
 
 fn zremrangebyscore(ctx: &mut Ctx) -> CmdResult {
     let r = score_range(&ctx.argv[2], &ctx.argv[3])?;
-    zremrange_generic(ctx, RemSpec::Score(r))
+    zremrange_generic(ctx, RangeSpec::Score(r))
 }
 
 fn zremrangebylex(ctx: &mut Ctx) -> CmdResult {
     let r = lex_range(&ctx.argv[2], &ctx.argv[3])?;
-    zremrange_generic(ctx, RemSpec::Lex(r))
+    zremrange_generic(ctx, RangeSpec::Lex(r))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -785,46 +670,6 @@ fn zpopmax(ctx: &mut Ctx) -> CmdResult {
     zpop_generic(ctx, true)
 }
 
-/// Parses `numkeys key... MIN|MAX [COUNT count]` starting at `at` (ZMPOP: 1, BZMPOP: 2):
-/// the keys, whether MAX, and the count.
-pub fn parse_mpop(argv: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
-    let numkeys = parse_i64(&argv[at])
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| err("numkeys should be greater than 0"))?;
-    let where_idx = (at as i64).saturating_add(numkeys).saturating_add(1);
-    if where_idx >= argv.len() as i64 {
-        return Err(CmdError::Syntax);
-    }
-    let where_idx = where_idx as usize;
-    let max = if is(&argv[where_idx], "min") {
-        false
-    } else if is(&argv[where_idx], "max") {
-        true
-    } else {
-        return Err(CmdError::Syntax);
-    };
-    let mut count: Option<i64> = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        let more = argv.len() - 1 - j;
-        if count.is_none() && is(&argv[j], "count") && more > 0 {
-            j += 1;
-            count = Some(
-                parse_i64(&argv[j])
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| err("count should be greater than 0"))?,
-            );
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
-    Ok((&argv[at + 1..where_idx], max, count))
-}
-
 /// ZMPOP's reply: `[key, [[member, score], ...]]`, nested in RESP2 too.
 pub fn mpop_reply(key: Bytes, popped: Vec<(Vec<u8>, f64)>) -> Frame {
     let pairs = popped
@@ -835,9 +680,8 @@ pub fn mpop_reply(key: Bytes, popped: Vec<(Vec<u8>, f64)>) -> Frame {
 }
 
 fn zmpop(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let (keys, max, count) = parse_mpop(argv, 1)?;
-    match pop_first(ctx, keys, max, Some(count))? {
+    let m = MpopArgs::parse(&mut ctx.args(), min_max)?;
+    match pop_first(ctx, m.keys, m.side, Some(m.count))? {
         Some((k, popped)) => Ok(mpop_reply(k, popped)),
         None => {
             ctx.propagate_nothing();
@@ -934,9 +778,9 @@ fn zrandmember(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn zscan(ctx: &mut Ctx) -> CmdResult {
-    let key = &ctx.argv[1];
-    let cursor = parse_cursor(&ctx.argv[2])?;
-    let argv = ctx.argv;
+    let mut a = ctx.args();
+    let key = a.next_bytes()?;
+    let cursor = parse_cursor(a.next_bytes()?)?;
     let mut db = ctx.db();
     let Some(z) = zt::read(&mut db, key)? else {
         return Ok(Frame::Array(vec![
@@ -944,7 +788,8 @@ fn zscan(ctx: &mut Ctx) -> CmdResult {
             Frame::Array(Vec::new()),
         ]));
     };
-    let ScanOptions { pattern, count, .. } = parse_scan_options(argv, 3, false)?;
+    // The key is checked before the options, as Redis does.
+    let ScanOptions { pattern, count, .. } = ScanOptions::parse(&mut a, false)?;
     let mut found: Vec<(Vec<u8>, f64)> = Vec::new();
     let mut c = cursor;
     let mut budget = count.saturating_mul(10);

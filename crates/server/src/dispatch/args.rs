@@ -36,11 +36,29 @@ impl<'a> Args<'a> {
         self.args.get(self.pos)
     }
 
+    /// The next argument, if any (an option loop's word).
+    pub fn next_arg(&mut self) -> Option<&'a Bytes> {
+        let a = self.args.get(self.pos)?;
+        self.pos += 1;
+        Some(a)
+    }
+
     /// The next argument; a syntax error if there is none.
     pub fn next_bytes(&mut self) -> Result<&'a Bytes, CmdError> {
         let a = self.args.get(self.pos).ok_or(CmdError::Syntax)?;
         self.pos += 1;
         Ok(a)
+    }
+
+    /// The next `n` arguments (a command's keys after its numkeys); a syntax
+    /// error if fewer are left.
+    pub fn take(&mut self, n: usize) -> Result<&'a [Bytes], CmdError> {
+        if n > self.remaining() {
+            return Err(CmdError::Syntax);
+        }
+        let r = &self.args[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(r)
     }
 
     /// The rest of the arguments.

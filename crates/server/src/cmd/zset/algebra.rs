@@ -37,68 +37,102 @@ fn aggregate(target: &mut f64, v: f64, agg: Aggregate) {
     }
 }
 
-/// Redis's zunionInterDiffGenericCommand. `numkeys_at` is the index of numkeys; `dst` the
-/// destination of the *STORE forms; `card` is ZINTERCARD.
-fn setop_generic(
-    ctx: &mut Ctx,
-    dst: Option<&Bytes>,
-    numkeys_at: usize,
-    op: SetOp,
-    card: bool,
-) -> CmdResult {
-    let argv = ctx.argv;
-    let setnum = parse_i64(&argv[numkeys_at])?;
-    if setnum < 1 {
-        return Err(err(format!(
-            "at least 1 input key is needed for '{}' command",
-            ctx.cmd.name
-        )));
+/// The keys of ZUNION, ZINTER, ZDIFF, their *STORE forms and ZINTERCARD:
+/// `[dst] numkeys key...`. Redis looks them up before it reads the options (see
+/// `SetopOpts`), so a WRONGTYPE wins over a bad option.
+struct SetopKeys<'a> {
+    dst: Option<&'a Bytes>,
+    keys: &'a [Bytes],
+}
+
+impl<'a> SetopKeys<'a> {
+    fn parse(a: &mut Args<'a>, store: bool, name: &str) -> Result<Self, CmdError> {
+        let dst = if store { Some(a.next_bytes()?) } else { None };
+        let setnum = a.next_i64()?;
+        if setnum < 1 {
+            return Err(err(format!(
+                "at least 1 input key is needed for '{name}' command"
+            )));
+        }
+        // Fewer keys than numkeys is a syntax error.
+        let keys = a.take(usize::try_from(setnum).unwrap_or(usize::MAX))?;
+        Ok(SetopKeys { dst, keys })
     }
-    if setnum > (argv.len() - numkeys_at - 1) as i64 {
-        return Err(CmdError::Syntax);
-    }
-    let setnum = setnum as usize;
-    let keys = &argv[numkeys_at + 1..numkeys_at + 1 + setnum];
-    let sources = zt::read_sources(&mut ctx.db(), keys)?;
-    let mut weights = vec![1.0f64; setnum];
-    let mut agg = Aggregate::Sum;
-    let mut withscores = false;
-    let mut limit = 0i64;
-    let mut j = numkeys_at + 1 + setnum;
-    while j < argv.len() {
-        let remaining = argv.len() - j;
-        let a = &argv[j];
-        if op != SetOp::Diff && !card && remaining > setnum && is(a, "weights") {
-            j += 1;
-            for w in weights.iter_mut() {
-                *w = parse_score(&argv[j]).ok_or_else(|| err("weight value is not a float"))?;
-                j += 1;
-            }
-        } else if op != SetOp::Diff && !card && remaining >= 2 && is(a, "aggregate") {
-            let v = &argv[j + 1];
-            agg = if is(v, "sum") {
-                Aggregate::Sum
-            } else if is(v, "min") {
-                Aggregate::Min
-            } else if is(v, "max") {
-                Aggregate::Max
+}
+
+/// The options after the keys: `[WEIGHTS weight...] [AGGREGATE SUM|MIN|MAX]
+/// [WITHSCORES]` (no WEIGHTS or AGGREGATE for ZDIFF, no WITHSCORES for the *STORE
+/// forms), or ZINTERCARD's `[LIMIT limit]`.
+struct SetopOpts {
+    /// One per key, 1 unless given.
+    weights: Vec<f64>,
+    agg: Aggregate,
+    withscores: bool,
+    /// ZINTERCARD's; 0 is no limit.
+    limit: i64,
+}
+
+impl SetopOpts {
+    fn parse(
+        a: &mut Args,
+        setnum: usize,
+        op: SetOp,
+        store: bool,
+        card: bool,
+    ) -> Result<Self, CmdError> {
+        let mut o = SetopOpts {
+            weights: vec![1.0f64; setnum],
+            agg: Aggregate::Sum,
+            withscores: false,
+            limit: 0,
+        };
+        let weighted = op != SetOp::Diff && !card;
+        while !a.is_empty() {
+            // What is left, the option word included.
+            let remaining = a.remaining();
+            if weighted && remaining > setnum && a.eat("weights") {
+                for w in o.weights.iter_mut() {
+                    *w = parse_score(a.next_bytes()?)
+                        .ok_or_else(|| err("weight value is not a float"))?;
+                }
+            } else if weighted && remaining >= 2 && a.eat("aggregate") {
+                let v = a.next_bytes()?;
+                o.agg = if is(v, "sum") {
+                    Aggregate::Sum
+                } else if is(v, "min") {
+                    Aggregate::Min
+                } else if is(v, "max") {
+                    Aggregate::Max
+                } else {
+                    return Err(CmdError::Syntax);
+                };
+            } else if !store && !card && a.eat("withscores") {
+                o.withscores = true;
+            } else if card && remaining >= 2 && a.eat("limit") {
+                o.limit = parse_i64(a.next_bytes()?)
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| err("LIMIT can't be negative"))?;
             } else {
                 return Err(CmdError::Syntax);
-            };
-            j += 2;
-        } else if dst.is_none() && !card && is(a, "withscores") {
-            withscores = true;
-            j += 1;
-        } else if card && remaining >= 2 && is(a, "limit") {
-            limit = parse_i64(&argv[j + 1])
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| err("LIMIT can't be negative"))?;
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
+            }
         }
+        Ok(o)
     }
+}
+
+/// Redis's zunionInterDiffGenericCommand: `store` for the *STORE forms (whose
+/// destination comes first); `card` is ZINTERCARD.
+fn setop_generic(ctx: &mut Ctx, store: bool, op: SetOp, card: bool) -> CmdResult {
+    let mut a = ctx.args();
+    let SetopKeys { dst, keys } = SetopKeys::parse(&mut a, store, ctx.cmd.name)?;
+    let sources = zt::read_sources(&mut ctx.db(), keys)?;
+    let SetopOpts {
+        weights,
+        agg,
+        withscores,
+        limit,
+    } = SetopOpts::parse(&mut a, keys.len(), op, store, card)?;
     let mut srcs: Vec<(Items, f64)> = sources
         .into_iter()
         .zip(weights)
@@ -189,32 +223,29 @@ fn setop_generic(
 }
 
 pub(super) fn zunion(ctx: &mut Ctx) -> CmdResult {
-    setop_generic(ctx, None, 1, SetOp::Union, false)
+    setop_generic(ctx, false, SetOp::Union, false)
 }
 
 pub(super) fn zinter(ctx: &mut Ctx) -> CmdResult {
-    setop_generic(ctx, None, 1, SetOp::Inter, false)
+    setop_generic(ctx, false, SetOp::Inter, false)
 }
 
 pub(super) fn zdiff(ctx: &mut Ctx) -> CmdResult {
-    setop_generic(ctx, None, 1, SetOp::Diff, false)
+    setop_generic(ctx, false, SetOp::Diff, false)
 }
 
 pub(super) fn zunionstore(ctx: &mut Ctx) -> CmdResult {
-    let dst = &ctx.argv[1];
-    setop_generic(ctx, Some(dst), 2, SetOp::Union, false)
+    setop_generic(ctx, true, SetOp::Union, false)
 }
 
 pub(super) fn zinterstore(ctx: &mut Ctx) -> CmdResult {
-    let dst = &ctx.argv[1];
-    setop_generic(ctx, Some(dst), 2, SetOp::Inter, false)
+    setop_generic(ctx, true, SetOp::Inter, false)
 }
 
 pub(super) fn zdiffstore(ctx: &mut Ctx) -> CmdResult {
-    let dst = &ctx.argv[1];
-    setop_generic(ctx, Some(dst), 2, SetOp::Diff, false)
+    setop_generic(ctx, true, SetOp::Diff, false)
 }
 
 pub(super) fn zintercard(ctx: &mut Ctx) -> CmdResult {
-    setop_generic(ctx, None, 1, SetOp::Inter, true)
+    setop_generic(ctx, false, SetOp::Inter, true)
 }

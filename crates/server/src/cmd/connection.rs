@@ -627,10 +627,7 @@ impl KillArgs {
                 // Only the default user exists, and every client is it:
                 // naming it filters nothing.
                 if v.as_ref() != b"default" {
-                    return Err(err(format!(
-                        "No such user '{}'",
-                        String::from_utf8_lossy(v)
-                    )));
+                    return Err(crate::error::err_quoting("No such user '", v, "'"));
                 }
             } else if is(k, "SKIPME") {
                 f.skipme = if is(v, "yes") {
@@ -642,10 +639,7 @@ impl KillArgs {
                 };
             } else if is(k, "TYPE") {
                 let Some(ct) = ClientType::parse(v) else {
-                    return Err(err(format!(
-                        "Unknown client type '{}'",
-                        String::from_utf8_lossy(v)
-                    )));
+                    return Err(crate::error::err_quoting("Unknown client type '", v, "'"));
                 };
                 f.typ = Some(ct);
             } else {

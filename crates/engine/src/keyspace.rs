@@ -393,15 +393,7 @@ impl<'a> Dbs<'a> {
     /// the run holds (under `Scope::All`, the whole dataset), expired ones
     /// included: a snapshot taken in the foreground.
     pub fn for_each_entry(&mut self, f: &mut WalkFn<'_>) {
-        let mut visit = |db: usize, t: &mut Table| {
-            let mut c = 0;
-            loop {
-                c = t.walk_step(c, |k, e, at| f(db, k, e, at)).0;
-                if c == 0 {
-                    break;
-                }
-            }
-        };
+        let mut visit = |db: usize, t: &mut Table| t.walk_all(|k, e, at| f(db, k, e, at));
         match &mut self.inner {
             DbsInner::Single(t) => t.iter_mut().enumerate().for_each(|(i, t)| visit(i, t)),
             DbsInner::Sharded { guards, .. } => {

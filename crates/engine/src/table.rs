@@ -204,6 +204,17 @@ impl Table {
         }
     }
 
+    /// Every entry with its expiry time, mutably, by walk steps.
+    pub fn walk_all(&mut self, mut f: impl FnMut(&Key, &mut Entry, Option<u64>)) {
+        let mut c = 0;
+        loop {
+            c = self.walk_step(c, &mut f).0;
+            if c == 0 {
+                return;
+            }
+        }
+    }
+
     /// One walk step: the entries of one scan step at `cursor`, with their
     /// expiry times, mutably (a snapshot stamps what it visits). Returns the
     /// next cursor (0 = done) and the number of entries visited.

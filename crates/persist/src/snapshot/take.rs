@@ -274,19 +274,11 @@ impl Background {
             let Some((db, mut t)) = self.adopted.lock().pop() else {
                 break;
             };
-            let mut c = 0;
-            loop {
-                c = t
-                    .walk_step(c, |k, e, at| {
-                        if e.epoch != epoch {
-                            self.send(db, k.as_bytes(), e, at);
-                        }
-                    })
-                    .0;
-                if c == 0 {
-                    break;
+            t.walk_all(|k, e, at| {
+                if e.epoch != epoch {
+                    self.send(db, k.as_bytes(), e, at);
                 }
-            }
+            });
         }
         // Every entry present at the start has been handed over: nothing a
         // command does from now on concerns this snapshot.

@@ -18,6 +18,7 @@
 //!
 //! Readers refuse a version newer than theirs and accept every older one.
 
+pub mod load;
 pub mod record;
 pub mod take;
 pub mod value;
@@ -219,6 +220,14 @@ impl<R: Read> Reader<R> {
             offset: 0,
             reason: format!("cannot read the header: {e}"),
         })?;
+        if h.starts_with(b"REDIS") {
+            return Err(LoadError {
+                offset: 0,
+                reason:
+                    "a Redis RDB file, not a Rubedo snapshot (this build reads only its own format)"
+                        .into(),
+            });
+        }
         if &h[..8] != MAGIC {
             return Err(LoadError {
                 offset: 0,
@@ -257,6 +266,11 @@ impl<R: Read> Reader<R> {
             offset,
             reason: reason.into(),
         }
+    }
+
+    /// The file offset of the block holding the record read last.
+    pub fn block_offset(&self) -> u64 {
+        self.block_offset
     }
 
     /// The next record; None after END (call `finish` then).

@@ -1,0 +1,94 @@
+//! Loading a whole snapshot: every record checked and rebuilt, keys handed
+//! out as they are finished. A caller must not serve what it was handed
+//! unless the load as a whole succeeds (the trailer's checksum is only
+//! known at the end), so a damaged file never yields a partial dataset.
+
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use super::value::{Limits, Loaded, Loader};
+use super::{LoadError, Reader};
+
+/// What a successful load read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadStats {
+    /// Keys in the file.
+    pub keys: u64,
+    /// Keys with nothing in them (skipped, as Redis does).
+    pub empty_skipped: u64,
+    /// The file's format version.
+    pub version: u16,
+}
+
+/// Reads every record of `input`, handing each finished key to `out`.
+pub fn load_from<R: Read>(
+    input: R,
+    lim: Limits,
+    out: &mut impl FnMut(Loaded),
+) -> Result<LoadStats, LoadError> {
+    let mut r = Reader::new(input)?;
+    let version = r.version;
+    let mut l = Loader::new(lim);
+    while let Some(rec) = r.next_record()? {
+        l.feed(rec, out).map_err(|reason| LoadError {
+            offset: r.block_offset(),
+            reason: format!("{reason} (in the block at this offset)"),
+        })?;
+    }
+    let at = r.block_offset();
+    l.end(out)
+        .map_err(|reason| LoadError { offset: at, reason })?;
+    let keys = r.finish()?;
+    Ok(LoadStats {
+        keys,
+        empty_skipped: l.empty_skipped,
+        version,
+    })
+}
+
+/// A snapshot file that cannot be loaded: the message names the file and,
+/// when the content is at fault, the offset.
+#[derive(Debug)]
+pub enum FileError {
+    /// The file is not there (a fresh start, not an error for a server).
+    Missing,
+    /// It exists but cannot be opened or read.
+    Io(String),
+    /// Its content is damaged, truncated or not a snapshot.
+    Bad(String),
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileError::Missing => f.write_str("no such file"),
+            FileError::Io(s) | FileError::Bad(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Loads the snapshot at `path`.
+pub fn load_file(
+    path: &Path,
+    lim: Limits,
+    out: &mut impl FnMut(Loaded),
+) -> Result<LoadStats, FileError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FileError::Missing),
+        Err(e) => {
+            return Err(FileError::Io(format!(
+                "cannot open the snapshot {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    load_from(BufReader::with_capacity(1 << 20, file), lim, out).map_err(|e| {
+        FileError::Bad(format!(
+            "the snapshot {} cannot be loaded: at offset {}: {}",
+            path.display(),
+            e.offset,
+            e.reason
+        ))
+    })
+}

@@ -755,7 +755,7 @@ fn start_candidate(spec: &Candidate, dir: &Path, avoid: &[u16]) -> Result<Server
     let port = procs::free_port(avoid);
     Server::start(
         &spec.label,
-        &spec.argv(port),
+        &spec.argv_in(port, dir),
         port,
         dir,
         None,

@@ -122,6 +122,16 @@ enum Launch {
 }
 
 impl Candidate {
+    /// The command line, with a directory for the files the server writes
+    /// (snapshots) when it is our own binary.
+    pub fn argv_in(&self, port: u16, dir: &std::path::Path) -> Vec<String> {
+        let mut argv = self.argv(port);
+        if matches!(self.launch, Launch::Binary(..)) {
+            argv.extend(["--dir".to_string(), dir.display().to_string()]);
+        }
+        argv
+    }
+
     pub fn argv(&self, port: u16) -> Vec<String> {
         let port = port.to_string();
         match &self.launch {

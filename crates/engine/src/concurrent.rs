@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::clock::Clock;
 use crate::keyspace::{shard_of, Dbs, DbsInner, Guards, Keyspace, Scope};
-use crate::observe::{Observer, ObserverSlot};
+use crate::observe::{Observer, ObserverCell};
 use crate::table::{Events, Table};
 
 pub struct ConcurrentKeyspace {
@@ -20,10 +20,7 @@ pub struct ConcurrentKeyspace {
     hasher: ahash::RandomState,
     world: RwLock<()>,
     clock: Arc<dyn Clock>,
-    /// Checked before `observer` is locked, so runs without an observer
-    /// touch no shared lock for it.
-    observed: std::sync::atomic::AtomicBool,
-    observer: Mutex<ObserverSlot>,
+    observer: ObserverCell,
 }
 
 impl ConcurrentKeyspace {
@@ -38,16 +35,7 @@ impl ConcurrentKeyspace {
             hasher: ahash::RandomState::new(),
             world: RwLock::new(()),
             clock,
-            observed: std::sync::atomic::AtomicBool::new(false),
-            observer: Mutex::new(ObserverSlot::default()),
-        }
-    }
-
-    fn observer(&self) -> ObserverSlot {
-        if self.observed.load(std::sync::atomic::Ordering::Acquire) {
-            self.observer.lock().clone()
-        } else {
-            ObserverSlot::default()
+            observer: ObserverCell::default(),
         }
     }
 
@@ -100,7 +88,7 @@ impl Keyspace for ConcurrentKeyspace {
             }
         }
         let events = Events {
-            observer: self.observer(),
+            observer: self.observer.get(),
             ..Events::default()
         };
         let inner = DbsInner::Sharded {
@@ -110,7 +98,7 @@ impl Keyspace for ConcurrentKeyspace {
             shards: self.shards,
             databases: self.dbs.len(),
         };
-        let mut dbs = Dbs::new(self.clock.now_ms(), inner, events);
+        let mut dbs = Dbs::new(self.clock.now_ms(), inner, events, &self.observer);
         let r = f(&mut dbs);
         dbs.finish();
         r
@@ -125,7 +113,7 @@ impl Keyspace for ConcurrentKeyspace {
         let mut total = (0, 0);
         let now = self.clock.now_ms();
         let per_shard = (budget / self.shards).max(1);
-        ev.observer = self.observer();
+        ev.observer = self.observer.get();
         for (i, db) in self.dbs.iter().enumerate() {
             for shard in db.iter() {
                 let _shared = self.world.read();
@@ -176,10 +164,7 @@ impl Keyspace for ConcurrentKeyspace {
     }
 
     fn set_observer(&self, observer: Option<Arc<dyn Observer>>) {
-        let on = observer.is_some();
-        *self.observer.lock() = ObserverSlot(observer);
-        self.observed
-            .store(on, std::sync::atomic::Ordering::Release);
+        self.observer.set(observer);
     }
 
     fn table_bytes(&self) -> usize {

@@ -154,6 +154,8 @@ pub struct Dbs<'a> {
     /// (see `Events::outside_scope`); dropped with the run.
     /// Made only when a key outside the scope is reached.
     pub(crate) scratch: Option<Box<Table>>,
+    /// The engine's observer registration (see `set_observer`).
+    pub(crate) observers: &'a crate::observe::ObserverCell,
 }
 
 impl<'a> Dbs<'a> {
@@ -170,13 +172,30 @@ impl<'a> Dbs<'a> {
     }
 
     /// A fresh view, for an engine's `run`.
-    pub(crate) fn new(now: u64, inner: DbsInner<'a>, events: Events) -> Dbs<'a> {
+    pub(crate) fn new(
+        now: u64,
+        inner: DbsInner<'a>,
+        events: Events,
+        observers: &'a crate::observe::ObserverCell,
+    ) -> Dbs<'a> {
         Dbs {
             now,
             inner,
             events,
             scratch: None,
+            observers,
         }
+    }
+
+    /// Registers (or with `None` removes) the engine's observer from inside
+    /// a run that holds every lock (`Scope::All`), so no other run is in
+    /// flight: every run that starts later carries it, and so does the rest
+    /// of this one. The writes this run made so far are finished first
+    /// (told to the observer they were made under, if any).
+    pub fn set_observer(&mut self, observer: Option<std::sync::Arc<dyn Observer>>) {
+        self.finish();
+        self.observers.set(observer.clone());
+        self.events.observer = crate::observe::ObserverSlot(observer);
     }
 
     /// The view of database `index`.
@@ -381,10 +400,12 @@ impl<'a> Dbs<'a> {
     /// Ends a run: reports its writes to the observer, while the run's
     /// locks are still held.
     pub(crate) fn finish(&mut self) {
+        let from = self.events.written_observed;
+        self.events.written_observed = self.events.written.len();
         let Some(o) = self.events.observer.0.clone() else {
             return;
         };
-        for (db, key) in &self.events.written {
+        for (db, key) in &self.events.written[from..] {
             o.after_write(*db, key, self.raw_in(*db, key));
         }
     }
@@ -460,6 +481,7 @@ impl<'a> Dbs<'a> {
             self.finish();
             self.events.written.clear();
             self.events.written_signalled = 0;
+            self.events.written_observed = 0;
         }
         &mut self.events
     }

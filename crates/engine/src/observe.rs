@@ -36,6 +36,32 @@ pub trait Observer: Send + Sync {
     fn before_swap(&self, _a: usize, _b: usize) {}
 }
 
+/// Where an engine keeps its observer. A run reads one flag when nobody
+/// listens; the observer itself sits behind a lock. A run holding every
+/// lock (BGSAVE) may register one through `Dbs::set_observer`, so it
+/// observes from that instant on, that run's own later writes included.
+#[derive(Default)]
+pub struct ObserverCell {
+    on: std::sync::atomic::AtomicBool,
+    slot: parking_lot::Mutex<ObserverSlot>,
+}
+
+impl ObserverCell {
+    pub(crate) fn get(&self) -> ObserverSlot {
+        if self.on.load(std::sync::atomic::Ordering::Acquire) {
+            self.slot.lock().clone()
+        } else {
+            ObserverSlot::default()
+        }
+    }
+
+    pub(crate) fn set(&self, observer: Option<Arc<dyn Observer>>) {
+        let on = observer.is_some();
+        *self.slot.lock() = ObserverSlot(observer);
+        self.on.store(on, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// The observer a run carries, if any.
 #[derive(Clone, Default)]
 pub struct ObserverSlot(pub(crate) Option<Arc<dyn Observer>>);

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::keyspace::{Dbs, DbsInner, Keyspace, Scope};
-use crate::observe::{Observer, ObserverSlot};
+use crate::observe::{Observer, ObserverCell};
 use crate::table::{Events, Table};
 
 pub struct SingleKeyspace {
     tables: RefCell<Vec<Table>>,
     clock: Arc<dyn Clock>,
-    observer: RefCell<ObserverSlot>,
+    observer: ObserverCell,
 }
 
 impl SingleKeyspace {
@@ -21,7 +21,7 @@ impl SingleKeyspace {
         SingleKeyspace {
             tables: RefCell::new((0..databases).map(|_| Table::new()).collect()),
             clock,
-            observer: RefCell::new(ObserverSlot::default()),
+            observer: ObserverCell::default(),
         }
     }
 }
@@ -42,10 +42,15 @@ impl Keyspace for SingleKeyspace {
     fn run<R>(&self, _scope: Scope<'_>, f: impl FnOnce(&mut Dbs<'_>) -> R) -> R {
         let mut tables = self.tables.borrow_mut();
         let events = Events {
-            observer: self.observer.borrow().clone(),
+            observer: self.observer.get(),
             ..Events::default()
         };
-        let mut dbs = Dbs::new(self.clock.now_ms(), DbsInner::Single(&mut tables), events);
+        let mut dbs = Dbs::new(
+            self.clock.now_ms(),
+            DbsInner::Single(&mut tables),
+            events,
+            &self.observer,
+        );
         let r = f(&mut dbs);
         dbs.finish();
         r
@@ -59,7 +64,7 @@ impl Keyspace for SingleKeyspace {
     ) -> (usize, usize) {
         let mut total = (0, 0);
         let now = self.clock.now_ms();
-        ev.observer = self.observer.borrow().clone();
+        ev.observer = self.observer.get();
         for (i, t) in self.tables.borrow_mut().iter_mut().enumerate() {
             let (v, e) = t.active_expire_step(i, now, budget, ev);
             if e > 0 {
@@ -100,6 +105,6 @@ impl Keyspace for SingleKeyspace {
     }
 
     fn set_observer(&self, observer: Option<Arc<dyn Observer>>) {
-        *self.observer.borrow_mut() = ObserverSlot(observer);
+        self.observer.set(observer);
     }
 }

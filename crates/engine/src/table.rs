@@ -39,6 +39,9 @@ pub struct Events {
     pub track_writes: bool,
     /// How many of `written` the caller has already signalled.
     pub written_signalled: usize,
+    /// How many of `written` the observer was already told about (its
+    /// after-write calls).
+    pub written_observed: usize,
     /// Set when a command reached a key or database its scope did not lock
     /// (a wrong key spec). The access saw an empty scratch table instead;
     /// the server answers the command with an error.
@@ -59,6 +62,7 @@ impl Events {
         self.expired_reported = 0;
         self.expired_signalled = 0;
         self.written_signalled = 0;
+        self.written_observed = 0;
         self.hits = 0;
         self.misses = 0;
         self.outside_scope.set(false);

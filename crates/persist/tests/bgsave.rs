@@ -84,7 +84,7 @@ fn scenario(ks: &impl Keyspace, clock: &ManualClock, seed: u64, foreground_check
         dir: dir.clone(),
         name: "bg.rsnap".into(),
     };
-    let bg = Background::start(ks, DBS, 0, target, Options::default()).unwrap();
+    let bg = Background::start(ks, 0, target, Options::default()).unwrap();
     // Steps of the walk, with commands in between.
     let mut steps = 0;
     loop {
@@ -218,7 +218,7 @@ fn a_second_snapshot_sees_what_the_first_stamped() {
             dir: dir.clone(),
             name: format!("s{round}.rsnap"),
         };
-        let bg = Background::start(&ks, DBS, last, t, Options::default()).unwrap();
+        let bg = Background::start(&ks, last, t, Options::default()).unwrap();
         last = bg.epoch();
         while bg.step(&ks, 50) {
             ks.run(Scope::All, |dbs| {

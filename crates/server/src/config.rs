@@ -29,6 +29,13 @@ pub enum Kind {
     /// Persistence settings that are accepted only at the value meaning
     /// "off", because snapshots and the append-only log are not built yet.
     OffOnly(&'static str),
+    /// `save`: "<seconds> <changes>" pairs, or "" for none.
+    SavePoints,
+    /// `dir`: a directory the server changes into (shown as the working
+    /// directory, absolute).
+    Dir,
+    /// `dbfilename`: a file name, not a path.
+    FileName,
 }
 
 pub struct Param {
@@ -37,6 +44,8 @@ pub struct Param {
     pub kind: Kind,
     pub default: &'static str,
     pub mutable: bool,
+    /// Settable at run time only where `enable-protected-configs` allows.
+    pub protected: bool,
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
@@ -46,6 +55,18 @@ const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
         kind,
         default,
         mutable: true,
+        protected: false,
+    }
+}
+
+const fn protected(name: &'static str, kind: Kind, default: &'static str) -> Param {
+    Param {
+        name,
+        alias: None,
+        kind,
+        default,
+        mutable: true,
+        protected: true,
     }
 }
 
@@ -56,6 +77,7 @@ const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
         kind,
         default,
         mutable: false,
+        protected: false,
     }
 }
 
@@ -71,6 +93,7 @@ const fn aliased(
         kind,
         default,
         mutable: true,
+        protected: false,
     }
 }
 
@@ -182,7 +205,17 @@ pub static PARAMS: &[Param] = &[
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
     ),
     p("active-expire-effort", Kind::Int { min: 1, max: 10 }, "1"),
-    p("save", Kind::OffOnly(""), ""),
+    p("save", Kind::SavePoints, ""),
+    protected("dir", Kind::Dir, ""),
+    protected("dbfilename", Kind::FileName, "dump.rdb"),
+    p("rdbcompression", Kind::Bool, "yes"),
+    fixed("rdbchecksum", Kind::Bool, "yes"),
+    p("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
+    fixed(
+        "enable-protected-configs",
+        Kind::Enum(&["no", "yes", "local"]),
+        "no",
+    ),
     p("appendonly", Kind::OffOnly("no"), "no"),
     fixed("daemonize", Kind::OffOnly("no"), "no"),
     fixed("engine", Kind::Enum(&["single", "concurrent"]), "single"),
@@ -275,7 +308,25 @@ impl Default for Config {
 impl Config {
     /// The current value of a parameter by canonical name.
     pub fn get(&self, name: &str) -> Option<String> {
+        if name == "dir" {
+            // As Redis: the working directory, which `dir` changes.
+            return std::env::current_dir()
+                .ok()
+                .map(|d| d.display().to_string());
+        }
         self.values.read().get(name).cloned()
+    }
+
+    /// The snapshot save points (`save`): (seconds, changes) pairs.
+    pub fn save_points(&self) -> Vec<(u64, u64)> {
+        self.get("save")
+            .and_then(|v| parse_save_points(&v))
+            .unwrap_or_default()
+    }
+
+    /// A yes/no parameter.
+    pub fn yes(&self, name: &str) -> bool {
+        self.get(name).as_deref() == Some("yes")
     }
 
     pub fn databases(&self) -> usize {
@@ -364,6 +415,24 @@ impl Config {
                 }
                 format_output_limits(&self.output_limits)
             }
+            Kind::SavePoints => {
+                parse_save_points(value).ok_or("Invalid save parameters")?;
+                value.to_string()
+            }
+            Kind::Dir => {
+                // Changed into by `apply_hot`, once validated.
+                match std::fs::metadata(value) {
+                    Ok(m) if m.is_dir() => value.to_string(),
+                    Ok(_) => return Err("Not a directory".into()),
+                    Err(e) => return Err(os_reason(&e)),
+                }
+            }
+            Kind::FileName => {
+                if value.contains('/') {
+                    return Err("dbfilename can't be a path, just a filename".into());
+                }
+                value.to_string()
+            }
             Kind::OffOnly(off) => {
                 if value != off && !(off.is_empty() && value.trim().is_empty()) {
                     return Err(format!(
@@ -402,8 +471,42 @@ impl Config {
                 .store(v.parse().unwrap_or(-2), Ordering::Relaxed),
             "tracking-table-max-keys" => self.tracking_max_keys.store(n, Ordering::Relaxed),
             "requirepass" => self.has_password.store(!v.is_empty(), Ordering::Relaxed),
+            "dir" if !v.is_empty() => {
+                if let Err(e) = std::env::set_current_dir(v) {
+                    eprintln!("Can't chdir to '{v}': {e}");
+                }
+            }
             _ => {}
         }
+    }
+}
+
+/// `save`'s value as Redis reads it: words split at single spaces, each an
+/// integer, in pairs of seconds (at least 1) and changes (at least 0).
+fn parse_save_points(v: &str) -> Option<Vec<(u64, u64)>> {
+    if v.is_empty() {
+        return Some(Vec::new());
+    }
+    let words: Vec<&str> = v.split(' ').collect();
+    if !words.len().is_multiple_of(2) {
+        return None;
+    }
+    words
+        .chunks(2)
+        .map(|w| {
+            let secs: i64 = w[0].parse().ok()?;
+            let changes: i64 = w[1].parse().ok()?;
+            (secs >= 1 && changes >= 0).then_some((secs as u64, changes as u64))
+        })
+        .collect()
+}
+
+/// An OS error as Redis words it (strerror, without Rust's "(os error N)").
+fn os_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }
 

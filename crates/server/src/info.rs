@@ -214,17 +214,67 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
-            field!(out, "loading:0");
+            let p = &srv.persist;
+            field!(out, "loading:{}", p.loading.load(Relaxed) as u8);
             field!(out, "async_loading:0");
+            // No fork, so no copy-on-write: these are 0 by construction.
+            field!(out, "current_cow_peak:0");
+            field!(out, "current_cow_size:0");
+            field!(out, "current_cow_size_age:0");
+            field!(out, "current_fork_perc:0.00");
+            let (done, total) =
+                p.bg.lock()
+                    .as_ref()
+                    .map_or((0, 0), |r| (r.snap.keys_processed(), r.snap.keys_total()));
+            field!(out, "current_save_keys_processed:{done}");
+            field!(out, "current_save_keys_total:{total}");
             field!(
                 out,
                 "rdb_changes_since_last_save:{}",
                 st.dirty.load(Relaxed)
             );
-            field!(out, "rdb_bgsave_in_progress:0");
-            field!(out, "rdb_last_save_time:{}", srv.process.started_ms / 1000);
+            field!(out, "rdb_bgsave_in_progress:{}", p.in_progress() as u8);
+            field!(out, "rdb_last_save_time:{}", p.lastsave.load(Relaxed));
+            field!(
+                out,
+                "rdb_last_bgsave_status:{}",
+                if p.last_bgsave_ok.load(Relaxed) {
+                    "ok"
+                } else {
+                    "err"
+                }
+            );
+            field!(
+                out,
+                "rdb_last_bgsave_time_sec:{}",
+                p.last_bgsave_secs.load(Relaxed)
+            );
+            field!(out, "rdb_current_bgsave_time_sec:{}", p.current_secs());
+            field!(out, "rdb_saves:{}", p.saves.load(Relaxed));
+            field!(out, "rdb_last_cow_size:0");
+            field!(
+                out,
+                "rdb_last_load_keys_expired:{}",
+                p.loaded_expired.load(Relaxed)
+            );
+            field!(
+                out,
+                "rdb_last_load_keys_loaded:{}",
+                p.loaded_keys.load(Relaxed)
+            );
+            // The append-only log is not built yet: off, and never rewritten.
             field!(out, "aof_enabled:0");
             field!(out, "aof_rewrite_in_progress:0");
+            field!(out, "aof_rewrite_scheduled:0");
+            field!(out, "aof_last_rewrite_time_sec:-1");
+            field!(out, "aof_current_rewrite_time_sec:-1");
+            field!(out, "aof_last_bgrewrite_status:ok");
+            field!(out, "aof_rewrites:0");
+            field!(out, "aof_rewrites_consecutive_failures:0");
+            field!(out, "aof_last_write_status:ok");
+            field!(out, "aof_last_cow_size:0");
+            field!(out, "module_fork_in_progress:0");
+            field!(out, "module_fork_last_cow_size:0");
         }
         "stats" => {
             out.push_str("# Stats\r\n");

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod info;
+pub mod persistence;
 pub mod propagate;
 pub mod server;
 pub mod session;

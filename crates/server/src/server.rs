@@ -78,6 +78,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         },
         cron: Cron::new(started_ms),
         lifecycle: Lifecycle::default(),
+        persist: crate::persistence::Persistence::new(started_ms / 1000),
         config,
     }
 }
@@ -143,9 +144,13 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                 ks: ConcurrentKeyspace::new(dbs, threads * 16, clock),
                 shared,
             });
+            crate::persistence::load_at_startup(&server.ks, &server.shared)
+                .map_err(std::io::Error::other)?;
             let listeners = bind(&server.shared).await?;
             announce(&server.shared, &listeners);
             tokio::spawn(cron(server.clone()));
+            let s = server.clone();
+            tokio::spawn(async move { crate::persistence::run(&s.ks, &s.shared).await });
             for l in listeners {
                 let s = server.clone();
                 tokio::spawn(accept_loop(l, move |stream| {
@@ -165,9 +170,15 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                 ks: SingleKeyspace::new(dbs, clock),
                 shared,
             });
+            crate::persistence::load_at_startup(&server.ks, &server.shared)
+                .map_err(std::io::Error::other)?;
             let listeners = bind(&server.shared).await?;
             announce(&server.shared, &listeners);
             tokio::task::spawn_local(cron(server.clone()));
+            let s = server.clone();
+            tokio::task::spawn_local(
+                async move { crate::persistence::run(&s.ks, &s.shared).await },
+            );
             for l in listeners {
                 let s = server.clone();
                 tokio::task::spawn_local(accept_loop(l, move |stream| {

@@ -288,4 +288,6 @@ pub struct Shared {
     pub process: Process,
     pub cron: Cron,
     pub lifecycle: Lifecycle,
+    /// Snapshots: the one running, the last one's outcome, loading.
+    pub persist: crate::persistence::Persistence,
 }

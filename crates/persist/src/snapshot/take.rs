@@ -84,15 +84,17 @@ fn next_temp() -> u64 {
     N.fetch_add(1, Relaxed)
 }
 
-/// Makes the temporary file the snapshot: fsync, rename, fsync the directory.
-fn commit(file: std::fs::File, temp: &Path, target: &Target) -> io::Result<()> {
+/// Makes the temporary file the snapshot: fsync, rename, fsync the
+/// directory. Returns the file's size.
+fn commit(file: std::fs::File, temp: &Path, target: &Target) -> io::Result<u64> {
     file.sync_all()?;
+    let bytes = file.metadata()?.len();
     drop(file);
     std::fs::rename(temp, target.path())?;
     if let Ok(d) = std::fs::File::open(&target.dir) {
         d.sync_all()?;
     }
-    Ok(())
+    Ok(bytes)
 }
 
 /// Writes every key of `dbs` (which must hold every lock: `Scope::All`)
@@ -129,9 +131,8 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
         if let Some(e) = err {
             return Err(e);
         }
-        let bytes = w.written();
         let file = w.finish(keys)?.into_inner().map_err(|e| e.into_error())?;
-        commit(file, &temp, target)?;
+        let bytes = commit(file, &temp, target)?;
         Ok(Saved {
             keys,
             bytes,
@@ -177,18 +178,35 @@ pub struct Background {
     finished: AtomicBool,
     pos: Mutex<WalkPos>,
     writer: Mutex<Option<std::thread::JoinHandle<io::Result<Saved>>>>,
+    /// Keys at the start, and keys handed to the writer so far.
+    keys_total: u64,
+    sent: AtomicU64,
 }
 
 /// Values queued between the command path and the writer.
 const QUEUE: usize = 1024;
 
 impl Background {
-    /// Starts a snapshot of `ks` into `target`: a new epoch on every table
-    /// and the observer registered, in one run holding every lock.
-    /// `last_epoch` is the epoch of the previous snapshot (0 if none).
+    /// Starts a snapshot of `ks` into `target`, in a run of its own
+    /// holding every lock (see `start_in`).
     pub fn start<K: Keyspace>(
         ks: &K,
-        databases: usize,
+        last_epoch: u32,
+        target: Target,
+        opts: Options,
+    ) -> io::Result<Arc<Background>> {
+        ks.run(rubedo_engine::Scope::All, |dbs| {
+            Background::start_in(dbs, last_epoch, target, opts)
+        })
+    }
+
+    /// Starts a snapshot of the dataset `dbs` sees, which must hold every
+    /// lock (`Scope::All`), so the image is this instant: a new epoch on
+    /// every table and the observer registered, before anything else runs
+    /// (BGSAVE starts it inside its own command). `last_epoch` is the
+    /// epoch of the previous snapshot (0 if none).
+    pub fn start_in(
+        dbs: &mut Dbs<'_>,
         last_epoch: u32,
         target: Target,
         opts: Options,
@@ -197,7 +215,9 @@ impl Background {
         let file = std::fs::File::create(&temp)?;
         let (tx, rx) = sync_channel(QUEUE);
         let epoch = last_epoch.wrapping_add(1).max(1);
-        let start_ms = ks.now_ms();
+        let start_ms = dbs.now();
+        let databases = dbs.count();
+        let keys_total = (0..databases).map(|d| dbs.db_len(d) as u64).sum();
         let bg = Arc::new(Background {
             epoch,
             start_ms,
@@ -208,9 +228,12 @@ impl Background {
             finished: AtomicBool::new(false),
             pos: Mutex::new(WalkPos::default()),
             writer: Mutex::new(None),
+            keys_total,
+            sent: AtomicU64::new(0),
         });
         let started = Instant::now();
-        let handle = std::thread::Builder::new()
+        let temp_path = temp.clone();
+        let spawned = std::thread::Builder::new()
             .name("rubedo-bgsave".into())
             .spawn(move || {
                 let r = write_all(rx, file, &temp, &target, opts, start_ms, started);
@@ -218,13 +241,18 @@ impl Background {
                     let _ = std::fs::remove_file(&temp);
                 }
                 r
-            })?;
+            });
+        let handle = match spawned {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp_path);
+                return Err(e);
+            }
+        };
         *bg.writer.lock() = Some(handle);
         let obs: Arc<dyn Observer> = bg.clone();
-        ks.run(rubedo_engine::Scope::All, |dbs| {
-            dbs.set_epoch(epoch);
-            ks.set_observer(Some(obs));
-        });
+        dbs.set_epoch(epoch);
+        dbs.set_observer(Some(obs));
         Ok(bg)
     }
 
@@ -232,11 +260,23 @@ impl Background {
         self.epoch
     }
 
+    /// Keys in the dataset when the snapshot started (expired ones not
+    /// reclaimed yet included).
+    pub fn keys_total(&self) -> u64 {
+        self.keys_total
+    }
+
+    /// Keys handed to the writer so far.
+    pub fn keys_processed(&self) -> u64 {
+        self.sent.load(Relaxed)
+    }
+
     fn send(&self, db: u32, key: &[u8], e: &Entry, expire_at_ms: Option<u64>) {
         if expire_at_ms.is_some_and(|t| t < self.start_ms) {
             // Already expired at the start: not part of the image.
             return;
         }
+        self.sent.fetch_add(1, Relaxed);
         // The writer only stops early on an error; then there is nothing to save for.
         let _ = self.tx.send(Msg::Key(Item {
             db,
@@ -357,9 +397,8 @@ fn write_all(
             Err(_) => return Err(io::Error::other("the snapshot was abandoned")),
         }
     }
-    let bytes = w.written();
     let file = w.finish(keys)?.into_inner().map_err(|e| e.into_error())?;
-    commit(file, temp, target)?;
+    let bytes = commit(file, temp, target)?;
     Ok(Saved {
         keys,
         bytes,

@@ -1,4 +1,5 @@
-//! The server group: DBSIZE, FLUSH*, SWAPDB, TIME, INFO, CONFIG, SHUTDOWN, COMMAND.
+//! The server group: DBSIZE, FLUSH*, SWAPDB, TIME, INFO, CONFIG, SAVE, BGSAVE, LASTSAVE,
+//! SHUTDOWN, COMMAND.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,6 +32,12 @@ pub static COMMANDS: &[Cmd] = &[
         .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
     Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM)
         .doc(G, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
+    Cmd::new("save", 1, save).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI).acl(ADM).lock(Lock::All)
+        .doc(G, "1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
+    Cmd::new("bgsave", -1, bgsave).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING).acl(ADM).lock(Lock::All)
+        .doc(G, "1.0.0", "O(1)", "Asynchronously saves the database(s) to disk."),
+    Cmd::new("lastsave", 1, lastsave).flags(LOADING | STALE | FAST).acl(acl::ADMIN | acl::FAST | acl::DANGEROUS)
+        .tips(&["nondeterministic_output"]).doc(G, "1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
     Cmd::new("monitor", 1, monitor).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
         .doc(G, "1.0.0", "O(1)", "Listens for all requests received by the server in real-time."),
     Cmd::container("config", CONFIG_SUBS).doc(G, "2.0.0", "Depends on subcommand.", "A container for server configuration commands."),
@@ -262,6 +269,42 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::ok())
 }
 
+fn save(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.persist.in_progress() {
+        return Err(err("Background save already in progress"));
+    }
+    match crate::persistence::save(ctx.srv, ctx.dbs) {
+        Ok(_) => Ok(Frame::ok()),
+        // Redis answers a failed SAVE with a bare "-ERR"; the log says why.
+        Err(_) => Err(CmdError::Other("ERR".into())),
+    }
+}
+
+fn bgsave(ctx: &mut Ctx) -> CmdResult {
+    // SCHEDULE matters only while another child runs (an AOF rewrite).
+    if ctx.argv.len() > 2 || ctx.argv.len() == 2 && !ctx.argv[1].eq_ignore_ascii_case(b"schedule") {
+        return Err(CmdError::Syntax);
+    }
+    let p = &ctx.srv.persist;
+    if p.in_progress() {
+        return Err(err("Background save already in progress"));
+    }
+    // As Redis inside a transaction: the save starts after it.
+    if ctx.caller == crate::dispatch::gate::Caller::Exec {
+        p.scheduled.store(true, Relaxed);
+        p.wake.notify_one();
+        return Ok(Frame::simple("Background saving scheduled"));
+    }
+    match crate::persistence::start_bgsave(ctx.srv, ctx.dbs) {
+        Ok(()) => Ok(Frame::simple("Background saving started")),
+        Err(_) => Err(CmdError::Other("ERR".into())),
+    }
+}
+
+fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    Ok(Frame::Integer(ctx.srv.persist.lastsave.load(Relaxed) as i64))
+}
+
 fn config_get(ctx: &mut Ctx) -> CmdResult {
     // Canonical name -> (name as shown, value), in first-seen order.
     let mut found: Vec<(&'static str, String, String)> = Vec::new();
@@ -313,6 +356,9 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
                 "'",
             ));
         };
+        if p.protected && !protected_configs_allowed(ctx) {
+            return Err(failed(&given, "can't set protected config"));
+        }
         if pairs.iter().any(|(n, _, _)| *n == p.name) {
             return Err(failed(&given, "duplicate parameter"));
         }
@@ -332,6 +378,15 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
             .map_err(|why| failed(given, &why))?;
     }
     Ok(Frame::ok())
+}
+
+/// Whether `enable-protected-configs` lets this client set protected ones.
+fn protected_configs_allowed(ctx: &Ctx) -> bool {
+    match ctx.srv.config.get("enable-protected-configs").as_deref() {
+        Some("yes") => true,
+        Some("local") => ctx.client.is_local,
+        _ => false,
+    }
 }
 
 fn config_resetstat(ctx: &mut Ctx) -> CmdResult {

@@ -1,0 +1,275 @@
+//! Snapshots as the server runs them: SAVE in the foreground, BGSAVE as a
+//! fork-less background snapshot (`rubedo_persist::snapshot::take`) whose
+//! walk the persistence task drives between commands, the load at startup,
+//! and the state INFO persistence and LASTSAVE report.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use rubedo_engine::{Dbs, Keyspace, Scope};
+use rubedo_persist::snapshot::load::{load_file, FileError, LoadStats};
+use rubedo_persist::snapshot::take::{save_dbs, Background, Saved, Target};
+use rubedo_persist::snapshot::value::Limits;
+use rubedo_persist::snapshot::Options;
+use tokio::sync::Notify;
+
+use crate::state::Shared;
+
+/// Entries the background walk visits per step, between commands.
+const WALK_STEP: usize = 512;
+
+/// What the server knows about its snapshots.
+pub struct Persistence {
+    /// The background snapshot being taken, if any.
+    pub bg: Mutex<Option<Running>>,
+    /// Wakes the persistence task (a snapshot started or was scheduled).
+    pub wake: Notify,
+    /// BGSAVE asked for while it could not start (inside EXEC).
+    pub scheduled: AtomicBool,
+    /// The epoch of the last snapshot started (see `Table::epoch`).
+    pub last_epoch: AtomicU32,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub lastsave: AtomicU64,
+    pub last_bgsave_ok: AtomicBool,
+    /// Duration of the last background save in seconds, -1 if none.
+    pub last_bgsave_secs: AtomicI64,
+    /// Unix seconds of the last failed background save attempt.
+    pub last_bgsave_try: AtomicU64,
+    /// Successful saves (INFO rdb_saves).
+    pub saves: AtomicU64,
+    /// Keys read and keys dropped as expired by the last load.
+    pub loaded_keys: AtomicU64,
+    pub loaded_expired: AtomicU64,
+    /// The startup load is running: commands get -LOADING.
+    pub loading: AtomicBool,
+}
+
+/// A background snapshot in flight.
+pub struct Running {
+    pub snap: Arc<Background>,
+    pub started: Instant,
+    /// `dirty` when it started: what a success leaves of the change count.
+    pub dirty_at_start: u64,
+}
+
+impl Persistence {
+    pub fn new(now_secs: u64) -> Persistence {
+        Persistence {
+            bg: Mutex::new(None),
+            wake: Notify::new(),
+            scheduled: AtomicBool::new(false),
+            last_epoch: AtomicU32::new(0),
+            lastsave: AtomicU64::new(now_secs),
+            last_bgsave_ok: AtomicBool::new(true),
+            last_bgsave_secs: AtomicI64::new(-1),
+            last_bgsave_try: AtomicU64::new(0),
+            saves: AtomicU64::new(0),
+            loaded_keys: AtomicU64::new(0),
+            loaded_expired: AtomicU64::new(0),
+            loading: AtomicBool::new(false),
+        }
+    }
+
+    pub fn in_progress(&self) -> bool {
+        self.bg.lock().is_some()
+    }
+
+    /// Seconds the running background save has taken so far, -1 if none.
+    pub fn current_secs(&self) -> i64 {
+        self.bg
+            .lock()
+            .as_ref()
+            .map_or(-1, |r| r.started.elapsed().as_secs() as i64)
+    }
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Where the snapshot goes: `dbfilename` in the working directory (`dir`).
+pub fn target(srv: &Shared) -> Target {
+    Target {
+        dir: std::env::current_dir().unwrap_or_else(|_| ".".into()),
+        name: srv
+            .config
+            .get("dbfilename")
+            .unwrap_or_else(|| "dump.rdb".into()),
+    }
+}
+
+fn options(srv: &Shared) -> Options {
+    Options {
+        compress: srv.config.yes("rdbcompression"),
+        checksum: srv.config.yes("rdbchecksum"),
+    }
+}
+
+/// The encodings loaded values get, as configured now.
+fn limits(srv: &Shared) -> Limits {
+    let c = &srv.config;
+    Limits {
+        hash: rubedo_engine::types::hash::Limits {
+            entries: c.hash_max_listpack_entries.load(Relaxed) as usize,
+            value: c.hash_max_listpack_value.load(Relaxed) as usize,
+        },
+        zset: rubedo_engine::types::zset::Limits {
+            entries: c.zset_max_listpack_entries.load(Relaxed) as usize,
+            value: c.zset_max_listpack_value.load(Relaxed) as usize,
+        },
+        set_max_intset: c.set_max_intset_entries.load(Relaxed) as usize,
+        list_fill: c.list_max_listpack_size.load(Relaxed),
+    }
+}
+
+/// SAVE: writes the dataset `dbs` holds (every lock) in the foreground.
+pub fn save(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<Saved> {
+    let t = target(srv);
+    match save_dbs(dbs, &t, options(srv)) {
+        Ok(s) => {
+            eprintln!("DB saved on disk ({} keys, {} bytes)", s.keys, s.bytes);
+            srv.stats.dirty.store(0, Relaxed);
+            srv.persist.lastsave.store(unix_secs(), Relaxed);
+            srv.persist.last_bgsave_ok.store(true, Relaxed);
+            srv.persist.saves.fetch_add(1, Relaxed);
+            Ok(s)
+        }
+        Err(e) => {
+            eprintln!(
+                "Failed saving the DB to {}: {e}",
+                t.dir.join(&t.name).display()
+            );
+            Err(e)
+        }
+    }
+}
+
+/// BGSAVE: starts a background snapshot of this instant; the run holds
+/// every lock.
+pub fn start_bgsave(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<()> {
+    let mut bg = srv.persist.bg.lock();
+    if bg.is_some() {
+        return Err(io::Error::other("Background save already in progress"));
+    }
+    let last = srv.persist.last_epoch.load(Relaxed);
+    match Background::start_in(dbs, last, target(srv), options(srv)) {
+        Ok(snap) => {
+            srv.persist.last_epoch.store(snap.epoch(), Relaxed);
+            *bg = Some(Running {
+                snap,
+                started: Instant::now(),
+                dirty_at_start: srv.stats.dirty.load(Relaxed),
+            });
+            drop(bg);
+            eprintln!("Background saving started");
+            srv.persist.wake.notify_one();
+            Ok(())
+        }
+        Err(e) => {
+            srv.persist.last_bgsave_ok.store(false, Relaxed);
+            srv.persist.last_bgsave_try.store(unix_secs(), Relaxed);
+            eprintln!("Can't save in background: {e}");
+            Err(e)
+        }
+    }
+}
+
+/// The persistence task: walks a running background snapshot a step at a
+/// time between commands, records how it ended, and starts a scheduled one.
+pub async fn run<K: Keyspace>(ks: &K, srv: &Shared) {
+    loop {
+        let snap = srv.persist.bg.lock().as_ref().map(|r| r.snap.clone());
+        let Some(snap) = snap else {
+            if srv.persist.scheduled.swap(false, Relaxed) {
+                let _ = ks.run(Scope::All, |dbs| start_bgsave(srv, dbs));
+                continue;
+            }
+            srv.persist.wake.notified().await;
+            continue;
+        };
+        while snap.step(ks, WALK_STEP) {
+            tokio::task::yield_now().await;
+        }
+        while !snap.is_written() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let result = snap.wait();
+        let Some(r) = srv.persist.bg.lock().take() else {
+            continue;
+        };
+        let p = &srv.persist;
+        p.last_bgsave_secs
+            .store(r.started.elapsed().as_secs() as i64, Relaxed);
+        match result {
+            Ok(s) => {
+                eprintln!(
+                    "Background saving terminated with success ({} keys, {} bytes)",
+                    s.keys, s.bytes
+                );
+                let _ = srv.stats.dirty.fetch_update(Relaxed, Relaxed, |d| {
+                    Some(d.saturating_sub(r.dirty_at_start))
+                });
+                p.lastsave.store(unix_secs(), Relaxed);
+                p.last_bgsave_ok.store(true, Relaxed);
+                p.saves.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                eprintln!("Background saving error: {e}");
+                p.last_bgsave_ok.store(false, Relaxed);
+                p.last_bgsave_try.store(unix_secs(), Relaxed);
+            }
+        }
+    }
+}
+
+/// Loads the snapshot at startup, if there is one. Keys whose time has
+/// passed are dropped. On a damaged file nothing is served: the error
+/// names the file and the offset and the server does not start.
+pub fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<Option<LoadStats>, String> {
+    let t = target(srv);
+    let path = t.dir.join(&t.name);
+    let started = Instant::now();
+    let now = ks.now_ms();
+    let databases = ks.databases();
+    let mut keys = Vec::new();
+    let stats = match load_file(&path, limits(srv), &mut |k| keys.push(k)) {
+        Ok(s) => s,
+        Err(FileError::Missing) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    if let Some(k) = keys.iter().find(|k| k.db as usize >= databases) {
+        return Err(format!(
+            "the snapshot {} holds database {}, but this server has {databases} (see 'databases')",
+            path.display(),
+            k.db
+        ));
+    }
+    let mut expired = 0u64;
+    let mut loaded = 0u64;
+    ks.run(Scope::All, |dbs| {
+        for k in keys {
+            if k.expire_at_ms.is_some_and(|t| t <= now) {
+                expired += 1;
+                continue;
+            }
+            let mut db = dbs.db(k.db as usize);
+            db.set(&k.key, k.value, false);
+            if let Some(at) = k.expire_at_ms {
+                db.set_expire(&k.key, Some(at));
+            }
+            loaded += 1;
+        }
+    });
+    srv.persist.loaded_keys.store(loaded, Relaxed);
+    srv.persist.loaded_expired.store(expired, Relaxed);
+    eprintln!(
+        "DB loaded from disk: {:.3} seconds ({loaded} keys, {expired} expired keys dropped)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Some(stats))
+}

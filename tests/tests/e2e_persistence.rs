@@ -1,0 +1,268 @@
+//! Snapshots with the real binary and real files: SAVE and BGSAVE survive
+//! kill -9 and a restart with the same DEBUG DIGEST; BGSAVE's image is the
+//! dataset at the instant it started, whatever runs after it; a damaged
+//! file stops the server from starting, naming the file and the offset.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rubedo_resp::Frame;
+use rubedo_tests::{server_binary, Raw, Server};
+
+const ENGINES: [&str; 2] = ["single", "concurrent"];
+
+/// A fresh directory for one test's files, removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!("rubedo-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start(engine: &str, dir: &Dir) -> Server {
+    Server::start(&[
+        "--engine",
+        engine,
+        "--threads",
+        "2",
+        "--dir",
+        dir.path(),
+        "--enable-debug-command",
+        "yes",
+    ])
+}
+
+fn text(f: Frame) -> String {
+    match f {
+        Frame::Bulk(b) | Frame::Simple(b) | Frame::Verbatim { data: b, .. } => {
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        Frame::Integer(n) => n.to_string(),
+        f => panic!("{f:?}"),
+    }
+}
+
+fn info_field(c: &mut Raw, field: &str) -> String {
+    text(c.call(&["INFO", "persistence"]))
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {field} in INFO persistence"))
+}
+
+/// Every type, compact and large encodings, TTLs, three databases.
+fn fill(c: &mut Raw) {
+    let ok = |f: Frame| assert!(!matches!(f, Frame::Error(_)), "{f:?}");
+    ok(c.call(&["SET", "s", "hello"]));
+    ok(c.call(&["SET", "n", "-12345"]));
+    ok(c.call(&["SET", "ttl", "v", "PX", "100000000"]));
+    ok(c.call(&["RPUSH", "l", "a", "", "123"]));
+    ok(c.call(&["SADD", "is", "1", "2", "-3"]));
+    ok(c.call(&["SADD", "ss", "a", "b"]));
+    ok(c.call(&["ZADD", "z", "1.5", "a", "-inf", "b", "inf", "c"]));
+    ok(c.call(&["HSET", "h", "f", "v", "", "x"]));
+    for i in 0..1500 {
+        let (m, v) = (format!("m{i}"), format!("{i}"));
+        c.cmd(&["HSET", "bighash", &m, &v]);
+        c.cmd(&["ZADD", "bigzset", &v, &m]);
+        c.cmd(&["SADD", "bigset", &m]);
+        c.cmd(&["RPUSH", "biglist", &m]);
+    }
+    for _ in 0..6000 {
+        ok(c.read().unwrap());
+    }
+    ok(c.call(&["SELECT", "5"]));
+    ok(c.call(&["DEBUG", "POPULATE", "20000"]));
+    ok(c.call(&["SELECT", "15"]));
+    ok(c.call(&["SET", "last", "db"]));
+    ok(c.call(&["SELECT", "0"]));
+}
+
+#[test]
+fn save_and_bgsave_survive_kill_9_with_the_same_digest() {
+    for engine in ENGINES {
+        for cmd in ["SAVE", "BGSAVE"] {
+            let dir = Dir::new(&format!("save-{engine}-{cmd}"));
+            let digest;
+            {
+                let s = start(engine, &dir);
+                let mut c = s.raw();
+                fill(&mut c);
+                digest = text(c.call(&["DEBUG", "DIGEST"]));
+                let r = text(c.call(&[cmd]));
+                if cmd == "SAVE" {
+                    assert_eq!(r, "OK");
+                } else {
+                    assert_eq!(r, "Background saving started");
+                    wait_bgsave(&mut c);
+                }
+                assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+                assert_eq!(info_field(&mut c, "rdb_saves"), "1");
+                assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+                // Dropping the server kills it with SIGKILL.
+            }
+            let s = start(engine, &dir);
+            let mut c = s.raw();
+            assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest, "{engine} {cmd}");
+            let ttl: i64 = text(c.call(&["PTTL", "ttl"])).parse().unwrap();
+            assert!(ttl > 90_000_000, "{ttl}");
+            assert_eq!(
+                text(c.call(&["OBJECT", "ENCODING", "bighash"])),
+                "hashtable"
+            );
+            assert_eq!(text(c.call(&["OBJECT", "ENCODING", "is"])), "intset");
+            assert_eq!(info_field(&mut c, "rdb_last_load_keys_loaded"), "20013");
+        }
+    }
+}
+
+fn wait_bgsave(c: &mut Raw) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while info_field(c, "rdb_bgsave_in_progress") != "0" {
+        assert!(Instant::now() < until, "BGSAVE did not finish");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn bgsave_is_the_dataset_at_the_instant_it_started() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("bgsave-{engine}"));
+        let digest;
+        {
+            let s = start(engine, &dir);
+            let mut c = s.raw();
+            fill(&mut c);
+            c.call(&["DEBUG", "POPULATE", "200000", "big"]);
+            digest = text(c.call(&["DEBUG", "DIGEST"]));
+            // Pipelined behind BGSAVE: changes the walk has not reached yet.
+            let mut pipe: Vec<Vec<String>> = vec![vec!["BGSAVE".into()]];
+            for i in (0..200_000).step_by(97) {
+                pipe.push(vec!["SET".into(), format!("big:{i}"), "changed".into()]);
+                pipe.push(vec!["DEL".into(), format!("big:{}", i + 1)]);
+            }
+            pipe.push(vec![
+                "HSET".into(),
+                "bighash".into(),
+                "new".into(),
+                "1".into(),
+            ]);
+            pipe.push(vec!["SWAPDB".into(), "0".into(), "5".into()]);
+            pipe.push(vec!["FLUSHDB".into()]);
+            pipe.push(vec!["SET".into(), "s".into(), "after".into()]);
+            for p in &pipe {
+                let words: Vec<&str> = p.iter().map(|s| s.as_str()).collect();
+                c.cmd(&words);
+            }
+            let first = text(c.read().unwrap());
+            assert_eq!(first, "Background saving started");
+            for _ in 1..pipe.len() {
+                let f = c.read().unwrap();
+                assert!(!matches!(f, Frame::Error(_)), "{f:?}");
+            }
+            wait_bgsave(&mut c);
+            assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+            assert_ne!(text(c.call(&["DEBUG", "DIGEST"])), digest);
+        }
+        let s = start(engine, &dir);
+        let mut c = s.raw();
+        assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest, "{engine}");
+    }
+}
+
+#[test]
+fn bgsave_answers_as_redis_does() {
+    let dir = Dir::new("bgsave-replies");
+    let s = start("single", &dir);
+    let mut c = s.raw();
+    let e = |f: Frame| match f {
+        Frame::Error(e) => String::from_utf8_lossy(&e).into_owned(),
+        f => panic!("{f:?}"),
+    };
+    assert_eq!(e(c.call(&["BGSAVE", "x"])), "ERR syntax error");
+    assert_eq!(e(c.call(&["BGSAVE", "SCHEDULE", "x"])), "ERR syntax error");
+    c.call(&["MULTI"]);
+    c.call(&["BGSAVE"]);
+    match c.call(&["EXEC"]) {
+        Frame::Array(v) => assert_eq!(text(v[0].clone()), "Background saving scheduled"),
+        f => panic!("{f:?}"),
+    }
+    wait_bgsave(&mut c);
+    let until = Instant::now() + Duration::from_secs(60);
+    while info_field(&mut c, "rdb_saves") != "1" {
+        assert!(Instant::now() < until, "the scheduled BGSAVE did not run");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let last: u64 = text(c.call(&["LASTSAVE"])).parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(last + 60 > now && last <= now, "{last} {now}");
+    assert!(Path::new(&dir.0).join("dump.rdb").exists());
+    assert_eq!(
+        e(c.call(&["CONFIG", "SET", "dir", "/"])),
+        "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
+    );
+    assert_eq!(
+        e(c.call(&["CONFIG", "SET", "save", "0 1"])),
+        "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"
+    );
+}
+
+#[test]
+fn a_damaged_snapshot_stops_the_start_naming_the_file_and_offset() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("damaged-{engine}"));
+        {
+            let s = start(engine, &dir);
+            let mut c = s.raw();
+            fill(&mut c);
+            assert_eq!(text(c.call(&["SAVE"])), "OK");
+        }
+        let file = dir.0.join("dump.rdb");
+        let mut bytes = std::fs::read(&file).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x01;
+        std::fs::write(&file, &bytes).unwrap();
+        let out = Command::new(server_binary())
+            .args([
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--engine",
+                engine,
+                "--dir",
+                dir.path(),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("dump.rdb") && err.contains("at offset "),
+            "{err}"
+        );
+        // Nothing was served: no ready line.
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("Ready"),
+            "{err}"
+        );
+    }
+}

@@ -266,3 +266,22 @@ fn a_damaged_snapshot_stops_the_start_naming_the_file_and_offset() {
         );
     }
 }
+
+#[test]
+fn a_save_point_starts_a_background_save() {
+    let dir = Dir::new("save-point");
+    let s = Server::start(&["--dir", dir.path(), "--save", "1 2"]);
+    let mut c = s.raw();
+    c.call(&["SET", "a", "1"]);
+    // One change is below the point's two: no save however long it waits.
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(info_field(&mut c, "rdb_saves"), "0");
+    c.call(&["SET", "b", "2"]);
+    let until = Instant::now() + Duration::from_secs(30);
+    while info_field(&mut c, "rdb_saves") != "1" {
+        assert!(Instant::now() < until, "the save point never fired");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+    assert!(dir.0.join("dump.rdb").exists());
+}

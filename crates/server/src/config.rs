@@ -61,12 +61,8 @@ const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
 
 const fn protected(name: &'static str, kind: Kind, default: &'static str) -> Param {
     Param {
-        name,
-        alias: None,
-        kind,
-        default,
-        mutable: true,
         protected: true,
+        ..p(name, kind, default)
     }
 }
 
@@ -210,7 +206,6 @@ pub static PARAMS: &[Param] = &[
     protected("dbfilename", Kind::FileName, "dump.rdb"),
     p("rdbcompression", Kind::Bool, "yes"),
     fixed("rdbchecksum", Kind::Bool, "yes"),
-    p("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
     fixed(
         "enable-protected-configs",
         Kind::Enum(&["no", "yes", "local"]),

@@ -227,6 +227,33 @@ pub async fn run<K: Keyspace>(ks: &K, srv: &Shared) {
     }
 }
 
+/// After a failed background save, the next attempt a save point makes
+/// waits this long (Redis's CONFIG_BGSAVE_RETRY_DELAY).
+const RETRY_SECS: u64 = 5;
+
+/// The cron's check of the `save` points: a background save starts once
+/// some point's seconds have passed since the last save with at least its
+/// number of changes.
+pub fn save_points<K: Keyspace>(ks: &K, srv: &Shared) {
+    let points = srv.config.save_points();
+    if points.is_empty() || srv.persist.in_progress() {
+        return;
+    }
+    let p = &srv.persist;
+    let now = unix_secs();
+    let dirty = srv.stats.dirty.load(Relaxed);
+    let since = now.saturating_sub(p.lastsave.load(Relaxed));
+    let may_retry = p.last_bgsave_ok.load(Relaxed)
+        || now.saturating_sub(p.last_bgsave_try.load(Relaxed)) > RETRY_SECS;
+    if may_retry
+        && points
+            .iter()
+            .any(|&(secs, changes)| dirty >= changes && since > secs)
+    {
+        let _ = ks.run(Scope::All, |dbs| start_bgsave(srv, dbs));
+    }
+}
+
 /// Loads the snapshot at startup, if there is one. Keys whose time has
 /// passed are dropped. On a damaged file nothing is served: the error
 /// names the file and the offset and the server does not start.
@@ -236,26 +263,18 @@ pub fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<Option<LoadS
     let started = Instant::now();
     let now = ks.now_ms();
     let databases = ks.databases();
-    let mut keys = Vec::new();
-    let stats = match load_file(&path, limits(srv), &mut |k| keys.push(k)) {
-        Ok(s) => s,
-        Err(FileError::Missing) => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    if let Some(k) = keys.iter().find(|k| k.db as usize >= databases) {
-        return Err(format!(
-            "the snapshot {} holds database {}, but this server has {databases} (see 'databases')",
-            path.display(),
-            k.db
-        ));
-    }
-    let mut expired = 0u64;
-    let mut loaded = 0u64;
-    ks.run(Scope::All, |dbs| {
-        for k in keys {
+    let (mut loaded, mut expired, mut beyond) = (0u64, 0u64, None);
+    // Straight into the tables, so a load holds one copy of the dataset; a
+    // load that fails leaves them empty again.
+    let result = ks.run(Scope::All, |dbs| {
+        let r = load_file(&path, limits(srv), &mut |k| {
+            if k.db as usize >= databases {
+                beyond.get_or_insert(k.db);
+                return;
+            }
             if k.expire_at_ms.is_some_and(|t| t <= now) {
                 expired += 1;
-                continue;
+                return;
             }
             let mut db = dbs.db(k.db as usize);
             db.set(&k.key, k.value, false);
@@ -263,8 +282,25 @@ pub fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<Option<LoadS
                 db.set_expire(&k.key, Some(at));
             }
             loaded += 1;
+        });
+        if r.is_err() || beyond.is_some() {
+            for d in 0..databases {
+                dbs.db(d).clear();
+            }
         }
+        r
     });
+    let stats = match result {
+        Ok(s) => s,
+        Err(FileError::Missing) => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    if let Some(db) = beyond {
+        return Err(format!(
+            "the snapshot {} holds database {db}, but this server has {databases} (see 'databases')",
+            path.display()
+        ));
+    }
     srv.persist.loaded_keys.store(loaded, Relaxed);
     srv.persist.loaded_expired.store(expired, Relaxed);
     eprintln!(

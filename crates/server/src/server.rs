@@ -333,6 +333,7 @@ where
         if srv.cron.active_expire.load(Relaxed) {
             active_expire_cycle(&server.ks, srv, period);
         }
+        crate::persistence::save_points(&server.ks, srv);
         server.ks.rehash(100);
         crate::signals::tracking::enforce_limit(&srv.signals, &srv.clients, server.ks.now_ms());
         let timeout = srv.config.timeout.load(Relaxed);

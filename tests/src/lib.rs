@@ -30,17 +30,50 @@ pub fn server_binary() -> PathBuf {
     bin
 }
 
+/// A fresh directory for one test's files, removed when dropped.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn new(name: &str) -> Dir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let p = std::env::temp_dir().join(format!("rubedo-e2e-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create test dir");
+        Dir(p)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A running server, killed on drop.
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// The working directory given when the test named none, so no file a
+    /// save writes lands in the source tree.
+    _dir: Option<Dir>,
 }
 
 impl Server {
     /// Starts `rubedo-server --port 0` with extra flags.
     pub fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(server_binary())
-            .args(["--port", "0", "--bind", "127.0.0.1"])
+        let own = (!extra.contains(&"--dir")).then(|| Dir::new("srv"));
+        let mut cmd = Command::new(server_binary());
+        cmd.args(["--port", "0", "--bind", "127.0.0.1"]);
+        if let Some(d) = &own {
+            cmd.args(["--dir", d.path()]);
+        }
+        let mut child = cmd
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -56,7 +89,11 @@ impl Server {
             .and_then(|(_, rest)| rest.split_whitespace().next())
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
-        Server { child, port }
+        Server {
+            child,
+            port,
+            _dir: own,
+        }
     }
 
     pub fn addr(&self) -> String {
@@ -88,6 +125,20 @@ impl Server {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let end = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if std::time::Instant::now() > end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// True while the process runs.

@@ -3,36 +3,14 @@
 //! dataset at the instant it started, whatever runs after it; a damaged
 //! file stops the server from starting, naming the file and the offset.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rubedo_resp::Frame;
-use rubedo_tests::{server_binary, Raw, Server};
+use rubedo_tests::{server_binary, Dir, Raw, Server};
 
 const ENGINES: [&str; 2] = ["single", "concurrent"];
-
-/// A fresh directory for one test's files, removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("rubedo-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn start(engine: &str, dir: &Dir) -> Server {
     Server::start(&[
@@ -284,4 +262,110 @@ fn a_save_point_starts_a_background_save() {
     }
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
     assert!(dir.0.join("dump.rdb").exists());
+}
+
+fn exits(s: &mut Server) {
+    let st = s.wait_exit(Duration::from_secs(30));
+    assert!(
+        st.is_some_and(|st| st.success()),
+        "server did not exit cleanly: {st:?}"
+    );
+}
+
+fn get(c: &mut Raw, key: &str) -> Frame {
+    c.call(&["GET", key])
+}
+
+#[test]
+fn shutdown_and_sigterm_save_when_save_points_exist() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("shutdown-{engine}"));
+        // SHUTDOWN with the default save points saves.
+        let digest = {
+            let mut s = start(engine, &dir);
+            let mut c = s.raw();
+            fill(&mut c);
+            let d = text(c.call(&["DEBUG", "DIGEST"]));
+            c.cmd(&["SHUTDOWN"]);
+            assert!(c.read().is_none(), "SHUTDOWN closes without a reply");
+            exits(&mut s);
+            d
+        };
+        // SIGTERM saves too; NOSAVE does not.
+        {
+            let mut s = start(engine, &dir);
+            let mut c = s.raw();
+            assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest);
+            assert_eq!(text(c.call(&["SET", "after", "term"])), "OK");
+            // SAFETY: signalling the child we started.
+            unsafe { libc::kill(s.pid() as libc::pid_t, libc::SIGTERM) };
+            exits(&mut s);
+        }
+        {
+            let mut s = start(engine, &dir);
+            let mut c = s.raw();
+            assert_eq!(text(get(&mut c, "after")), "term");
+            c.call(&["SET", "lost", "1"]);
+            c.cmd(&["SHUTDOWN", "NOSAVE"]);
+            assert!(c.read().is_none());
+            exits(&mut s);
+        }
+        let mut s = start(engine, &dir);
+        let mut c = s.raw();
+        assert_eq!(get(&mut c, "lost"), Frame::Null);
+        assert_eq!(text(get(&mut c, "after")), "term");
+        // Without save points a signal writes nothing, SHUTDOWN SAVE does.
+        c.call(&["CONFIG", "SET", "save", ""]);
+        c.call(&["SET", "after", "nosave"]);
+        // SAFETY: signalling the child we started.
+        unsafe { libc::kill(s.pid() as libc::pid_t, libc::SIGINT) };
+        exits(&mut s);
+        let mut s = start(engine, &dir);
+        let mut c = s.raw();
+        assert_eq!(text(get(&mut c, "after")), "term");
+        c.call(&["CONFIG", "SET", "save", ""]);
+        c.call(&["SET", "after", "save"]);
+        c.cmd(&["SHUTDOWN", "SAVE"]);
+        assert!(c.read().is_none());
+        exits(&mut s);
+        let s = start(engine, &dir);
+        assert_eq!(text(get(&mut s.raw(), "after")), "save");
+    }
+}
+
+#[test]
+fn a_failing_disk_refuses_writes_and_shutdown_as_redis() {
+    let root = Dir::new("misconf");
+    let gone = root.0.join("gone");
+    std::fs::create_dir_all(&gone).unwrap();
+    let mut s = Server::start(&["--dir", gone.to_str().unwrap()]);
+    let mut c = s.raw();
+    assert_eq!(text(c.call(&["SET", "a", "1"])), "OK");
+    std::fs::remove_dir_all(&gone).unwrap();
+    assert_eq!(text(c.call(&["BGSAVE"])), "Background saving started");
+    wait_bgsave(&mut c);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "err");
+    let misconf = |f: Frame| match f {
+        Frame::Error(e) => assert!(
+            e.starts_with(b"MISCONF Redis is configured to save RDB snapshots"),
+            "{e:?}"
+        ),
+        f => panic!("{f:?}"),
+    };
+    misconf(c.call(&["SET", "a", "2"]));
+    misconf(c.call(&["PING"]));
+    assert_eq!(text(get(&mut c, "a")), "1");
+    // SAVE fails with a bare ERR; SHUTDOWN refuses to lose the data...
+    assert_eq!(c.call(&["SAVE"]), Frame::Error("ERR".into()));
+    assert_eq!(
+        c.call(&["SHUTDOWN"]),
+        Frame::Error("ERR Errors trying to SHUTDOWN. Check logs.".into())
+    );
+    assert!(s.alive());
+    // ...writes come back when the option is off, and FORCE exits anyway.
+    c.call(&["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"]);
+    assert_eq!(text(c.call(&["SET", "a", "3"])), "OK");
+    c.cmd(&["SHUTDOWN", "FORCE"]);
+    assert!(c.read().is_none());
+    exits(&mut s);
 }

@@ -140,6 +140,8 @@ impl Candidate {
                 argv.extend(["--port", &port, "--engine", engine].map(String::from));
                 // The reference runs with DEBUG enabled too (see conformance.rs).
                 argv.extend(["--enable-debug-command", "yes"].map(String::from));
+                // And without save points, as the reference runs.
+                argv.extend(["--save", ""].map(String::from));
                 argv
             }
             Launch::Shell(cmd) => {

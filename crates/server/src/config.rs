@@ -31,6 +31,9 @@ pub enum Kind {
     OffOnly(&'static str),
     /// `save`: "<seconds> <changes>" pairs, or "" for none.
     SavePoints,
+    /// What SIGINT/SIGTERM do: `default` or flags among save, nosave,
+    /// now, force.
+    ShutdownFlags,
     /// `dir`: a directory the server changes into (shown as the working
     /// directory, absolute).
     Dir,
@@ -201,10 +204,13 @@ pub static PARAMS: &[Param] = &[
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
     ),
     p("active-expire-effort", Kind::Int { min: 1, max: 10 }, "1"),
-    p("save", Kind::SavePoints, ""),
+    p("save", Kind::SavePoints, "3600 1 300 100 60 10000"),
+    p("shutdown-on-sigint", Kind::ShutdownFlags, "default"),
+    p("shutdown-on-sigterm", Kind::ShutdownFlags, "default"),
     protected("dir", Kind::Dir, ""),
     protected("dbfilename", Kind::FileName, "dump.rdb"),
     p("rdbcompression", Kind::Bool, "yes"),
+    p("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
     fixed("rdbchecksum", Kind::Bool, "yes"),
     fixed(
         "enable-protected-configs",
@@ -409,6 +415,36 @@ impl Config {
                     self.output_limits.set(class, limit);
                 }
                 format_output_limits(&self.output_limits)
+            }
+            Kind::ShutdownFlags => {
+                const NAMES: [&str; 5] = ["default", "save", "nosave", "now", "force"];
+                let mut set = [false; 5];
+                let words: Vec<&str> = value.split_ascii_whitespace().collect();
+                if words.is_empty() {
+                    return Err("argument(s) must be one of the following: ".to_string()
+                        + &NAMES.join(", "));
+                }
+                for w in words {
+                    let l = w.to_ascii_lowercase();
+                    match NAMES.iter().position(|n| *n == l) {
+                        Some(i) => set[i] = true,
+                        None => {
+                            return Err("argument(s) must be one of the following: ".to_string()
+                                + &NAMES.join(", "))
+                        }
+                    }
+                }
+                if set[1] && set[2] {
+                    return Err(
+                        "shutdown options SAVE and NOSAVE can't be used simultaneously".into(),
+                    );
+                }
+                let on: Vec<&str> = (1..5).filter(|&i| set[i]).map(|i| NAMES[i]).collect();
+                if on.is_empty() {
+                    "default".into()
+                } else {
+                    on.join(" ")
+                }
             }
             Kind::SavePoints => {
                 parse_save_points(value).ok_or("Invalid save parameters")?;

@@ -59,7 +59,19 @@ fn main() {
         }
     };
     let config = Config::default();
-    for (name, value) in pairs {
+    // As Redis: the first `save` line replaces the default points, later
+    // ones add to them, and `save ""` clears them.
+    let mut points: Option<String> = None;
+    for (name, mut value) in pairs {
+        if name == "save" {
+            if let Some(prev) = points
+                .as_deref()
+                .filter(|p| !p.is_empty() && !value.is_empty())
+            {
+                value = format!("{prev} {value}");
+            }
+            points = Some(value.clone());
+        }
         if rubedo_server::config::find(&name).is_none() {
             eprintln!("warning: ignoring unsupported config directive '{name}'");
             continue;

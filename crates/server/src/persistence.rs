@@ -73,6 +73,11 @@ impl Persistence {
         }
     }
 
+    /// False once some save failed: the gate then asks `disk_error`.
+    pub fn healthy(&self) -> bool {
+        self.last_bgsave_ok.load(Relaxed)
+    }
+
     pub fn in_progress(&self) -> bool {
         self.bg.lock().is_some()
     }
@@ -171,13 +176,26 @@ pub fn start_bgsave(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<()> {
             Ok(())
         }
         Err(e) => {
+            // As a forked child failing at once: the save started and failed.
             srv.persist.last_bgsave_ok.store(false, Relaxed);
             srv.persist.last_bgsave_try.store(unix_secs(), Relaxed);
-            eprintln!("Can't save in background: {e}");
-            Err(e)
+            eprintln!("Background saving error: {e}");
+            Ok(())
         }
     }
 }
+
+/// Why write commands (and PING) are refused, if they are: the last
+/// background save failed while save points exist and
+/// `stop-writes-on-bgsave-error` is on.
+pub fn disk_error(srv: &Shared) -> Option<crate::error::CmdError> {
+    let rdb = !srv.persist.last_bgsave_ok.load(Relaxed)
+        && srv.config.yes("stop-writes-on-bgsave-error")
+        && !srv.config.save_points().is_empty();
+    rdb.then(|| crate::error::CmdError::Other(MISCONF_RDB.into()))
+}
+
+const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// The persistence task: walks a running background snapshot a step at a
 /// time between commands, records how it ended, and starts a scheduled one.
@@ -308,4 +326,51 @@ pub fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<Option<LoadS
         started.elapsed().as_secs_f64()
     );
     Ok(Some(stats))
+}
+
+/// SHUTDOWN's flags (also what `shutdown-on-sigint`/`-sigterm` hold).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownFlags {
+    pub save: bool,
+    pub nosave: bool,
+    pub now: bool,
+    pub force: bool,
+}
+
+impl ShutdownFlags {
+    /// The flags a `shutdown-on-*` value names (validated by the config).
+    pub fn from_config(v: &str) -> ShutdownFlags {
+        let has = |w: &str| v.split(' ').any(|x| x == w);
+        ShutdownFlags {
+            save: has("save"),
+            nosave: has("nosave"),
+            now: has("now"),
+            force: has("force"),
+        }
+    }
+}
+
+/// What must happen before the process may exit, under every lock: a
+/// background snapshot is given up (its temporary file removed), and the
+/// dataset is saved when save points exist (unless NOSAVE) or SAVE asks.
+/// A save that fails stops the shutdown unless FORCE: false then.
+pub fn prepare_shutdown(srv: &Shared, dbs: &mut Dbs<'_>, f: ShutdownFlags) -> bool {
+    let running = srv.persist.bg.lock().take();
+    if let Some(r) = running {
+        eprintln!("There is a background save in progress. Giving it up!");
+        r.snap.abort_in(dbs);
+    }
+    let wants = (!srv.config.save_points().is_empty() && !f.nosave) || f.save;
+    // A dataset still loading is not the dataset: never written over the file.
+    if wants && !srv.persist.loading.load(Relaxed) {
+        eprintln!("Saving the final snapshot before exiting.");
+        if save(srv, dbs).is_err() {
+            if !f.force {
+                eprintln!("Error trying to save the DB, can't exit.");
+                return false;
+            }
+            eprintln!("Error trying to save the DB. Exit anyway.");
+        }
+    }
+    true
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rubedo_engine::{Clock, ConcurrentKeyspace, Events, Keyspace, SingleKeyspace, SystemClock};
+use rubedo_engine::{
+    Clock, ConcurrentKeyspace, Events, Keyspace, Scope, SingleKeyspace, SystemClock,
+};
 use rubedo_resp::Frame;
 use tokio::net::TcpListener;
 
@@ -157,7 +159,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                     tokio::spawn(crate::session::conn::serve(s.clone(), stream));
                 }));
             }
-            wait_for_shutdown(&server.shared).await;
+            wait_for_shutdown(&server.ks, &server.shared).await;
             Ok(())
         })
     } else {
@@ -185,7 +187,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                     tokio::task::spawn_local(crate::session::conn::serve(s.clone(), stream));
                 }));
             }
-            wait_for_shutdown(&server.shared).await;
+            wait_for_shutdown(&server.ks, &server.shared).await;
             Ok(())
         })
     }
@@ -282,28 +284,61 @@ async fn accept_loop(l: TcpListener, mut serve: impl FnMut(tokio::net::TcpStream
     }
 }
 
-async fn wait_for_shutdown(srv: &Shared) {
-    let notified = srv.lifecycle.shutdown.notified();
-    tokio::pin!(notified);
-    let ctrl_c = tokio::signal::ctrl_c();
+#[cfg(unix)]
+async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Waits for SHUTDOWN (which prepared the exit itself) or SIGINT/SIGTERM,
+/// which prepare it here with the flags `shutdown-on-sigint`/`-sigterm`
+/// name; a signal whose save fails leaves the server running, as Redis.
+async fn wait_for_shutdown<K: Keyspace>(ks: &K, srv: &Shared) {
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    #[cfg(unix)]
-    let term_fut = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
+    loop {
+        let notified = srv.lifecycle.shutdown.notified();
+        tokio::pin!(notified);
+        #[cfg(unix)]
+        let sig = async {
+            tokio::select! {
+                _ = recv_signal(&mut int) => "SIGINT",
+                _ = recv_signal(&mut term) => "SIGTERM",
             }
-            None => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let sig = async {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        };
+        let name = tokio::select! {
+            _ = &mut notified => break,
+            name = sig => name,
+        };
+        eprintln!("Received {name} scheduling shutdown...");
+        let param = if name == "SIGINT" {
+            "shutdown-on-sigint"
+        } else {
+            "shutdown-on-sigterm"
+        };
+        let flags = crate::persistence::ShutdownFlags::from_config(
+            &srv.config.get(param).unwrap_or_default(),
+        );
+        if ks.run(Scope::All, |dbs| {
+            crate::persistence::prepare_shutdown(srv, dbs, flags)
+        }) {
+            srv.lifecycle.shutting_down.store(true, Relaxed);
+            break;
         }
-    };
-    #[cfg(not(unix))]
-    let term_fut = std::future::pending::<()>();
-    tokio::select! {
-        _ = &mut notified => {}
-        _ = ctrl_c => {}
-        _ = term_fut => {}
+        eprintln!("Errors trying to shut down the server. Check the logs for more information.");
     }
+    eprintln!("Ready to exit, bye bye...");
     // Let the SHUTDOWN client's connection see its close before we exit.
     for c in srv.clients.snapshot() {
         c.kill();

@@ -59,6 +59,8 @@ struct Item {
 enum Msg {
     Key(Item),
     Finish,
+    /// Give up: the temporary file is removed, nothing is renamed.
+    Abort,
 }
 
 /// Writes `dir/name` through a temporary file in the same directory:
@@ -328,6 +330,17 @@ impl Background {
         false
     }
 
+    /// Gives the snapshot up (SHUTDOWN, a failing disk): the observer is
+    /// removed from `dbs` (which holds every lock), the writer stops and
+    /// removes its temporary file; returns once it has.
+    pub fn abort_in(&self, dbs: &mut Dbs<'_>) {
+        if !self.finished.swap(true, Relaxed) {
+            dbs.set_observer(None);
+            let _ = self.tx.send(Msg::Abort);
+        }
+        let _ = self.wait();
+    }
+
     /// Waits for the writer to finish the file (after `step` returned false).
     pub fn wait(&self) -> io::Result<Saved> {
         match self.writer.lock().take() {
@@ -394,7 +407,7 @@ fn write_all(
                 keys += 1;
             }
             Ok(Msg::Finish) => break,
-            Err(_) => return Err(io::Error::other("the snapshot was abandoned")),
+            Ok(Msg::Abort) | Err(_) => return Err(io::Error::other("the snapshot was abandoned")),
         }
     }
     let file = w.finish(keys)?.into_inner().map_err(|e| e.into_error())?;

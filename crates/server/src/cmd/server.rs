@@ -30,7 +30,7 @@ pub static COMMANDS: &[Cmd] = &[
         .tips(&["nondeterministic_output"]).doc(G, "2.6.0", "O(1)", "Returns the server time."),
     Cmd::new("info", -1, info).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::DANGEROUS).lock(Lock::Keys)
         .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
-    Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM)
+    Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM).lock(Lock::All)
         .doc(G, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     Cmd::new("save", 1, save).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI).acl(ADM).lock(Lock::All)
         .doc(G, "1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
@@ -246,19 +246,27 @@ fn monitor(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx) -> CmdResult {
-    let mut a = Args::new(ctx.argv);
-    let mut save = false;
-    while !a.is_empty() {
-        if a.eat("NOSAVE") || a.eat("NOW") || a.eat("FORCE") {
-        } else if a.eat("SAVE") {
-            save = true;
-        } else if a.eat("ABORT") {
-            return Err(err("No shutdown in progress."));
-        } else {
-            return Err(CmdError::Syntax);
+    let mut f = crate::persistence::ShutdownFlags::default();
+    let mut abort = false;
+    for a in &ctx.argv[1..] {
+        match a.to_ascii_lowercase().as_slice() {
+            b"nosave" => f.nosave = true,
+            b"save" => f.save = true,
+            b"now" => f.now = true,
+            b"force" => f.force = true,
+            b"abort" => abort = true,
+            _ => return Err(CmdError::Syntax),
         }
     }
-    if save {
+    if abort && f != Default::default() || f.save && f.nosave {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        // A shutdown never waits here (there are no replicas to wait for),
+        // so none is ever in progress.
+        return Err(err("No shutdown in progress."));
+    }
+    if !crate::persistence::prepare_shutdown(ctx.srv, ctx.dbs, f) {
         return Err(err("Errors trying to SHUTDOWN. Check logs."));
     }
     ctx.srv.lifecycle.shutting_down.store(true, Relaxed);

@@ -112,6 +112,12 @@ pub(crate) fn admit(srv: &Shared, client: &mut Client, cmd: &'static Cmd) -> Res
         }
         client.authenticated = true;
     }
+    // One atomic load while the disk is healthy.
+    if !srv.persist.healthy() && (writes(cmd, client) || cmd.name == "ping") {
+        if let Some(e) = crate::persistence::disk_error(srv) {
+            return Err(e);
+        }
+    }
     if client.in_resp2_pubsub() && !cmd.has(flag::SUBSCRIBED_OK) {
         return Err(CmdError::Other(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -179,6 +185,16 @@ fn protected_allowed(srv: &Shared, client: &Client) -> bool {
         Some("local") => client.is_local,
         _ => false,
     }
+}
+
+/// A write command, or EXEC of a transaction holding one.
+fn writes(cmd: &Cmd, client: &Client) -> bool {
+    cmd.has(flag::WRITE)
+        || (cmd.has(flag::RUNS_QUEUE)
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queue.iter().any(|(c, _)| c.has(flag::WRITE))))
 }
 
 /// A command that reads or writes keys (or EXEC of such commands).

@@ -161,6 +161,17 @@ pub struct Raw {
 }
 
 impl Raw {
+    /// A raw connection over a socket the test opened itself.
+    pub fn from_stream(stream: TcpStream) -> Raw {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write");
     }

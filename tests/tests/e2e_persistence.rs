@@ -369,3 +369,113 @@ fn a_failing_disk_refuses_writes_and_shutdown_as_redis() {
     assert!(c.read().is_none());
     exits(&mut s);
 }
+
+#[test]
+fn clients_get_loading_while_the_snapshot_loads() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("loading-{engine}"));
+        {
+            let s = start(engine, &dir);
+            let mut c = s.raw();
+            c.call(&["DEBUG", "POPULATE", "3000"]);
+            assert_eq!(text(c.call(&["SAVE"])), "OK");
+        }
+        // A port of our own: the ready line comes only after the load.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new(server_binary())
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--engine", engine, "--dir", dir.path()])
+            // 3000 keys at 10 ms each: the load lasts until the test says.
+            .args(["--key-load-delay", "10000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let until = Instant::now() + Duration::from_secs(30);
+        let stream = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(_) => {
+                    assert!(Instant::now() < until, "never listened");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        };
+        let mut c = Raw::from_stream(stream);
+        assert_eq!(
+            c.call(&["GET", "key:1"]),
+            Frame::Error("LOADING Redis is loading the dataset in memory".into())
+        );
+        assert_eq!(
+            c.call(&["PING"]),
+            Frame::Error("LOADING Redis is loading the dataset in memory".into())
+        );
+        assert_eq!(info_field(&mut c, "loading"), "1");
+        let total: u64 = info_field(&mut c, "loading_total_bytes").parse().unwrap();
+        assert_eq!(
+            total,
+            std::fs::metadata(dir.0.join("dump.rdb")).unwrap().len()
+        );
+        // Commands flagged `loading` run; the load goes on at full speed.
+        assert_eq!(
+            text(c.call(&["CONFIG", "SET", "key-load-delay", "0"])),
+            "OK"
+        );
+        let until = Instant::now() + Duration::from_secs(60);
+        while info_field(&mut c, "loading") != "0" {
+            assert!(Instant::now() < until, "the load never finished");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(c.call(&["DBSIZE"]), Frame::Integer(3000));
+        assert_eq!(text(c.call(&["GET", "key:1"])), "value:1");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+#[test]
+fn debug_reload_keeps_the_digest_and_its_options_act_as_redis() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("reload-{engine}"));
+        let s = start(engine, &dir);
+        let mut c = s.raw();
+        fill(&mut c);
+        let d = text(c.call(&["DEBUG", "DIGEST"]));
+        assert_eq!(text(c.call(&["DEBUG", "RELOAD"])), "OK");
+        assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), d);
+        assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
+        // NOSAVE loads the file as it is: later writes are gone.
+        c.call(&["SET", "s", "changed"]);
+        c.call(&["SET", "extra", "1"]);
+        assert_eq!(text(c.call(&["DEBUG", "RELOAD", "NOSAVE"])), "OK");
+        assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), d);
+        // NOFLUSH keeps memory; a clash is refused unless MERGE.
+        c.call(&["SET", "extra", "1"]);
+        c.call(&["SET", "s", "changed"]);
+        assert_eq!(
+            c.call(&["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"]),
+            Frame::Error("ERR Error trying to load the RDB dump".into())
+        );
+        assert_eq!(
+            text(c.call(&["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"])),
+            "OK"
+        );
+        assert_eq!(text(get(&mut c, "s")), "hello");
+        assert_eq!(text(get(&mut c, "extra")), "1");
+        assert_eq!(
+            c.call(&["DEBUG", "RELOAD", "FAST"]),
+            Frame::Error(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into()
+            )
+        );
+        std::fs::remove_file(dir.0.join("dump.rdb")).unwrap();
+        assert_eq!(
+            c.call(&["DEBUG", "RELOAD", "NOSAVE"]),
+            Frame::Error("ERR Error trying to load the RDB dump".into())
+        );
+    }
+}

@@ -148,6 +148,7 @@ const FILES: [(&str, Options); 2] = [
         Options {
             compress: true,
             checksum: true,
+            key_delay: 0,
         },
     ),
     (
@@ -155,6 +156,7 @@ const FILES: [(&str, Options); 2] = [
         Options {
             compress: false,
             checksum: false,
+            key_delay: 0,
         },
     ),
 ];

@@ -49,6 +49,9 @@ pub struct Param {
     pub mutable: bool,
     /// Settable at run time only where `enable-protected-configs` allows.
     pub protected: bool,
+    /// Left out of CONFIG GET patterns; found only by its exact name (the
+    /// test knobs Redis hides the same way).
+    pub hidden: bool,
 }
 
 const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
@@ -59,12 +62,20 @@ const fn p(name: &'static str, kind: Kind, default: &'static str) -> Param {
         default,
         mutable: true,
         protected: false,
+        hidden: false,
     }
 }
 
 const fn protected(name: &'static str, kind: Kind, default: &'static str) -> Param {
     Param {
         protected: true,
+        ..p(name, kind, default)
+    }
+}
+
+const fn hidden(name: &'static str, kind: Kind, default: &'static str) -> Param {
+    Param {
+        hidden: true,
         ..p(name, kind, default)
     }
 }
@@ -77,6 +88,7 @@ const fn fixed(name: &'static str, kind: Kind, default: &'static str) -> Param {
         default,
         mutable: false,
         protected: false,
+        hidden: false,
     }
 }
 
@@ -93,6 +105,7 @@ const fn aliased(
         default,
         mutable: true,
         protected: false,
+        hidden: false,
     }
 }
 
@@ -211,6 +224,24 @@ pub static PARAMS: &[Param] = &[
     protected("dbfilename", Kind::FileName, "dump.rdb"),
     p("rdbcompression", Kind::Bool, "yes"),
     p("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
+    // Test knobs: a pause per key saved or loaded, in microseconds (a
+    // negative n pauses one microsecond every -n keys).
+    hidden(
+        "rdb-key-save-delay",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "0",
+    ),
+    hidden(
+        "key-load-delay",
+        Kind::Int {
+            min: i32::MIN as i64,
+            max: i32::MAX as i64,
+        },
+        "0",
+    ),
     fixed("rdbchecksum", Kind::Bool, "yes"),
     fixed(
         "enable-protected-configs",
@@ -272,6 +303,8 @@ pub struct Config {
     pub list_max_listpack_size: std::sync::atomic::AtomicI64,
     /// tracking-table-max-keys (0: unlimited).
     pub tracking_max_keys: std::sync::Arc<AtomicU64>,
+    /// `key-load-delay`, read by the loading thread at every key.
+    pub key_load_delay: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// `notify-keyspace-events` as class bits (0: no notifications).
     pub notify_flags: std::sync::atomic::AtomicU32,
     /// `client-output-buffer-limit`, shared with the pub/sub hub.
@@ -296,6 +329,7 @@ impl Default for Config {
             list_max_listpack_size: std::sync::atomic::AtomicI64::new(-2),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
             tracking_max_keys: std::sync::Arc::new(AtomicU64::new(1_000_000)),
+            key_load_delay: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0)),
             output_limits: Default::default(),
             has_password: AtomicBool::new(false),
         };
@@ -345,6 +379,7 @@ impl Config {
         let v = self.values.read();
         PARAMS
             .iter()
+            .filter(|p| !p.hidden)
             .filter(|p| {
                 rubedo_engine::glob::glob_match(pattern, p.name.as_bytes(), true)
                     || p.alias.is_some_and(|a| {
@@ -501,6 +536,9 @@ impl Config {
                 .list_max_listpack_size
                 .store(v.parse().unwrap_or(-2), Ordering::Relaxed),
             "tracking-table-max-keys" => self.tracking_max_keys.store(n, Ordering::Relaxed),
+            "key-load-delay" => self
+                .key_load_delay
+                .store(v.parse().unwrap_or(0), Ordering::Relaxed),
             "requirepass" => self.has_password.store(!v.is_empty(), Ordering::Relaxed),
             "dir" if !v.is_empty() => {
                 if let Err(e) = std::env::set_current_dir(v) {

@@ -275,6 +275,31 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "aof_last_cow_size:0");
             field!(out, "module_fork_in_progress:0");
             field!(out, "module_fork_last_cow_size:0");
+            if p.loading.load(Relaxed) {
+                let total = p.loading_total.load(Relaxed);
+                let done = p.loading_loaded.load(Relaxed).min(total);
+                let start = p.loading_start.load(Relaxed);
+                let elapsed = crate::persistence::unix_secs().saturating_sub(start);
+                let perc = if total > 0 {
+                    done as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                let remaining = if total > 0 { total - done } else { 1 };
+                // As Redis: 1 until a second has passed, then extrapolated.
+                let eta = if elapsed == 0 {
+                    1
+                } else {
+                    elapsed * remaining / (done + 1)
+                };
+                field!(out, "loading_start_time:{start}");
+                field!(out, "loading_total_bytes:{total}");
+                // The used memory a snapshot records: none does yet.
+                field!(out, "loading_rdb_used_mem:0");
+                field!(out, "loading_loaded_bytes:{done}");
+                field!(out, "loading_loaded_perc:{perc:.2}");
+                field!(out, "loading_eta_seconds:{eta}");
+            }
         }
         "stats" => {
             out.push_str("# Stats\r\n");

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use rubedo_engine::{Dbs, Keyspace, Scope};
-use rubedo_persist::snapshot::load::{load_file, FileError, LoadStats};
+use rubedo_persist::snapshot::load::{load_file, load_file_counted, FileError, LoadStats};
 use rubedo_persist::snapshot::take::{save_dbs, Background, Saved, Target};
-use rubedo_persist::snapshot::value::Limits;
+use rubedo_persist::snapshot::value::{Limits, Loaded};
 use rubedo_persist::snapshot::Options;
 use tokio::sync::Notify;
 
@@ -45,6 +45,10 @@ pub struct Persistence {
     pub loaded_expired: AtomicU64,
     /// The startup load is running: commands get -LOADING.
     pub loading: AtomicBool,
+    /// The load's start (unix seconds), the file's size and the bytes read.
+    pub loading_start: AtomicU64,
+    pub loading_total: AtomicU64,
+    pub loading_loaded: Arc<AtomicU64>,
 }
 
 /// A background snapshot in flight.
@@ -70,6 +74,9 @@ impl Persistence {
             loaded_keys: AtomicU64::new(0),
             loaded_expired: AtomicU64::new(0),
             loading: AtomicBool::new(false),
+            loading_start: AtomicU64::new(0),
+            loading_total: AtomicU64::new(0),
+            loading_loaded: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -91,7 +98,7 @@ impl Persistence {
     }
 }
 
-fn unix_secs() -> u64 {
+pub fn unix_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -112,7 +119,15 @@ fn options(srv: &Shared) -> Options {
     Options {
         compress: srv.config.yes("rdbcompression"),
         checksum: srv.config.yes("rdbchecksum"),
+        key_delay: int(srv, "rdb-key-save-delay"),
     }
+}
+
+fn int(srv: &Shared, name: &str) -> i64 {
+    srv.config
+        .get(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The encodings loaded values get, as configured now.
@@ -254,7 +269,7 @@ const RETRY_SECS: u64 = 5;
 /// number of changes.
 pub fn save_points<K: Keyspace>(ks: &K, srv: &Shared) {
     let points = srv.config.save_points();
-    if points.is_empty() || srv.persist.in_progress() {
+    if points.is_empty() || srv.persist.in_progress() || srv.persist.loading.load(Relaxed) {
         return;
     }
     let p = &srv.persist;
@@ -272,60 +287,184 @@ pub fn save_points<K: Keyspace>(ks: &K, srv: &Shared) {
     }
 }
 
-/// Loads the snapshot at startup, if there is one. Keys whose time has
-/// passed are dropped. On a damaged file nothing is served: the error
-/// names the file and the offset and the server does not start.
-pub fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<Option<LoadStats>, String> {
-    let t = target(srv);
-    let path = t.dir.join(&t.name);
-    let started = Instant::now();
-    let now = ks.now_ms();
-    let databases = ks.databases();
-    let (mut loaded, mut expired, mut beyond) = (0u64, 0u64, None);
-    // Straight into the tables, so a load holds one copy of the dataset; a
-    // load that fails leaves them empty again.
-    let result = ks.run(Scope::All, |dbs| {
-        let r = load_file(&path, limits(srv), &mut |k| {
-            if k.db as usize >= databases {
-                beyond.get_or_insert(k.db);
-                return;
-            }
-            if k.expire_at_ms.is_some_and(|t| t <= now) {
-                expired += 1;
-                return;
-            }
-            let mut db = dbs.db(k.db as usize);
-            db.set(&k.key, k.value, false);
-            if let Some(at) = k.expire_at_ms {
-                db.set_expire(&k.key, Some(at));
-            }
-            loaded += 1;
-        });
-        if r.is_err() || beyond.is_some() {
-            for d in 0..databases {
-                dbs.db(d).clear();
-            }
+/// Keys handed from the decoding thread to the tables at a time.
+const LOAD_BATCH: usize = 1024;
+
+/// Keys dropped or refused by one load.
+#[derive(Default)]
+struct Tally {
+    loaded: u64,
+    expired: u64,
+    /// The first database beyond `databases` the file holds.
+    beyond: Option<u32>,
+}
+
+impl Tally {
+    /// Puts one decoded key into `dbs`, unless its time has passed by
+    /// `now` or its database does not exist.
+    fn insert(&mut self, dbs: &mut Dbs<'_>, k: Loaded, now: u64) {
+        if k.db as usize >= dbs.count() {
+            self.beyond.get_or_insert(k.db);
+            return;
         }
-        r
-    });
+        if k.expire_at_ms.is_some_and(|t| t <= now) {
+            self.expired += 1;
+            return;
+        }
+        let mut db = dbs.db(k.db as usize);
+        db.set(&k.key, k.value, false);
+        if let Some(at) = k.expire_at_ms {
+            db.set_expire(&k.key, Some(at));
+        }
+        self.loaded += 1;
+    }
+}
+
+fn clear_all(dbs: &mut Dbs<'_>) {
+    for d in 0..dbs.count() {
+        dbs.db(d).clear();
+    }
+}
+
+/// The result of a load as the server reports it.
+fn finish_load(
+    srv: &Shared,
+    path: &std::path::Path,
+    result: Result<LoadStats, FileError>,
+    t: &Tally,
+    databases: usize,
+    started: Instant,
+) -> Result<Option<LoadStats>, String> {
     let stats = match result {
         Ok(s) => s,
         Err(FileError::Missing) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    if let Some(db) = beyond {
+    if let Some(db) = t.beyond {
         return Err(format!(
             "the snapshot {} holds database {db}, but this server has {databases} (see 'databases')",
             path.display()
         ));
     }
-    srv.persist.loaded_keys.store(loaded, Relaxed);
-    srv.persist.loaded_expired.store(expired, Relaxed);
+    srv.persist.loaded_keys.store(t.loaded, Relaxed);
+    srv.persist.loaded_expired.store(t.expired, Relaxed);
     eprintln!(
-        "DB loaded from disk: {:.3} seconds ({loaded} keys, {expired} expired keys dropped)",
-        started.elapsed().as_secs_f64()
+        "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys dropped)",
+        started.elapsed().as_secs_f64(),
+        t.loaded,
+        t.expired
     );
     Ok(Some(stats))
+}
+
+/// The snapshot's path, as configured now.
+fn snapshot_path(srv: &Shared) -> std::path::PathBuf {
+    let t = target(srv);
+    t.dir.join(&t.name)
+}
+
+/// Loads the snapshot at startup, if there is one, while the listeners
+/// already answer: commands meanwhile get -LOADING. A thread decodes the
+/// file; its keys go into the tables in batches, each under every lock,
+/// with a yield between them. Keys whose time has passed are dropped. On a
+/// damaged file nothing is served: the tables are emptied and the error
+/// names the file and the offset (the server then stops).
+pub async fn load_at_startup<K: Keyspace>(
+    ks: &K,
+    srv: &Shared,
+) -> Result<Option<LoadStats>, String> {
+    let path = snapshot_path(srv);
+    let p = &srv.persist;
+    let total = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(_) => 0,
+    };
+    let started = Instant::now();
+    p.loading_start.store(unix_secs(), Relaxed);
+    p.loading_total.store(total, Relaxed);
+    p.loading_loaded.store(0, Relaxed);
+    p.loading.store(true, Relaxed);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Loaded>>(4);
+    let lim = limits(srv);
+    let delay = srv.config.key_load_delay.clone();
+    let progress = p.loading_loaded.clone();
+    let file = path.clone();
+    let decoder = std::thread::Builder::new()
+        .name("rubedo-load".into())
+        .spawn(move || {
+            let mut batch = Vec::with_capacity(LOAD_BATCH);
+            let mut n = 0u64;
+            let r = load_file_counted(&file, lim, &progress, &mut |k| {
+                batch.push(k);
+                n += 1;
+                rubedo_persist::snapshot::key_delay(delay.load(Relaxed), n);
+                if batch.len() >= LOAD_BATCH {
+                    let _ = tx.blocking_send(std::mem::replace(
+                        &mut batch,
+                        Vec::with_capacity(LOAD_BATCH),
+                    ));
+                }
+            });
+            if r.is_ok() && !batch.is_empty() {
+                let _ = tx.blocking_send(batch);
+            }
+            r
+        })
+        .map_err(|e| format!("cannot start loading {}: {e}", path.display()))?;
+    let mut tally = Tally::default();
+    while let Some(batch) = rx.recv().await {
+        if srv.lifecycle.shutting_down.load(Relaxed) {
+            // SHUTDOWN while loading: nothing to keep, nothing to save.
+            p.loading.store(false, Relaxed);
+            return Ok(None);
+        }
+        let now = ks.now_ms();
+        ks.run(Scope::All, |dbs| {
+            for k in batch {
+                tally.insert(dbs, k, now);
+            }
+        });
+        tokio::task::yield_now().await;
+    }
+    let result = decoder
+        .join()
+        .unwrap_or_else(|_| Err(FileError::Io("the snapshot decoder panicked".into())));
+    if result.is_err() || tally.beyond.is_some() {
+        ks.run(Scope::All, clear_all);
+    }
+    let r = finish_load(srv, &path, result, &tally, ks.databases(), started);
+    p.loading.store(false, Relaxed);
+    r
+}
+
+/// Loads the snapshot into `dbs` (every lock held) in one go, for DEBUG
+/// RELOAD. With `merge` a key in the file replaces one in memory; without,
+/// the one in memory stays and the load reports the clash.
+pub fn load_now(srv: &Shared, dbs: &mut Dbs<'_>, merge: bool) -> Result<Option<LoadStats>, String> {
+    let path = snapshot_path(srv);
+    let started = Instant::now();
+    let now = dbs.now();
+    let mut tally = Tally::default();
+    let mut clash = None;
+    let result = load_file(&path, limits(srv), &mut |k| {
+        if !merge && (k.db as usize) < dbs.count() && dbs.db(k.db as usize).contains(&k.key) {
+            clash.get_or_insert_with(|| String::from_utf8_lossy(&k.key).into_owned());
+            return;
+        }
+        tally.insert(dbs, k, now);
+    });
+    if matches!(result, Err(FileError::Missing)) {
+        return Err(format!("no snapshot at {}", path.display()));
+    }
+    let databases = dbs.count();
+    let r = finish_load(srv, &path, result, &tally, databases, started)?;
+    if let Some(key) = clash {
+        return Err(format!(
+            "the snapshot holds the key '{key}', already in memory"
+        ));
+    }
+    Ok(r)
 }
 
 /// SHUTDOWN's flags (also what `shutdown-on-sigint`/`-sigterm` hold).

@@ -113,15 +113,21 @@ async fn bind(srv: &Shared) -> std::io::Result<Vec<TcpListener>> {
     Ok(out)
 }
 
-fn announce(srv: &Shared, listeners: &[TcpListener]) {
-    for l in listeners {
-        if let Ok(a) = l.local_addr() {
-            // Tests read this line to learn the port chosen for port 0.
-            println!(
-                "Ready to accept connections tcp {a} (engine {})",
-                srv.process.engine_name
-            );
-        }
+fn local_addrs(listeners: &[TcpListener]) -> Vec<SocketAddr> {
+    listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect()
+}
+
+/// Says the server is ready, once the dataset is loaded.
+fn announce(srv: &Shared, addrs: &[SocketAddr]) {
+    for a in addrs {
+        // Tests read this line to learn the port chosen for port 0.
+        println!(
+            "Ready to accept connections tcp {a} (engine {})",
+            srv.process.engine_name
+        );
     }
 }
 
@@ -146,10 +152,8 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                 ks: ConcurrentKeyspace::new(dbs, threads * 16, clock),
                 shared,
             });
-            crate::persistence::load_at_startup(&server.ks, &server.shared)
-                .map_err(std::io::Error::other)?;
             let listeners = bind(&server.shared).await?;
-            announce(&server.shared, &listeners);
+            let addrs = local_addrs(&listeners);
             tokio::spawn(cron(server.clone()));
             let s = server.clone();
             tokio::spawn(async move { crate::persistence::run(&s.ks, &s.shared).await });
@@ -159,6 +163,11 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                     tokio::spawn(crate::session::conn::serve(s.clone(), stream));
                 }));
             }
+            // Clients connecting meanwhile are answered -LOADING.
+            crate::persistence::load_at_startup(&server.ks, &server.shared)
+                .await
+                .map_err(std::io::Error::other)?;
+            announce(&server.shared, &addrs);
             wait_for_shutdown(&server.ks, &server.shared).await;
             Ok(())
         })
@@ -172,10 +181,8 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                 ks: SingleKeyspace::new(dbs, clock),
                 shared,
             });
-            crate::persistence::load_at_startup(&server.ks, &server.shared)
-                .map_err(std::io::Error::other)?;
             let listeners = bind(&server.shared).await?;
-            announce(&server.shared, &listeners);
+            let addrs = local_addrs(&listeners);
             tokio::task::spawn_local(cron(server.clone()));
             let s = server.clone();
             tokio::task::spawn_local(
@@ -187,6 +194,10 @@ pub fn run(opts: Options) -> std::io::Result<()> {
                     tokio::task::spawn_local(crate::session::conn::serve(s.clone(), stream));
                 }));
             }
+            crate::persistence::load_at_startup(&server.ks, &server.shared)
+                .await
+                .map_err(std::io::Error::other)?;
+            announce(&server.shared, &addrs);
             wait_for_shutdown(&server.ks, &server.shared).await;
             Ok(())
         })

@@ -5,6 +5,7 @@
 
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::value::{Limits, Loaded, Loader};
 use super::{LoadError, Reader};
@@ -73,6 +74,30 @@ pub fn load_file(
     lim: Limits,
     out: &mut impl FnMut(Loaded),
 ) -> Result<LoadStats, FileError> {
+    load_file_counted(path, lim, &AtomicU64::new(0), out)
+}
+
+/// Counts the bytes read through it (a load's progress).
+struct Counted<'a, R> {
+    inner: R,
+    read: &'a AtomicU64,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// `load_file`, adding the bytes read so far to `progress` as it goes.
+pub fn load_file_counted(
+    path: &Path,
+    lim: Limits,
+    progress: &AtomicU64,
+    out: &mut impl FnMut(Loaded),
+) -> Result<LoadStats, FileError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FileError::Missing),
@@ -83,7 +108,11 @@ pub fn load_file(
             )))
         }
     };
-    load_from(BufReader::with_capacity(1 << 20, file), lim, out).map_err(|e| {
+    let counted = Counted {
+        inner: file,
+        read: progress,
+    };
+    load_from(BufReader::with_capacity(1 << 20, counted), lim, out).map_err(|e| {
         FileError::Bad(format!(
             "the snapshot {} cannot be loaded: at offset {}: {}",
             path.display(),

@@ -49,6 +49,9 @@ pub struct Options {
     pub compress: bool,
     /// Write checksums (`rdbchecksum`).
     pub checksum: bool,
+    /// A pause per key written, for tests (`rdb-key-save-delay`, see
+    /// [`key_delay`]).
+    pub key_delay: i64,
 }
 
 impl Default for Options {
@@ -56,7 +59,19 @@ impl Default for Options {
         Options {
             compress: true,
             checksum: true,
+            key_delay: 0,
         }
+    }
+}
+
+/// The pause a test knob asks for at the `n`th key: `us` microseconds
+/// (positive), or one microsecond every `-us` keys (negative), as Redis's
+/// `rdb-key-save-delay` and `key-load-delay`.
+pub fn key_delay(us: i64, n: u64) {
+    if us > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(us as u64));
+    } else if us < 0 && n.is_multiple_of(us.unsigned_abs()) {
+        std::thread::sleep(std::time::Duration::from_micros(1));
     }
 }
 

@@ -126,7 +126,10 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
                 write_key(&mut w, k.as_bytes(), &e.value, at, Some(idle))
             })();
             match r {
-                Ok(()) => keys += 1,
+                Ok(()) => {
+                    keys += 1;
+                    super::key_delay(opts.key_delay, keys);
+                }
                 Err(e) => err = Some(e),
             }
         });
@@ -405,6 +408,7 @@ fn write_all(
                 let idle = idle_secs(start_ms, it.atime);
                 write_key(&mut w, &it.key, &it.value, it.expire_at_ms, Some(idle))?;
                 keys += 1;
+                super::key_delay(opts.key_delay, keys);
             }
             Ok(Msg::Finish) => break,
             Ok(Msg::Abort) | Err(_) => return Err(io::Error::other("the snapshot was abandoned")),

@@ -87,7 +87,11 @@ fn load(bytes: &[u8]) -> Result<Vec<Loaded>, LoadError> {
 fn every_type_reads_back_under_every_option() {
     for compress in [true, false] {
         for checksum in [true, false] {
-            let bytes = write(Options { compress, checksum });
+            let bytes = write(Options {
+                compress,
+                checksum,
+                ..Options::default()
+            });
             let got = load(&bytes).unwrap();
             let want = sample();
             assert_eq!(got.len(), want.len());
@@ -107,7 +111,7 @@ fn compression_makes_the_file_smaller() {
     let z = write(Options::default());
     let raw = write(Options {
         compress: false,
-        checksum: true,
+        ..Options::default()
     });
     assert!(z.len() * 2 < raw.len(), "{} vs {}", z.len(), raw.len());
 }

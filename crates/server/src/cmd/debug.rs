@@ -74,6 +74,7 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             Ok(Frame::Array(out))
         }
         (b"populate", 3..=5) => populate(ctx),
+        (b"reload", _) => reload(ctx),
         (b"protocol", 3) => protocol(ctx),
         (b"help", 2) => Ok(super::help(
             "DEBUG",
@@ -88,6 +89,11 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Stop or resume the periodic background work.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> keys named <prefix>:<n> (prefix defaults to key).",
+                "RELOAD [option ...]",
+                "    Save the snapshot, empty the dataset and load the snapshot back. Options:",
+                "    * MERGE: a key of the snapshot replaces the one in memory.",
+                "    * NOFLUSH: keep the dataset in memory before loading.",
+                "    * NOSAVE: load the file as it is, without saving first.",
                 "PROTOCOL <type>",
                 "    Reply with a value of a RESP type: string, integer, double, bignum, null,",
                 "    array, set, map, attrib, push, verbatim, true, false.",
@@ -101,6 +107,45 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
             "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(&ctx.argv[1])
         ))),
+    }
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: the save and load of a
+/// restart, without the restart.
+fn reload(ctx: &mut Ctx) -> CmdResult {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for a in &ctx.argv[2..] {
+        match a.to_ascii_lowercase().as_slice() {
+            b"merge" => merge = true,
+            b"noflush" => flush = false,
+            b"nosave" => save = false,
+            _ => {
+                return Err(err(
+                    "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                ))
+            }
+        }
+    }
+    if save && crate::persistence::save(ctx.srv, ctx.dbs).is_err() {
+        return Err(CmdError::Other("ERR".into()));
+    }
+    if flush {
+        for db in 0..ctx.dbs.count() {
+            super::server::touch_db_watchers(ctx, db);
+            ctx.dbs.db(db).clear();
+        }
+        let now = ctx.now();
+        crate::signals::tracking::flushed(&ctx.srv.signals, &ctx.srv.clients, ctx.client, now);
+    }
+    match crate::persistence::load_now(ctx.srv, ctx.dbs, merge) {
+        Ok(_) => {
+            eprintln!("DB reloaded by DEBUG RELOAD");
+            Ok(Frame::ok())
+        }
+        Err(e) => {
+            eprintln!("DEBUG RELOAD: {e}");
+            Err(err("Error trying to load the RDB dump"))
+        }
     }
 }
 

@@ -153,7 +153,7 @@ fn flush_mode(ctx: &Ctx) -> Result<(), CmdError> {
 
 /// The whole-database form of the key-modified signal (FLUSHDB, FLUSHALL,
 /// SWAPDB): marks every client watching a key of `db` that exists now as dirty.
-fn touch_db_watchers(ctx: &mut Ctx, db: usize) {
+pub(crate) fn touch_db_watchers(ctx: &mut Ctx, db: usize) {
     ctx.srv.signals.tap.note_flush(db);
     for (wdb, key, id) in ctx.srv.signals.watches.all() {
         if wdb == db && ctx.dbs.db(db).is_live(&key) {

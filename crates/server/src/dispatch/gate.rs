@@ -124,6 +124,11 @@ pub(crate) fn admit(srv: &Shared, client: &mut Client, cmd: &'static Cmd) -> Res
             cmd.name
         )));
     }
+    if srv.persist.loading.load(Relaxed) && refused_while_loading(cmd, client) {
+        return Err(CmdError::Other(
+            "LOADING Redis is loading the dataset in memory".into(),
+        ));
+    }
     // A monitor is a replica to Redis: it may not touch the keyspace.
     if client.info.monitor.load(Relaxed) && touches_keyspace(cmd, client) {
         return Err(CmdError::Other(
@@ -195,6 +200,17 @@ fn writes(cmd: &Cmd, client: &Client) -> bool {
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queue.iter().any(|(c, _)| c.has(flag::WRITE))))
+}
+
+/// A command without the `loading` flag, or EXEC of a transaction
+/// holding one.
+fn refused_while_loading(cmd: &Cmd, client: &Client) -> bool {
+    !cmd.has(flag::LOADING)
+        || (cmd.has(flag::RUNS_QUEUE)
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queue.iter().any(|(c, _)| !c.has(flag::LOADING))))
 }
 
 /// A command that reads or writes keys (or EXEC of such commands).

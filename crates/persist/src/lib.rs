@@ -1,3 +1,4 @@
 //! rubedo-persist: snapshots and the append-only log.
 
+pub mod aof;
 pub mod snapshot;

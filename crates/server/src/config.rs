@@ -37,8 +37,10 @@ pub enum Kind {
     /// `dir`: a directory the server changes into (shown as the working
     /// directory, absolute).
     Dir,
-    /// `dbfilename`: a file name, not a path.
+    /// `dbfilename`, `appendfilename`: a file name, not a path.
     FileName,
+    /// `appenddirname`: a directory name, not a path.
+    DirName,
 }
 
 pub struct Param {
@@ -248,7 +250,37 @@ pub static PARAMS: &[Param] = &[
         Kind::Enum(&["no", "yes", "local"]),
         "no",
     ),
-    p("appendonly", Kind::OffOnly("no"), "no"),
+    p("appendonly", Kind::Bool, "no"),
+    fixed("appendfilename", Kind::FileName, "appendonly.aof"),
+    fixed("appenddirname", Kind::DirName, "appendonlydir"),
+    p(
+        "appendfsync",
+        Kind::Enum(&["always", "everysec", "no"]),
+        "everysec",
+    ),
+    p("no-appendfsync-on-rewrite", Kind::Bool, "no"),
+    p(
+        "auto-aof-rewrite-percentage",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "100",
+    ),
+    p(
+        "auto-aof-rewrite-min-size",
+        Kind::Mem {
+            min: 0,
+            max: i64::MAX as u64,
+        },
+        "67108864",
+    ),
+    p("aof-load-truncated", Kind::Bool, "yes"),
+    p("aof-use-rdb-preamble", Kind::Bool, "yes"),
+    p("aof-timestamp-enabled", Kind::Bool, "no"),
+    p("aof-rewrite-incremental-fsync", Kind::Bool, "yes"),
+    p("rdb-save-incremental-fsync", Kind::Bool, "yes"),
+    hidden("aof-disable-auto-gc", Kind::Bool, "no"),
     fixed("daemonize", Kind::OffOnly("no"), "no"),
     fixed("engine", Kind::Enum(&["single", "concurrent"]), "single"),
     fixed(
@@ -495,7 +527,13 @@ impl Config {
             }
             Kind::FileName => {
                 if value.contains('/') {
-                    return Err("dbfilename can't be a path, just a filename".into());
+                    return Err(format!("{} can't be a path, just a filename", prm.name));
+                }
+                value.to_string()
+            }
+            Kind::DirName => {
+                if value.contains('/') {
+                    return Err(format!("{} can't be a path, just a dirname", prm.name));
                 }
                 value.to_string()
             }
@@ -571,7 +609,7 @@ fn parse_save_points(v: &str) -> Option<Vec<(u64, u64)>> {
 }
 
 /// An OS error as Redis words it (strerror, without Rust's "(os error N)").
-fn os_reason(e: &std::io::Error) -> String {
+pub fn os_reason(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),

@@ -249,7 +249,11 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "rdb_last_bgsave_time_sec:{}",
                 p.last_bgsave_secs.load(Relaxed)
             );
-            field!(out, "rdb_current_bgsave_time_sec:{}", p.current_secs());
+            field!(
+                out,
+                "rdb_current_bgsave_time_sec:{}",
+                p.current_secs(crate::persistence::Child::Save)
+            );
             field!(out, "rdb_saves:{}", p.saves.load(Relaxed));
             field!(out, "rdb_last_cow_size:0");
             field!(
@@ -262,19 +266,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "rdb_last_load_keys_loaded:{}",
                 p.loaded_keys.load(Relaxed)
             );
-            // The append-only log is not built yet: off, and never rewritten.
-            field!(out, "aof_enabled:0");
-            field!(out, "aof_rewrite_in_progress:0");
-            field!(out, "aof_rewrite_scheduled:0");
-            field!(out, "aof_last_rewrite_time_sec:-1");
-            field!(out, "aof_current_rewrite_time_sec:-1");
-            field!(out, "aof_last_bgrewrite_status:ok");
-            field!(out, "aof_rewrites:0");
-            field!(out, "aof_rewrites_consecutive_failures:0");
-            field!(out, "aof_last_write_status:ok");
-            field!(out, "aof_last_cow_size:0");
-            field!(out, "module_fork_in_progress:0");
-            field!(out, "module_fork_last_cow_size:0");
+            srv.aof.info(srv, out);
             if p.loading.load(Relaxed) {
                 let total = p.loading_total.load(Relaxed);
                 let done = p.loading_loaded.load(Relaxed).min(total);

@@ -10,6 +10,7 @@
 //! `stats`: the INFO counters; `server`: startup, the cron and the test
 //! harness.
 
+pub mod aof;
 pub mod cmd;
 pub mod config;
 pub mod dispatch;

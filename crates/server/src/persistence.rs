@@ -51,8 +51,18 @@ pub struct Persistence {
     pub loading_loaded: Arc<AtomicU64>,
 }
 
-/// A background snapshot in flight.
+/// What a background snapshot is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Child {
+    /// BGSAVE: the snapshot file.
+    Save,
+    /// BGREWRITEAOF: the append-only log's new base.
+    Rewrite,
+}
+
+/// A background snapshot in flight (Redis's child process).
 pub struct Running {
+    pub kind: Child,
     pub snap: Arc<Background>,
     pub started: Instant,
     /// `dirty` when it started: what a success leaves of the change count.
@@ -80,20 +90,33 @@ impl Persistence {
         }
     }
 
-    /// False once some save failed: the gate then asks `disk_error`.
-    pub fn healthy(&self) -> bool {
-        self.last_bgsave_ok.load(Relaxed)
+    /// False once some save or log write failed: the gate then asks
+    /// `disk_error`.
+    pub fn healthy(&self, srv: &Shared) -> bool {
+        self.last_bgsave_ok.load(Relaxed) && srv.aof.write_ok()
     }
 
-    pub fn in_progress(&self) -> bool {
+    /// Some background snapshot runs (a save or a rewrite).
+    pub fn child_active(&self) -> bool {
         self.bg.lock().is_some()
     }
 
-    /// Seconds the running background save has taken so far, -1 if none.
-    pub fn current_secs(&self) -> i64 {
+    /// The running background snapshot is of this kind.
+    pub fn running(&self, kind: Child) -> bool {
+        self.bg.lock().as_ref().is_some_and(|r| r.kind == kind)
+    }
+
+    /// A BGSAVE runs.
+    pub fn in_progress(&self) -> bool {
+        self.running(Child::Save)
+    }
+
+    /// Seconds the running child of `kind` has taken so far, -1 if none.
+    pub fn current_secs(&self, kind: Child) -> i64 {
         self.bg
             .lock()
             .as_ref()
+            .filter(|r| r.kind == kind)
             .map_or(-1, |r| r.started.elapsed().as_secs() as i64)
     }
 }
@@ -115,7 +138,7 @@ pub fn target(srv: &Shared) -> Target {
     }
 }
 
-fn options(srv: &Shared) -> Options {
+pub(crate) fn options(srv: &Shared) -> Options {
     Options {
         compress: srv.config.yes("rdbcompression"),
         checksum: srv.config.yes("rdbchecksum"),
@@ -131,7 +154,7 @@ fn int(srv: &Shared, name: &str) -> i64 {
 }
 
 /// The encodings loaded values get, as configured now.
-fn limits(srv: &Shared) -> Limits {
+pub(crate) fn limits(srv: &Shared) -> Limits {
     let c = &srv.config;
     Limits {
         hash: rubedo_engine::types::hash::Limits {
@@ -174,18 +197,22 @@ pub fn save(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<Saved> {
 pub fn start_bgsave(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<()> {
     let mut bg = srv.persist.bg.lock();
     if bg.is_some() {
-        return Err(io::Error::other("Background save already in progress"));
+        return Err(io::Error::other(
+            "another background snapshot is in progress",
+        ));
     }
     let last = srv.persist.last_epoch.load(Relaxed);
     match Background::start_in(dbs, last, target(srv), options(srv)) {
         Ok(snap) => {
             srv.persist.last_epoch.store(snap.epoch(), Relaxed);
             *bg = Some(Running {
+                kind: Child::Save,
                 snap,
                 started: Instant::now(),
                 dirty_at_start: srv.stats.dirty.load(Relaxed),
             });
             drop(bg);
+            srv.aof.set_child_active(true);
             eprintln!("Background saving started");
             srv.persist.wake.notify_one();
             Ok(())
@@ -207,7 +234,12 @@ pub fn disk_error(srv: &Shared) -> Option<crate::error::CmdError> {
     let rdb = !srv.persist.last_bgsave_ok.load(Relaxed)
         && srv.config.yes("stop-writes-on-bgsave-error")
         && !srv.config.save_points().is_empty();
-    rdb.then(|| crate::error::CmdError::Other(MISCONF_RDB.into()))
+    if rdb {
+        return Some(crate::error::CmdError::Other(MISCONF_RDB.into()));
+    }
+    srv.aof.write_error().map(|e| {
+        crate::error::CmdError::Other(format!("MISCONF Errors writing to the AOF file: {e}"))
+    })
 }
 
 const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -235,27 +267,36 @@ pub async fn run<K: Keyspace>(ks: &K, srv: &Shared) {
         let Some(r) = srv.persist.bg.lock().take() else {
             continue;
         };
-        let p = &srv.persist;
-        p.last_bgsave_secs
-            .store(r.started.elapsed().as_secs() as i64, Relaxed);
-        match result {
-            Ok(s) => {
-                eprintln!(
-                    "Background saving terminated with success ({} keys, {} bytes)",
-                    s.keys, s.bytes
-                );
-                let _ = srv.stats.dirty.fetch_update(Relaxed, Relaxed, |d| {
-                    Some(d.saturating_sub(r.dirty_at_start))
-                });
-                p.lastsave.store(unix_secs(), Relaxed);
-                p.last_bgsave_ok.store(true, Relaxed);
-                p.saves.fetch_add(1, Relaxed);
-            }
-            Err(e) => {
-                eprintln!("Background saving error: {e}");
-                p.last_bgsave_ok.store(false, Relaxed);
-                p.last_bgsave_try.store(unix_secs(), Relaxed);
-            }
+        srv.aof.set_child_active(false);
+        match r.kind {
+            Child::Save => save_done(srv, &r, result),
+            Child::Rewrite => crate::aof::rewrite_done(srv, &r, result),
+        }
+    }
+}
+
+/// Records how a background save ended.
+fn save_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
+    let p = &srv.persist;
+    p.last_bgsave_secs
+        .store(r.started.elapsed().as_secs() as i64, Relaxed);
+    match result {
+        Ok(s) => {
+            eprintln!(
+                "Background saving terminated with success ({} keys, {} bytes)",
+                s.keys, s.bytes
+            );
+            let _ = srv.stats.dirty.fetch_update(Relaxed, Relaxed, |d| {
+                Some(d.saturating_sub(r.dirty_at_start))
+            });
+            p.lastsave.store(unix_secs(), Relaxed);
+            p.last_bgsave_ok.store(true, Relaxed);
+            p.saves.fetch_add(1, Relaxed);
+        }
+        Err(e) => {
+            eprintln!("Background saving error: {e}");
+            p.last_bgsave_ok.store(false, Relaxed);
+            p.last_bgsave_try.store(unix_secs(), Relaxed);
         }
     }
 }
@@ -269,7 +310,7 @@ const RETRY_SECS: u64 = 5;
 /// number of changes.
 pub fn save_points<K: Keyspace>(ks: &K, srv: &Shared) {
     let points = srv.config.save_points();
-    if points.is_empty() || srv.persist.in_progress() || srv.persist.loading.load(Relaxed) {
+    if points.is_empty() || srv.persist.child_active() || srv.persist.loading.load(Relaxed) {
         return;
     }
     let p = &srv.persist;
@@ -369,27 +410,46 @@ fn snapshot_path(srv: &Shared) -> std::path::PathBuf {
 /// with a yield between them. Keys whose time has passed are dropped. On a
 /// damaged file nothing is served: the tables are emptied and the error
 /// names the file and the offset (the server then stops).
-pub async fn load_at_startup<K: Keyspace>(
-    ks: &K,
-    srv: &Shared,
-) -> Result<Option<LoadStats>, String> {
+/// With `appendonly yes` the log is loaded instead (see `aof`).
+pub async fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<(), String> {
+    if srv.config.yes("appendonly") {
+        return crate::aof::load_at_startup(ks, srv).await;
+    }
     let path = snapshot_path(srv);
-    let p = &srv.persist;
     let total = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(_) => 0,
     };
-    let started = Instant::now();
+    begin_loading(srv, total);
+    let r = load_snapshot(ks, srv, &path).await;
+    srv.persist.loading.store(false, Relaxed);
+    r.map(|_| ())
+}
+
+/// Commands get -LOADING from now on; `total` bytes are to be read.
+pub(crate) fn begin_loading(srv: &Shared, total: u64) {
+    let p = &srv.persist;
     p.loading_start.store(unix_secs(), Relaxed);
     p.loading_total.store(total, Relaxed);
     p.loading_loaded.store(0, Relaxed);
     p.loading.store(true, Relaxed);
+}
+
+/// Loads the snapshot at `path` into the tables in batches (see
+/// `load_at_startup`); the tables are emptied again if it fails.
+pub(crate) async fn load_snapshot<K: Keyspace>(
+    ks: &K,
+    srv: &Shared,
+    path: &std::path::Path,
+) -> Result<Option<LoadStats>, String> {
+    let p = &srv.persist;
+    let started = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Loaded>>(4);
     let lim = limits(srv);
     let delay = srv.config.key_load_delay.clone();
     let progress = p.loading_loaded.clone();
-    let file = path.clone();
+    let file = path.to_path_buf();
     let decoder = std::thread::Builder::new()
         .name("rubedo-load".into())
         .spawn(move || {
@@ -416,7 +476,6 @@ pub async fn load_at_startup<K: Keyspace>(
     while let Some(batch) = rx.recv().await {
         if srv.lifecycle.shutting_down.load(Relaxed) {
             // SHUTDOWN while loading: nothing to keep, nothing to save.
-            p.loading.store(false, Relaxed);
             return Ok(None);
         }
         let now = ks.now_ms();
@@ -433,9 +492,7 @@ pub async fn load_at_startup<K: Keyspace>(
     if result.is_err() || tally.beyond.is_some() {
         ks.run(Scope::All, clear_all);
     }
-    let r = finish_load(srv, &path, result, &tally, ks.databases(), started);
-    p.loading.store(false, Relaxed);
-    r
+    finish_load(srv, path, result, &tally, ks.databases(), started)
 }
 
 /// Loads the snapshot into `dbs` (every lock held) in one go, for DEBUG
@@ -467,6 +524,21 @@ pub fn load_now(srv: &Shared, dbs: &mut Dbs<'_>, merge: bool) -> Result<Option<L
     Ok(r)
 }
 
+/// Loads the snapshot at `path` into `dbs` (every lock held) in one go:
+/// the log's base for DEBUG LOADAOF.
+pub fn load_path_now(
+    srv: &Shared,
+    dbs: &mut Dbs<'_>,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let now = dbs.now();
+    let mut tally = Tally::default();
+    let result = load_file(path, limits(srv), &mut |k| tally.insert(dbs, k, now));
+    let databases = dbs.count();
+    finish_load(srv, path, result, &tally, databases, started).map(|_| ())
+}
+
 /// SHUTDOWN's flags (also what `shutdown-on-sigint`/`-sigterm` hold).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShutdownFlags {
@@ -494,10 +566,14 @@ impl ShutdownFlags {
 /// dataset is saved when save points exist (unless NOSAVE) or SAVE asks.
 /// A save that fails stops the shutdown unless FORCE: false then.
 pub fn prepare_shutdown(srv: &Shared, dbs: &mut Dbs<'_>, f: ShutdownFlags) -> bool {
+    if !crate::aof::may_shutdown(srv, f.force) {
+        return false;
+    }
     let running = srv.persist.bg.lock().take();
     if let Some(r) = running {
-        eprintln!("There is a background save in progress. Giving it up!");
+        eprintln!("There is a background snapshot in progress. Giving it up!");
         r.snap.abort_in(dbs);
+        srv.aof.set_child_active(false);
     }
     let wants = (!srv.config.save_points().is_empty() && !f.nosave) || f.save;
     // A dataset still loading is not the dataset: never written over the file.
@@ -511,5 +587,6 @@ pub fn prepare_shutdown(srv: &Shared, dbs: &mut Dbs<'_>, f: ShutdownFlags) -> bo
             eprintln!("Error trying to save the DB. Exit anyway.");
         }
     }
+    crate::aof::flush_at_exit(srv);
     true
 }

@@ -196,8 +196,30 @@ impl Sink for Recorder {
     }
 }
 
+fn mark(durable: &tokio::sync::watch::Sender<u64>, seq: u64) {
+    durable.send_if_modified(|d| {
+        let moved = seq > *d;
+        if moved {
+            *d = seq;
+        }
+        moved
+    });
+}
+
+/// Reports effects durable from any thread.
+#[derive(Clone)]
+pub struct Durable(std::sync::Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Durable {
+    pub fn mark(&self, seq: u64) {
+        mark(&self.0, seq);
+    }
+}
+
 struct Log {
-    sinks: Vec<Box<dyn Sink>>,
+    /// Registered sinks with the id `add_sink` gave them.
+    sinks: Vec<(u64, Box<dyn Sink>)>,
+    next_id: u64,
     /// The last sequence number handed out.
     seq: u64,
 }
@@ -209,7 +231,7 @@ pub struct Propagation {
     /// A registered sink gates replies on durability.
     gated: AtomicBool,
     /// Effects up to this seq are durable.
-    durable: tokio::sync::watch::Sender<u64>,
+    durable: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Default for Propagation {
@@ -217,23 +239,56 @@ impl Default for Propagation {
         Propagation {
             log: Mutex::new(Log {
                 sinks: Vec::new(),
+                next_id: 0,
                 seq: 0,
             }),
             active: AtomicBool::new(false),
             gated: AtomicBool::new(false),
-            durable: tokio::sync::watch::channel(0).0,
+            durable: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 }
 
 impl Propagation {
-    pub fn add_sink(&self, s: Box<dyn Sink>) {
-        let gates = s.gates_replies();
-        self.log.lock().sinks.push(s);
-        if gates {
-            self.gated.store(true, Ordering::Release);
+    /// Registers a sink; the id removes it again.
+    pub fn add_sink(&self, s: Box<dyn Sink>) -> u64 {
+        let mut log = self.log.lock();
+        // What was emitted before is not this sink's to make durable.
+        mark(&self.durable, log.seq);
+        log.next_id += 1;
+        let id = log.next_id;
+        log.sinks.push((id, s));
+        self.refresh_locked(&log);
+        id
+    }
+
+    /// Unregisters a sink: it sees no effect emitted after this returns.
+    pub fn remove_sink(&self, id: u64) {
+        let mut log = self.log.lock();
+        log.sinks.retain(|(i, _)| *i != id);
+        self.refresh_locked(&log);
+    }
+
+    /// Asks the sinks again whether they gate replies (a policy changed).
+    pub fn refresh(&self) {
+        let log = self.log.lock();
+        self.refresh_locked(&log);
+    }
+
+    fn refresh_locked(&self, log: &Log) {
+        let gates = log.sinks.iter().any(|(_, s)| s.gates_replies());
+        self.gated.store(gates, Ordering::Release);
+        if !gates {
+            // No one waits any more for what was emitted so far.
+            mark(&self.durable, log.seq);
         }
-        self.active.store(true, Ordering::Release);
+        self.active.store(!log.sinks.is_empty(), Ordering::Release);
+    }
+
+    /// What a sink working on another thread reports durability through
+    /// (the same as `mark_durable`).
+    pub fn durable_handle(&self) -> Durable {
+        Durable(self.durable.clone())
     }
 
     pub fn is_active(&self) -> bool {
@@ -266,7 +321,7 @@ impl Propagation {
         let mut log = self.log.lock();
         log.seq += 1;
         let effect = Effect { seq: log.seq, ops };
-        for s in log.sinks.iter() {
+        for (_, s) in log.sinks.iter() {
             s.write(&effect);
         }
         effect.seq
@@ -279,13 +334,7 @@ impl Propagation {
 
     /// A gating sink reports effects up to `seq` durable.
     pub fn mark_durable(&self, seq: u64) {
-        self.durable.send_if_modified(|d| {
-            let moved = seq > *d;
-            if moved {
-                *d = seq;
-            }
-            moved
-        });
+        mark(&self.durable, seq);
     }
 
     /// True if replies wait for durability (a gating sink is registered).

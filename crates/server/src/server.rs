@@ -52,6 +52,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
     let started_ms = SystemClock.now_ms();
+    let propagation = Propagation::default();
     Shared {
         table,
         stats: Stats::new(n),
@@ -60,7 +61,8 @@ pub fn shared(config: Config, config_file: String) -> Shared {
             config.output_limits.clone(),
             config.tracking_max_keys.clone(),
         ),
-        propagation: Propagation::default(),
+        aof: crate::aof::Aof::new(propagation.durable_handle()),
+        propagation,
         process: Process {
             started: Instant::now(),
             started_ms,
@@ -380,6 +382,8 @@ where
             active_expire_cycle(&server.ks, srv, period);
         }
         crate::persistence::save_points(&server.ks, srv);
+        crate::aof::scheduled_rewrite(&server.ks, srv);
+        crate::aof::auto_rewrite(&server.ks, srv);
         server.ks.rehash(100);
         crate::signals::tracking::enforce_limit(&srv.signals, &srv.clients, server.ks.now_ms());
         let timeout = srv.config.timeout.load(Relaxed);

@@ -290,4 +290,6 @@ pub struct Shared {
     pub lifecycle: Lifecycle,
     /// Snapshots: the one running, the last one's outcome, loading.
     pub persist: crate::persistence::Persistence,
+    /// The append-only log.
+    pub aof: crate::aof::Aof,
 }

@@ -75,6 +75,16 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
         }
         (b"populate", 3..=5) => populate(ctx),
         (b"reload", _) => reload(ctx),
+        (b"loadaof", 2) => match crate::aof::debug_loadaof(ctx.srv, ctx.dbs) {
+            Ok(()) => {
+                eprintln!("Append Only File loaded by DEBUG LOADAOF");
+                Ok(Frame::ok())
+            }
+            Err(e) => {
+                eprintln!("DEBUG LOADAOF: {e}");
+                Err(err(format!("Error loading the append only file: {e}")))
+            }
+        },
         (b"protocol", 3) => protocol(ctx),
         (b"help", 2) => Ok(super::help(
             "DEBUG",
@@ -83,6 +93,8 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    A hex digest of the whole dataset.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    A hex digest of each key's value.",
+                "LOADAOF",
+                "    Write and fsync the append only file, empty the dataset and load the file back.",
                 "OBJECT <key>",
                 "    Low-level details of the value at <key>.",
                 "PAUSE-CRON <0|1>",

@@ -36,6 +36,8 @@ pub static COMMANDS: &[Cmd] = &[
         .doc(G, "1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
     Cmd::new("bgsave", -1, bgsave).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING).acl(ADM).lock(Lock::All)
         .doc(G, "1.0.0", "O(1)", "Asynchronously saves the database(s) to disk."),
+    Cmd::new("bgrewriteaof", 1, bgrewriteaof).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING).acl(ADM).lock(Lock::All)
+        .doc(G, "1.0.0", "O(1)", "Asynchronously rewrites the append-only file to disk."),
     Cmd::new("lastsave", 1, lastsave).flags(LOADING | STALE | FAST).acl(acl::ADMIN | acl::FAST | acl::DANGEROUS)
         .tips(&["nondeterministic_output"]).doc(G, "1.0.0", "O(1)", "Returns the Unix timestamp of the last successful save to disk."),
     Cmd::new("monitor", 1, monitor).flags(ADMIN | NOSCRIPT | LOADING | STALE).acl(ADM)
@@ -55,9 +57,11 @@ static CONFIG_SUBS: &[Cmd] = &[
             "O(N) when N is the number of configuration parameters provided",
             "Returns the effective values of configuration parameters.",
         ),
+    // Every lock: turning the log on starts its rewrite at this instant.
     Cmd::new("config|set", -4, config_set)
         .flags(ADMIN | NOSCRIPT | LOADING | STALE)
         .acl(ADM)
+        .lock(Lock::All)
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(
             G,
@@ -297,8 +301,14 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
     if p.in_progress() {
         return Err(err("Background save already in progress"));
     }
-    // As Redis inside a transaction: the save starts after it.
-    if ctx.caller == crate::dispatch::gate::Caller::Exec {
+    let schedule = ctx.argv.len() == 2;
+    let in_exec = ctx.caller == crate::dispatch::gate::Caller::Exec;
+    // As Redis inside a transaction or behind a rewrite: the save starts
+    // after it.
+    if p.child_active() || in_exec {
+        if !schedule && !in_exec {
+            return Err(err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+        }
         p.scheduled.store(true, Relaxed);
         p.wake.notify_one();
         return Ok(Frame::simple("Background saving scheduled"));
@@ -306,6 +316,14 @@ fn bgsave(ctx: &mut Ctx) -> CmdResult {
     match crate::persistence::start_bgsave(ctx.srv, ctx.dbs) {
         Ok(()) => Ok(Frame::simple("Background saving started")),
         Err(_) => Err(CmdError::Other("ERR".into())),
+    }
+}
+
+fn bgrewriteaof(ctx: &mut Ctx) -> CmdResult {
+    let in_exec = ctx.caller == crate::dispatch::gate::Caller::Exec;
+    match crate::aof::bgrewriteaof(ctx.srv, ctx.dbs, in_exec) {
+        Ok(s) => Ok(Frame::simple(s)),
+        Err(e) => Err(err(e)),
     }
 }
 
@@ -380,10 +398,14 @@ fn config_set(ctx: &mut Ctx) -> CmdResult {
             .map_err(|why| failed(given, &why))?;
     }
     for (name, given, value) in &pairs {
+        let before = ctx.srv.config.get(name);
         ctx.srv
             .config
             .set(name, value, false)
             .map_err(|why| failed(given, &why))?;
+        if ctx.srv.config.get(name) != before {
+            crate::aof::config_changed(ctx.srv, ctx.dbs, name);
+        }
     }
     Ok(Frame::ok())
 }

@@ -113,7 +113,7 @@ pub(crate) fn admit(srv: &Shared, client: &mut Client, cmd: &'static Cmd) -> Res
         client.authenticated = true;
     }
     // One atomic load while the disk is healthy.
-    if !srv.persist.healthy() && (writes(cmd, client) || cmd.name == "ping") {
+    if !srv.persist.healthy(srv) && (writes(cmd, client) || cmd.name == "ping") {
         if let Some(e) = crate::persistence::disk_error(srv) {
             return Err(e);
         }

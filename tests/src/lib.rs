@@ -208,6 +208,56 @@ impl Raw {
     }
 }
 
+/// A reply's text: a bulk or simple string, or an integer.
+pub fn text(f: Frame) -> String {
+    match f {
+        Frame::Bulk(b) | Frame::Simple(b) | Frame::Verbatim { data: b, .. } => {
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        Frame::Integer(n) => n.to_string(),
+        f => panic!("not a string reply: {f:?}"),
+    }
+}
+
+impl Raw {
+    /// One field of an INFO section.
+    pub fn info_field(&mut self, section: &str, field: &str) -> String {
+        text(self.call(&["INFO", section]))
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+    }
+}
+
+/// Every type, compact and large encodings, TTLs, three databases (DEBUG
+/// POPULATE must be enabled: `--enable-debug-command yes`).
+pub fn fill_every_type(c: &mut Raw) {
+    let ok = |f: Frame| assert!(!matches!(f, Frame::Error(_)), "{f:?}");
+    ok(c.call(&["SET", "s", "hello"]));
+    ok(c.call(&["SET", "n", "-12345"]));
+    ok(c.call(&["SET", "ttl", "v", "PX", "100000000"]));
+    ok(c.call(&["RPUSH", "l", "a", "", "123"]));
+    ok(c.call(&["SADD", "is", "1", "2", "-3"]));
+    ok(c.call(&["SADD", "ss", "a", "b"]));
+    ok(c.call(&["ZADD", "z", "1.5", "a", "-inf", "b", "inf", "c"]));
+    ok(c.call(&["HSET", "h", "f", "v", "", "x"]));
+    for i in 0..1500 {
+        let (m, v) = (format!("m{i}"), format!("{i}"));
+        c.cmd(&["HSET", "bighash", &m, &v]);
+        c.cmd(&["ZADD", "bigzset", &v, &m]);
+        c.cmd(&["SADD", "bigset", &m]);
+        c.cmd(&["RPUSH", "biglist", &m]);
+    }
+    for _ in 0..6000 {
+        ok(c.read().unwrap());
+    }
+    ok(c.call(&["SELECT", "5"]));
+    ok(c.call(&["DEBUG", "POPULATE", "20000"]));
+    ok(c.call(&["SELECT", "15"]));
+    ok(c.call(&["SET", "last", "db"]));
+    ok(c.call(&["SELECT", "0"]));
+}
+
 /// Shorthand for a bulk frame.
 pub fn bulk(s: &str) -> Frame {
     Frame::bulk(s.as_bytes())

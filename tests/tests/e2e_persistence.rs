@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rubedo_resp::Frame;
-use rubedo_tests::{server_binary, Dir, Raw, Server};
+use rubedo_tests::{fill_every_type, server_binary, text, Dir, Raw, Server};
 
 const ENGINES: [&str; 2] = ["single", "concurrent"];
 
@@ -25,49 +25,8 @@ fn start(engine: &str, dir: &Dir) -> Server {
     ])
 }
 
-fn text(f: Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Simple(b) | Frame::Verbatim { data: b, .. } => {
-            String::from_utf8_lossy(&b).into_owned()
-        }
-        Frame::Integer(n) => n.to_string(),
-        f => panic!("{f:?}"),
-    }
-}
-
 fn info_field(c: &mut Raw, field: &str) -> String {
-    text(c.call(&["INFO", "persistence"]))
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("no {field} in INFO persistence"))
-}
-
-/// Every type, compact and large encodings, TTLs, three databases.
-fn fill(c: &mut Raw) {
-    let ok = |f: Frame| assert!(!matches!(f, Frame::Error(_)), "{f:?}");
-    ok(c.call(&["SET", "s", "hello"]));
-    ok(c.call(&["SET", "n", "-12345"]));
-    ok(c.call(&["SET", "ttl", "v", "PX", "100000000"]));
-    ok(c.call(&["RPUSH", "l", "a", "", "123"]));
-    ok(c.call(&["SADD", "is", "1", "2", "-3"]));
-    ok(c.call(&["SADD", "ss", "a", "b"]));
-    ok(c.call(&["ZADD", "z", "1.5", "a", "-inf", "b", "inf", "c"]));
-    ok(c.call(&["HSET", "h", "f", "v", "", "x"]));
-    for i in 0..1500 {
-        let (m, v) = (format!("m{i}"), format!("{i}"));
-        c.cmd(&["HSET", "bighash", &m, &v]);
-        c.cmd(&["ZADD", "bigzset", &v, &m]);
-        c.cmd(&["SADD", "bigset", &m]);
-        c.cmd(&["RPUSH", "biglist", &m]);
-    }
-    for _ in 0..6000 {
-        ok(c.read().unwrap());
-    }
-    ok(c.call(&["SELECT", "5"]));
-    ok(c.call(&["DEBUG", "POPULATE", "20000"]));
-    ok(c.call(&["SELECT", "15"]));
-    ok(c.call(&["SET", "last", "db"]));
-    ok(c.call(&["SELECT", "0"]));
+    c.info_field("persistence", field)
 }
 
 #[test]
@@ -79,7 +38,7 @@ fn save_and_bgsave_survive_kill_9_with_the_same_digest() {
             {
                 let s = start(engine, &dir);
                 let mut c = s.raw();
-                fill(&mut c);
+                fill_every_type(&mut c);
                 digest = text(c.call(&["DEBUG", "DIGEST"]));
                 let r = text(c.call(&[cmd]));
                 if cmd == "SAVE" {
@@ -124,7 +83,7 @@ fn bgsave_is_the_dataset_at_the_instant_it_started() {
         {
             let s = start(engine, &dir);
             let mut c = s.raw();
-            fill(&mut c);
+            fill_every_type(&mut c);
             c.call(&["DEBUG", "POPULATE", "200000", "big"]);
             digest = text(c.call(&["DEBUG", "DIGEST"]));
             // Pipelined behind BGSAVE: changes the walk has not reached yet.
@@ -209,7 +168,7 @@ fn a_damaged_snapshot_stops_the_start_naming_the_file_and_offset() {
         {
             let s = start(engine, &dir);
             let mut c = s.raw();
-            fill(&mut c);
+            fill_every_type(&mut c);
             assert_eq!(text(c.call(&["SAVE"])), "OK");
         }
         let file = dir.0.join("dump.rdb");
@@ -284,7 +243,7 @@ fn shutdown_and_sigterm_save_when_save_points_exist() {
         let digest = {
             let mut s = start(engine, &dir);
             let mut c = s.raw();
-            fill(&mut c);
+            fill_every_type(&mut c);
             let d = text(c.call(&["DEBUG", "DIGEST"]));
             c.cmd(&["SHUTDOWN"]);
             assert!(c.read().is_none(), "SHUTDOWN closes without a reply");
@@ -443,7 +402,7 @@ fn debug_reload_keeps_the_digest_and_its_options_act_as_redis() {
         let dir = Dir::new(&format!("reload-{engine}"));
         let s = start(engine, &dir);
         let mut c = s.raw();
-        fill(&mut c);
+        fill_every_type(&mut c);
         let d = text(c.call(&["DEBUG", "DIGEST"]));
         assert_eq!(text(c.call(&["DEBUG", "RELOAD"])), "OK");
         assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), d);

@@ -159,8 +159,10 @@ impl Sink for AofSink {
         self.0.wake.notify_one();
     }
 
+    /// Always: as Redis, a write reaches the file (and with `always` the
+    /// disk) before its reply is sent, so kill -9 loses nothing answered.
     fn gates_replies(&self) -> bool {
-        self.0.policy() == Fsync::Always
+        true
     }
 }
 
@@ -421,6 +423,12 @@ fn writer(core: Arc<Core>, mut file: File) {
                         // last whole write and try it all again.
                         let _ = file.set_len(size);
                         note_error(&core, &e);
+                        // As Redis, only `always` holds the replies back
+                        // meanwhile; the others answer and refuse new
+                        // writes (MISCONF) until the disk takes them.
+                        if core.policy() != Fsync::Always {
+                            core.durable.mark(seq);
+                        }
                         retry.push(Seg::Data(buf, seq));
                         retry.extend(segs.by_ref());
                     }

@@ -766,7 +766,7 @@ mod tests {
         assert!(c.set("port", "1", false).is_err());
         assert!(c.set("hz", "20", false).is_ok());
         assert_eq!(c.get("hz").unwrap(), "20");
-        assert!(c.set("appendonly", "yes", false).is_err());
+        assert!(c.set("appendfsync", "sometimes", false).is_err());
         assert!(c.set("save", "", false).is_ok());
     }
 }

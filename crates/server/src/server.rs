@@ -138,6 +138,13 @@ pub fn run(opts: Options) -> std::io::Result<()> {
     let shared = shared(opts.config, opts.config_file);
     #[cfg(unix)]
     fit_open_files(&shared)?;
+    // A file-size limit fails the write (EFBIG, reported like a full disk)
+    // instead of killing the process.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to "ignore" has no handler to race.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let dbs = shared.config.databases();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if shared.process.engine_name == "concurrent" {

@@ -1,0 +1,487 @@
+//! The append-only log with the real binary and real files: kill -9 under
+//! a pipelined write load loses no acknowledged write with `appendfsync
+//! always` and keeps order with `everysec`; BGREWRITEAOF and restarts keep
+//! DEBUG DIGEST; a torn tail, a missing file and a full disk behave as
+//! Redis; a directory written by redis-server 7.0.15 loads.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rubedo_resp::Frame;
+use rubedo_tests::{fill_every_type, server_binary, text, Dir, Raw, Server};
+
+const ENGINES: [&str; 2] = ["single", "concurrent"];
+
+fn start(engine: &str, dir: &Dir, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--engine",
+        engine,
+        "--threads",
+        "2",
+        "--dir",
+        dir.path(),
+        "--enable-debug-command",
+        "yes",
+        "--appendonly",
+        "yes",
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn aof(c: &mut Raw, field: &str) -> String {
+    c.info_field("persistence", field)
+}
+
+fn wait_rewrite(c: &mut Raw) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while aof(c, "aof_rewrite_in_progress") != "0" || aof(c, "aof_rewrite_scheduled") != "0" {
+        assert!(Instant::now() < until, "the rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn manifest(dir: &Dir) -> String {
+    std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest")).unwrap()
+}
+
+/// Writers that pipeline `SET w<t>:<i> <i>` and record each acknowledged
+/// `i`, until stopped.
+struct Load {
+    acked: Vec<Arc<Mutex<Vec<(u64, Instant)>>>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(s: &Server, writers: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut acked = Vec::new();
+        let mut threads = Vec::new();
+        for t in 0..writers {
+            let rec = Arc::new(Mutex::new(Vec::new()));
+            acked.push(rec.clone());
+            let mut c = s.raw();
+            let stop = stop.clone();
+            threads.push(std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for j in 0..32 {
+                        let v = (i + j).to_string();
+                        c.cmd(&["SET", &format!("w{t}:{v}"), &v]);
+                    }
+                    for j in 0..32 {
+                        match c.read() {
+                            Some(Frame::Simple(_)) => {
+                                rec.lock().unwrap().push((i + j, Instant::now()))
+                            }
+                            // The server died: what was not answered is not acknowledged.
+                            _ => return,
+                        }
+                    }
+                    i += 32;
+                }
+            }));
+        }
+        Load {
+            acked,
+            stop,
+            threads,
+        }
+    }
+
+    fn acknowledged(&self) -> usize {
+        self.acked.iter().map(|a| a.lock().unwrap().len()).sum()
+    }
+
+    fn join(self) -> Vec<Vec<(u64, Instant)>> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        self.acked
+            .into_iter()
+            .map(|a| std::mem::take(&mut *a.lock().unwrap()))
+            .collect()
+    }
+}
+
+fn kill_9_under_load(
+    engine: &str,
+    fsync: &str,
+) -> (Vec<Vec<(u64, Instant)>>, Instant, Server, Dir) {
+    let dir = Dir::new(&format!("aof-kill-{engine}-{fsync}"));
+    let s = start(engine, &dir, &["--appendfsync", fsync]);
+    let load = Load::start(&s, 4);
+    let until = Instant::now() + Duration::from_secs(60);
+    while load.acknowledged() < 20_000 {
+        assert!(Instant::now() < until, "the load made no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let killed_at = Instant::now();
+    drop(s); // SIGKILL, while the writers still write.
+    let acked = load.join();
+    let s = start(engine, &dir, &["--appendfsync", fsync]);
+    (acked, killed_at, s, dir)
+}
+
+/// Each writer's keys present after the restart: their values are right
+/// and they are a prefix of what it sent (the log keeps order).
+fn present_prefix(c: &mut Raw, t: usize, sent_up_to: u64) -> u64 {
+    let mut present = 0;
+    let mut gap = false;
+    for i in 0..sent_up_to + 32 {
+        c.cmd(&["GET", &format!("w{t}:{i}")]);
+    }
+    for i in 0..sent_up_to + 32 {
+        match c.read().unwrap() {
+            Frame::Null => gap = true,
+            f => {
+                assert!(!gap, "writer {t}: key {i} present after a missing one");
+                assert_eq!(text(f), i.to_string(), "writer {t}: key {i}");
+                present = i + 1;
+            }
+        }
+    }
+    present
+}
+
+#[test]
+fn appendfsync_always_keeps_every_acknowledged_write_across_kill_9() {
+    for engine in ENGINES {
+        let (acked, _, s, _dir) = kill_9_under_load(engine, "always");
+        let mut c = s.raw();
+        for (t, a) in acked.iter().enumerate() {
+            let last = a.last().map_or(0, |x| x.0 + 1);
+            let present = present_prefix(&mut c, t, last);
+            assert!(
+                present >= last,
+                "{engine}: writer {t} had {last} writes acknowledged, {present} survived"
+            );
+        }
+    }
+}
+
+#[test]
+fn appendfsync_everysec_loses_at_most_the_last_seconds_and_keeps_order() {
+    for engine in ENGINES {
+        let (acked, killed_at, s, _dir) = kill_9_under_load(engine, "everysec");
+        let mut c = s.raw();
+        for (t, a) in acked.iter().enumerate() {
+            let last = a.last().map_or(0, |x| x.0 + 1);
+            let present = present_prefix(&mut c, t, last);
+            // Everything acknowledged 2 s before the kill is there.
+            let old = a
+                .iter()
+                .filter(|(_, at)| killed_at.duration_since(*at) > Duration::from_secs(2))
+                .map(|(i, _)| i + 1)
+                .max()
+                .unwrap_or(0);
+            assert!(present >= old, "{engine}: writer {t}: {present} < {old}");
+        }
+    }
+}
+
+#[test]
+fn rewrites_and_restarts_keep_the_digest() {
+    for engine in ENGINES {
+        let dir = Dir::new(&format!("aof-digest-{engine}"));
+        let digest = {
+            let s = start(engine, &dir, &[]);
+            let mut c = s.raw();
+            fill_every_type(&mut c);
+            let d = text(c.call(&["DEBUG", "DIGEST"]));
+            assert_eq!(
+                text(c.call(&["BGREWRITEAOF"])),
+                "Background append only file rewriting started"
+            );
+            // Writes while the rewrite runs go to the new incr.
+            c.call(&["SET", "during", "rewrite"]);
+            c.call(&["DEL", "during"]);
+            wait_rewrite(&mut c);
+            assert_eq!(aof(&mut c, "aof_last_bgrewrite_status"), "ok");
+            assert_eq!(
+                manifest(&dir),
+                "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+            );
+            assert!(!dir
+                .0
+                .join("appendonlydir/appendonly.aof.1.incr.aof")
+                .exists());
+            c.call(&["INCR", "fresh-counter"]);
+            c.call(&["DEL", "fresh-counter"]);
+            assert_eq!(text(c.call(&["DEBUG", "LOADAOF"])), "OK");
+            assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), d);
+            d
+        };
+        // kill -9, then the base and the incr are loaded.
+        let s = start(engine, &dir, &[]);
+        let mut c = s.raw();
+        assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest, "{engine}");
+        assert_eq!(aof(&mut c, "aof_enabled"), "1");
+        assert!(text(c.call(&["PTTL", "ttl"])).parse::<i64>().unwrap() > 90_000_000);
+    }
+}
+
+#[test]
+fn appendonly_turned_on_at_run_time_starts_from_a_rewrite() {
+    let dir = Dir::new("aof-turn-on");
+    let digest = {
+        let s = Server::start(&["--dir", dir.path(), "--enable-debug-command", "yes"]);
+        let mut c = s.raw();
+        fill_every_type(&mut c);
+        assert_eq!(aof(&mut c, "aof_enabled"), "0");
+        assert_eq!(text(c.call(&["CONFIG", "SET", "appendonly", "yes"])), "OK");
+        assert_eq!(aof(&mut c, "aof_enabled"), "1");
+        c.call(&["SET", "after", "on"]);
+        wait_rewrite(&mut c);
+        c.call(&["SET", "later", "too"]);
+        let d = text(c.call(&["DEBUG", "DIGEST"]));
+        // Turned off, the files stay; later writes are not logged.
+        assert_eq!(text(c.call(&["CONFIG", "SET", "appendonly", "no"])), "OK");
+        c.call(&["SET", "unlogged", "1"]);
+        d
+    };
+    let s = start("single", &dir, &[]);
+    let mut c = s.raw();
+    assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest);
+    assert_eq!(c.call(&["GET", "unlogged"]), Frame::Null);
+}
+
+fn incr_file(dir: &Dir) -> std::path::PathBuf {
+    let m = manifest(dir);
+    let name = m
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("file ").and_then(|r| r.split(' ').next()))
+        .unwrap()
+        .to_string();
+    dir.0.join("appendonlydir").join(name)
+}
+
+fn start_fails(dir: &Dir, extra: &[&str]) -> String {
+    let out = Command::new(server_binary())
+        .args(["--port", "0", "--bind", "127.0.0.1", "--dir", dir.path()])
+        .args(["--appendonly", "yes"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server started");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Ready"));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_torn_tail_is_cut_with_aof_load_truncated_and_refused_without() {
+    let dir = Dir::new("aof-torn");
+    {
+        let s = start("single", &dir, &[]);
+        let mut c = s.raw();
+        c.call(&["SET", "a", "1"]);
+        c.call(&["SET", "b", "2"]);
+    }
+    let incr = incr_file(&dir);
+    let good = std::fs::metadata(&incr).unwrap().len();
+    // Half a command, as a crash in the middle of a write leaves it.
+    let mut bytes = std::fs::read(&incr).unwrap();
+    bytes.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$5\r\nhal");
+    std::fs::write(&incr, &bytes).unwrap();
+    let err = start_fails(&dir, &["--aof-load-truncated", "no"]);
+    assert!(err.contains("Unexpected end of file"), "{err}");
+    assert_eq!(std::fs::metadata(&incr).unwrap().len(), bytes.len() as u64);
+    let s = start("single", &dir, &[]);
+    let mut c = s.raw();
+    assert_eq!(text(c.call(&["GET", "b"])), "2");
+    assert_eq!(c.call(&["GET", "c"]), Frame::Null);
+    assert_eq!(
+        std::fs::metadata(&incr).unwrap().len(),
+        good,
+        "cut at the last whole command"
+    );
+    // The log goes on after the cut.
+    c.call(&["SET", "c", "3"]);
+    drop(s);
+    let s = start("single", &dir, &[]);
+    assert_eq!(text(s.raw().call(&["GET", "c"])), "3");
+}
+
+#[test]
+fn a_damaged_log_or_a_missing_file_stops_the_start() {
+    let dir = Dir::new("aof-damaged");
+    {
+        let s = start("single", &dir, &[]);
+        s.raw().call(&["SET", "a", "1"]);
+    }
+    let incr = incr_file(&dir);
+    let good = std::fs::read(&incr).unwrap();
+    // A flipped byte in the middle of the commands.
+    let mut bad = good.clone();
+    let at = bad.iter().position(|&b| b == b'$').unwrap();
+    bad[at] = b'!';
+    std::fs::write(&incr, &bad).unwrap();
+    let err = start_fails(&dir, &[]);
+    assert!(
+        err.contains("Bad file format reading the append only file"),
+        "{err}"
+    );
+    std::fs::write(&incr, &good).unwrap();
+    // The manifest names a file that is not there.
+    std::fs::remove_file(&incr).unwrap();
+    let err = start_fails(&dir, &[]);
+    assert!(err.contains("Unable to obtain the AOF file"), "{err}");
+    assert!(err.contains("No such file or directory"), "{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_refuses_writes_with_misconf_and_loses_nothing() {
+    let dir = Dir::new("aof-full");
+    let s = start("single", &dir, &[]);
+    let mut c = s.raw();
+    c.call(&["SET", "first", "1"]);
+    let incr = incr_file(&dir);
+    let size = std::fs::metadata(&incr).unwrap().len();
+    // Files may not grow past 4 KiB more than now.
+    let set_limit = |bytes: u64| {
+        let lim = libc::rlimit {
+            rlim_cur: bytes,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: prlimit reads the limit we pass and writes nothing back.
+        let r = unsafe {
+            libc::prlimit(
+                s.pid() as libc::pid_t,
+                libc::RLIMIT_FSIZE,
+                &lim,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+    };
+    set_limit(size + 4096);
+    let big = "x".repeat(1000);
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut written = Vec::new();
+    let misconf = loop {
+        assert!(
+            Instant::now() < until,
+            "the log never reported the full disk"
+        );
+        let k = format!("k{}", written.len());
+        match c.call(&["SET", &k, &big]) {
+            Frame::Error(e) => break String::from_utf8_lossy(&e).into_owned(),
+            _ => written.push(k),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert_eq!(
+        misconf,
+        "MISCONF Errors writing to the AOF file: File too large"
+    );
+    assert_eq!(aof(&mut c, "aof_last_write_status"), "err");
+    assert_eq!(text(c.call(&["GET", "first"])), "1", "reads go on");
+    // Room again: the pending writes reach the log, writes are accepted.
+    set_limit(libc::RLIM_INFINITY);
+    let until = Instant::now() + Duration::from_secs(30);
+    while aof(&mut c, "aof_last_write_status") != "ok" {
+        assert!(Instant::now() < until, "the log never recovered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(text(c.call(&["SET", "last", "1"])), "OK");
+    drop(c);
+    drop(s);
+    let s = start("single", &dir, &[]);
+    let mut c = s.raw();
+    for k in &written {
+        assert_eq!(text(c.call(&["GET", k])), big, "{k} lost");
+    }
+    assert_eq!(text(c.call(&["GET", "last"])), "1");
+}
+
+/// A directory redis-server 7.0.15 wrote with `aof-use-rdb-preamble no`
+/// (a command base and an incr, timestamps on) loads with its digest.
+#[test]
+fn a_redis_7_0_15_aof_directory_loads() {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("redis-server is not installed: skipped");
+        return;
+    }
+    let dir = Dir::new("aof-redis");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir.path(),
+        ])
+        .args(["--appendonly", "yes", "--aof-use-rdb-preamble", "no"])
+        .args(["--aof-timestamp-enabled", "yes", "--save", ""])
+        .args(["--enable-debug-command", "yes"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(20);
+    let stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) => {
+                assert!(Instant::now() < until, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    };
+    let mut c = Raw::from_stream(stream);
+    let ok = |f: Frame| assert!(!matches!(f, Frame::Error(_)), "{f:?}");
+    ok(c.call(&["SET", "s", "v"]));
+    ok(c.call(&["RPUSH", "l", "a", "b"]));
+    ok(c.call(&["HSET", "h", "f", "1"]));
+    ok(c.call(&["SADD", "set", "1", "x"]));
+    ok(c.call(&["ZADD", "z", "1.5", "m", "-2", "n"]));
+    ok(c.call(&["SET", "ttl", "v", "EX", "100000"]));
+    for i in 0..200 {
+        c.cmd(&["RPUSH", "big", &i.to_string()]);
+    }
+    for _ in 0..200 {
+        ok(c.read().unwrap());
+    }
+    ok(c.call(&["BGREWRITEAOF"]));
+    let until = Instant::now() + Duration::from_secs(20);
+    while c.info_field("persistence", "aof_rewrite_in_progress") != "0"
+        || c.info_field("persistence", "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < until);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ok(c.call(&["MULTI"]));
+    ok(c.call(&["INCR", "n"]));
+    ok(c.call(&["SELECT", "3"]));
+    ok(c.call(&["SET", "in3", "x"]));
+    ok(c.call(&["EXEC"]));
+    ok(c.call(&["SELECT", "0"]));
+    ok(c.call(&["EXPIRE", "s", "5000"]));
+    ok(c.call(&["SREM", "set", "x"]));
+    let digest = text(c.call(&["DEBUG", "DIGEST"]));
+    c.cmd(&["SHUTDOWN", "NOSAVE"]);
+    let _ = c.read();
+    let _ = redis.wait();
+    assert!(Path::new(&dir.0.join("appendonlydir/appendonly.aof.2.base.aof")).exists());
+    let s = start("single", &dir, &[]);
+    let mut c = s.raw();
+    assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest);
+    assert_eq!(text(c.call(&["GET", "n"])), "1");
+}

@@ -48,10 +48,13 @@ fn manifest(dir: &Dir) -> String {
     std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest")).unwrap()
 }
 
+/// One writer's acknowledged `i`s, with when each reply came.
+type Acks = Vec<(u64, Instant)>;
+
 /// Writers that pipeline `SET w<t>:<i> <i>` and record each acknowledged
 /// `i`, until stopped.
 struct Load {
-    acked: Vec<Arc<Mutex<Vec<(u64, Instant)>>>>,
+    acked: Vec<Arc<Mutex<Acks>>>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -97,7 +100,7 @@ impl Load {
         self.acked.iter().map(|a| a.lock().unwrap().len()).sum()
     }
 
-    fn join(self) -> Vec<Vec<(u64, Instant)>> {
+    fn join(self) -> Vec<Acks> {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             let _ = t.join();
@@ -109,10 +112,7 @@ impl Load {
     }
 }
 
-fn kill_9_under_load(
-    engine: &str,
-    fsync: &str,
-) -> (Vec<Vec<(u64, Instant)>>, Instant, Server, Dir) {
+fn kill_9_under_load(engine: &str, fsync: &str) -> (Vec<Acks>, Instant, Server, Dir) {
     let dir = Dir::new(&format!("aof-kill-{engine}-{fsync}"));
     let s = start(engine, &dir, &["--appendfsync", fsync]);
     let load = Load::start(&s, 4);
@@ -187,10 +187,13 @@ fn appendfsync_everysec_loses_at_most_the_last_seconds_and_keeps_order() {
 
 #[test]
 fn rewrites_and_restarts_keep_the_digest() {
-    for engine in ENGINES {
-        let dir = Dir::new(&format!("aof-digest-{engine}"));
+    // The base is a snapshot, or commands with aof-use-rdb-preamble no.
+    for (engine, preamble) in [("single", "yes"), ("concurrent", "yes"), ("single", "no")] {
+        let dir = Dir::new(&format!("aof-digest-{engine}-{preamble}"));
+        let opts = ["--aof-use-rdb-preamble", preamble];
+        let ext = if preamble == "yes" { "rdb" } else { "aof" };
         let digest = {
-            let s = start(engine, &dir, &[]);
+            let s = start(engine, &dir, &opts);
             let mut c = s.raw();
             fill_every_type(&mut c);
             let d = text(c.call(&["DEBUG", "DIGEST"]));
@@ -205,7 +208,7 @@ fn rewrites_and_restarts_keep_the_digest() {
             assert_eq!(aof(&mut c, "aof_last_bgrewrite_status"), "ok");
             assert_eq!(
                 manifest(&dir),
-                "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+                format!("file appendonly.aof.2.base.{ext} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n")
             );
             assert!(!dir
                 .0
@@ -218,7 +221,7 @@ fn rewrites_and_restarts_keep_the_digest() {
             d
         };
         // kill -9, then the base and the incr are loaded.
-        let s = start(engine, &dir, &[]);
+        let s = start(engine, &dir, &opts);
         let mut c = s.raw();
         assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest, "{engine}");
         assert_eq!(aof(&mut c, "aof_enabled"), "1");

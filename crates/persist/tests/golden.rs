@@ -149,6 +149,7 @@ const FILES: [(&str, Options); 2] = [
             compress: true,
             checksum: true,
             key_delay: 0,
+            format: rubedo_persist::snapshot::Format::Snapshot,
         },
     ),
     (
@@ -157,6 +158,7 @@ const FILES: [(&str, Options); 2] = [
             compress: false,
             checksum: false,
             key_delay: 0,
+            format: rubedo_persist::snapshot::Format::Snapshot,
         },
     ),
 ];

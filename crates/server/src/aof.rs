@@ -360,6 +360,18 @@ fn preamble(srv: &Shared) -> bool {
     srv.config.yes("aof-use-rdb-preamble")
 }
 
+/// How a base is written: a snapshot, or commands with
+/// `aof-use-rdb-preamble no`.
+fn base_options(srv: &Shared) -> rubedo_persist::snapshot::Options {
+    let mut o = crate::persistence::options(srv);
+    if !preamble(srv) {
+        o.format = rubedo_persist::snapshot::Format::Commands {
+            timestamps: srv.config.yes("aof-timestamp-enabled"),
+        };
+    }
+    o
+}
+
 fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
@@ -603,7 +615,7 @@ fn write_base(srv: &Shared, dbs: &mut Dbs<'_>, dir: &Path, name: &str) -> io::Re
         dir: dir.to_path_buf(),
         name: name.to_string(),
     };
-    save_dbs(dbs, &t, crate::persistence::options(srv))
+    save_dbs(dbs, &t, base_options(srv))
 }
 
 /// BGREWRITEAOF (and turning the log on): under every lock, switch the

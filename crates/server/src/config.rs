@@ -236,7 +236,7 @@ pub static PARAMS: &[Param] = &[
         },
         "0",
     ),
-    hidden(
+    p(
         "key-load-delay",
         Kind::Int {
             min: i32::MIN as i64,
@@ -255,7 +255,7 @@ pub static PARAMS: &[Param] = &[
     fixed("appenddirname", Kind::DirName, "appendonlydir"),
     p(
         "appendfsync",
-        Kind::Enum(&["always", "everysec", "no"]),
+        Kind::Enum(&["everysec", "always", "no"]),
         "everysec",
     ),
     p("no-appendfsync-on-rewrite", Kind::Bool, "no"),
@@ -280,7 +280,7 @@ pub static PARAMS: &[Param] = &[
     p("aof-timestamp-enabled", Kind::Bool, "no"),
     p("aof-rewrite-incremental-fsync", Kind::Bool, "yes"),
     p("rdb-save-incremental-fsync", Kind::Bool, "yes"),
-    hidden("aof-disable-auto-gc", Kind::Bool, "no"),
+    p("aof-disable-auto-gc", Kind::Bool, "no"),
     fixed("daemonize", Kind::OffOnly("no"), "no"),
     fixed("engine", Kind::Enum(&["single", "concurrent"]), "single"),
     fixed(

@@ -20,6 +20,7 @@
 pub mod commands;
 pub mod encode;
 pub mod manifest;
+pub mod rewrite;
 
 pub use commands::{CommandReader, Item, Limits, ReadError};
 pub use encode::{encode_command, encode_select, encode_timestamp, Feeder};

@@ -52,6 +52,19 @@ pub struct Options {
     /// A pause per key written, for tests (`rdb-key-save-delay`, see
     /// [`key_delay`]).
     pub key_delay: i64,
+    /// What the file holds.
+    pub format: Format,
+}
+
+/// The shape of a written dataset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// This module's snapshot format.
+    #[default]
+    Snapshot,
+    /// RESP commands, as a log base with `aof-use-rdb-preamble no`
+    /// (a `#TS:` annotation first when `timestamps`).
+    Commands { timestamps: bool },
 }
 
 impl Default for Options {
@@ -60,6 +73,7 @@ impl Default for Options {
             compress: true,
             checksum: true,
             key_delay: 0,
+            format: Format::Snapshot,
         }
     }
 }

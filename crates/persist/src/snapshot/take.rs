@@ -37,7 +37,7 @@ use rubedo_engine::{Dbs, Entry, Key, Keyspace, Observer, Table, Value, WalkPos};
 
 use super::record::Record;
 use super::value::write_key;
-use super::{Options, Writer};
+use super::{Format, Options, Writer};
 
 /// What a finished snapshot reports.
 #[derive(Clone, Debug)]
@@ -108,8 +108,7 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
     let temp = target.temp();
     let result = (|| {
         let file = std::fs::File::create(&temp)?;
-        let mut w = Writer::new(BufWriter::with_capacity(1 << 20, file), opts)?;
-        aux(&mut w, now_ms)?;
+        let mut w = Out::new(file, opts, now_ms)?;
         let mut keys = 0u64;
         let mut db = None;
         let mut err = None;
@@ -119,11 +118,11 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
             }
             let r = (|| {
                 if db != Some(d) {
-                    w.record(&Record::SelectDb(d as u32))?;
+                    w.select(d as u32)?;
                     db = Some(d);
                 }
                 let idle = idle_secs(now_ms, e.atime);
-                write_key(&mut w, k.as_bytes(), &e.value, at, Some(idle))
+                w.key(k.as_bytes(), &e.value, at, idle)
             })();
             match r {
                 Ok(()) => {
@@ -136,7 +135,7 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
         if let Some(e) = err {
             return Err(e);
         }
-        let file = w.finish(keys)?.into_inner().map_err(|e| e.into_error())?;
+        let file = w.finish(keys)?;
         let bytes = commit(file, &temp, target)?;
         Ok(Saved {
             keys,
@@ -148,6 +147,69 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Where a dataset's keys go, in the format the options name.
+enum Out {
+    Snap(Box<Writer<BufWriter<std::fs::File>>>),
+    Cmds {
+        w: BufWriter<std::fs::File>,
+        buf: Vec<u8>,
+    },
+}
+
+impl Out {
+    fn new(file: std::fs::File, opts: Options, now_ms: u64) -> io::Result<Out> {
+        let w = BufWriter::with_capacity(1 << 20, file);
+        Ok(match opts.format {
+            Format::Snapshot => {
+                let mut w = Writer::new(w, opts)?;
+                aux(&mut w, now_ms)?;
+                Out::Snap(Box::new(w))
+            }
+            Format::Commands { timestamps } => {
+                let mut buf = Vec::new();
+                if timestamps {
+                    crate::aof::encode_timestamp(&mut buf, now_ms / 1000);
+                }
+                Out::Cmds { w, buf }
+            }
+        })
+    }
+
+    fn select(&mut self, db: u32) -> io::Result<()> {
+        match self {
+            Out::Snap(w) => w.record(&Record::SelectDb(db)),
+            Out::Cmds { buf, .. } => {
+                crate::aof::encode_select(buf, db);
+                Ok(())
+            }
+        }
+    }
+
+    fn key(&mut self, key: &[u8], value: &Value, at: Option<u64>, idle: u32) -> io::Result<()> {
+        match self {
+            Out::Snap(w) => write_key(w, key, value, at, Some(idle)),
+            Out::Cmds { w, buf } => {
+                crate::aof::rewrite::encode_key(buf, key, value, at);
+                if buf.len() >= 1 << 16 {
+                    w.write_all(buf)?;
+                    buf.clear();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self, keys: u64) -> io::Result<std::fs::File> {
+        match self {
+            Out::Snap(w) => w.finish(keys)?.into_inner().map_err(|e| e.into_error()),
+            Out::Cmds { mut w, buf } => {
+                w.write_all(&buf)?;
+                w.into_inner().map_err(|e| e.into_error())
+            }
+        }
+    }
 }
 
 fn aux<W: Write>(w: &mut Writer<W>, now_ms: u64) -> io::Result<()> {
@@ -394,19 +456,18 @@ fn write_all(
     start_ms: u64,
     started: Instant,
 ) -> io::Result<Saved> {
-    let mut w = Writer::new(BufWriter::with_capacity(1 << 20, file), opts)?;
-    aux(&mut w, start_ms)?;
+    let mut w = Out::new(file, opts, start_ms)?;
     let mut keys = 0u64;
     let mut db = None;
     loop {
         match rx.recv() {
             Ok(Msg::Key(it)) => {
                 if db != Some(it.db) {
-                    w.record(&Record::SelectDb(it.db))?;
+                    w.select(it.db)?;
                     db = Some(it.db);
                 }
                 let idle = idle_secs(start_ms, it.atime);
-                write_key(&mut w, &it.key, &it.value, it.expire_at_ms, Some(idle))?;
+                w.key(&it.key, &it.value, it.expire_at_ms, idle)?;
                 keys += 1;
                 super::key_delay(opts.key_delay, keys);
             }
@@ -414,7 +475,7 @@ fn write_all(
             Ok(Msg::Abort) | Err(_) => return Err(io::Error::other("the snapshot was abandoned")),
         }
     }
-    let file = w.finish(keys)?.into_inner().map_err(|e| e.into_error())?;
+    let file = w.finish(keys)?;
     let bytes = commit(file, temp, target)?;
     Ok(Saved {
         keys,

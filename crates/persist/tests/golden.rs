@@ -150,6 +150,7 @@ const FILES: [(&str, Options); 2] = [
             checksum: true,
             key_delay: 0,
             format: rubedo_persist::snapshot::Format::Snapshot,
+            incremental_fsync: false,
         },
     ),
     (
@@ -159,6 +160,7 @@ const FILES: [(&str, Options); 2] = [
             checksum: false,
             key_delay: 0,
             format: rubedo_persist::snapshot::Format::Snapshot,
+            incremental_fsync: false,
         },
     ),
 ];

@@ -364,6 +364,7 @@ fn preamble(srv: &Shared) -> bool {
 /// `aof-use-rdb-preamble no`.
 fn base_options(srv: &Shared) -> rubedo_persist::snapshot::Options {
     let mut o = crate::persistence::options(srv);
+    o.incremental_fsync = srv.config.yes("aof-rewrite-incremental-fsync");
     if !preamble(srv) {
         o.format = rubedo_persist::snapshot::Format::Commands {
             timestamps: srv.config.yes("aof-timestamp-enabled"),
@@ -1123,11 +1124,44 @@ fn read_manifest(srv: &Shared, dir: &Path) -> Result<Option<Manifest>, String> {
     Ok(m)
 }
 
+/// A single-file log of an older Redis (`<dir>/<appendfilename>`) becomes
+/// the base of a new directory, as Redis 7 migrates it: the manifest is
+/// written first, then the file moved in.
+fn upgrade_old_style(srv: &Shared, dir: &Path) -> Result<(), String> {
+    let pre = prefix(srv);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let old = cwd.join(&pre);
+    if !old.is_file() {
+        return Ok(());
+    }
+    let m = Manifest::read_from_dir(dir, &pre).ok().flatten();
+    let needed = match &m {
+        None => true,
+        Some(m) if m.is_empty() => true,
+        Some(m) => {
+            m.incrs.is_empty()
+                && m.base.as_ref().is_some_and(|b| b.name == pre && !dir.join(&pre).exists())
+        }
+    };
+    if !needed {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+    let m = Manifest::for_old_style_file(&pre);
+    write_atomically(dir, &pre, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+    std::fs::rename(&old, dir.join(&pre)).map_err(|e| format!("Can't move {} into {}: {e}", old.display(), dir.display()))?;
+    sync_dir(dir);
+    sync_dir(&cwd);
+    eprintln!("Successfully migrated an old-style AOF into the AOF directory");
+    Ok(())
+}
+
 /// Loads the log at startup (`appendonly yes`): the base, then every incr,
 /// in batches under every lock with clients answered -LOADING meanwhile;
 /// then opens it for appending. The snapshot file is not read.
 pub async fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<(), String> {
     let dir = dir_of(srv);
+    upgrade_old_style(srv, &dir)?;
     let m = read_manifest(srv, &dir)?.unwrap_or_default();
     let total = manifest_size(&dir, &m);
     crate::persistence::begin_loading(srv, total);

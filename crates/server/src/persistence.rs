@@ -143,6 +143,7 @@ pub(crate) fn options(srv: &Shared) -> Options {
         compress: srv.config.yes("rdbcompression"),
         checksum: srv.config.yes("rdbchecksum"),
         key_delay: int(srv, "rdb-key-save-delay"),
+        incremental_fsync: srv.config.yes("rdb-save-incremental-fsync"),
         ..Options::default()
     }
 }

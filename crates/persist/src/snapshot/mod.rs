@@ -54,6 +54,10 @@ pub struct Options {
     pub key_delay: i64,
     /// What the file holds.
     pub format: Format,
+    /// fsync every 4 MiB as the file is written, so the kernel never holds
+    /// a large dirty backlog to flush at the end (`rdb-save-incremental-
+    /// fsync`, `aof-rewrite-incremental-fsync`).
+    pub incremental_fsync: bool,
 }
 
 /// The shape of a written dataset.
@@ -74,6 +78,7 @@ impl Default for Options {
             checksum: true,
             key_delay: 0,
             format: Format::Snapshot,
+            incremental_fsync: true,
         }
     }
 }

@@ -149,17 +149,48 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
     result
 }
 
+/// Bytes between the fsyncs of an incremental fsync.
+const AUTOSYNC_BYTES: u64 = 4 << 20;
+
+/// A file that is fsynced every `AUTOSYNC_BYTES` written, when asked to.
+struct Autosync {
+    file: std::fs::File,
+    every: bool,
+    since: u64,
+}
+
+impl Write for Autosync {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since += n as u64;
+        if self.every && self.since >= AUTOSYNC_BYTES {
+            self.file.sync_data()?;
+            self.since = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Where a dataset's keys go, in the format the options name.
 enum Out {
-    Snap(Box<Writer<BufWriter<std::fs::File>>>),
+    Snap(Box<Writer<BufWriter<Autosync>>>),
     Cmds {
-        w: BufWriter<std::fs::File>,
+        w: BufWriter<Autosync>,
         buf: Vec<u8>,
     },
 }
 
 impl Out {
     fn new(file: std::fs::File, opts: Options, now_ms: u64) -> io::Result<Out> {
+        let file = Autosync {
+            file,
+            every: opts.incremental_fsync,
+            since: 0,
+        };
         let w = BufWriter::with_capacity(1 << 20, file);
         Ok(match opts.format {
             Format::Snapshot => {
@@ -203,10 +234,10 @@ impl Out {
 
     fn finish(self, keys: u64) -> io::Result<std::fs::File> {
         match self {
-            Out::Snap(w) => w.finish(keys)?.into_inner().map_err(|e| e.into_error()),
+            Out::Snap(w) => Ok(w.finish(keys)?.into_inner().map_err(|e| e.into_error())?.file),
             Out::Cmds { mut w, buf } => {
                 w.write_all(&buf)?;
-                w.into_inner().map_err(|e| e.into_error())
+                Ok(w.into_inner().map_err(|e| e.into_error())?.file)
             }
         }
     }

@@ -339,6 +339,60 @@ fn a_damaged_log_or_a_missing_file_stops_the_start() {
     assert!(err.contains("No such file or directory"), "{err}");
 }
 
+/// Limits the size files of process `pid` may grow to (a full disk).
+#[cfg(target_os = "linux")]
+fn fsize_limit(pid: u32, bytes: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: prlimit reads the limit we pass and writes nothing back.
+    let r = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &lim,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn with_a_full_disk_the_log_can_be_turned_off_and_the_server_shut_down() {
+    for fsync in ["everysec", "always"] {
+        let dir = Dir::new(&format!("aof-full-off-{fsync}"));
+        let mut s = start("single", &dir, &["--appendfsync", fsync]);
+        let mut c = s.raw();
+        c.call(&["SET", "first", "1"]);
+        let size = std::fs::metadata(incr_file(&dir)).unwrap().len();
+        fsize_limit(s.pid(), size + 100);
+        let big = "x".repeat(1000);
+        // Under `always` this write's reply waits for the disk: send it
+        // from another connection and let it wait.
+        let mut w = s.raw();
+        w.cmd(&["SET", "big", &big]);
+        let until = Instant::now() + Duration::from_secs(30);
+        while aof(&mut c, "aof_last_write_status") != "err" {
+            assert!(Instant::now() < until, "the write never failed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Turning the log off answers at once, even with the disk full.
+        assert_eq!(text(c.call(&["CONFIG", "SET", "appendonly", "no"])), "OK");
+        assert_eq!(
+            text(w.read().unwrap()),
+            "OK",
+            "the waiting write is answered"
+        );
+        assert_eq!(text(c.call(&["SET", "after", "1"])), "OK");
+        c.cmd(&["SHUTDOWN", "NOSAVE"]);
+        assert!(c.read().is_none());
+        let st = s.wait_exit(Duration::from_secs(30));
+        assert!(st.is_some_and(|st| st.success()), "{fsync}: {st:?}");
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_refuses_writes_with_misconf_and_loses_nothing() {
@@ -349,22 +403,7 @@ fn a_full_disk_refuses_writes_with_misconf_and_loses_nothing() {
     let incr = incr_file(&dir);
     let size = std::fs::metadata(&incr).unwrap().len();
     // Files may not grow past 4 KiB more than now.
-    let set_limit = |bytes: u64| {
-        let lim = libc::rlimit {
-            rlim_cur: bytes,
-            rlim_max: libc::RLIM_INFINITY,
-        };
-        // SAFETY: prlimit reads the limit we pass and writes nothing back.
-        let r = unsafe {
-            libc::prlimit(
-                s.pid() as libc::pid_t,
-                libc::RLIMIT_FSIZE,
-                &lim,
-                std::ptr::null_mut(),
-            )
-        };
-        assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
-    };
+    let set_limit = |bytes: u64| fsize_limit(s.pid(), bytes);
     set_limit(size + 4096);
     let big = "x".repeat(1000);
     let until = Instant::now() + Duration::from_secs(30);
@@ -487,4 +526,51 @@ fn a_redis_7_0_15_aof_directory_loads() {
     let mut c = s.raw();
     assert_eq!(text(c.call(&["DEBUG", "DIGEST"])), digest);
     assert_eq!(text(c.call(&["GET", "n"])), "1");
+}
+
+#[test]
+fn a_key_that_expired_while_down_stays_expired_whatever_the_log_did_to_it_after() {
+    let dir = Dir::new("aof-expired");
+    {
+        let s = start("single", &dir, &[]);
+        let mut c = s.raw();
+        assert_eq!(text(c.call(&["SET", "k", "v", "PX", "300"])), "OK");
+        // Logged as an absolute time, then a write that keeps the TTL.
+        assert_eq!(c.call(&["APPEND", "k", "x"]), Frame::Integer(2));
+        c.call(&["SET", "stays", "1"]);
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let s = start("single", &dir, &[]);
+    let mut c = s.raw();
+    // Replaying APPEND must not find k expired and make a new "x".
+    assert_eq!(c.call(&["GET", "k"]), Frame::Null);
+    assert_eq!(c.call(&["EXISTS", "k"]), Frame::Integer(0));
+    assert_eq!(text(c.call(&["GET", "stays"])), "1");
+}
+
+#[test]
+fn turning_the_log_on_during_a_rewrite_of_the_off_log_logs_what_follows() {
+    let dir = Dir::new("aof-on-during-rewrite");
+    {
+        let s = Server::start(&["--dir", dir.path(), "--enable-debug-command", "yes"]);
+        let mut c = s.raw();
+        c.call(&["DEBUG", "POPULATE", "2000"]);
+        // A slow rewrite of the log while it is off.
+        c.call(&["CONFIG", "SET", "rdb-key-save-delay", "1000"]);
+        assert_eq!(
+            text(c.call(&["BGREWRITEAOF"])),
+            "Background append only file rewriting started"
+        );
+        assert_eq!(text(c.call(&["CONFIG", "SET", "appendonly", "yes"])), "OK");
+        c.call(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+        c.call(&["SET", "after-on", "1"]);
+        wait_rewrite(&mut c);
+        assert_eq!(aof(&mut c, "aof_last_bgrewrite_status"), "ok");
+        c.call(&["SET", "after-rewrite", "1"]);
+    }
+    let s = start("single", &dir, &[]);
+    let mut c = s.raw();
+    assert_eq!(text(c.call(&["GET", "after-on"])), "1");
+    assert_eq!(text(c.call(&["GET", "after-rewrite"])), "1");
+    assert_eq!(c.call(&["DBSIZE"]), Frame::Integer(2002));
 }

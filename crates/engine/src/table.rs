@@ -37,6 +37,9 @@ pub struct Events {
     /// recorded too; the server drops a command's keys when it reports no change.
     pub written: Vec<(usize, Key)>,
     pub track_writes: bool,
+    /// Nothing expires on access while set (a log being replayed, as Redis
+    /// while it loads): a key whose time has passed is still found.
+    pub hold_expiry: bool,
     /// How many of `written` the caller has already signalled.
     pub written_signalled: usize,
     /// How many of `written` the observer was already told about (its
@@ -136,7 +139,7 @@ impl Table {
 
     /// Deletes `key` if its time has passed; returns true if it did.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now: u64, ev: &mut Events) -> bool {
-        if self.is_expired(key, now) {
+        if !ev.hold_expiry && self.is_expired(key, now) {
             if let Some(o) = ev.observer.get() {
                 o.before_write(db, key, self.keys.get(key), self.expires.get(key).copied());
             }

@@ -390,6 +390,9 @@ fn writer(core: Arc<Core>, mut file: File) {
     let mut unsynced = false;
     let mut last_fsync = Instant::now();
     let mut retry: Vec<Seg> = Vec::new();
+    // The last fsync failed: tried again soon, and writes stay refused
+    // until one succeeds.
+    let mut fsync_failed = false;
     loop {
         let segs = if !retry.is_empty() {
             // A failed write is tried again after a pause, ahead of
@@ -405,7 +408,11 @@ fn writer(core: Arc<Core>, mut file: File) {
                     break p.take();
                 }
                 let policy = core.policy();
-                if unsynced && policy == Fsync::EverySec {
+                if unsynced && policy == Fsync::Always {
+                    // A failed fsync, tried again.
+                    core.wake.wait_for(&mut p, Duration::from_millis(100));
+                    break p.take();
+                } else if unsynced && policy == Fsync::EverySec {
                     let due = Duration::from_secs(1).saturating_sub(last_fsync.elapsed());
                     if due.is_zero() {
                         break Vec::new();
@@ -427,8 +434,8 @@ fn writer(core: Arc<Core>, mut file: File) {
                         core.current_size.fetch_add(buf.len() as u64, Relaxed);
                         unsynced = true;
                         done_seq = Some(seq);
-                        if !core.write_ok.swap(true, Relaxed) {
-                            eprintln!("AOF write error looks solved. Writes are accepted again.");
+                        if !fsync_failed && !core.write_ok.swap(true, Relaxed) {
+                            crate::log!("AOF write error looks solved. Writes are accepted again.");
                         }
                     }
                     Err(e) => {
@@ -444,6 +451,24 @@ fn writer(core: Arc<Core>, mut file: File) {
                         }
                         retry.push(Seg::Data(buf, seq));
                         retry.extend(segs.by_ref());
+                        // Told to stop (the log turned off, shutdown): what
+                        // the disk refuses is given up, never waited for.
+                        if let Some(i) = retry.iter().position(|s| matches!(s, Seg::Stop(_))) {
+                            let lost: usize = retry[..i]
+                                .iter()
+                                .map(|s| match s {
+                                    Seg::Data(d, _) => d.len(),
+                                    _ => 0,
+                                })
+                                .sum();
+                            crate::log!(
+                                "The AOF writer stops with {lost} bytes the disk did not take"
+                            );
+                            if let Seg::Stop(tx) = retry.swap_remove(i) {
+                                let _ = tx.send(());
+                            }
+                            return;
+                        }
                     }
                 },
                 Seg::Switch(next) => {
@@ -479,8 +504,19 @@ fn writer(core: Arc<Core>, mut file: File) {
                         }
                         unsynced = false;
                         last_fsync = Instant::now();
+                        if fsync_failed {
+                            fsync_failed = false;
+                            if !core.write_ok.swap(true, Relaxed) {
+                                crate::log!(
+                                    "AOF fsync error looks solved. Writes are accepted again."
+                                );
+                            }
+                        }
                     }
-                    Err(e) => note_error(&core, &e),
+                    Err(e) => {
+                        fsync_failed = true;
+                        note_error(&core, &e);
+                    }
                 }
             }
         }
@@ -501,7 +537,7 @@ fn writer(core: Arc<Core>, mut file: File) {
 fn note_error(core: &Core, e: &io::Error) {
     let text = crate::config::os_reason(e);
     if core.write_ok.swap(false, Relaxed) {
-        eprintln!("Error writing to the AOF file: {text}");
+        crate::log!("Error writing to the AOF file: {text}");
     }
     *core.write_err.lock() = text;
 }
@@ -533,8 +569,13 @@ fn stop_logging(srv: &Shared, ctl: &mut Ctl) {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         srv.aof.core.pending.lock().push(Seg::Stop(tx));
         srv.aof.core.wake.notify_one();
-        let _ = rx.recv();
-        let _ = h.join();
+        // The writer answers at once, even with a failing disk; the limit
+        // only guards against a writer that died.
+        if rx.recv_timeout(Duration::from_secs(30)).is_ok() {
+            let _ = h.join();
+        } else {
+            crate::log!("The AOF writer did not stop; going on without it");
+        }
     }
 }
 
@@ -575,14 +616,14 @@ fn open_after_load(srv: &Shared, dbs: &mut Dbs<'_>, mut m: Manifest) -> Result<(
         let name = m.new_base(&pre, preamble(srv));
         write_base(srv, dbs, &dir, &name)
             .map_err(|e| format!("Can't create the AOF base file {name}: {e}"))?;
-        eprintln!("Creating AOF base file {name} on server start");
+        crate::log!("Creating AOF base file {name} on server start");
         changed = true;
     }
     let (incr, created) = m.last_incr_or_new(&pre);
     let file = open_append(&dir.join(&incr))
         .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
     if created {
-        eprintln!("Creating AOF incr file {incr} on server start");
+        crate::log!("Creating AOF incr file {incr} on server start");
         changed = true;
     }
     if changed {
@@ -655,10 +696,13 @@ pub fn start_rewrite(srv: &Shared, dbs: &mut Dbs<'_>) {
                     .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
                 ctl.manifest = m;
                 switch_to(srv, file);
-                eprintln!("Creating AOF incr file {name} on background rewrite");
+                crate::log!("Creating AOF incr file {name} on background rewrite");
             }
             AofState::WaitRewrite => {
                 let temp = dir.join(aof::temp_incr_name(&pre));
+                // A new file, never the one a writer may still hold (a
+                // retry after a failed first rewrite).
+                let _ = std::fs::remove_file(&temp);
                 let file = OpenOptions::new()
                     .create(true)
                     .write(true)
@@ -671,7 +715,7 @@ pub fn start_rewrite(srv: &Shared, dbs: &mut Dbs<'_>) {
                     start_logging(srv, &mut ctl, file).map_err(|e| e.to_string())?;
                 }
                 ctl.temp_incr = Some(temp);
-                eprintln!(
+                crate::log!(
                     "Creating AOF incr file {} on background rewrite",
                     aof::temp_incr_name(&pre)
                 );
@@ -685,8 +729,7 @@ pub fn start_rewrite(srv: &Shared, dbs: &mut Dbs<'_>) {
             dir: dir.clone(),
             name: base,
         };
-        Background::start_in(dbs, last, t, crate::persistence::options(srv))
-            .map_err(|e| e.to_string())
+        Background::start_in(dbs, last, t, base_options(srv)).map_err(|e| e.to_string())
     })();
     srv.aof.rewrites.fetch_add(1, Relaxed);
     match started {
@@ -701,13 +744,13 @@ pub fn start_rewrite(srv: &Shared, dbs: &mut Dbs<'_>) {
             drop(bg);
             drop(ctl);
             srv.aof.set_child_active(true);
-            eprintln!("Background append only file rewriting started");
+            crate::log!("Background append only file rewriting started");
             srv.persist.wake.notify_one();
         }
         Err(e) => {
             drop(bg);
             drop(ctl);
-            eprintln!("Can't rewrite append only file in background: {e}");
+            crate::log!("Can't rewrite append only file in background: {e}");
             rewrite_failed(srv);
         }
     }
@@ -726,14 +769,14 @@ fn rewrite_failed(srv: &Shared) {
 }
 
 /// The persistence task saw a rewrite's snapshot end: adopt it as the base.
-pub fn rewrite_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
+pub fn rewrite_done(srv: &Shared, r: &crate::persistence::Done, result: io::Result<Saved>) {
     let a = &srv.aof;
     a.last_rewrite_secs
         .store(r.started.elapsed().as_secs() as i64, Relaxed);
     let saved = match result {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("Background AOF rewrite failed: {e}");
+            crate::log!("Background AOF rewrite failed: {e}");
             rewrite_failed(srv);
             return;
         }
@@ -744,6 +787,9 @@ pub fn rewrite_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
     let mut m = ctl.manifest.clone();
     let names = m.finish_rewrite(&pre, preamble(srv), ctl.state);
     let done = (|| -> Result<(), String> {
+        if ctl.state == AofState::WaitRewrite && ctl.temp_incr.is_none() {
+            return Err("the log is being turned on but this rewrite has no incr".into());
+        }
         if Some(&names.base) != ctl.rewrite_base.as_ref() {
             // A rename of the log's files meanwhile; never adopt a stranger.
             return Err("the base written is not the one the manifest expects".into());
@@ -758,14 +804,14 @@ pub fn rewrite_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
     })();
     if let Err(e) = done {
         drop(ctl);
-        eprintln!("Background AOF rewrite failed: {e}");
+        crate::log!("Background AOF rewrite failed: {e}");
         rewrite_failed(srv);
         return;
     }
     if !srv.config.yes("aof-disable-auto-gc") {
         match remove_history(&dir, &pre, &m) {
             Ok(kept) => m = kept,
-            Err(e) => eprintln!("Can't remove the AOF history files: {e}"),
+            Err(e) => crate::log!("Can't remove the AOF history files: {e}"),
         }
     }
     ctl.manifest = m;
@@ -773,7 +819,7 @@ pub fn rewrite_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
     ctl.rewrite_base = None;
     if ctl.state == AofState::WaitRewrite {
         ctl.state = AofState::On;
-        eprintln!("Background AOF rewrite finished; the append only file is on");
+        crate::log!("Background AOF rewrite finished; the append only file is on");
     }
     let size = manifest_size(&dir, &ctl.manifest);
     drop(ctl);
@@ -781,9 +827,10 @@ pub fn rewrite_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
     a.base_size.store(size, Relaxed);
     a.last_rewrite_ok.store(true, Relaxed);
     a.failures.store(0, Relaxed);
-    eprintln!(
+    crate::log!(
         "Background AOF rewrite terminated with success ({} keys, {} bytes)",
-        saved.keys, saved.bytes
+        saved.keys,
+        saved.bytes
     );
 }
 
@@ -834,7 +881,9 @@ fn turn_on(srv: &Shared, dbs: &mut Dbs<'_>) {
         ctl.state = AofState::WaitRewrite;
         srv.aof.enabled.store(true, Relaxed);
     }
-    // A save running first: the rewrite follows it (see the persistence task).
+    // A rewrite of the log while it was off is of no use now: a new one
+    // starts. Behind a save, the rewrite follows it (the cron starts it).
+    give_up_rewrite(srv, dbs);
     if srv.persist.child_active() {
         srv.aof.scheduled.store(true, Relaxed);
         return;
@@ -853,7 +902,7 @@ fn give_up_rewrite(srv: &Shared, dbs: &mut Dbs<'_>) {
         }
     };
     if let Some(r) = running {
-        eprintln!("Killing running AOF rewrite");
+        crate::log!("Killing running AOF rewrite");
         r.snap.abort_in(dbs);
         srv.aof.set_child_active(false);
     }
@@ -956,7 +1005,7 @@ pub fn auto_rewrite<K: Keyspace>(ks: &K, srv: &Shared) {
     let base = a.base_size.load(Relaxed).max(1);
     let growth = (current * 100 / base).saturating_sub(100);
     if growth >= perc {
-        eprintln!("Starting automatic rewriting of AOF on {growth}% growth");
+        crate::log!("Starting automatic rewriting of AOF on {growth}% growth");
         ks.run(Scope::All, |dbs| start_rewrite(srv, dbs));
     }
 }
@@ -966,10 +1015,10 @@ pub fn auto_rewrite<K: Keyspace>(ks: &K, srv: &Shared) {
 pub fn may_shutdown(srv: &Shared, force: bool) -> bool {
     if srv.aof.ctl.lock().state == AofState::WaitRewrite {
         if !force {
-            eprintln!("Writing initial AOF, can't exit.");
+            crate::log!("Writing initial AOF, can't exit.");
             return false;
         }
-        eprintln!("Writing initial AOF. Exit anyway.");
+        crate::log!("Writing initial AOF. Exit anyway.");
     }
     true
 }
@@ -978,7 +1027,7 @@ pub fn may_shutdown(srv: &Shared, force: bool) -> bool {
 pub fn flush_at_exit(srv: &Shared) {
     let mut ctl = srv.aof.ctl.lock();
     if ctl.writer.is_some() {
-        eprintln!("Calling fsync() on the AOF file.");
+        crate::log!("Calling fsync() on the AOF file.");
         stop_logging(srv, &mut ctl);
     }
 }
@@ -1021,7 +1070,7 @@ fn read_commands(path: &Path, mut out: impl FnMut(Vec<Vec<Bytes>>)) -> Result<Re
             Ok(None) => {
                 let truncated_at = r.open_multi();
                 if truncated_at.is_some() {
-                    eprintln!(
+                    crate::log!(
                         "{}",
                         aof::commands::revert_multi_message(&path.display().to_string())
                     );
@@ -1067,10 +1116,14 @@ fn apply(
             }
         };
         let mut effects = Vec::new();
+        // As Redis while loading: nothing expires as the history replays
+        // (a later command may act on a key whose time has passed since).
+        dbs.events().hold_expiry = true;
         // Errors a command answers are part of the history, not of the load.
         let _ =
             crate::dispatch::exec::call(srv, client, dbs, cmd, &argv, &mut effects, Caller::Exec);
         dbs.events().reset();
+        dbs.events().hold_expiry = false;
     }
     Ok(())
 }
@@ -1089,7 +1142,7 @@ fn handle_truncation(srv: &Shared, path: &Path, at: u64, last: bool) -> Result<(
         return Err(aof::commands::unexpected_eof_message(&name));
     }
     for line in aof::commands::truncating_messages(&name, at) {
-        eprintln!("{line}");
+        crate::log!("{line}");
     }
     OpenOptions::new()
         .write(true)
@@ -1140,19 +1193,23 @@ fn upgrade_old_style(srv: &Shared, dir: &Path) -> Result<(), String> {
         Some(m) if m.is_empty() => true,
         Some(m) => {
             m.incrs.is_empty()
-                && m.base.as_ref().is_some_and(|b| b.name == pre && !dir.join(&pre).exists())
+                && m.base
+                    .as_ref()
+                    .is_some_and(|b| b.name == pre && !dir.join(&pre).exists())
         }
     };
     if !needed {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
     let m = Manifest::for_old_style_file(&pre);
     write_atomically(dir, &pre, &m).map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
-    std::fs::rename(&old, dir.join(&pre)).map_err(|e| format!("Can't move {} into {}: {e}", old.display(), dir.display()))?;
+    std::fs::rename(&old, dir.join(&pre))
+        .map_err(|e| format!("Can't move {} into {}: {e}", old.display(), dir.display()))?;
     sync_dir(dir);
     sync_dir(&cwd);
-    eprintln!("Successfully migrated an old-style AOF into the AOF directory");
+    crate::log!("Successfully migrated an old-style AOF into the AOF directory");
     Ok(())
 }
 
@@ -1167,26 +1224,30 @@ pub async fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<(), St
     crate::persistence::begin_loading(srv, total);
     let started = Instant::now();
     let r = load_files(ks, srv, &dir, &m).await;
-    srv.persist.loading.store(false, Relaxed);
     if let Err(e) = r {
         ks.run(Scope::All, |dbs| {
             for d in 0..dbs.count() {
                 dbs.db(d).clear();
             }
         });
+        srv.persist.loading.store(false, Relaxed);
         return Err(e);
     }
     if srv.lifecycle.shutting_down.load(Relaxed) {
+        srv.persist.loading.store(false, Relaxed);
         return Ok(());
     }
     if !m.is_empty() {
-        eprintln!(
+        crate::log!(
             "DB loaded from append only file: {:.3} seconds",
             started.elapsed().as_secs_f64()
         );
     }
     srv.stats.dirty.store(0, Relaxed);
-    ks.run(Scope::All, |dbs| open_after_load(srv, dbs, m.clone()))
+    // The log is open before any write is admitted.
+    let r = ks.run(Scope::All, |dbs| open_after_load(srv, dbs, m.clone()));
+    srv.persist.loading.store(false, Relaxed);
+    r
 }
 
 async fn load_files<K: Keyspace>(
@@ -1203,7 +1264,9 @@ async fn load_files<K: Keyspace>(
         if i == 0 && m.base.is_some() && std::fs::metadata(&path).map_or(0, |x| x.len()) > 0 {
             match format_of(&path)? {
                 FileFormat::RubedoSnapshot => {
-                    crate::persistence::load_snapshot(ks, srv, &path).await?;
+                    // Keys whose time has passed stay until the incrs are
+                    // replayed (as Redis loads a log's base).
+                    crate::persistence::load_snapshot(ks, srv, &path, true).await?;
                     continue;
                 }
                 FileFormat::RedisRdb => return Err(bad(
@@ -1280,9 +1343,10 @@ async fn load_files<K: Keyspace>(
         } else {
             "incr"
         };
-        eprintln!(
+        crate::log!(
             "DB loaded from {kind} file {}: {} commands",
-            f.name, r.commands
+            f.name,
+            r.commands
         );
     }
     Ok(())
@@ -1318,7 +1382,7 @@ pub fn debug_loadaof(srv: &Shared, dbs: &mut Dbs<'_>) -> Result<(), String> {
         if i == 0 && m.base.is_some() && std::fs::metadata(&path).map_or(0, |x| x.len()) > 0 {
             match format_of(&path)? {
                 FileFormat::RubedoSnapshot => {
-                    crate::persistence::load_path_now(srv, dbs, &path)?;
+                    crate::persistence::load_path_now(srv, dbs, &path, true)?;
                     continue;
                 }
                 FileFormat::RedisRdb => return Err(bad(&path, "is a Redis RDB file".into())),

@@ -10,6 +10,17 @@
 //! `stats`: the INFO counters; `server`: startup, the cron and the test
 //! harness.
 
+/// A line for the server's log (stderr) that never panics: a log that
+/// cannot be written (a full disk, a closed pipe) must not take the
+/// server down with it, as `eprintln!` would.
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod aof;
 pub mod cmd;
 pub mod config;

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::state::Shared;
 
 /// Entries the background walk visits per step, between commands.
-const WALK_STEP: usize = 512;
+const WALK_STEP: usize = 64;
 
 /// What the server knows about its snapshots.
 pub struct Persistence {
@@ -177,7 +177,7 @@ pub fn save(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<Saved> {
     let t = target(srv);
     match save_dbs(dbs, &t, options(srv)) {
         Ok(s) => {
-            eprintln!("DB saved on disk ({} keys, {} bytes)", s.keys, s.bytes);
+            crate::log!("DB saved on disk ({} keys, {} bytes)", s.keys, s.bytes);
             srv.stats.dirty.store(0, Relaxed);
             srv.persist.lastsave.store(unix_secs(), Relaxed);
             srv.persist.last_bgsave_ok.store(true, Relaxed);
@@ -185,7 +185,7 @@ pub fn save(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<Saved> {
             Ok(s)
         }
         Err(e) => {
-            eprintln!(
+            crate::log!(
                 "Failed saving the DB to {}: {e}",
                 t.dir.join(&t.name).display()
             );
@@ -215,7 +215,7 @@ pub fn start_bgsave(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<()> {
             });
             drop(bg);
             srv.aof.set_child_active(true);
-            eprintln!("Background saving started");
+            crate::log!("Background saving started");
             srv.persist.wake.notify_one();
             Ok(())
         }
@@ -223,7 +223,7 @@ pub fn start_bgsave(srv: &Shared, dbs: &mut Dbs<'_>) -> io::Result<()> {
             // As a forked child failing at once: the save started and failed.
             srv.persist.last_bgsave_ok.store(false, Relaxed);
             srv.persist.last_bgsave_try.store(unix_secs(), Relaxed);
-            eprintln!("Background saving error: {e}");
+            crate::log!("Background saving error: {e}");
             Ok(())
         }
     }
@@ -260,33 +260,64 @@ pub async fn run<K: Keyspace>(ks: &K, srv: &Shared) {
             continue;
         };
         while snap.step(ks, WALK_STEP) {
-            tokio::task::yield_now().await;
+            if snap.backlogged() {
+                // The writer is behind: let it catch up off the loop.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
         }
         while !snap.is_written() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let result = snap.wait();
-        let Some(r) = srv.persist.bg.lock().take() else {
+        // The slot stays taken while the outcome is recorded, so nothing
+        // starts a snapshot in between; and it must still be this one (a
+        // SHUTDOWN or `appendonly no` may have given it up).
+        let done = srv
+            .persist
+            .bg
+            .lock()
+            .as_ref()
+            .filter(|r| Arc::ptr_eq(&r.snap, &snap))
+            .map(|r| Done {
+                kind: r.kind,
+                started: r.started,
+                dirty_at_start: r.dirty_at_start,
+            });
+        let Some(d) = done else {
             continue;
         };
-        srv.aof.set_child_active(false);
-        match r.kind {
-            Child::Save => save_done(srv, &r, result),
-            Child::Rewrite => crate::aof::rewrite_done(srv, &r, result),
+        match d.kind {
+            Child::Save => save_done(srv, &d, result),
+            Child::Rewrite => crate::aof::rewrite_done(srv, &d, result),
+        }
+        let mut bg = srv.persist.bg.lock();
+        if bg.as_ref().is_some_and(|r| Arc::ptr_eq(&r.snap, &snap)) {
+            *bg = None;
+            srv.aof.set_child_active(false);
         }
     }
 }
 
+/// How a finished background snapshot started.
+pub struct Done {
+    pub kind: Child,
+    pub started: Instant,
+    pub dirty_at_start: u64,
+}
+
 /// Records how a background save ended.
-fn save_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
+fn save_done(srv: &Shared, r: &Done, result: io::Result<Saved>) {
     let p = &srv.persist;
     p.last_bgsave_secs
         .store(r.started.elapsed().as_secs() as i64, Relaxed);
     match result {
         Ok(s) => {
-            eprintln!(
+            crate::log!(
                 "Background saving terminated with success ({} keys, {} bytes)",
-                s.keys, s.bytes
+                s.keys,
+                s.bytes
             );
             let _ = srv.stats.dirty.fetch_update(Relaxed, Relaxed, |d| {
                 Some(d.saturating_sub(r.dirty_at_start))
@@ -296,7 +327,7 @@ fn save_done(srv: &Shared, r: &Running, result: io::Result<Saved>) {
             p.saves.fetch_add(1, Relaxed);
         }
         Err(e) => {
-            eprintln!("Background saving error: {e}");
+            crate::log!("Background saving error: {e}");
             p.last_bgsave_ok.store(false, Relaxed);
             p.last_bgsave_try.store(unix_secs(), Relaxed);
         }
@@ -336,6 +367,9 @@ const LOAD_BATCH: usize = 1024;
 /// Keys dropped or refused by one load.
 #[derive(Default)]
 struct Tally {
+    /// Keep keys whose time has passed (a log's base: its incrs may still
+    /// act on them, as Redis loads a preamble).
+    keep_expired: bool,
     loaded: u64,
     expired: u64,
     /// The first database beyond `databases` the file holds.
@@ -350,7 +384,7 @@ impl Tally {
             self.beyond.get_or_insert(k.db);
             return;
         }
-        if k.expire_at_ms.is_some_and(|t| t <= now) {
+        if !self.keep_expired && k.expire_at_ms.is_some_and(|t| t <= now) {
             self.expired += 1;
             return;
         }
@@ -391,7 +425,7 @@ fn finish_load(
     }
     srv.persist.loaded_keys.store(t.loaded, Relaxed);
     srv.persist.loaded_expired.store(t.expired, Relaxed);
-    eprintln!(
+    crate::log!(
         "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys dropped)",
         started.elapsed().as_secs_f64(),
         t.loaded,
@@ -424,7 +458,7 @@ pub async fn load_at_startup<K: Keyspace>(ks: &K, srv: &Shared) -> Result<(), St
         Err(_) => 0,
     };
     begin_loading(srv, total);
-    let r = load_snapshot(ks, srv, &path).await;
+    let r = load_snapshot(ks, srv, &path, false).await;
     srv.persist.loading.store(false, Relaxed);
     r.map(|_| ())
 }
@@ -444,6 +478,7 @@ pub(crate) async fn load_snapshot<K: Keyspace>(
     ks: &K,
     srv: &Shared,
     path: &std::path::Path,
+    keep_expired: bool,
 ) -> Result<Option<LoadStats>, String> {
     let p = &srv.persist;
     let started = Instant::now();
@@ -474,7 +509,10 @@ pub(crate) async fn load_snapshot<K: Keyspace>(
             r
         })
         .map_err(|e| format!("cannot start loading {}: {e}", path.display()))?;
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        keep_expired,
+        ..Tally::default()
+    };
     while let Some(batch) = rx.recv().await {
         if srv.lifecycle.shutting_down.load(Relaxed) {
             // SHUTDOWN while loading: nothing to keep, nothing to save.
@@ -532,10 +570,14 @@ pub fn load_path_now(
     srv: &Shared,
     dbs: &mut Dbs<'_>,
     path: &std::path::Path,
+    keep_expired: bool,
 ) -> Result<(), String> {
     let started = Instant::now();
     let now = dbs.now();
-    let mut tally = Tally::default();
+    let mut tally = Tally {
+        keep_expired,
+        ..Tally::default()
+    };
     let result = load_file(path, limits(srv), &mut |k| tally.insert(dbs, k, now));
     let databases = dbs.count();
     finish_load(srv, path, result, &tally, databases, started).map(|_| ())
@@ -573,20 +615,20 @@ pub fn prepare_shutdown(srv: &Shared, dbs: &mut Dbs<'_>, f: ShutdownFlags) -> bo
     }
     let running = srv.persist.bg.lock().take();
     if let Some(r) = running {
-        eprintln!("There is a background snapshot in progress. Giving it up!");
+        crate::log!("There is a background snapshot in progress. Giving it up!");
         r.snap.abort_in(dbs);
         srv.aof.set_child_active(false);
     }
     let wants = (!srv.config.save_points().is_empty() && !f.nosave) || f.save;
     // A dataset still loading is not the dataset: never written over the file.
     if wants && !srv.persist.loading.load(Relaxed) {
-        eprintln!("Saving the final snapshot before exiting.");
+        crate::log!("Saving the final snapshot before exiting.");
         if save(srv, dbs).is_err() {
             if !f.force {
-                eprintln!("Error trying to save the DB, can't exit.");
+                crate::log!("Error trying to save the DB, can't exit.");
                 return false;
             }
-            eprintln!("Error trying to save the DB. Exit anyway.");
+            crate::log!("Error trying to save the DB. Exit anyway.");
         }
     }
     crate::aof::flush_at_exit(srv);

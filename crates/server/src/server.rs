@@ -235,7 +235,7 @@ fn fit_open_files(srv: &Shared) -> std::io::Result<()> {
     // SAFETY: getrlimit writes the struct we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         let e = std::io::Error::last_os_error();
-        eprintln!("Unable to obtain the current NOFILE limit ({e}), assuming 1024 and setting the max clients configuration accordingly.");
+        crate::log!("Unable to obtain the current NOFILE limit ({e}), assuming 1024 and setting the max clients configuration accordingly.");
         lim.rlim_cur = 1024;
         lim.rlim_max = 1024;
     }
@@ -262,7 +262,7 @@ fn fit_open_files(srv: &Shared) -> std::io::Result<()> {
         cur
     };
     if got >= want {
-        eprintln!(
+        crate::log!(
             "Increased maximum number of open files to {want} (it was originally set to {cur})."
         );
         return Ok(());
@@ -277,7 +277,7 @@ fn fit_open_files(srv: &Shared) -> std::io::Result<()> {
     srv.config
         .set("maxclients", &fit.to_string(), true)
         .map_err(std::io::Error::other)?;
-    eprintln!(
+    crate::log!(
         "You requested maxclients of {asked} requiring at least {want} max file descriptors; the open files limit is {got}, so maxclients has been reduced to {fit}. Increase 'ulimit -n' for more clients."
     );
     Ok(())
@@ -293,7 +293,7 @@ async fn accept_loop(l: TcpListener, mut serve: impl FnMut(tokio::net::TcpStream
             Ok((stream, _)) => serve(stream),
             Err(e) => {
                 if warned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                    eprintln!("Accepting client connection: {e}");
+                    crate::log!("Accepting client connection: {e}");
                     warned_at = Some(Instant::now());
                 }
                 // The pending connection stays queued; give descriptors
@@ -341,7 +341,7 @@ async fn wait_for_shutdown<K: Keyspace>(ks: &K, srv: &Shared) {
             _ = &mut notified => break,
             name = sig => name,
         };
-        eprintln!("Received {name} scheduling shutdown...");
+        crate::log!("Received {name} scheduling shutdown...");
         let param = if name == "SIGINT" {
             "shutdown-on-sigint"
         } else {
@@ -356,9 +356,9 @@ async fn wait_for_shutdown<K: Keyspace>(ks: &K, srv: &Shared) {
             srv.lifecycle.shutting_down.store(true, Relaxed);
             break;
         }
-        eprintln!("Errors trying to shut down the server. Check the logs for more information.");
+        crate::log!("Errors trying to shut down the server. Check the logs for more information.");
     }
-    eprintln!("Ready to exit, bye bye...");
+    crate::log!("Ready to exit, bye bye...");
     // Let the SHUTDOWN client's connection see its close before we exit.
     for c in srv.clients.snapshot() {
         c.kill();

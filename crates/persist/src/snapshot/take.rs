@@ -27,8 +27,9 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -234,7 +235,11 @@ impl Out {
 
     fn finish(self, keys: u64) -> io::Result<std::fs::File> {
         match self {
-            Out::Snap(w) => Ok(w.finish(keys)?.into_inner().map_err(|e| e.into_error())?.file),
+            Out::Snap(w) => Ok(w
+                .finish(keys)?
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .file),
             Out::Cmds { mut w, buf } => {
                 w.write_all(&buf)?;
                 Ok(w.into_inner().map_err(|e| e.into_error())?.file)
@@ -267,7 +272,9 @@ pub struct Background {
     start_ms: u64,
     /// Current database index -> the database it was at the start.
     map: Mutex<Vec<u32>>,
-    tx: SyncSender<Msg>,
+    tx: Sender<Msg>,
+    /// Values handed over and not taken by the writer yet.
+    queued: Arc<AtomicUsize>,
     /// Flushed tables, with the database they were at the start.
     adopted: Mutex<Vec<(u32, Table)>>,
     /// A SWAPDB happened: the walk starts over.
@@ -281,7 +288,9 @@ pub struct Background {
     sent: AtomicU64,
 }
 
-/// Values queued between the command path and the writer.
+/// Values queued for the writer beyond which the walk waits. A command
+/// handing over a value never waits (each key is handed over once, so the
+/// queue stays below the dataset); the walk is what is paced.
 const QUEUE: usize = 1024;
 
 impl Background {
@@ -311,7 +320,8 @@ impl Background {
     ) -> io::Result<Arc<Background>> {
         let temp = target.temp();
         let file = std::fs::File::create(&temp)?;
-        let (tx, rx) = sync_channel(QUEUE);
+        let (tx, rx) = channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let epoch = last_epoch.wrapping_add(1).max(1);
         let start_ms = dbs.now();
         let databases = dbs.count();
@@ -321,6 +331,7 @@ impl Background {
             start_ms,
             map: Mutex::new((0..databases as u32).collect()),
             tx,
+            queued: queued.clone(),
             adopted: Mutex::new(Vec::new()),
             rewalk: AtomicBool::new(false),
             finished: AtomicBool::new(false),
@@ -334,7 +345,7 @@ impl Background {
         let spawned = std::thread::Builder::new()
             .name("rubedo-bgsave".into())
             .spawn(move || {
-                let r = write_all(rx, file, &temp, &target, opts, start_ms, started);
+                let r = write_all(rx, &queued, file, &temp, &target, opts, start_ms, started);
                 if r.is_err() {
                     let _ = std::fs::remove_file(&temp);
                 }
@@ -364,6 +375,12 @@ impl Background {
         self.keys_total
     }
 
+    /// The writer is behind: a step now would only grow its queue (the
+    /// caller had better wait a little than walk).
+    pub fn backlogged(&self) -> bool {
+        self.queued.load(Relaxed) >= QUEUE
+    }
+
     /// Keys handed to the writer so far.
     pub fn keys_processed(&self) -> u64 {
         self.sent.load(Relaxed)
@@ -375,6 +392,7 @@ impl Background {
             return;
         }
         self.sent.fetch_add(1, Relaxed);
+        self.queued.fetch_add(1, Relaxed);
         // The writer only stops early on an error; then there is nothing to save for.
         let _ = self.tx.send(Msg::Key(Item {
             db,
@@ -391,6 +409,9 @@ impl Background {
     pub fn step<K: Keyspace>(&self, ks: &K, budget: usize) -> bool {
         if self.finished.load(Relaxed) {
             return false;
+        }
+        if self.backlogged() {
+            return true;
         }
         let mut pos = self.pos.lock();
         if self.rewalk.swap(false, Relaxed) {
@@ -478,8 +499,10 @@ impl Observer for Background {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_all(
     rx: Receiver<Msg>,
+    queued: &AtomicUsize,
     file: std::fs::File,
     temp: &Path,
     target: &Target,
@@ -493,6 +516,7 @@ fn write_all(
     loop {
         match rx.recv() {
             Ok(Msg::Key(it)) => {
+                queued.fetch_sub(1, Relaxed);
                 if db != Some(it.db) {
                     w.select(it.db)?;
                     db = Some(it.db);

@@ -77,11 +77,11 @@ fn debug(ctx: &mut Ctx) -> CmdResult {
         (b"reload", _) => reload(ctx),
         (b"loadaof", 2) => match crate::aof::debug_loadaof(ctx.srv, ctx.dbs) {
             Ok(()) => {
-                eprintln!("Append Only File loaded by DEBUG LOADAOF");
+                crate::log!("Append Only File loaded by DEBUG LOADAOF");
                 Ok(Frame::ok())
             }
             Err(e) => {
-                eprintln!("DEBUG LOADAOF: {e}");
+                crate::log!("DEBUG LOADAOF: {e}");
                 Err(err(format!("Error loading the append only file: {e}")))
             }
         },
@@ -151,11 +151,11 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
     }
     match crate::persistence::load_now(ctx.srv, ctx.dbs, merge) {
         Ok(_) => {
-            eprintln!("DB reloaded by DEBUG RELOAD");
+            crate::log!("DB reloaded by DEBUG RELOAD");
             Ok(Frame::ok())
         }
         Err(e) => {
-            eprintln!("DEBUG RELOAD: {e}");
+            crate::log!("DEBUG RELOAD: {e}");
             Err(err("Error trying to load the RDB dump"))
         }
     }

@@ -208,6 +208,33 @@ impl Raw {
     }
 }
 
+/// A port free on 127.0.0.1 now, for a server whose port the test must
+/// know before it announces itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A raw connection to `port` as soon as something listens there (within
+/// `timeout`).
+pub fn connect_when_listening(port: u16, timeout: Duration) -> Raw {
+    let until = std::time::Instant::now() + timeout;
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return Raw::from_stream(s),
+            Err(_) => {
+                assert!(
+                    std::time::Instant::now() < until,
+                    "nothing listened on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
 /// A reply's text: a bulk or simple string, or an integer.
 pub fn text(f: Frame) -> String {
     match f {

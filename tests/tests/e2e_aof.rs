@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rubedo_resp::Frame;
-use rubedo_tests::{fill_every_type, server_binary, text, Dir, Raw, Server};
+use rubedo_tests::{
+    connect_when_listening, fill_every_type, free_port, server_binary, text, Dir, Raw, Server,
+};
 
 const ENGINES: [&str; 2] = ["single", "concurrent"];
 
@@ -457,11 +459,7 @@ fn a_redis_7_0_15_aof_directory_loads() {
         return;
     }
     let dir = Dir::new("aof-redis");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut redis = Command::new("redis-server")
         .args([
             "--port",
@@ -477,17 +475,7 @@ fn a_redis_7_0_15_aof_directory_loads() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let until = Instant::now() + Duration::from_secs(20);
-    let stream = loop {
-        match std::net::TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => break s,
-            Err(_) => {
-                assert!(Instant::now() < until, "redis-server did not start");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-    };
-    let mut c = Raw::from_stream(stream);
+    let mut c = connect_when_listening(port, Duration::from_secs(20));
     let ok = |f: Frame| assert!(!matches!(f, Frame::Error(_)), "{f:?}");
     ok(c.call(&["SET", "s", "v"]));
     ok(c.call(&["RPUSH", "l", "a", "b"]));

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rubedo_resp::Frame;
-use rubedo_tests::{fill_every_type, server_binary, text, Dir, Raw, Server};
+use rubedo_tests::{
+    connect_when_listening, fill_every_type, free_port, server_binary, text, Dir, Raw, Server,
+};
 
 const ENGINES: [&str; 2] = ["single", "concurrent"];
 
@@ -351,11 +353,7 @@ fn clients_get_loading_while_the_snapshot_loads() {
             assert_eq!(text(c.call(&["SAVE"])), "OK");
         }
         // A port of our own: the ready line comes only after the load.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut child = Command::new(server_binary())
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--engine", engine, "--dir", dir.path()])
@@ -365,17 +363,7 @@ fn clients_get_loading_while_the_snapshot_loads() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let until = Instant::now() + Duration::from_secs(30);
-        let stream = loop {
-            match std::net::TcpStream::connect(("127.0.0.1", port)) {
-                Ok(s) => break s,
-                Err(_) => {
-                    assert!(Instant::now() < until, "never listened");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        };
-        let mut c = Raw::from_stream(stream);
+        let mut c = connect_when_listening(port, Duration::from_secs(30));
         assert_eq!(
             c.call(&["GET", "key:1"]),
             Frame::Error("LOADING Redis is loading the dataset in memory".into())

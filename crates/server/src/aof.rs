@@ -279,7 +279,6 @@ impl Aof {
 
     /// INFO persistence's aof_* fields.
     pub fn info(&self, srv: &Shared, out: &mut String) {
-        use std::fmt::Write as _;
         let p = &srv.persist;
         let state = self.ctl.lock().state;
         let mut f = |s: String| {
@@ -334,7 +333,6 @@ impl Aof {
                 self.core.delayed_fsync.load(Relaxed)
             ));
         }
-        let _ = write!(out, "");
     }
 }
 

@@ -120,14 +120,14 @@ fn base_file_commands() {
     assert_eq!(
         p.items,
         vec![
-            Item::Timestamp(1796316603),
+            Item::Timestamp(1796410168),
             cmd(&["SELECT", "0"]),
-            cmd(&["SET", "counter", "11"]),
             cmd(&["SET", "greeting", "hello"]),
-            cmd(&["PEXPIREAT", "greeting", "1796416602731"]),
-            cmd(&["RPUSH", "queue", "a", "b", "c"]),
-            cmd(&["HMSET", "user:1", "name", "ada", "lang", "rust"]),
+            cmd(&["PEXPIREAT", "greeting", "1796510168153"]),
+            cmd(&["SET", "counter", "11"]),
             cmd(&["ZADD", "board", "1", "alice", "2.5", "bob"]),
+            cmd(&["HMSET", "user:1", "name", "ada", "lang", "rust"]),
+            cmd(&["RPUSH", "queue", "a", "b", "c"]),
             cmd(&["SELECT", "2"]),
             cmd(&["SET", "other", "two words"]),
         ]
@@ -144,7 +144,7 @@ fn incr_file_commands() {
     assert_eq!(
         p.items,
         vec![
-            Item::Timestamp(1796316605),
+            Item::Timestamp(1796410169),
             cmd(&["SELECT", "0"]),
             cmd(&["set", "after", "rewrite"]),
             cmd(&["MULTI"]),
@@ -152,13 +152,13 @@ fn incr_file_commands() {
             cmd(&["RPUSH", "queue", "d"]),
             cmd(&["EXEC"]),
             cmd(&["zadd", "board", "3", "carol"]),
-            cmd(&["PEXPIREAT", "after", "1796321605515"]),
+            cmd(&["PEXPIREAT", "after", "1796415169710"]),
             cmd(&["SELECT", "3"]),
             cmd(&["hset", "h3", "f", "v"]),
             cmd(&["SELECT", "0"]),
             cmd(&["del", "queue"]),
             cmd(&["sadd", "tags", "x", "y"]),
-            Item::Timestamp(1796316606),
+            Item::Timestamp(1796410170),
             cmd(&["set", "late", "1"]),
         ]
     );

@@ -9,7 +9,7 @@ time on this machine:
   aof     SET throughput with appendonly yes and appendfsync always /
           everysec.
 
-Usage: bench/persistence.py bgsave|aof [--candidate PATH] [--keys N]
+Usage: bench/persistence.py bgsave|aof [--candidate PATH] [--keys N] [--engine E]
 The candidate defaults to target/release/rubedo-server (build it first).
 Load and latencies come from redis-benchmark; RSS from /proc.
 """
@@ -255,10 +255,21 @@ def run_bgsave(kind, binary, keys, load_n):
         srv.cleanup()
 
 
-def run_aof(kind, binary, fsync, n, clients):
-    srv = Server(kind, binary, ["--appendonly", "yes", "--appendfsync", fsync])
+def cpu_secs(pid):
+    """User + system CPU of a process and all its threads, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_aof(kind, binary, fsync, n, clients, extra):
+    """(requests per second, server CPU µs per request)."""
+    srv = Server(kind, binary, ["--appendonly", "yes", "--appendfsync", fsync]
+                 + (extra if kind == "rubedo" else []))
     try:
-        return bench_load(srv.port, n, clients)
+        c0 = cpu_secs(srv.p.pid)
+        rps = bench_load(srv.port, n, clients)[0]
+        return rps, (cpu_secs(srv.p.pid) - c0) * 1e6 / n
     finally:
         srv.cleanup()
 
@@ -270,7 +281,9 @@ def main():
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--load", type=int, default=300_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--engine", default="single", choices=["single", "concurrent"])
     a = ap.parse_args()
+    extra = ["--engine", a.engine] if a.engine != "single" else []
     if a.what == "bgsave":
         for kind in ["redis", "rubedo"]:
             r = run_bgsave(kind, a.candidate, a.keys, a.load)
@@ -279,13 +292,19 @@ def main():
         for fsync in ["always", "everysec"]:
             for clients in [1, 50]:
                 res = {"redis": [], "rubedo": []}
+                cpu = {"redis": [], "rubedo": []}
                 for _ in range(a.rounds):
                     for kind in ["redis", "rubedo"]:
                         n = a.load if clients > 1 else a.load // 10
-                        res[kind].append(run_aof(kind, a.candidate, fsync, n, clients)[0])
+                        rps, us = run_aof(kind, a.candidate, fsync, n, clients, extra)
+                        res[kind].append(rps)
+                        cpu[kind].append(round(us, 2))
                 med = {k: sorted(v)[len(v) // 2] for k, v in res.items()}
-                print("appendfsync %s clients %d: redis %.0f rps, rubedo %.0f rps, ratio %.2f (all: %s)"
-                      % (fsync, clients, med["redis"], med["rubedo"], med["rubedo"] / med["redis"], res),
+                mcpu = {k: sorted(v)[len(v) // 2] for k, v in cpu.items()}
+                print("appendfsync %s clients %d: redis %.0f rps, rubedo %.0f rps, ratio %.2f;"
+                      " server CPU/request redis %.1f us, rubedo %.1f us (all: %s %s)"
+                      % (fsync, clients, med["redis"], med["rubedo"], med["rubedo"] / med["redis"],
+                         mcpu["redis"], mcpu["rubedo"], res, cpu),
                       flush=True)
 
 

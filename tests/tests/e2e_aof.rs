@@ -562,3 +562,30 @@ fn turning_the_log_on_during_a_rewrite_of_the_off_log_logs_what_follows() {
     assert_eq!(text(c.call(&["GET", "after-rewrite"])), "1");
     assert_eq!(c.call(&["DBSIZE"]), Frame::Integer(2002));
 }
+
+/// Effects no client waits for (active expiry's DELs) are written by the
+/// log's own thread: they reach the file without any further command.
+#[test]
+fn what_no_client_waits_for_still_reaches_the_file() {
+    for engine in ENGINES {
+        let dir = Dir::new("aof-unwaited");
+        let s = start(engine, &dir, &[]);
+        let mut c = s.raw();
+        assert_eq!(text(c.call(&["SET", "gone", "v", "PX", "50"])), "OK");
+        let path = incr_file(&dir);
+        let del = b"*2\r\n$3\r\nDEL\r\n$4\r\ngone\r\n";
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let data = std::fs::read(&path).unwrap();
+            if data.windows(del.len()).any(|w| w == del) {
+                break;
+            }
+            assert!(
+                Instant::now() < until,
+                "{engine}: expiry's DEL never reached the log"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(c.call(&["EXISTS", "gone"]), Frame::Integer(0));
+    }
+}

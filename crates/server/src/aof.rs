@@ -1,14 +1,16 @@
 //! The append-only log as the server runs it, in Redis 7's multi-part
 //! layout (`rubedo_persist::aof` holds the formats): a sink of the effect
-//! log that encodes every effect as RESP commands, a writer thread that
-//! appends them to the current incr file and fsyncs by `appendfsync`,
-//! rewrites that take a new base like a background snapshot, and the load
-//! at startup and for DEBUG LOADAOF.
+//! log that encodes every effect as RESP commands, appended to the current
+//! incr file and fsynced by `appendfsync`, rewrites that take a new base
+//! like a background snapshot, and the load at startup and for DEBUG
+//! LOADAOF.
 //!
-//! Durability: with `appendfsync always` the sink gates replies, and the
-//! writer marks an effect durable only once the fsync covering it is done.
-//! The writer takes everything pending at once, so one fsync serves every
-//! write that arrived while the previous one ran (group commit).
+//! Durability: the sink gates replies. A connection writes what is pending
+//! itself before it replies ([`Aof::commit`]), taking every effect encoded
+//! so far in one write (and with `always` one fsync): group commit without
+//! a thread hop. The writer thread writes what no client waits for, retries
+//! failed writes and runs the everysec fsync. An effect is marked durable
+//! once written, and with `always` once the fsync covering it is done.
 //!
 //! Rewrites: under every lock the log switches to a new incr file (the
 //! writer closes the old one with an fsync) and a background snapshot
@@ -135,6 +137,10 @@ struct Core {
     /// The last effect written to the file (not necessarily fsynced).
     written: AtomicU64,
     durable: Durable,
+    /// The open file; `None` while the log is off.
+    out: Mutex<Option<Out>>,
+    /// The writer thread is to end (its `Stop` was handled).
+    stopped: AtomicBool,
 }
 
 impl Core {
@@ -155,8 +161,8 @@ impl Sink for AofSink {
             feeder.feed(cur, op.db as u32, &op.argv, now);
         }
         p.cur_seq = effect.seq;
-        drop(p);
-        self.0.wake.notify_one();
+        // No wake-up: the connection that wrote it writes it before it
+        // replies (`Aof::commit`), and the writer thread picks up the rest.
     }
 
     /// Always: as Redis, a write reaches the file (and with `always` the
@@ -217,6 +223,8 @@ impl Aof {
                 delayed_fsync: AtomicU64::new(0),
                 written: AtomicU64::new(0),
                 durable,
+                out: Mutex::new(None),
+                stopped: AtomicBool::new(false),
             }),
             ctl: Mutex::new(Ctl {
                 state: AofState::Off,
@@ -381,154 +389,266 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// The writer thread: appends what the sink encoded to `file`, fsyncs as
-/// the policy says, and reports effects durable.
-fn writer(core: Arc<Core>, mut file: File) {
-    let mut size = file.metadata().map_or(0, |m| m.len());
-    let mut unsynced = false;
-    let mut last_fsync = Instant::now();
-    let mut retry: Vec<Seg> = Vec::new();
-    // The last fsync failed: tried again soon, and writes stay refused
-    // until one succeeds.
-    let mut fsync_failed = false;
-    loop {
-        let segs = if !retry.is_empty() {
-            // A failed write is tried again after a pause, ahead of
-            // anything newer.
-            std::thread::sleep(Duration::from_millis(100));
-            let mut segs = std::mem::take(&mut retry);
-            segs.extend(core.pending.lock().take());
-            segs
-        } else {
-            let mut p = core.pending.lock();
-            loop {
-                if !p.is_empty() {
-                    break p.take();
-                }
-                let policy = core.policy();
-                if unsynced && policy == Fsync::Always {
-                    // A failed fsync, tried again.
-                    core.wake.wait_for(&mut p, Duration::from_millis(100));
-                    break p.take();
-                } else if unsynced && policy == Fsync::EverySec {
-                    let due = Duration::from_secs(1).saturating_sub(last_fsync.elapsed());
-                    if due.is_zero() {
-                        break Vec::new();
-                    }
-                    core.wake.wait_for(&mut p, due);
-                } else {
-                    core.wake.wait_for(&mut p, Duration::from_secs(1));
-                }
+/// The file end of the log. Whoever holds it writes: a connection before
+/// it replies (as Redis writes in the event loop before answering), or the
+/// writer thread (what nobody else wrote, retries, the everysec fsync).
+struct Out {
+    /// Shared so the everysec fsync runs on it without holding the lock
+    /// (writes go on meanwhile).
+    file: Arc<File>,
+    size: u64,
+    /// Written and not fsynced yet.
+    unsynced: bool,
+    /// Counts writes; an fsync that started at the same count covered all.
+    writes: u64,
+    last_fsync: Instant,
+    /// Segments a failed write left, tried again by the writer thread
+    /// after a pause, ahead of anything newer.
+    retry: Vec<Seg>,
+    /// The last fsync failed: writes stay refused until one succeeds.
+    fsync_failed: bool,
+}
+
+impl Out {
+    fn new(file: File) -> Out {
+        Out {
+            size: file.metadata().map_or(0, |m| m.len()),
+            file: Arc::new(file),
+            unsynced: false,
+            writes: 0,
+            last_fsync: Instant::now(),
+            retry: Vec::new(),
+            fsync_failed: false,
+        }
+    }
+
+    fn fsynced(&mut self, core: &Core, at: Instant) {
+        let policy = core.policy();
+        if policy == Fsync::EverySec && at.duration_since(self.last_fsync) >= Duration::from_secs(2)
+        {
+            core.delayed_fsync.fetch_add(1, Relaxed);
+        }
+        self.last_fsync = at;
+        if self.fsync_failed {
+            self.fsync_failed = false;
+            if !core.write_ok.swap(true, Relaxed) {
+                crate::log!("AOF fsync error looks solved. Writes are accepted again.");
             }
-        };
-        let mut done_seq = None;
-        let mut stop = None;
-        let mut segs = segs.into_iter();
-        while let Some(seg) = segs.next() {
-            match seg {
-                Seg::Data(buf, seq) => match file.write_all(&buf) {
-                    Ok(()) => {
-                        size += buf.len() as u64;
-                        core.current_size.fetch_add(buf.len() as u64, Relaxed);
-                        unsynced = true;
-                        done_seq = Some(seq);
-                        if !fsync_failed && !core.write_ok.swap(true, Relaxed) {
-                            crate::log!("AOF write error looks solved. Writes are accepted again.");
-                        }
+        }
+    }
+}
+
+/// Whether fsyncs are held back now (`no-appendfsync-on-rewrite` while a
+/// snapshot or a rewrite runs).
+fn fsync_skipped(core: &Core) -> bool {
+    core.no_fsync_on_rewrite.load(Relaxed) && core.child_active.load(Relaxed)
+}
+
+/// Writes every pending segment in order, with `always` fsyncs what it
+/// wrote, and reports how far the file got. Returns false once a `Stop`
+/// was handled (the log is closed). `slot` is `None` after that.
+fn drain(core: &Core, slot: &mut Option<Out>) -> bool {
+    let Some(out) = slot.as_mut() else {
+        return false;
+    };
+    let mut segs = std::mem::take(&mut out.retry);
+    segs.extend(core.pending.lock().take());
+    if segs.is_empty() {
+        return true;
+    }
+    let mut done_seq = None;
+    let mut stop = None;
+    let mut segs = segs.into_iter();
+    while let Some(seg) = segs.next() {
+        match seg {
+            Seg::Data(buf, seq) => match (&*out.file).write_all(&buf) {
+                Ok(()) => {
+                    out.size += buf.len() as u64;
+                    core.current_size.fetch_add(buf.len() as u64, Relaxed);
+                    out.unsynced = true;
+                    out.writes += 1;
+                    done_seq = Some(seq);
+                    if !out.fsync_failed && !core.write_ok.swap(true, Relaxed) {
+                        crate::log!("AOF write error looks solved. Writes are accepted again.");
                     }
-                    Err(e) => {
-                        // Never a torn command at the end: cut back to the
-                        // last whole write and try it all again.
-                        let _ = file.set_len(size);
-                        note_error(&core, &e);
-                        // As Redis, only `always` holds the replies back
-                        // meanwhile; the others answer and refuse new
-                        // writes (MISCONF) until the disk takes them.
-                        if core.policy() != Fsync::Always {
-                            core.durable.mark(seq);
-                        }
-                        retry.push(Seg::Data(buf, seq));
-                        retry.extend(segs.by_ref());
-                        // Told to stop (the log turned off, shutdown): what
-                        // the disk refuses is given up, never waited for.
-                        if let Some(i) = retry.iter().position(|s| matches!(s, Seg::Stop(_))) {
-                            let lost: usize = retry[..i]
-                                .iter()
-                                .map(|s| match s {
-                                    Seg::Data(d, _) => d.len(),
-                                    _ => 0,
-                                })
-                                .sum();
-                            crate::log!(
-                                "The AOF writer stops with {lost} bytes the disk did not take"
-                            );
-                            if let Seg::Stop(tx) = retry.swap_remove(i) {
-                                let _ = tx.send(());
-                            }
-                            return;
-                        }
-                    }
-                },
-                Seg::Switch(next) => {
-                    if core.policy() != Fsync::No {
-                        let _ = file.sync_data();
-                    }
-                    file = next;
-                    size = file.metadata().map_or(0, |m| m.len());
-                    unsynced = false;
                 }
-                Seg::Stop(tx) => {
-                    let _ = file.sync_data();
-                    stop = Some(tx);
+                Err(e) => {
+                    // Never a torn command at the end: cut back to the last
+                    // whole write and try it all again.
+                    let _ = out.file.set_len(out.size);
+                    note_error(core, &e);
+                    // As Redis, only `always` holds the replies back
+                    // meanwhile; the others answer and refuse new writes
+                    // (MISCONF) until the disk takes them.
+                    if core.policy() != Fsync::Always {
+                        core.durable.mark(seq);
+                    }
+                    out.retry.push(Seg::Data(buf, seq));
+                    out.retry.extend(segs.by_ref());
+                    // Told to stop (the log turned off, shutdown): what the
+                    // disk refuses is given up, never waited for.
+                    if let Some(i) = out.retry.iter().position(|s| matches!(s, Seg::Stop(_))) {
+                        let lost: usize = out.retry[..i]
+                            .iter()
+                            .map(|s| match s {
+                                Seg::Data(d, _) => d.len(),
+                                _ => 0,
+                            })
+                            .sum();
+                        crate::log!("The AOF writer stops with {lost} bytes the disk did not take");
+                        if let Seg::Stop(tx) = out.retry.swap_remove(i) {
+                            stop = Some(tx);
+                        }
+                    }
                     break;
                 }
-            }
-        }
-        let policy = core.policy();
-        let skip = core.no_fsync_on_rewrite.load(Relaxed) && core.child_active.load(Relaxed);
-        if unsynced && retry.is_empty() {
-            let due = match policy {
-                Fsync::Always => true,
-                Fsync::EverySec => last_fsync.elapsed() >= Duration::from_secs(1),
-                Fsync::No => false,
-            };
-            if due && !skip {
-                match file.sync_data() {
-                    Ok(()) => {
-                        if policy == Fsync::EverySec
-                            && last_fsync.elapsed() >= Duration::from_secs(2)
-                        {
-                            core.delayed_fsync.fetch_add(1, Relaxed);
-                        }
-                        unsynced = false;
-                        last_fsync = Instant::now();
-                        if fsync_failed {
-                            fsync_failed = false;
-                            if !core.write_ok.swap(true, Relaxed) {
-                                crate::log!(
-                                    "AOF fsync error looks solved. Writes are accepted again."
-                                );
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        fsync_failed = true;
-                        note_error(&core, &e);
-                    }
+            },
+            Seg::Switch(next) => {
+                if core.policy() != Fsync::No {
+                    let _ = out.file.sync_data();
                 }
+                *out = Out {
+                    retry: std::mem::take(&mut out.retry),
+                    ..Out::new(next)
+                };
+            }
+            Seg::Stop(tx) => {
+                let _ = out.file.sync_data();
+                stop = Some(tx);
+                break;
             }
         }
-        if let Some(seq) = done_seq {
-            core.written.store(seq, Relaxed);
-            // With `always` this is after the fsync; otherwise no reply waits.
-            if policy != Fsync::Always || !unsynced || skip {
-                core.durable.mark(seq);
+    }
+    let policy = core.policy();
+    let skip = fsync_skipped(core);
+    if out.unsynced && out.retry.is_empty() && policy == Fsync::Always && !skip {
+        let at = Instant::now();
+        match out.file.sync_data() {
+            Ok(()) => {
+                out.unsynced = false;
+                out.fsynced(core, at);
+            }
+            Err(e) => {
+                out.fsync_failed = true;
+                note_error(core, &e);
             }
         }
-        if let Some(tx) = stop {
-            let _ = tx.send(());
+    }
+    if let Some(seq) = done_seq {
+        core.written.store(seq, Relaxed);
+        // With `always` this is after the fsync; otherwise no reply waits.
+        if policy != Fsync::Always || !out.unsynced || skip {
+            core.durable.mark(seq);
+        }
+    }
+    if let Some(tx) = stop {
+        *slot = None;
+        core.stopped.store(true, Relaxed);
+        // The writer thread may be waiting: it ends now.
+        drop(core.pending.lock());
+        core.wake.notify_all();
+        let _ = tx.send(());
+        return false;
+    }
+    true
+}
+
+/// The writer thread: every 100 ms (or when woken) it writes what nobody
+/// else wrote (effects of the cron's expiry, a group a connection could
+/// not take), retries a failed write, and runs the everysec fsync.
+fn writer(core: Arc<Core>) {
+    loop {
+        {
+            let mut p = core.pending.lock();
+            if core.stopped.load(Relaxed) {
+                return;
+            }
+            if p.is_empty() {
+                core.wake.wait_for(&mut p, Duration::from_millis(100));
+            }
+            if core.stopped.load(Relaxed) {
+                return;
+            }
+        }
+        let retrying = core
+            .out
+            .lock()
+            .as_ref()
+            .is_some_and(|o| !o.retry.is_empty());
+        if retrying {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut slot = core.out.lock();
+        if !drain(&core, &mut slot) {
             return;
         }
+        let Some(out) = slot.as_mut() else {
+            return;
+        };
+        // A failed fsync of `always` is tried again here.
+        let due = out.unsynced
+            && out.retry.is_empty()
+            && !fsync_skipped(&core)
+            && match core.policy() {
+                Fsync::Always => true,
+                Fsync::EverySec => out.last_fsync.elapsed() >= Duration::from_secs(1),
+                Fsync::No => false,
+            };
+        if !due {
+            continue;
+        }
+        // The fsync runs without the lock: connections keep writing.
+        let (file, writes, written) = (out.file.clone(), out.writes, core.written.load(Relaxed));
+        drop(slot);
+        let at = Instant::now();
+        let res = file.sync_data();
+        let mut slot = core.out.lock();
+        let Some(out) = slot.as_mut() else {
+            return;
+        };
+        if !Arc::ptr_eq(&out.file, &file) {
+            // The file was switched meanwhile (and the old one fsynced).
+            continue;
+        }
+        match res {
+            Ok(()) => {
+                if out.writes == writes {
+                    out.unsynced = false;
+                }
+                out.fsynced(&core, at);
+                if core.policy() == Fsync::Always {
+                    core.durable.mark(written);
+                }
+            }
+            Err(e) => {
+                out.fsync_failed = true;
+                note_error(&core, &e);
+            }
+        }
+    }
+}
+
+impl Aof {
+    /// Writes what is pending from the calling thread, as Redis writes
+    /// before it replies: one write (and with `always` one fsync) serves
+    /// every effect encoded so far (group commit). True once effects up to
+    /// `seq` are durable; false when another thread is writing or a failed
+    /// write waits for its retry: the caller then waits for the mark.
+    pub fn commit(&self, seq: u64) -> bool {
+        let core = &self.core;
+        let Some(mut slot) = core.out.try_lock() else {
+            return false;
+        };
+        if slot.as_ref().is_none_or(|o| !o.retry.is_empty()) {
+            return false;
+        }
+        drain(core, &mut slot);
+        drop(slot);
+        // Written after our take: the writer thread takes it at once.
+        if !core.pending.lock().is_empty() {
+            core.wake.notify_one();
+        }
+        core.durable.get() >= seq
     }
 }
 
@@ -545,9 +665,11 @@ fn note_error(core: &Core, e: &io::Error) {
 fn start_logging(srv: &Shared, ctl: &mut Ctl, file: File) -> io::Result<()> {
     let core = srv.aof.core.clone();
     core.pending.lock().feeder.forget_db();
+    *core.out.lock() = Some(Out::new(file));
+    core.stopped.store(false, Relaxed);
     let handle = std::thread::Builder::new()
         .name("rubedo-aof".into())
-        .spawn(move || writer(core, file))?;
+        .spawn(move || writer(core))?;
     ctl.writer = Some(handle);
     ctl.sink = Some(
         srv.propagation

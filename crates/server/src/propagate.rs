@@ -214,6 +214,11 @@ impl Durable {
     pub fn mark(&self, seq: u64) {
         mark(&self.0, seq);
     }
+
+    /// Effects up to this seq are durable.
+    pub fn get(&self) -> u64 {
+        *self.0.borrow()
+    }
 }
 
 struct Log {
@@ -335,6 +340,11 @@ impl Propagation {
     /// A gating sink reports effects up to `seq` durable.
     pub fn mark_durable(&self, seq: u64) {
         mark(&self.durable, seq);
+    }
+
+    /// True if effects up to `seq` are durable.
+    pub fn is_durable(&self, seq: u64) -> bool {
+        *self.durable.borrow() >= seq
     }
 
     /// True if replies wait for durability (a gating sink is registered).

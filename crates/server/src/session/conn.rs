@@ -174,7 +174,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                         };
                         // Earlier replies of the pipeline go out before we wait.
                         out.extend_from_slice(outcome.before());
-                        durable(&srv.propagation, client).await;
+                        durable(srv, client).await;
                         if !out.is_empty()
                             && !flush(&srv.stats, &client.info, stream, &mut out).await
                         {
@@ -216,7 +216,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                     // on (a client may write its whole pipeline before it
                     // reads), bounded by client-output-buffer-limit.
                     if out.len() >= FLUSH_AT {
-                        durable(&srv.propagation, client).await;
+                        durable(srv, client).await;
                         if !write_some(&srv.stats, &client.info, stream, &mut out)
                             || over_limit(srv, &client.info, &mut soft_since)
                         {
@@ -251,7 +251,7 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
             fatal = true;
         }
         note_buffer(&client.info, &inbuf);
-        durable(&srv.propagation, client).await;
+        durable(srv, client).await;
         if fatal {
             // Its last replies (QUIT's OK, the protocol error) go out first.
             if flush(&srv.stats, &client.info, stream, &mut out).await {
@@ -392,9 +392,25 @@ async fn reclaim(
 /// The durability barrier: while a sink of the effect log gates replies
 /// (an fsync-always log), waits until this client's last write is durable,
 /// so no reply promises a write the log could still lose.
-async fn durable(log: &crate::propagate::Propagation, client: &Client) {
-    if log.gates_replies() {
-        log.wait_durable(client.last_effect).await;
+///
+/// The log is written from here, as Redis writes before it answers: first
+/// the other clients ready now run their commands (a yield), then one write
+/// (and with `always` one fsync) takes every effect encoded so far (group
+/// commit), and the clients that come after find theirs done. Only when
+/// another thread holds the file does the wait go through the log's mark.
+async fn durable(srv: &crate::state::Shared, client: &Client) {
+    let (log, seq) = (&srv.propagation, client.last_effect);
+    if seq == 0 || !log.gates_replies() || log.is_durable(seq) {
+        return;
+    }
+    if srv.clients.len() > 1 {
+        tokio::task::yield_now().await;
+        if log.is_durable(seq) {
+            return;
+        }
+    }
+    if !srv.aof.commit(seq) {
+        log.wait_durable(seq).await;
     }
 }
 

@@ -20,6 +20,8 @@ use crate::state::Shared;
 
 /// Entries the background walk visits per step, between commands.
 const WALK_STEP: usize = 64;
+/// How long the walk runs between its pauses (and how long it pauses).
+const WALK_SLICE: Duration = Duration::from_millis(1);
 
 /// What the server knows about its snapshots.
 pub struct Persistence {
@@ -259,10 +261,16 @@ pub async fn run<K: Keyspace>(ks: &K, srv: &Shared) {
             srv.persist.wake.notified().await;
             continue;
         };
+        // The walk takes at most about half of the loop's thread: after a
+        // slice of steps it sleeps as long, so the thread goes idle and the
+        // kernel wakes it at once for a client instead of leaving it
+        // runnable behind the snapshot's writer and the clients' load.
+        let mut slice = Instant::now();
         while snap.step(ks, WALK_STEP) {
-            if snap.backlogged() {
-                // The writer is behind: let it catch up off the loop.
-                tokio::time::sleep(Duration::from_millis(1)).await;
+            if snap.backlogged() || slice.elapsed() >= WALK_SLICE {
+                // The writer is behind, or the slice is used up.
+                tokio::time::sleep(WALK_SLICE).await;
+                slice = Instant::now();
             } else {
                 tokio::task::yield_now().await;
             }

@@ -123,7 +123,8 @@ pub static PARAMS: &[Param] = &[
         "hash-max-listpack-entries",
         "hash-max-ziplist-entries",
         SMALL,
-        "128",
+        // redis-server's own default (its sample redis.conf says 128).
+        "512",
     ),
     aliased(
         "hash-max-listpack-value",
@@ -353,7 +354,7 @@ impl Default for Config {
             query_buffer_limit: AtomicU64::new(1 << 30),
             maxclients: AtomicU64::new(10000),
             expire_effort: AtomicU64::new(1),
-            hash_max_listpack_entries: AtomicU64::new(128),
+            hash_max_listpack_entries: AtomicU64::new(512),
             hash_max_listpack_value: AtomicU64::new(64),
             set_max_intset_entries: AtomicU64::new(512),
             zset_max_listpack_entries: AtomicU64::new(128),

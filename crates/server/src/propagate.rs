@@ -142,6 +142,12 @@ impl Rewrite {
         ])
     }
 
+    /// `RESTORE key <absolute ms> payload ... ABSTTL`: a RESTORE whose
+    /// relative TTL was made absolute (`argv` is the rewritten command).
+    pub fn restore(argv: Vec<Bytes>) -> Rewrite {
+        Rewrite(argv)
+    }
+
     /// `MULTI`/`EXEC`: the wrapping of a unit of several commands.
     pub(crate) fn multi() -> Vec<Bytes> {
         vec![word(b"MULTI")]

@@ -21,8 +21,9 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        // redis-server 7.0's built-in default (not its sample config's 128).
         Limits {
-            entries: 128,
+            entries: 512,
             value: 64,
         }
     }

@@ -304,6 +304,12 @@ impl List {
         self.nodes.len()
     }
 
+    /// The elements node by node, head to tail: the quicklist's nodes, for
+    /// a serializer that keeps them as they are (as Redis's RDB does).
+    pub fn nodes(&self) -> impl Iterator<Item = impl Iterator<Item = &[u8]> + '_> + '_ {
+        self.nodes.iter().map(|n| n.iter())
+    }
+
     /// Every element, head to tail.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.nodes.iter().flat_map(|n| n.iter())

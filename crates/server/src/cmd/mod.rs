@@ -12,6 +12,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod serialize;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -24,6 +25,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
     vec![
         string::COMMANDS,
         keys::COMMANDS,
+        serialize::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
         list::COMMANDS,

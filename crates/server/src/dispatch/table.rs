@@ -46,6 +46,8 @@ pub mod flag {
     pub const NOT_QUEUED: u64 = 1 << 24;
     /// Runs the client's queued transaction (EXEC): a refusal discards it.
     pub const RUNS_QUEUE: u64 = 1 << 25;
+    /// Allowed on a cluster's importing slot after ASKING (RESTORE-ASKING).
+    pub const ASKING: u64 = 1 << 26;
 
     /// Names in the order COMMAND INFO lists them.
     pub const NAMES: &[(u64, &str)] = &[
@@ -60,6 +62,7 @@ pub mod flag {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),

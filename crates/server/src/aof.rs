@@ -1383,17 +1383,13 @@ async fn load_files<K: Keyspace>(
         let last = i + 1 == files.len();
         if i == 0 && m.base.is_some() && std::fs::metadata(&path).map_or(0, |x| x.len()) > 0 {
             match format_of(&path)? {
-                FileFormat::RubedoSnapshot => {
+                FileFormat::RubedoSnapshot | FileFormat::RedisRdb => {
                     // Keys whose time has passed stay until the incrs are
-                    // replayed (as Redis loads a log's base).
+                    // replayed (as Redis loads a log's base). A base Redis
+                    // wrote (RDB preamble) loads the same way.
                     crate::persistence::load_snapshot(ks, srv, &path, true).await?;
                     continue;
                 }
-                FileFormat::RedisRdb => return Err(bad(
-                    &path,
-                    "is a Redis RDB file; this server reads its own snapshots and command files"
-                        .into(),
-                )),
                 FileFormat::Commands => {}
             }
         }
@@ -1501,11 +1497,10 @@ pub fn debug_loadaof(srv: &Shared, dbs: &mut Dbs<'_>) -> Result<(), String> {
         let path = dir.join(&f.name);
         if i == 0 && m.base.is_some() && std::fs::metadata(&path).map_or(0, |x| x.len()) > 0 {
             match format_of(&path)? {
-                FileFormat::RubedoSnapshot => {
+                FileFormat::RubedoSnapshot | FileFormat::RedisRdb => {
                     crate::persistence::load_path_now(srv, dbs, &path, true)?;
                     continue;
                 }
-                FileFormat::RedisRdb => return Err(bad(&path, "is a Redis RDB file".into())),
                 FileFormat::Commands => {}
             }
         }

@@ -226,6 +226,9 @@ pub static PARAMS: &[Param] = &[
     protected("dir", Kind::Dir, ""),
     protected("dbfilename", Kind::FileName, "dump.rdb"),
     p("rdbcompression", Kind::Bool, "yes"),
+    // Rubedo's own: what SAVE, BGSAVE and shutdown write to `dbfilename`
+    // (any of the two loads, told by its magic).
+    p("snapshot-format", Kind::Enum(&["rubedo", "rdb"]), "rubedo"),
     p("stop-writes-on-bgsave-error", Kind::Bool, "yes"),
     // Test knobs: a pause per key saved or loaded, in microseconds (a
     // negative n pauses one microsecond every -n keys).

@@ -146,7 +146,13 @@ pub(crate) fn options(srv: &Shared) -> Options {
         checksum: srv.config.yes("rdbchecksum"),
         key_delay: int(srv, "rdb-key-save-delay"),
         incremental_fsync: srv.config.yes("rdb-save-incremental-fsync"),
-        ..Options::default()
+        format: match srv.config.get("snapshot-format").as_deref() {
+            Some("rdb") => rubedo_persist::snapshot::Format::Rdb {
+                list_fill: srv.config.list_max_listpack_size.load(Relaxed),
+                redis_ver: crate::REDIS_VERSION,
+            },
+            _ => rubedo_persist::snapshot::Format::Snapshot,
+        },
     }
 }
 
@@ -398,6 +404,12 @@ impl Tally {
         }
         let mut db = dbs.db(k.db as usize);
         db.set(&k.key, k.value, false);
+        if let Some(idle) = k.idle_secs {
+            // The access time the file kept (OBJECT IDLETIME goes on from it).
+            if let Some(e) = db.entry_mut(&k.key) {
+                e.atime = rubedo_engine::value::secs(now).saturating_sub(idle);
+            }
+        }
         if let Some(at) = k.expire_at_ms {
             db.set_expire(&k.key, Some(at));
         }
@@ -433,6 +445,13 @@ fn finish_load(
     }
     srv.persist.loaded_keys.store(t.loaded, Relaxed);
     srv.persist.loaded_expired.store(t.expired, Relaxed);
+    if stats.functions > 0 {
+        crate::log!(
+            "WARNING: {} holds {} function libraries; this server has no scripting, they were not loaded",
+            path.display(),
+            stats.functions
+        );
+    }
     crate::log!(
         "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys dropped)",
         started.elapsed().as_secs_f64(),

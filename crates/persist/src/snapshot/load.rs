@@ -3,7 +3,7 @@
 //! unless the load as a whole succeeds (the trailer's checksum is only
 //! known at the end), so a damaged file never yields a partial dataset.
 
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,6 +19,10 @@ pub struct LoadStats {
     pub empty_skipped: u64,
     /// The file's format version.
     pub version: u16,
+    /// A Redis RDB file (not a Rubedo snapshot).
+    pub rdb: bool,
+    /// Function libraries the file holds (RDB), which are not loaded.
+    pub functions: u64,
 }
 
 /// Reads every record of `input`, handing each finished key to `out`.
@@ -44,6 +48,33 @@ pub fn load_from<R: Read>(
         keys,
         empty_skipped: l.empty_skipped,
         version,
+        ..LoadStats::default()
+    })
+}
+
+/// Reads a whole Redis RDB file (`len`: its size, bounding every length).
+pub fn load_rdb_from<R: Read>(
+    input: R,
+    len: Option<u64>,
+    lim: Limits,
+    out: &mut impl FnMut(Loaded),
+) -> Result<LoadStats, LoadError> {
+    let to_load = |e: crate::rdb::Error| LoadError {
+        offset: e.offset,
+        reason: e.reason,
+    };
+    let mut r = crate::rdb::FileReader::new(input, len).map_err(to_load)?;
+    let mut keys = 0;
+    while let Some(k) = r.next_key(&lim).map_err(to_load)? {
+        keys += 1;
+        out(k);
+    }
+    Ok(LoadStats {
+        keys,
+        empty_skipped: r.empty_skipped(),
+        version: r.version(),
+        rdb: true,
+        functions: r.functions().len() as u64,
     })
 }
 
@@ -108,11 +139,22 @@ pub fn load_file_counted(
             )))
         }
     };
+    let len = file.metadata().ok().map(|m| m.len());
     let counted = Counted {
         inner: file,
         read: progress,
     };
-    load_from(BufReader::with_capacity(1 << 20, counted), lim, out).map_err(|e| {
+    let mut input = BufReader::with_capacity(1 << 20, counted);
+    // The format is told by the magic: Redis's RDB or Rubedo's own.
+    let head = input
+        .fill_buf()
+        .map_err(|e| FileError::Io(format!("cannot read {}: {e}", path.display())))?;
+    let result = if crate::rdb::is_rdb(head) {
+        load_rdb_from(input, len, lim, out)
+    } else {
+        load_from(input, lim, out)
+    };
+    result.map_err(|e| {
         FileError::Bad(format!(
             "the snapshot {} cannot be loaded: at offset {}: {}",
             path.display(),

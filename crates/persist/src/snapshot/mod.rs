@@ -69,6 +69,12 @@ pub enum Format {
     /// RESP commands, as a log base with `aof-use-rdb-preamble no`
     /// (a `#TS:` annotation first when `timestamps`).
     Commands { timestamps: bool },
+    /// Redis's RDB (`snapshot-format rdb`): lists cut by `list_fill`, the
+    /// `redis-ver` aux field saying `redis_ver`.
+    Rdb {
+        list_fill: i64,
+        redis_ver: &'static str,
+    },
 }
 
 impl Default for Options {

@@ -179,6 +179,7 @@ impl Write for Autosync {
 /// Where a dataset's keys go, in the format the options name.
 enum Out {
     Snap(Box<Writer<BufWriter<Autosync>>>),
+    Rdb(Box<crate::rdb::FileWriter<BufWriter<Autosync>>>),
     Cmds {
         w: BufWriter<Autosync>,
         buf: Vec<u8>,
@@ -199,6 +200,23 @@ impl Out {
                 aux(&mut w, now_ms)?;
                 Out::Snap(Box::new(w))
             }
+            Format::Rdb {
+                list_fill,
+                redis_ver,
+            } => {
+                let aux = [
+                    ("redis-ver", redis_ver.to_string()),
+                    ("redis-bits", (usize::BITS).to_string()),
+                    ("ctime", (now_ms / 1000).to_string()),
+                    ("aof-base", "0".to_string()),
+                ];
+                let mut w = crate::rdb::FileWriter::new(w, &aux, opts.compress, opts.checksum)?;
+                w.set_options(crate::rdb::WriteOptions {
+                    list_fill,
+                    ..crate::rdb::WriteOptions::new(opts.compress)
+                });
+                Out::Rdb(Box::new(w))
+            }
             Format::Commands { timestamps } => {
                 let mut buf = Vec::new();
                 if timestamps {
@@ -212,6 +230,8 @@ impl Out {
     fn select(&mut self, db: u32) -> io::Result<()> {
         match self {
             Out::Snap(w) => w.record(&Record::SelectDb(db)),
+            // The size hints are optional; a load sizes its tables as it goes.
+            Out::Rdb(w) => w.select_db(db, 0, 0),
             Out::Cmds { buf, .. } => {
                 crate::aof::encode_select(buf, db);
                 Ok(())
@@ -222,6 +242,7 @@ impl Out {
     fn key(&mut self, key: &[u8], value: &Value, at: Option<u64>, idle: u32) -> io::Result<()> {
         match self {
             Out::Snap(w) => write_key(w, key, value, at, Some(idle)),
+            Out::Rdb(w) => w.key(key, value, at, Some(idle)),
             Out::Cmds { w, buf } => {
                 crate::aof::rewrite::encode_key(buf, key, value, at);
                 if buf.len() >= 1 << 16 {
@@ -240,6 +261,7 @@ impl Out {
                 .into_inner()
                 .map_err(|e| e.into_error())?
                 .file),
+            Out::Rdb(w) => Ok(w.finish()?.into_inner().map_err(|e| e.into_error())?.file),
             Out::Cmds { mut w, buf } => {
                 w.write_all(&buf)?;
                 Ok(w.into_inner().map_err(|e| e.into_error())?.file)

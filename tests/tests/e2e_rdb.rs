@@ -1,0 +1,224 @@
+//! Redis's RDB format with the real binaries: a `dump.rdb` written by
+//! redis-server 7.0.15 loads in Rubedo with the same DEBUG DIGEST, an AOF
+//! directory Redis wrote with an RDB preamble loads, and a snapshot Rubedo
+//! writes with `snapshot-format rdb` loads in redis-server with the same
+//! digest. Runs only where `redis-server` is on PATH (else a note, and the
+//! test passes); every server started is stopped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rubedo_resp::Frame;
+use rubedo_tests::{connect_when_listening, fill_every_type, free_port, text, Dir, Raw, Server};
+
+const ENGINES: [&str; 2] = ["single", "concurrent"];
+
+fn have_redis() -> bool {
+    let ok = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("redis-server is not installed: skipped");
+    }
+    ok
+}
+
+/// A redis-server in `dir`, killed when dropped.
+struct Redis {
+    child: Child,
+    c: Raw,
+}
+
+impl Redis {
+    fn start(dir: &Dir, extra: &[&str]) -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--dir",
+                dir.path(),
+                "--save",
+                "",
+                "--enable-debug-command",
+                "yes",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut c = connect_when_listening(port, Duration::from_secs(20));
+        // A loading server answers -LOADING until its dataset is in.
+        let until = Instant::now() + Duration::from_secs(60);
+        while matches!(c.call(&["PING"]), Frame::Error(_)) {
+            assert!(
+                Instant::now() < until,
+                "redis-server did not finish loading"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Redis { child, c }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/persist/tests/fixtures/redis-7.0.15-rdb")
+}
+
+/// Rubedo in `dir` with no save points, DEBUG allowed.
+fn rubedo(engine: &str, dir: &Dir, extra: &[&str]) -> Server {
+    let mut args = vec!["--engine", engine, "--dir", dir.path(), "--save", ""];
+    args.extend_from_slice(&["--enable-debug-command", "yes"]);
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn digest(c: &mut Raw) -> String {
+    text(c.call(&["DEBUG", "DIGEST"]))
+}
+
+/// Files redis-server wrote load with the digest Redis computes over them.
+#[test]
+fn a_dump_rdb_written_by_redis_loads_with_the_same_digest() {
+    if !have_redis() {
+        return;
+    }
+    for name in [
+        "all-types.rdb",
+        "idle-lru.rdb",
+        "nocompress.rdb",
+        "nochecksum.rdb",
+    ] {
+        let dir = Dir::new("rdb-from-redis");
+        std::fs::copy(fixtures().join(name), dir.0.join("dump.rdb")).unwrap();
+        let want = {
+            let mut r = Redis::start(&dir, &[]);
+            digest(&mut r.c)
+        };
+        for engine in ENGINES {
+            let s = rubedo(engine, &dir, &[]);
+            let mut c = s.raw();
+            assert_eq!(digest(&mut c), want, "{name} under {engine}");
+        }
+    }
+    // The idle times the file kept are kept.
+    let dir = Dir::new("rdb-idle");
+    std::fs::copy(fixtures().join("idle-lru.rdb"), dir.0.join("dump.rdb")).unwrap();
+    let s = rubedo("single", &dir, &[]);
+    let mut c = s.raw();
+    let keys = c.call(&["KEYS", "*"]);
+    let Frame::Array(keys) = keys else {
+        panic!("{keys:?}")
+    };
+    let idle: Vec<i64> = keys
+        .iter()
+        .map(
+            |k| match c.call(&["OBJECT", "IDLETIME", &text(k.clone())]) {
+                Frame::Integer(n) => n,
+                f => panic!("{f:?}"),
+            },
+        )
+        .collect();
+    assert!(idle.iter().any(|&n| n > 0), "no idle time kept: {idle:?}");
+}
+
+/// A directory Redis wrote with its default RDB preamble (the base is an
+/// RDB file) loads with its digest.
+#[test]
+fn a_redis_aof_directory_with_an_rdb_base_loads() {
+    if !have_redis() {
+        return;
+    }
+    let dir = Dir::new("aof-rdb-base");
+    let want = {
+        let mut r = Redis::start(&dir, &["--appendonly", "yes"]);
+        let c = &mut r.c;
+        fill_every_type(c);
+        assert!(!matches!(c.call(&["BGREWRITEAOF"]), Frame::Error(_)));
+        let until = Instant::now() + Duration::from_secs(60);
+        while c.info_field("persistence", "aof_rewrite_in_progress") != "0"
+            || c.info_field("persistence", "aof_rewrite_scheduled") != "0"
+        {
+            assert!(Instant::now() < until, "the rewrite did not finish");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        c.call(&["SET", "after", "rewrite"]);
+        c.call(&["DEL", "s"]);
+        let d = digest(c);
+        c.cmd(&["SHUTDOWN", "NOSAVE"]);
+        let _ = c.read();
+        let _ = r.child.wait();
+        d
+    };
+    let manifest =
+        std::fs::read_to_string(dir.0.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert!(manifest.contains(".base.rdb"), "{manifest}");
+    for engine in ENGINES {
+        let s = rubedo(engine, &dir, &["--appendonly", "yes"]);
+        let mut c = s.raw();
+        assert_eq!(digest(&mut c), want, "{engine}");
+        assert_eq!(c.call(&["EXISTS", "s"]), Frame::Integer(0));
+        drop(s);
+        // What the Rubedo log appended must not have touched Redis's base.
+    }
+}
+
+/// With `snapshot-format rdb`, SAVE writes a file redis-server loads with
+/// the same digest, and Rubedo loads it back.
+#[test]
+fn a_snapshot_in_rdb_format_loads_in_redis() {
+    if !have_redis() {
+        return;
+    }
+    for engine in ENGINES {
+        let dir = Dir::new("rdb-to-redis");
+        let s = rubedo(engine, &dir, &["--snapshot-format", "rdb"]);
+        let mut c = s.raw();
+        fill_every_type(&mut c);
+        let want = digest(&mut c);
+        assert_eq!(text(c.call(&["SAVE"])), "OK");
+        let head = std::fs::read(dir.0.join("dump.rdb")).unwrap();
+        assert!(head.starts_with(b"REDIS0010"), "{:?}", &head[..9]);
+        drop(c);
+        drop(s);
+        let mut r = Redis::start(&dir, &[]);
+        assert_eq!(
+            digest(&mut r.c),
+            want,
+            "redis-server loading {engine}'s file"
+        );
+        drop(r);
+        let s = rubedo(engine, &dir, &[]);
+        let mut c = s.raw();
+        assert_eq!(digest(&mut c), want, "{engine} loading its own RDB file");
+        // BGSAVE writes the same format.
+        let s2 = rubedo(engine, &dir, &["--snapshot-format", "rdb"]);
+        drop(s);
+        let mut c = s2.raw();
+        c.call(&["SET", "more", "x"]);
+        let want = digest(&mut c);
+        assert!(!matches!(c.call(&["BGSAVE"]), Frame::Error(_)));
+        let until = Instant::now() + Duration::from_secs(60);
+        while c.info_field("persistence", "rdb_bgsave_in_progress") != "0" {
+            assert!(Instant::now() < until, "BGSAVE did not finish");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(c.info_field("persistence", "rdb_last_bgsave_status"), "ok");
+        drop(c);
+        drop(s2);
+        let mut r = Redis::start(&dir, &[]);
+        assert_eq!(
+            digest(&mut r.c),
+            want,
+            "redis-server loading {engine}'s BGSAVE"
+        );
+    }
+}

@@ -8,8 +8,10 @@ time on this machine:
           size and load time at restart.
   aof     SET throughput with appendonly yes and appendfsync always /
           everysec.
+  formats the same dataset saved in Rubedo's format and in RDB: file size,
+          SAVE time, load time at restart, and redis-server loading the RDB.
 
-Usage: bench/persistence.py bgsave|aof [--candidate PATH] [--keys N] [--engine E]
+Usage: bench/persistence.py bgsave|aof|formats [--candidate PATH] [--keys N] [--engine E]
 The candidate defaults to target/release/rubedo-server (build it first).
 Load and latencies come from redis-benchmark; RSS from /proc.
 """
@@ -274,9 +276,40 @@ def run_aof(kind, binary, fsync, n, clients, extra):
         srv.cleanup()
 
 
+def run_formats(binary, keys):
+    """File size and load time of one dataset in Rubedo's format and in RDB,
+    and redis-server loading the RDB file Rubedo wrote."""
+    out = {}
+    srv = Server("rubedo", binary, [])
+    try:
+        populate(srv, keys)
+        for fmt in ["rubedo", "rdb"]:
+            srv.c.call("CONFIG", "SET", "snapshot-format", fmt)
+            t0 = time.time()
+            srv.c.call("SAVE")
+            save = time.time() - t0
+            size = os.path.getsize(os.path.join(srv.dir, "dump.rdb"))
+            srv.stop()
+            srv.start()
+            out[fmt] = {"save_s": save, "file_mb": size / 2**20, "load_s": srv.ready_secs,
+                        "keys": int(srv.c.call("DBSIZE"))}
+        srv.stop()
+        # The same RDB file, loaded by redis-server.
+        r = Server("redis", binary, [])
+        r.stop()
+        r.argv = ["redis-server", "--port", str(r.port), "--bind", "127.0.0.1", "--dir", srv.dir,
+                  "--save", ""]
+        r.start()
+        out["redis_loading_rdb"] = {"load_s": r.ready_secs, "keys": int(r.c.call("DBSIZE"))}
+        r.cleanup()
+    finally:
+        srv.cleanup()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["bgsave", "aof"])
+    ap.add_argument("what", choices=["bgsave", "aof", "formats"])
     ap.add_argument("--candidate", default="target/release/rubedo-server")
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--load", type=int, default=300_000)
@@ -284,7 +317,10 @@ def main():
     ap.add_argument("--engine", default="single", choices=["single", "concurrent"])
     a = ap.parse_args()
     extra = ["--engine", a.engine] if a.engine != "single" else []
-    if a.what == "bgsave":
+    if a.what == "formats":
+        for _ in range(a.rounds):
+            print(run_formats(a.candidate, a.keys), flush=True)
+    elif a.what == "bgsave":
         for kind in ["redis", "rubedo"]:
             r = run_bgsave(kind, a.candidate, a.keys, a.load)
             print(kind, r, flush=True)

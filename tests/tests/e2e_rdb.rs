@@ -222,3 +222,65 @@ fn a_snapshot_in_rdb_format_loads_in_redis() {
         );
     }
 }
+
+/// `redis-cli --rdb` downloads the dataset in RDB format (redis-server
+/// loads it with the same digest); `--functions-rdb` an RDB with no keys.
+#[test]
+fn redis_cli_rdb_downloads_a_snapshot() {
+    if !have_redis() {
+        return;
+    }
+    for engine in ENGINES {
+        let dir = Dir::new("cli-rdb");
+        let s = rubedo(engine, &dir, &[]);
+        let mut c = s.raw();
+        fill_every_type(&mut c);
+        let want = digest(&mut c);
+        let out = dir.0.join("fetched.rdb");
+        let run = |flag: &str, path: &Path| {
+            let o = Command::new("redis-cli")
+                .args(["-p", &s.port.to_string(), flag])
+                .arg(path)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        };
+        run("--rdb", &out);
+        // The server goes on serving after it.
+        assert_eq!(digest(&mut c), want);
+        let fdir = Dir::new("cli-functions-rdb");
+        run("--functions-rdb", &fdir.0.join("dump.rdb"));
+        drop(c);
+        drop(s);
+        std::fs::rename(&out, dir.0.join("dump.rdb")).unwrap();
+        let mut r = Redis::start(&dir, &[]);
+        assert_eq!(digest(&mut r.c), want, "{engine}");
+        let mut r = Redis::start(&fdir, &[]);
+        assert_eq!(r.c.call(&["DBSIZE"]), Frame::Integer(0));
+    }
+}
+
+/// SYNC and PSYNC serve only a snapshot download (`REPLCONF rdb-only 1`):
+/// a replica that would stay for the write stream is refused, not fed a
+/// snapshot that goes stale.
+#[test]
+fn sync_without_rdb_only_is_refused() {
+    let s = Server::start(&[]);
+    let mut c = s.raw();
+    for cmd in [&["SYNC"][..], &["PSYNC", "?", "-1"][..]] {
+        match c.call(cmd) {
+            Frame::Error(e) => assert!(
+                String::from_utf8_lossy(&e).contains("does not replicate yet"),
+                "{e:?}"
+            ),
+            f => panic!("{f:?}"),
+        }
+    }
+    assert_eq!(text(c.call(&["REPLCONF", "rdb-only", "1"])), "OK");
+    // PSYNC answers +FULLRESYNC, then the RDB as a bulk without CRLF.
+    c.cmd(&["PSYNC", "?", "-1"]);
+    match c.read() {
+        Some(Frame::Simple(s)) => assert!(s.starts_with(b"FULLRESYNC "), "{s:?}"),
+        f => panic!("{f:?}"),
+    }
+}

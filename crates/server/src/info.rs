@@ -345,6 +345,7 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "pubsubshard_channels:{}",
                 hub.count(rubedo_pubsub::Kind::Shard)
             );
+            field!(out, "migrate_cached_sockets:{}", srv.migrate.len());
             let (tk, ti, tp) = srv.signals.tracking.totals();
             field!(out, "tracking_total_keys:{tk}");
             field!(out, "tracking_total_items:{ti}");

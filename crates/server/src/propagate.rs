@@ -62,6 +62,11 @@ impl Rewrite {
         Rewrite(vec![word(b"DEL"), Bytes::copy_from_slice(key)])
     }
 
+    /// `DEL key...`: `argv` is DEL and the keys (what MIGRATE moved away).
+    pub fn del_keys(argv: Vec<Bytes>) -> Rewrite {
+        Rewrite(argv)
+    }
+
     /// `PEXPIREAT key ms`: every relative or absolute TTL, made absolute.
     pub fn pexpireat(key: &Bytes, at_ms: u64) -> Rewrite {
         Rewrite(vec![word(b"PEXPIREAT"), key.clone(), num(at_ms)])

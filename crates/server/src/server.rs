@@ -83,6 +83,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         cron: Cron::new(started_ms),
         lifecycle: Lifecycle::default(),
         persist: crate::persistence::Persistence::new(started_ms / 1000),
+        migrate: Default::default(),
         config,
     }
 }
@@ -392,6 +393,7 @@ where
         crate::aof::scheduled_rewrite(&server.ks, srv);
         crate::aof::auto_rewrite(&server.ks, srv);
         server.ks.rehash(100);
+        srv.migrate.close_idle();
         crate::signals::tracking::enforce_limit(&srv.signals, &srv.clients, server.ks.now_ms());
         let timeout = srv.config.timeout.load(Relaxed);
         if timeout > 0 {

@@ -292,4 +292,6 @@ pub struct Shared {
     pub persist: crate::persistence::Persistence,
     /// The append-only log.
     pub aof: crate::aof::Aof,
+    /// MIGRATE's cached connections to its targets.
+    pub migrate: crate::cmd::migrate::Sockets,
 }

@@ -202,7 +202,9 @@ fn every_change_is_signalled_under_both_engines() {
         .table
         .all
         .iter()
-        .filter(|c| c.has(flag::WRITE) && !single.contains(c.name))
+        // MIGRATE changes data only with a second server to move keys to:
+        // e2e_migrate checks its signals (a WATCH on a moved key fails).
+        .filter(|c| c.has(flag::WRITE) && !single.contains(c.name) && c.name != "migrate")
         .map(|c| c.name)
         .collect();
     assert!(

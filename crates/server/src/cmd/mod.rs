@@ -11,7 +11,9 @@ pub mod debug;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod migrate;
 pub mod pubsub;
+pub mod replication;
 pub mod serialize;
 pub mod server;
 pub mod set;
@@ -26,6 +28,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
         string::COMMANDS,
         keys::COMMANDS,
         serialize::COMMANDS,
+        migrate::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
         list::COMMANDS,
@@ -34,6 +37,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
         connection::COMMANDS,
         txn::COMMANDS,
         server::COMMANDS,
+        replication::COMMANDS,
         debug::COMMANDS,
         sort::COMMANDS,
         pubsub::COMMANDS,

@@ -761,8 +761,8 @@ fn count_fallback(name: &str, argv: &[Bytes]) -> Vec<usize> {
 }
 
 /// C's atoi: strtol's leading white space, sign and digits (saturating at the
-/// long range), then truncated to an int.
-fn atoi(s: &[u8]) -> i32 {
+/// long range), then truncated to an int (also MIGRATE's port).
+pub(crate) fn atoi(s: &[u8]) -> i32 {
     let mut i = 0;
     while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
         i += 1;

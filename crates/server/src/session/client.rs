@@ -57,6 +57,8 @@ pub struct Client {
     pub subs: rubedo_pubsub::ClientSubs,
     /// BCAST prefixes registered with CLIENT TRACKING.
     pub tracking_prefixes: std::collections::BTreeSet<Bytes>,
+    /// What REPLCONF said.
+    pub repl: crate::cmd::replication::ReplConf,
 }
 
 impl Client {
@@ -89,6 +91,7 @@ impl Client {
             is_local: false,
             subs: Default::default(),
             tracking_prefixes: Default::default(),
+            repl: Default::default(),
         }
     }
 }

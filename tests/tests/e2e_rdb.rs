@@ -284,3 +284,40 @@ fn sync_without_rdb_only_is_refused() {
         f => panic!("{f:?}"),
     }
 }
+
+/// The function libraries of a loaded file are kept through Rubedo's own
+/// snapshots and written into RDB files and `--functions-rdb` downloads,
+/// where redis-server runs them.
+#[test]
+fn function_libraries_are_kept_and_handed_back_to_redis() {
+    if !have_redis() {
+        return;
+    }
+    let dir = Dir::new("rdb-functions");
+    std::fs::copy(fixtures().join("all-types.rdb"), dir.0.join("dump.rdb")).unwrap();
+    {
+        // Through Rubedo's own format and a restart.
+        let s = rubedo("single", &dir, &[]);
+        assert_eq!(text(s.raw().call(&["SAVE"])), "OK");
+    }
+    let head = std::fs::read(dir.0.join("dump.rdb")).unwrap();
+    assert!(!head.starts_with(b"REDIS"), "saved in Rubedo's format");
+    let s = rubedo("single", &dir, &["--snapshot-format", "rdb"]);
+    let mut c = s.raw();
+    assert_eq!(text(c.call(&["SAVE"])), "OK");
+    let fdir = Dir::new("rdb-functions-only");
+    let o = Command::new("redis-cli")
+        .args(["-p", &s.port.to_string(), "--functions-rdb"])
+        .arg(fdir.0.join("dump.rdb"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    drop(c);
+    drop(s);
+    for d in [&dir, &fdir] {
+        let mut r = Redis::start(d, &[]);
+        assert_eq!(r.c.call(&["FCALL", "f", "0"]), Frame::Integer(1));
+        let list = format!("{:?}", r.c.call(&["FUNCTION", "LIST"]));
+        assert!(list.contains("mylib"), "{list}");
+    }
+}

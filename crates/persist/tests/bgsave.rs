@@ -80,10 +80,7 @@ fn scenario(ks: &impl Keyspace, clock: &ManualClock, seed: u64, foreground_check
     });
     let at_start = image(ks, now);
     let dir = tempdir();
-    let target = Target {
-        dir: dir.clone(),
-        name: "bg.rsnap".into(),
-    };
+    let target = Target::new(dir.clone(), "bg.rsnap".into());
     let bg = Background::start(ks, 0, target, Options::default()).unwrap();
     // Steps of the walk, with commands in between.
     let mut steps = 0;
@@ -147,10 +144,7 @@ fn scenario(ks: &impl Keyspace, clock: &ManualClock, seed: u64, foreground_check
     // A foreground save of the dataset as it is now.
     if foreground_check {
         let now = clock.now_ms_value();
-        let t = Target {
-            dir: dir.clone(),
-            name: "fg.rsnap".into(),
-        };
+        let t = Target::new(dir.clone(), "fg.rsnap".into());
         ks.run(Scope::All, |dbs| save_dbs(dbs, &t, Options::default()))
             .unwrap();
         assert_eq!(load(&dir.join("fg.rsnap")), image(ks, now));
@@ -214,10 +208,7 @@ fn a_second_snapshot_sees_what_the_first_stamped() {
     let dir = tempdir();
     let mut last = 0;
     for round in 0..3 {
-        let t = Target {
-            dir: dir.clone(),
-            name: format!("s{round}.rsnap"),
-        };
+        let t = Target::new(dir.clone(), format!("s{round}.rsnap"));
         let bg = Background::start(&ks, last, t, Options::default()).unwrap();
         last = bg.epoch();
         while bg.step(&ks, 50) {

@@ -184,7 +184,7 @@ fn files_written_by_format_version_1_load() {
                 empty_skipped: 0,
                 version: 1,
                 rdb: false,
-                functions: 0,
+                functions: Vec::new(),
             },
             "{name}"
         );

@@ -774,8 +774,8 @@ fn open_after_load(srv: &Shared, dbs: &mut Dbs<'_>, mut m: Manifest) -> Result<(
 /// foreground.
 fn write_base(srv: &Shared, dbs: &mut Dbs<'_>, dir: &Path, name: &str) -> io::Result<Saved> {
     let t = Target {
-        dir: dir.to_path_buf(),
-        name: name.to_string(),
+        functions: srv.persist.functions(),
+        ..Target::new(dir.to_path_buf(), name.to_string())
     };
     save_dbs(dbs, &t, base_options(srv))
 }
@@ -846,8 +846,8 @@ pub fn start_rewrite(srv: &Shared, dbs: &mut Dbs<'_>) {
         ctl.rewrite_base = Some(base.clone());
         let last = srv.persist.last_epoch.load(Relaxed);
         let t = Target {
-            dir: dir.clone(),
-            name: base,
+            functions: srv.persist.functions(),
+            ..Target::new(dir.clone(), base)
         };
         Background::start_in(dbs, last, t, base_options(srv)).map_err(|e| e.to_string())
     })();

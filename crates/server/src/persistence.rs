@@ -25,6 +25,9 @@ const WALK_SLICE: Duration = Duration::from_millis(1);
 
 /// What the server knows about its snapshots.
 pub struct Persistence {
+    /// The code of the function libraries a loaded file held: kept and
+    /// written into every snapshot until scripting can run them.
+    functions: Mutex<Vec<Vec<u8>>>,
     /// The background snapshot being taken, if any.
     pub bg: Mutex<Option<Running>>,
     /// Wakes the persistence task (a snapshot started or was scheduled).
@@ -74,6 +77,7 @@ pub struct Running {
 impl Persistence {
     pub fn new(now_secs: u64) -> Persistence {
         Persistence {
+            functions: Mutex::new(Vec::new()),
             bg: Mutex::new(None),
             wake: Notify::new(),
             scheduled: AtomicBool::new(false),
@@ -90,6 +94,11 @@ impl Persistence {
             loading_total: AtomicU64::new(0),
             loading_loaded: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The function libraries kept from the last load.
+    pub fn functions(&self) -> Vec<Vec<u8>> {
+        self.functions.lock().clone()
     }
 
     /// False once some save or log write failed: the gate then asks
@@ -132,11 +141,13 @@ pub fn unix_secs() -> u64 {
 /// Where the snapshot goes: `dbfilename` in the working directory (`dir`).
 pub fn target(srv: &Shared) -> Target {
     Target {
-        dir: std::env::current_dir().unwrap_or_else(|_| ".".into()),
-        name: srv
-            .config
-            .get("dbfilename")
-            .unwrap_or_else(|| "dump.rdb".into()),
+        functions: srv.persist.functions(),
+        ..Target::new(
+            std::env::current_dir().unwrap_or_else(|_| ".".into()),
+            srv.config
+                .get("dbfilename")
+                .unwrap_or_else(|| "dump.rdb".into()),
+        )
     }
 }
 
@@ -445,13 +456,14 @@ fn finish_load(
     }
     srv.persist.loaded_keys.store(t.loaded, Relaxed);
     srv.persist.loaded_expired.store(t.expired, Relaxed);
-    if stats.functions > 0 {
+    if !stats.functions.is_empty() {
         crate::log!(
-            "WARNING: {} holds {} function libraries; this server has no scripting, they were not loaded",
-            path.display(),
-            stats.functions
+            "{} function libraries kept from {} (saved again with the data; not callable: this server has no scripting yet)",
+            stats.functions.len(),
+            path.display()
         );
     }
+    *srv.persist.functions.lock() = stats.functions.clone();
     crate::log!(
         "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys dropped)",
         started.elapsed().as_secs_f64(),

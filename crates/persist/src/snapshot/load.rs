@@ -21,8 +21,8 @@ pub struct LoadStats {
     pub version: u16,
     /// A Redis RDB file (not a Rubedo snapshot).
     pub rdb: bool,
-    /// Function libraries the file holds (RDB), which are not loaded.
-    pub functions: u64,
+    /// The code of the function libraries the file holds.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Reads every record of `input`, handing each finished key to `out`.
@@ -34,7 +34,13 @@ pub fn load_from<R: Read>(
     let mut r = Reader::new(input)?;
     let version = r.version;
     let mut l = Loader::new(lim);
+    let mut functions = Vec::new();
     while let Some(rec) = r.next_record()? {
+        if let super::record::Record::Aux { name, value } = &rec {
+            if name == super::take::FUNCTION_AUX {
+                functions.push(value.clone());
+            }
+        }
         l.feed(rec, out).map_err(|reason| LoadError {
             offset: r.block_offset(),
             reason: format!("{reason} (in the block at this offset)"),
@@ -48,7 +54,8 @@ pub fn load_from<R: Read>(
         keys,
         empty_skipped: l.empty_skipped,
         version,
-        ..LoadStats::default()
+        rdb: false,
+        functions,
     })
 }
 
@@ -74,7 +81,7 @@ pub fn load_rdb_from<R: Read>(
         empty_skipped: r.empty_skipped(),
         version: r.version(),
         rdb: true,
-        functions: r.functions().len() as u64,
+        functions: r.functions().to_vec(),
     })
 }
 

@@ -64,14 +64,28 @@ enum Msg {
     Abort,
 }
 
+/// The AUX name a function library's code is kept under in a snapshot.
+pub const FUNCTION_AUX: &[u8] = b"function";
+
 /// Writes `dir/name` through a temporary file in the same directory:
 /// written, fsynced, renamed over the old file, directory fsynced.
 pub struct Target {
     pub dir: PathBuf,
     pub name: String,
+    /// Function libraries (their code) the file carries with the keys.
+    pub functions: Vec<Vec<u8>>,
 }
 
 impl Target {
+    /// `dir/name`, with no function libraries.
+    pub fn new(dir: PathBuf, name: String) -> Target {
+        Target {
+            dir,
+            name,
+            functions: Vec::new(),
+        }
+    }
+
     fn temp(&self) -> PathBuf {
         self.dir
             .join(format!("temp-{}-{}.rsnap", std::process::id(), next_temp()))
@@ -109,7 +123,7 @@ pub fn save_dbs(dbs: &mut Dbs<'_>, target: &Target, opts: Options) -> io::Result
     let temp = target.temp();
     let result = (|| {
         let file = std::fs::File::create(&temp)?;
-        let mut w = Out::new(file, opts, now_ms)?;
+        let mut w = Out::new(file, opts, now_ms, &target.functions)?;
         let mut keys = 0u64;
         let mut db = None;
         let mut err = None;
@@ -187,7 +201,15 @@ enum Out {
 }
 
 impl Out {
-    fn new(file: std::fs::File, opts: Options, now_ms: u64) -> io::Result<Out> {
+    /// Starts the file; the function libraries come first (Redis writes
+    /// them before the keys), except in a command stream, which has no
+    /// command for them here.
+    fn new(
+        file: std::fs::File,
+        opts: Options,
+        now_ms: u64,
+        functions: &[Vec<u8>],
+    ) -> io::Result<Out> {
         let file = Autosync {
             file,
             every: opts.incremental_fsync,
@@ -198,6 +220,12 @@ impl Out {
             Format::Snapshot => {
                 let mut w = Writer::new(w, opts)?;
                 aux(&mut w, now_ms)?;
+                for code in functions {
+                    w.record(&Record::Aux {
+                        name: FUNCTION_AUX.to_vec(),
+                        value: code.clone(),
+                    })?;
+                }
                 Out::Snap(Box::new(w))
             }
             Format::Rdb {
@@ -215,6 +243,9 @@ impl Out {
                     list_fill,
                     ..crate::rdb::WriteOptions::new(opts.compress)
                 });
+                for code in functions {
+                    w.function(code)?;
+                }
                 Out::Rdb(Box::new(w))
             }
             Format::Commands { timestamps } => {
@@ -532,7 +563,7 @@ fn write_all(
     start_ms: u64,
     started: Instant,
 ) -> io::Result<Saved> {
-    let mut w = Out::new(file, opts, start_ms)?;
+    let mut w = Out::new(file, opts, start_ms, &target.functions)?;
     let mut keys = 0u64;
     let mut db = None;
     loop {

@@ -120,8 +120,8 @@ fn snapshot_reply(ctx: &mut Ctx, head: Option<String>) -> CmdResult {
         ));
     }
     let (file, len) = if ctx.client.repl.functions_only {
-        // No function libraries exist here: an RDB with nothing in it.
-        let bytes = empty_rdb().map_err(|e| err(e.to_string()))?;
+        // The function libraries kept from a load, and no keys.
+        let bytes = functions_rdb(&ctx.srv.persist.functions()).map_err(|e| err(e.to_string()))?;
         let len = bytes.len() as u64;
         (Source::Mem(Some(Bytes::from(bytes))), len)
     } else {
@@ -187,8 +187,11 @@ fn rdb_options(ctx: &Ctx) -> rubedo_persist::snapshot::Options {
 /// the working directory, opened and unlinked: it goes when it is sent.
 fn save_to_temp(ctx: &mut Ctx) -> std::io::Result<(std::fs::File, u64)> {
     let target = rubedo_persist::snapshot::take::Target {
-        dir: std::env::current_dir()?,
-        name: format!("temp-sync-{}-{}.rdb", std::process::id(), ctx.client.id),
+        functions: ctx.srv.persist.functions(),
+        ..rubedo_persist::snapshot::take::Target::new(
+            std::env::current_dir()?,
+            format!("temp-sync-{}-{}.rdb", std::process::id(), ctx.client.id),
+        )
     };
     let opts = rdb_options(ctx);
     let saved = rubedo_persist::snapshot::take::save_dbs(ctx.dbs, &target, opts)?;
@@ -198,10 +201,14 @@ fn save_to_temp(ctx: &mut Ctx) -> std::io::Result<(std::fs::File, u64)> {
     Ok((file?, saved.bytes))
 }
 
-fn empty_rdb() -> std::io::Result<Vec<u8>> {
+fn functions_rdb(functions: &[Vec<u8>]) -> std::io::Result<Vec<u8>> {
     let aux = [
         ("redis-ver", crate::REDIS_VERSION.to_string()),
         ("redis-bits", usize::BITS.to_string()),
     ];
-    rubedo_persist::rdb::FileWriter::new(Vec::new(), &aux, true, true)?.finish()
+    let mut w = rubedo_persist::rdb::FileWriter::new(Vec::new(), &aux, true, true)?;
+    for code in functions {
+        w.function(code)?;
+    }
+    w.finish()
 }

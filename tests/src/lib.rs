@@ -201,6 +201,18 @@ impl Raw {
         }
     }
 
+    /// Sends a command of binary words and reads its reply.
+    pub fn call_bytes(&mut self, words: &[&[u8]]) -> Frame {
+        let mut out = format!("*{}\r\n", words.len()).into_bytes();
+        for w in words {
+            out.extend_from_slice(format!("${}\r\n", w.len()).as_bytes());
+            out.extend_from_slice(w);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.send(&out);
+        self.read().expect("a reply")
+    }
+
     /// Sends a command and reads its reply.
     pub fn call(&mut self, words: &[&str]) -> Frame {
         self.cmd(words);

@@ -589,3 +589,35 @@ fn what_no_client_waits_for_still_reaches_the_file() {
         assert_eq!(c.call(&["EXISTS", "gone"]), Frame::Integer(0));
     }
 }
+
+/// A time that has passed by the restart does not delete a key while the
+/// log is replayed (Redis keeps it for the commands after it): a RESTORE
+/// or EXPIRE whose time passed while the server was down, followed by a
+/// later longer expiry, leaves the key there.
+#[test]
+fn a_past_expiry_in_the_log_does_not_delete_during_replay() {
+    for engine in ENGINES {
+        let dir = Dir::new("aof-past-expiry");
+        {
+            let s = start(engine, &dir, &["--appendfsync", "always"]);
+            let mut c = s.raw();
+            assert_eq!(text(c.call(&["SET", "src", "payload"])), "OK");
+            let dump = match c.call(&["DUMP", "src"]) {
+                Frame::Bulk(b) => b,
+                f => panic!("{f:?}"),
+            };
+            let r: [&[u8]; 4] = [b"RESTORE", b"r", b"150", &dump];
+            assert_eq!(text(c.call_bytes(&r)), "OK");
+            assert_eq!(text(c.call(&["SET", "e", "v"])), "OK");
+            assert_eq!(c.call(&["PEXPIRE", "e", "150"]), Frame::Integer(1));
+            // Both get a long life before their first time passes.
+            assert_eq!(c.call(&["PEXPIRE", "r", "100000000"]), Frame::Integer(1));
+            assert_eq!(c.call(&["PEXPIRE", "e", "100000000"]), Frame::Integer(1));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let s = start(engine, &dir, &[]);
+        let mut c = s.raw();
+        assert_eq!(text(c.call(&["GET", "r"])), "payload", "{engine}");
+        assert_eq!(text(c.call(&["GET", "e"])), "v", "{engine}");
+    }
+}

@@ -553,9 +553,9 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
     if !ok {
         return Ok(Frame::Integer(0));
     }
-    if at <= now as i64 {
-        db.remove(key);
-        drop(db);
+    drop(db);
+    if ctx.already_expired(at) {
+        ctx.db().remove(key);
         // A time already past deletes the key: announced as a "del"
         // (before the reply, unlike the "expire" below).
         ctx.notify(notify::GENERIC, "del", key);
@@ -563,8 +563,7 @@ fn expire_generic(ctx: &mut Ctx, unit: ExpireUnit) -> CmdResult {
         ctx.propagate(Rewrite::del(key));
         return Ok(Frame::Integer(1));
     }
-    db.set_expire(key, Some(at as u64));
-    drop(db);
+    ctx.db().set_expire(key, Some(at as u64));
     ctx.reply_first();
     ctx.notify(notify::GENERIC, "expire", key);
     ctx.dirty += 1;

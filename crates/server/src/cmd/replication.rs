@@ -47,17 +47,21 @@ pub static COMMANDS: &[Cmd] = &[
 pub struct ReplConf {
     /// Only the snapshot, not the stream after it (`rdb-only 1`).
     pub rdb_only: bool,
-    /// The snapshot holds only the function libraries (`rdb-filter-only
-    /// functions`).
-    pub functions_only: bool,
+    /// The snapshot leaves the keys out (any `rdb-filter-only`).
+    pub exclude_data: bool,
+    /// ... and the function libraries too, unless the filter names
+    /// `functions`.
+    pub exclude_functions: bool,
 }
 
 fn replconf(ctx: &mut Ctx) -> CmdResult {
     if ctx.argv.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
-    let mut conf = ctx.client.repl;
+    // Each option takes effect as it is read, as Redis applies them: an
+    // error leaves the earlier ones set.
     for pair in ctx.argv[1..].chunks(2) {
+        let conf = &mut ctx.client.repl;
         let (opt, val) = (&pair[0], &pair[1]);
         let is = |w: &str| opt.eq_ignore_ascii_case(w.as_bytes());
         if is("listening-port") {
@@ -71,14 +75,19 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
                 _ => return Err(err("value is out of range, value must between 0 and 1")),
             }
         } else if is("rdb-filter-only") {
-            conf.functions_only = false;
-            for f in val.split(|&b| b == b' ').filter(|f| !f.is_empty()) {
+            let Some(filters) = split_filters(val) else {
+                return Err(err("Missing rdb-filter-only values"));
+            };
+            // A filter includes: what it does not name is left out.
+            conf.exclude_data = true;
+            conf.exclude_functions = true;
+            for f in filters {
                 if f.eq_ignore_ascii_case(b"functions") {
-                    conf.functions_only = true;
+                    conf.exclude_functions = false;
                 } else {
                     return Err(err(format!(
                         "Unsupported rdb-filter-only option: {}",
-                        String::from_utf8_lossy(f)
+                        String::from_utf8_lossy(&f)
                     )));
                 }
             }
@@ -94,8 +103,34 @@ fn replconf(ctx: &mut Ctx) -> CmdResult {
             )));
         }
     }
-    ctx.client.repl = conf;
     Ok(Frame::ok())
+}
+
+/// The words of a filter list: split on white space, a word in double or
+/// single quotes taken whole; `None` when a quote is left open.
+fn split_filters(v: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        if v[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let mut word = Vec::new();
+        if v[i] == b'"' || v[i] == b'\'' {
+            let q = v[i];
+            let end = v[i + 1..].iter().position(|&b| b == q)? + i + 1;
+            word.extend_from_slice(&v[i + 1..end]);
+            i = end + 1;
+        } else {
+            while i < v.len() && !v[i].is_ascii_whitespace() {
+                word.push(v[i]);
+                i += 1;
+            }
+        }
+        out.push(word);
+    }
+    Some(out)
 }
 
 fn sync(ctx: &mut Ctx) -> CmdResult {
@@ -119,9 +154,16 @@ fn snapshot_reply(ctx: &mut Ctx, head: Option<String>) -> CmdResult {
             "this server does not replicate yet: only a snapshot download (REPLCONF rdb-only 1, then SYNC or PSYNC, as redis-cli --rdb does) is served",
         ));
     }
-    let (file, len) = if ctx.client.repl.functions_only {
-        // The function libraries kept from a load, and no keys.
-        let bytes = functions_rdb(&ctx.srv.persist.functions()).map_err(|e| err(e.to_string()))?;
+    let repl = ctx.client.repl;
+    let (file, len) = if repl.exclude_data {
+        // The function libraries kept from a load (unless excluded too),
+        // and no keys.
+        let functions = if repl.exclude_functions {
+            Vec::new()
+        } else {
+            ctx.srv.persist.functions()
+        };
+        let bytes = functions_rdb(&functions).map_err(|e| err(e.to_string()))?;
         let len = bytes.len() as u64;
         (Source::Mem(Some(Bytes::from(bytes))), len)
     } else {

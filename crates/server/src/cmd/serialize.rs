@@ -111,8 +111,7 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
         t if o.absttl => Some(t),
         t => Some(t.checked_add(now as i64).unwrap_or(-1)),
     };
-    if let Some(at) = at.filter(|&at| at <= now as i64) {
-        let _ = at;
+    if at.is_some_and(|at| ctx.already_expired(at)) {
         if deleted {
             ctx.propagate(Rewrite::del(&key));
             ctx.notify(notify::GENERIC, "del", &key);

@@ -319,6 +319,8 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
         GetexOp::Persist => Op::Persist,
         GetexOp::Expire(e) => Op::At(e.at(now, "getex")?),
     };
+    let past =
+        matches!(op, Op::At(at) if ctx.already_expired(i64::try_from(at).unwrap_or(i64::MAX)));
     let mut db = ctx.db();
     match op {
         Op::None => {}
@@ -332,7 +334,7 @@ fn getex(ctx: &mut Ctx) -> CmdResult {
                 ctx.propagate(Rewrite::persist(key));
             }
         }
-        Op::At(at) if at <= now => {
+        Op::At(_) if past => {
             db.remove(key);
             drop(db);
             ctx.dirty += 1;

@@ -50,6 +50,14 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.dbs.now()
     }
 
+    /// Whether an absolute expiry time `at` (ms) has passed, so a command
+    /// setting it deletes the key instead (Redis's checkAlreadyExpired).
+    /// Never while a log is replayed: there the key is kept with its past
+    /// time, for the commands after it to act on, as Redis loads.
+    pub fn already_expired(&mut self, at: i64) -> bool {
+        at <= self.now() as i64 && !self.dbs.events().hold_expiry
+    }
+
     /// The central "key modified" signal (WATCH, client-side caching) for
     /// the keys the engine recorded this command's write accesses reaching,
     /// each once. `call` runs it after the handler when the command changed

@@ -230,6 +230,7 @@ fn rdb_options(ctx: &Ctx) -> rubedo_persist::snapshot::Options {
 fn save_to_temp(ctx: &mut Ctx) -> std::io::Result<(std::fs::File, u64)> {
     let target = rubedo_persist::snapshot::take::Target {
         functions: ctx.srv.persist.functions(),
+        durable: false,
         ..rubedo_persist::snapshot::take::Target::new(
             std::env::current_dir()?,
             format!("temp-sync-{}-{}.rdb", std::process::id(), ctx.client.id),

@@ -367,3 +367,27 @@ fn function_libraries_are_kept_and_handed_back_to_redis() {
         assert!(list.contains("mylib"), "{list}");
     }
 }
+
+/// An RDB file that holds a key twice is damaged: the start is refused
+/// with the key named (Redis refuses it too), nothing is served.
+#[test]
+fn an_rdb_file_with_a_key_twice_is_refused() {
+    let dir = Dir::new("rdb-duplicate");
+    let mut f = b"REDIS0010\xfe\x00".to_vec();
+    for v in [&b"one"[..], b"two"] {
+        f.extend_from_slice(b"\x00\x03dup");
+        f.push(v.len() as u8);
+        f.extend_from_slice(v);
+    }
+    f.push(0xff);
+    f.extend_from_slice(&[0; 8]); // a zero CRC is not checked
+    std::fs::write(dir.0.join("dump.rdb"), &f).unwrap();
+    let out = Command::new(rubedo_tests::server_binary())
+        .args(["--port", "0", "--bind", "127.0.0.1", "--dir", dir.path()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server started");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'dup'") && err.contains("twice"), "{err}");
+}

@@ -399,6 +399,11 @@ struct Tally {
     expired: u64,
     /// The first database beyond `databases` the file holds.
     beyond: Option<u32>,
+    /// The tables started empty: a key met twice means a damaged file
+    /// (Redis refuses it too).
+    refuse_duplicates: bool,
+    /// The first key the file held twice, and its database.
+    duplicate: Option<(u32, Vec<u8>)>,
 }
 
 impl Tally {
@@ -414,7 +419,9 @@ impl Tally {
             return;
         }
         let mut db = dbs.db(k.db as usize);
-        db.set(&k.key, k.value, false);
+        if db.set(&k.key, k.value, false).is_some() && self.refuse_duplicates {
+            self.duplicate.get_or_insert_with(|| (k.db, k.key.clone()));
+        }
         if let Some(idle) = k.idle_secs {
             // The access time the file kept (OBJECT IDLETIME goes on from it).
             if let Some(e) = db.entry_mut(&k.key) {
@@ -452,6 +459,13 @@ fn finish_load(
         return Err(format!(
             "the snapshot {} holds database {db}, but this server has {databases} (see 'databases')",
             path.display()
+        ));
+    }
+    if let Some((db, key)) = &t.duplicate {
+        return Err(format!(
+            "the snapshot {} holds the key '{}' of database {db} twice",
+            path.display(),
+            String::from_utf8_lossy(key)
         ));
     }
     srv.persist.loaded_keys.store(t.loaded, Relaxed);
@@ -550,6 +564,7 @@ pub(crate) async fn load_snapshot<K: Keyspace>(
         .map_err(|e| format!("cannot start loading {}: {e}", path.display()))?;
     let mut tally = Tally {
         keep_expired,
+        refuse_duplicates: true,
         ..Tally::default()
     };
     while let Some(batch) = rx.recv().await {
@@ -568,7 +583,7 @@ pub(crate) async fn load_snapshot<K: Keyspace>(
     let result = decoder
         .join()
         .unwrap_or_else(|_| Err(FileError::Io("the snapshot decoder panicked".into())));
-    if result.is_err() || tally.beyond.is_some() {
+    if result.is_err() || tally.beyond.is_some() || tally.duplicate.is_some() {
         ks.run(Scope::All, clear_all);
     }
     finish_load(srv, path, result, &tally, ks.databases(), started)

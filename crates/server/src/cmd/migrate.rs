@@ -276,12 +276,12 @@ fn migrate(ctx: &mut Ctx) -> CmdResult {
             bulk(&mut out, db.to_string().as_bytes());
         }
         // AUTH goes first.
-        let out = [&request.auth[..], &out[..], &request.restores[..]].concat();
         let s = conn.io.get_mut();
-        let sent = s
-            .set_write_timeout(Some(timeout))
-            .and_then(|_| s.set_read_timeout(Some(timeout)))
-            .and_then(|_| s.write_all(&out));
+        let sent = s.set_read_timeout(Some(timeout)).and_then(|_| {
+            [&request.auth[..], &out[..], &request.restores[..]]
+                .iter()
+                .try_for_each(|part| write_within(s, part, timeout))
+        });
         if let Err(e) = sent {
             if retry(&e, &mut may_retry) {
                 continue;
@@ -442,6 +442,32 @@ fn bulk(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(format!("${}\r\n", b.len()).as_bytes());
     out.extend_from_slice(b);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Bytes written against one deadline (Redis's 64 KiB writes, each
+/// within the timeout): a target that takes bytes slowly still fails in
+/// time, not only one that takes none.
+const WRITE_CHUNK: usize = 64 << 10;
+
+fn write_within(s: &mut TcpStream, data: &[u8], timeout: Duration) -> io::Result<()> {
+    for chunk in data.chunks(WRITE_CHUNK) {
+        let deadline = Instant::now() + timeout;
+        let mut done = 0;
+        while done < chunk.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            s.set_write_timeout(Some(left))?;
+            match s.write(&chunk[done..]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One reply line, as Redis's syncReadLine reads it: up to the newline (a

@@ -621,3 +621,51 @@ fn a_past_expiry_in_the_log_does_not_delete_during_replay() {
         assert_eq!(text(c.call(&["GET", "e"])), "v", "{engine}");
     }
 }
+
+/// RESTORE is logged with its TTL made absolute (and ABSTTL), and a
+/// RESTORE ... REPLACE whose absolute time has passed as the DEL it did.
+#[test]
+fn restore_is_logged_with_an_absolute_ttl() {
+    let dir = Dir::new("aof-restore");
+    let s = start("single", &dir, &["--appendfsync", "always"]);
+    let mut c = s.raw();
+    assert_eq!(text(c.call(&["SET", "src", "v"])), "OK");
+    let dump = match c.call(&["DUMP", "src"]) {
+        Frame::Bulk(b) => b,
+        f => panic!("{f:?}"),
+    };
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let r: [&[u8]; 4] = [b"RESTORE", b"r", b"100000", &dump];
+    assert_eq!(text(c.call_bytes(&r)), "OK");
+    let gone: [&[u8]; 6] = [b"RESTORE", b"src", b"1", &dump, b"REPLACE", b"ABSTTL"];
+    assert_eq!(text(c.call_bytes(&gone)), "OK");
+    assert_eq!(c.call(&["EXISTS", "src"]), Frame::Integer(0));
+    let log = std::fs::read(incr_file(&dir)).unwrap();
+    let log = String::from_utf8_lossy(&log);
+    let words: Vec<&str> = log
+        .split("\r\n")
+        .filter(|w| !w.starts_with(['*', '$']))
+        .collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "RESTORE")
+        .expect("RESTORE logged");
+    assert_eq!(words[at + 1], "r");
+    let ttl: u64 = words[at + 2].parse().unwrap();
+    assert!(
+        ttl >= before + 100000 && ttl < before + 200000,
+        "{ttl} vs {before}"
+    );
+    assert_eq!(words[at + 4], "ABSTTL");
+    // The second RESTORE only deleted: logged as that DEL, not as itself.
+    assert_eq!(
+        words.iter().filter(|w| **w == "RESTORE").count(),
+        1,
+        "{words:?}"
+    );
+    let del = words.iter().rposition(|w| *w == "DEL").expect("DEL logged");
+    assert_eq!(words[del + 1], "src");
+}

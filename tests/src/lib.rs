@@ -301,3 +301,88 @@ pub fn fill_every_type(c: &mut Raw) {
 pub fn bulk(s: &str) -> Frame {
     Frame::bulk(s.as_bytes())
 }
+
+/// True if `redis-server` can be run here; otherwise says that `what` is
+/// skipped.
+pub fn have_redis_server(what: &str) -> bool {
+    let ok = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        eprintln!("redis-server is not installed: {what} skipped");
+    }
+    ok
+}
+
+/// A real redis-server on a free port of 127.0.0.1, no save points, DEBUG
+/// allowed; killed and reaped when dropped, also when it never answered.
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+    _dir: Option<Dir>,
+}
+
+impl RedisServer {
+    /// Started in `dir` (its own temporary one if `None`) with `extra`;
+    /// returns once it answers and has loaded its dataset (a server with
+    /// requirepass counts as up when it answers NOAUTH).
+    pub fn start(dir: Option<&Dir>, extra: &[&str]) -> RedisServer {
+        let own = dir.is_none().then(|| Dir::new("redis"));
+        let path = dir
+            .or(own.as_ref())
+            .expect("a directory")
+            .path()
+            .to_string();
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--dir",
+                &path,
+                "--save",
+                "",
+                "--enable-debug-command",
+                "yes",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let r = RedisServer {
+            child: Some(child),
+            port,
+            _dir: own,
+        };
+        let mut c = connect_when_listening(port, Duration::from_secs(20));
+        let until = std::time::Instant::now() + Duration::from_secs(60);
+        while matches!(c.call(&["PING"]), Frame::Error(e) if e.starts_with(b"LOADING")) {
+            assert!(
+                std::time::Instant::now() < until,
+                "redis-server did not finish loading"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        r
+    }
+
+    pub fn raw(&self) -> Raw {
+        connect_when_listening(self.port, Duration::from_secs(5))
+    }
+
+    /// Waits for the process to end (after a SHUTDOWN sent by the test).
+    pub fn wait(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rubedo_resp::Frame;
-use rubedo_tests::{
-    connect_when_listening, fill_every_type, free_port, server_binary, text, Dir, Raw, Server,
-};
+use rubedo_tests::{fill_every_type, server_binary, text, Dir, Raw, Server};
 
 const ENGINES: [&str; 2] = ["single", "concurrent"];
 
@@ -450,32 +448,22 @@ fn a_full_disk_refuses_writes_with_misconf_and_loses_nothing() {
 /// (a command base and an incr, timestamps on) loads with its digest.
 #[test]
 fn a_redis_7_0_15_aof_directory_loads() {
-    if Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("redis-server is not installed: skipped");
+    if !rubedo_tests::have_redis_server("this test") {
         return;
     }
     let dir = Dir::new("aof-redis");
-    let port = free_port();
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            dir.path(),
-        ])
-        .args(["--appendonly", "yes", "--aof-use-rdb-preamble", "no"])
-        .args(["--aof-timestamp-enabled", "yes", "--save", ""])
-        .args(["--enable-debug-command", "yes"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut c = connect_when_listening(port, Duration::from_secs(20));
+    let mut redis = rubedo_tests::RedisServer::start(
+        Some(&dir),
+        &[
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "no",
+            "--aof-timestamp-enabled",
+            "yes",
+        ],
+    );
+    let mut c = redis.raw();
     let ok = |f: Frame| assert!(!matches!(f, Frame::Error(_)), "{f:?}");
     ok(c.call(&["SET", "s", "v"]));
     ok(c.call(&["RPUSH", "l", "a", "b"]));
@@ -508,7 +496,7 @@ fn a_redis_7_0_15_aof_directory_loads() {
     let digest = text(c.call(&["DEBUG", "DIGEST"]));
     c.cmd(&["SHUTDOWN", "NOSAVE"]);
     let _ = c.read();
-    let _ = redis.wait();
+    redis.wait();
     assert!(Path::new(&dir.0.join("appendonlydir/appendonly.aof.2.base.aof")).exists());
     let s = start("single", &dir, &[]);
     let mut c = s.raw();

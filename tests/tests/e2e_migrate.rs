@@ -10,83 +10,15 @@
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rubedo_resp::Frame;
-use rubedo_tests::{bulk, connect_when_listening, free_port, text, Dir, Raw, Server};
+use rubedo_tests::{bulk, free_port, have_redis_server, text, Dir, Raw, RedisServer, Server};
 
 const ENGINES: [&str; 2] = ["single", "concurrent"];
-
-fn have_redis() -> bool {
-    let ok = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !ok {
-        eprintln!("redis-server is not installed: its part is skipped");
-    }
-    ok
-}
-
-/// A redis-server on a free port, killed when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-    _dir: Dir,
-}
-
-/// Kills and reaps a child process it still holds when dropped.
-struct Kill(Option<std::process::Child>);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Redis {
-    fn start(extra: &[&str]) -> Redis {
-        let dir = Dir::new("migrate-redis");
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--dir", dir.path(), "--save", "", "--appendonly", "no"])
-            .args(["--enable-debug-command", "yes"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        // Killed even if it never answers.
-        let mut guard = Kill(Some(child));
-        let mut c = connect_when_listening(port, Duration::from_secs(20));
-        // With requirepass the answer is NOAUTH: it is up either way.
-        let _ = c.call(&["PING"]);
-        let child = guard.0.take().expect("still held");
-        Redis {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn raw(&self) -> Raw {
-        connect_when_listening(self.port, Duration::from_secs(5))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn rubedo(engine: &str, extra: &[&str]) -> Server {
     let mut args = vec!["--engine", engine, "--enable-debug-command", "yes"];
@@ -97,7 +29,7 @@ fn rubedo(engine: &str, extra: &[&str]) -> Server {
 /// A MIGRATE target: a second Rubedo or a redis-server.
 enum Target {
     Rubedo(Server),
-    Redis(Redis),
+    Redis(RedisServer),
 }
 
 impl Target {
@@ -132,8 +64,8 @@ fn targets(engine: &str, extra: &[&str]) -> Vec<Target> {
         "single"
     };
     let mut t = vec![Target::Rubedo(rubedo(other, extra))];
-    if have_redis() {
-        t.push(Target::Redis(Redis::start(extra)));
+    if have_redis_server("the redis-server part") {
+        t.push(Target::Redis(RedisServer::start(None, extra)));
     }
     t
 }
@@ -278,11 +210,11 @@ fn every_type_moves_to_rubedo_and_to_redis_with_its_ttl() {
 
 #[test]
 fn redis_migrates_every_type_into_rubedo() {
-    if !have_redis() {
+    if !have_redis_server("the redis-server part") {
         return;
     }
     for engine in ENGINES {
-        let r = Redis::start(&[]);
+        let r = RedisServer::start(None, &[]);
         let mut c = r.raw();
         let keys = fill(&mut c);
         let want = digests(&mut c, &keys);

@@ -6,75 +6,13 @@
 //! test passes); every server started is stopped.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rubedo_resp::Frame;
-use rubedo_tests::{connect_when_listening, fill_every_type, free_port, text, Dir, Raw, Server};
+use rubedo_tests::{fill_every_type, have_redis_server, text, Dir, Raw, RedisServer, Server};
 
 const ENGINES: [&str; 2] = ["single", "concurrent"];
-
-fn have_redis() -> bool {
-    let ok = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !ok {
-        eprintln!("redis-server is not installed: skipped");
-    }
-    ok
-}
-
-/// A redis-server in `dir`, killed when dropped.
-struct Redis {
-    child: Child,
-    c: Option<Raw>,
-}
-
-impl Redis {
-    fn start(dir: &Dir, extra: &[&str]) -> Redis {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--dir",
-                dir.path(),
-                "--save",
-                "",
-                "--enable-debug-command",
-                "yes",
-            ])
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Killed even if it never answers (the guard is the Redis itself).
-        let mut r = Redis { child, c: None };
-        let mut c = connect_when_listening(port, Duration::from_secs(20));
-        // A loading server answers -LOADING until its dataset is in.
-        let until = Instant::now() + Duration::from_secs(60);
-        while matches!(c.call(&["PING"]), Frame::Error(_)) {
-            assert!(
-                Instant::now() < until,
-                "redis-server did not finish loading"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        r.c = Some(c);
-        r
-    }
-
-    fn c(&mut self) -> &mut Raw {
-        self.c.as_mut().expect("connected")
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/persist/tests/fixtures/redis-7.0.15-rdb")
@@ -95,7 +33,7 @@ fn digest(c: &mut Raw) -> String {
 /// Files redis-server wrote load with the digest Redis computes over them.
 #[test]
 fn a_dump_rdb_written_by_redis_loads_with_the_same_digest() {
-    if !have_redis() {
+    if !have_redis_server("this test") {
         return;
     }
     for name in [
@@ -107,8 +45,8 @@ fn a_dump_rdb_written_by_redis_loads_with_the_same_digest() {
         let dir = Dir::new("rdb-from-redis");
         std::fs::copy(fixtures().join(name), dir.0.join("dump.rdb")).unwrap();
         let want = {
-            let mut r = Redis::start(&dir, &[]);
-            digest(r.c())
+            let r = RedisServer::start(Some(&dir), &[]);
+            digest(&mut r.raw())
         };
         for engine in ENGINES {
             let s = rubedo(engine, &dir, &[]);
@@ -141,13 +79,13 @@ fn a_dump_rdb_written_by_redis_loads_with_the_same_digest() {
 /// RDB file) loads with its digest.
 #[test]
 fn a_redis_aof_directory_with_an_rdb_base_loads() {
-    if !have_redis() {
+    if !have_redis_server("this test") {
         return;
     }
     let dir = Dir::new("aof-rdb-base");
     let want = {
-        let mut r = Redis::start(&dir, &["--appendonly", "yes"]);
-        let c = r.c();
+        let mut r = RedisServer::start(Some(&dir), &["--appendonly", "yes"]);
+        let c = &mut r.raw();
         fill_every_type(c);
         assert!(!matches!(c.call(&["BGREWRITEAOF"]), Frame::Error(_)));
         let until = Instant::now() + Duration::from_secs(60);
@@ -162,7 +100,7 @@ fn a_redis_aof_directory_with_an_rdb_base_loads() {
         let d = digest(c);
         c.cmd(&["SHUTDOWN", "NOSAVE"]);
         let _ = c.read();
-        let _ = r.child.wait();
+        r.wait();
         d
     };
     let manifest =
@@ -181,7 +119,7 @@ fn a_redis_aof_directory_with_an_rdb_base_loads() {
 /// the same digest, and Rubedo loads it back.
 #[test]
 fn a_snapshot_in_rdb_format_loads_in_redis() {
-    if !have_redis() {
+    if !have_redis_server("this test") {
         return;
     }
     for engine in ENGINES {
@@ -195,8 +133,12 @@ fn a_snapshot_in_rdb_format_loads_in_redis() {
         assert!(head.starts_with(b"REDIS0010"), "{:?}", &head[..9]);
         drop(c);
         drop(s);
-        let mut r = Redis::start(&dir, &[]);
-        assert_eq!(digest(r.c()), want, "redis-server loading {engine}'s file");
+        let r = RedisServer::start(Some(&dir), &[]);
+        assert_eq!(
+            digest(&mut r.raw()),
+            want,
+            "redis-server loading {engine}'s file"
+        );
         drop(r);
         let s = rubedo(engine, &dir, &[]);
         let mut c = s.raw();
@@ -216,9 +158,9 @@ fn a_snapshot_in_rdb_format_loads_in_redis() {
         assert_eq!(c.info_field("persistence", "rdb_last_bgsave_status"), "ok");
         drop(c);
         drop(s2);
-        let mut r = Redis::start(&dir, &[]);
+        let r = RedisServer::start(Some(&dir), &[]);
         assert_eq!(
-            digest(r.c()),
+            digest(&mut r.raw()),
             want,
             "redis-server loading {engine}'s BGSAVE"
         );
@@ -229,7 +171,7 @@ fn a_snapshot_in_rdb_format_loads_in_redis() {
 /// loads it with the same digest); `--functions-rdb` an RDB with no keys.
 #[test]
 fn redis_cli_rdb_downloads_a_snapshot() {
-    if !have_redis() {
+    if !have_redis_server("this test") {
         return;
     }
     for engine in ENGINES {
@@ -255,10 +197,10 @@ fn redis_cli_rdb_downloads_a_snapshot() {
         drop(c);
         drop(s);
         std::fs::rename(&out, dir.0.join("dump.rdb")).unwrap();
-        let mut r = Redis::start(&dir, &[]);
-        assert_eq!(digest(r.c()), want, "{engine}");
-        let mut r = Redis::start(&fdir, &[]);
-        assert_eq!(r.c().call(&["DBSIZE"]), Frame::Integer(0));
+        let r = RedisServer::start(Some(&dir), &[]);
+        assert_eq!(digest(&mut r.raw()), want, "{engine}");
+        let r = RedisServer::start(Some(&fdir), &[]);
+        assert_eq!(r.raw().call(&["DBSIZE"]), Frame::Integer(0));
     }
 }
 
@@ -336,7 +278,7 @@ fn sync_without_rdb_only_is_refused() {
 /// where redis-server runs them.
 #[test]
 fn function_libraries_are_kept_and_handed_back_to_redis() {
-    if !have_redis() {
+    if !have_redis_server("this test") {
         return;
     }
     let dir = Dir::new("rdb-functions");
@@ -361,9 +303,10 @@ fn function_libraries_are_kept_and_handed_back_to_redis() {
     drop(c);
     drop(s);
     for d in [&dir, &fdir] {
-        let mut r = Redis::start(d, &[]);
-        assert_eq!(r.c().call(&["FCALL", "f", "0"]), Frame::Integer(1));
-        let list = format!("{:?}", r.c().call(&["FUNCTION", "LIST"]));
+        let r = RedisServer::start(Some(d), &[]);
+        let mut c = r.raw();
+        assert_eq!(c.call(&["FCALL", "f", "0"]), Frame::Integer(1));
+        let list = format!("{:?}", c.call(&["FUNCTION", "LIST"]));
         assert!(list.contains("mylib"), "{list}");
     }
 }

@@ -151,6 +151,9 @@ impl ClientInfo {
 /// CLIENT LIST shows them), and the next id to hand out.
 pub struct Clients {
     map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// `map.len()`, kept beside it so counting takes no lock (the log's
+    /// group commit asks once per batch of commands).
+    count: AtomicUsize,
     next_id: AtomicU64,
 }
 
@@ -158,6 +161,7 @@ impl Default for Clients {
     fn default() -> Self {
         Clients {
             map: Mutex::new(BTreeMap::new()),
+            count: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         }
     }
@@ -176,17 +180,22 @@ impl Clients {
         let ok = (m.len() as u64) < max;
         if ok {
             m.insert(info.id, info);
+            self.count.store(m.len(), Relaxed);
         }
         ok
     }
 
     /// Registers `info` whatever the count (in-process harnesses).
     pub fn register(&self, info: Arc<ClientInfo>) {
-        self.map.lock().insert(info.id, info);
+        let mut m = self.map.lock();
+        m.insert(info.id, info);
+        self.count.store(m.len(), Relaxed);
     }
 
     pub fn unregister(&self, id: u64) {
-        self.map.lock().remove(&id);
+        let mut m = self.map.lock();
+        m.remove(&id);
+        self.count.store(m.len(), Relaxed);
     }
 
     pub fn client(&self, id: u64) -> Option<Arc<ClientInfo>> {
@@ -194,11 +203,11 @@ impl Clients {
     }
 
     pub fn len(&self) -> usize {
-        self.map.lock().len()
+        self.count.load(Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.lock().is_empty()
+        self.len() == 0
     }
 
     /// Every registered client, in id order.

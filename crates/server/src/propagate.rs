@@ -62,8 +62,11 @@ impl Rewrite {
         Rewrite(vec![word(b"DEL"), Bytes::copy_from_slice(key)])
     }
 
-    /// `DEL key...`: `argv` is DEL and the keys (what MIGRATE moved away).
-    pub fn del_keys(argv: Vec<Bytes>) -> Rewrite {
+    /// `DEL key...`: the keys MIGRATE moved away.
+    pub fn del_keys(keys: Vec<Bytes>) -> Rewrite {
+        let mut argv = Vec::with_capacity(keys.len() + 1);
+        argv.push(word(b"DEL"));
+        argv.extend(keys);
         Rewrite(argv)
     }
 
@@ -147,10 +150,13 @@ impl Rewrite {
         ])
     }
 
-    /// `RESTORE key <absolute ms> payload ... ABSTTL`: a RESTORE whose
-    /// relative TTL was made absolute (`argv` is the rewritten command).
-    pub fn restore(argv: Vec<Bytes>) -> Rewrite {
-        Rewrite(argv)
+    /// `RESTORE key <absolute ms> payload [options] ABSTTL`: the RESTORE
+    /// `argv` with its relative TTL made the absolute time `at_ms`.
+    pub fn restore_at(argv: &[Bytes], at_ms: i64) -> Rewrite {
+        let mut v = argv.to_vec();
+        v[2] = num(at_ms);
+        v.push(word(b"ABSTTL"));
+        Rewrite(v)
     }
 
     /// `MULTI`/`EXEC`: the wrapping of a unit of several commands.

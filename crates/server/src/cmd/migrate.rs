@@ -311,7 +311,7 @@ fn migrate(ctx: &mut Ctx) -> CmdResult {
         let mut target_error: Option<Vec<u8>> = None;
         let mut socket_error = None;
         let mut read = 0;
-        let mut del = vec![Bytes::from_static(b"DEL")];
+        let mut del = Vec::new();
         for item in &items {
             let line = match read_line(&mut conn.io) {
                 Ok(l) => l,
@@ -352,7 +352,7 @@ fn migrate(ctx: &mut Ctx) -> CmdResult {
             }
         }
         // What the target acknowledged is gone here: propagated as a DEL.
-        if del.len() > 1 {
+        if !del.is_empty() {
             ctx.propagate(Rewrite::del_keys(del));
         }
         let socket_error = socket_error.is_some();

@@ -134,10 +134,7 @@ fn restore(ctx: &mut Ctx) -> CmdResult {
     }
     if let (Some(at), false) = (at, o.absttl) {
         // Propagated with the absolute time, as Redis does.
-        let mut argv = ctx.argv.to_vec();
-        argv[2] = Bytes::from(at.to_string());
-        argv.push(Bytes::from_static(b"ABSTTL"));
-        ctx.propagate(Rewrite::restore(argv));
+        ctx.propagate(Rewrite::restore_at(ctx.argv, at));
     }
     ctx.notify(notify::GENERIC, "restore", &key);
     ctx.dirty += 1;

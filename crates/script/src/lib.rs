@@ -1,1 +1,3 @@
 //! rubedo-script: Lua scripting.
+
+pub mod libs;

@@ -1,0 +1,302 @@
+//! EVAL's side: the script cache (SCRIPT LOAD / EXISTS / FLUSH), shebang
+//! flags, and running a cached script.
+
+use std::collections::HashMap;
+use std::os::raw::c_int;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rubedo_resp::{Frame, Protocol};
+
+use crate::flags;
+use crate::vm::{Switches, Vm};
+use crate::Host;
+
+/// A script in the cache.
+pub struct Cached {
+    func: c_int,
+    pub flags: u32,
+    pub body: Bytes,
+}
+
+/// The EVAL scripts: one Lua state and the scripts compiled in it.
+pub struct Scripts {
+    vm: Vm,
+    cache: HashMap<[u8; 40], Cached>,
+    body_bytes: usize,
+    limit: usize,
+    pub switches: Arc<Switches>,
+}
+
+/// A shebang Redis refuses, with its reply text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ShebangError(pub String);
+
+/// Splits an EVAL script into its flags and the body to compile. A
+/// shebang line is replaced by an empty line, so line numbers stay.
+pub fn shebang(body: &[u8]) -> Result<(u32, &[u8]), ShebangError> {
+    if !body.starts_with(b"#!") {
+        return Ok((flags::EVAL_COMPAT, body));
+    }
+    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let line = &body[..end];
+    let mut words = line
+        .split(|&c| c == b' ')
+        .filter(|w| !w.is_empty())
+        .peekable();
+    let engine = words.next().unwrap_or(b"#!");
+    if engine != b"#!lua" {
+        return Err(ShebangError(format!(
+            "ERR Unexpected engine in script shebang: {}",
+            String::from_utf8_lossy(engine)
+        )));
+    }
+    let mut f = 0;
+    for w in words {
+        let Some(list) = w.strip_prefix(b"flags=") else {
+            return Err(ShebangError(format!(
+                "ERR Unknown lua shebang option: {}",
+                String::from_utf8_lossy(w)
+            )));
+        };
+        for name in list.split(|&c| c == b',').filter(|n| !n.is_empty()) {
+            match flags::NAMES.iter().find(|(n, _)| n.as_bytes() == name) {
+                Some((_, bit)) => f |= bit,
+                None => {
+                    return Err(ShebangError(format!(
+                        "ERR Unexpected flag in script shebang: {}",
+                        String::from_utf8_lossy(name)
+                    )))
+                }
+            }
+        }
+    }
+    Ok((f, &body[end..]))
+}
+
+impl Scripts {
+    /// A fresh cache over a new Lua state of at most `limit` bytes.
+    pub fn new(limit: usize) -> Scripts {
+        Scripts {
+            vm: Vm::new(limit),
+            cache: HashMap::new(),
+            body_bytes: 0,
+            limit,
+            switches: Arc::new(Switches::default()),
+        }
+    }
+
+    /// Compiles and caches `body` unless it is cached; returns its sha.
+    pub fn load(&mut self, body: &Bytes) -> Result<[u8; 40], Frame> {
+        let sha = crate::sha1_hex(body);
+        if self.cache.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (f, code) = shebang(body).map_err(|e| Frame::error(e.0))?;
+        match self.vm.compile(code, c"@user_script") {
+            Ok(func) => {
+                self.body_bytes += body.len();
+                self.cache.insert(
+                    sha,
+                    Cached {
+                        func,
+                        flags: f,
+                        body: body.clone(),
+                    },
+                );
+                Ok(sha)
+            }
+            Err(msg) => {
+                let mut e = b"ERR Error compiling script (new function): ".to_vec();
+                e.extend_from_slice(&msg);
+                Err(Frame::Error(crate::convert::one_line(&e)))
+            }
+        }
+    }
+
+    /// The cached script of `sha` (any case).
+    pub fn get(&self, sha: &[u8]) -> Option<&Cached> {
+        let key = lower_sha(sha)?;
+        self.cache.get(&key)
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        self.get(sha).is_some()
+    }
+
+    /// Number of cached scripts.
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+
+    /// Bytes of script bodies kept (INFO used_memory_scripts_eval).
+    pub fn body_bytes(&self) -> usize {
+        self.body_bytes
+    }
+
+    /// Lua memory in use (INFO used_memory_lua).
+    pub fn lua_memory(&self) -> usize {
+        self.vm.used_memory()
+    }
+
+    /// SCRIPT FLUSH: every script goes, with a fresh Lua state.
+    pub fn flush(&mut self) {
+        self.cache.clear();
+        self.body_bytes = 0;
+        self.vm = Vm::new(self.limit);
+    }
+
+    /// Runs the cached script `sha` (which must exist).
+    pub fn run(
+        &mut self,
+        host: &mut dyn Host,
+        sha: &[u8; 40],
+        keys: &[Bytes],
+        args: &[Bytes],
+        proto: Protocol,
+    ) -> Frame {
+        let Some(c) = self.cache.get(sha) else {
+            return Frame::error("NOSCRIPT No matching script. Please use EVAL.");
+        };
+        let func = c.func;
+        self.vm.run(host, func, keys, args, true, sha, proto)
+    }
+}
+
+/// A 40-character sha in lowercase, or None if it cannot be one.
+fn lower_sha(sha: &[u8]) -> Option<[u8; 40]> {
+    if sha.len() != 40 {
+        return None;
+    }
+    let mut k = [0u8; 40];
+    for (d, s) in k.iter_mut().zip(sha) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+    impl Host for Echo {
+        fn call(&mut self, argv: Vec<Bytes>, _resp3: bool) -> Frame {
+            if argv[0].eq_ignore_ascii_case(b"echo") {
+                Frame::Bulk(argv[1].clone())
+            } else {
+                Frame::error("ERR Unknown Redis command called from script")
+            }
+        }
+        fn acl_check(&mut self, _argv: &[Bytes]) -> Option<bool> {
+            Some(true)
+        }
+        fn log(&mut self, _level: u8, _msg: &[u8]) {}
+        fn set_repl(&mut self, _flags: u8) {}
+    }
+
+    fn eval(s: &mut Scripts, body: &str) -> Frame {
+        let body = Bytes::copy_from_slice(body.as_bytes());
+        match s.load(&body) {
+            Ok(sha) => s.run(
+                &mut Echo,
+                &sha,
+                &[Bytes::from_static(b"k")],
+                &[],
+                Protocol::Resp2,
+            ),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn shebang_rules() {
+        assert_eq!(shebang(b"return 1").unwrap().0, flags::EVAL_COMPAT);
+        assert_eq!(
+            shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap(),
+            (flags::NO_WRITES | flags::ALLOW_OOM, &b"\nreturn 1"[..])
+        );
+        assert_eq!(
+            shebang(b"#!python\n").unwrap_err().0,
+            "ERR Unexpected engine in script shebang: #!python"
+        );
+        assert_eq!(
+            shebang(b"#!lua name=x\n").unwrap_err().0,
+            "ERR Unknown lua shebang option: name=x"
+        );
+        assert_eq!(
+            shebang(b"#!lua flags=bogus\n").unwrap_err().0,
+            "ERR Unexpected flag in script shebang: bogus"
+        );
+    }
+
+    #[test]
+    fn results_and_errors_as_redis_shapes_them() {
+        let mut s = Scripts::new(64 << 20);
+        assert_eq!(eval(&mut s, "return 3.99"), Frame::Integer(3));
+        assert_eq!(eval(&mut s, "return KEYS[1]"), Frame::bulk(b"k"));
+        assert_eq!(
+            eval(&mut s, "return {1,'a',false,nil,5}"),
+            Frame::Array(vec![Frame::Integer(1), Frame::bulk(b"a"), Frame::Null])
+        );
+        assert_eq!(
+            eval(&mut s, "return redis.call('echo', 5)"),
+            Frame::bulk(b"5")
+        );
+        let Frame::Error(e) = eval(&mut s, "x = 1") else {
+            panic!()
+        };
+        assert!(e.starts_with(b"ERR user_script:1: Attempt to modify a readonly table script: "));
+        let Frame::Error(e) = eval(&mut s, "return y") else {
+            panic!()
+        };
+        assert!(e.starts_with(
+            b"ERR user_script:1: Script attempted to access nonexistent global variable 'y' script:"
+        ));
+        let Frame::Error(e) = eval(&mut s, "\nredis.call('nosuch')") else {
+            panic!()
+        };
+        assert!(e.starts_with(b"ERR Unknown Redis command called from script script: "));
+        assert!(e.ends_with(b", on @user_script:2."));
+        assert_eq!(
+            eval(&mut s, "local ok, e = pcall(redis.call, 'nosuch') return e"),
+            Frame::bulk(b"ERR Unknown Redis command called from script")
+        );
+        let Frame::Error(e) = eval(&mut s, "return +") else {
+            panic!()
+        };
+        assert_eq!(
+            &e[..],
+            b"ERR Error compiling script (new function): user_script:1: unexpected symbol near '+'"
+        );
+        assert_eq!(
+            eval(&mut s, "return {err='x\\r\\ny'}"),
+            Frame::Error(Bytes::from_static(b"x  y"))
+        );
+        assert_eq!(
+            eval(
+                &mut s,
+                "return type(loadstring(string.dump(function() end)))"
+            ),
+            Frame::bulk(b"nil")
+        );
+    }
+
+    #[test]
+    fn memory_is_capped() {
+        let mut s = Scripts::new(8 << 20);
+        let Frame::Error(e) = eval(&mut s, "return string.rep('x', 100000000)") else {
+            panic!()
+        };
+        assert!(
+            String::from_utf8_lossy(&e).contains("not enough memory"),
+            "{e:?}"
+        );
+        // The state still works afterwards.
+        assert_eq!(eval(&mut s, "return 1"), Frame::Integer(1));
+    }
+}

@@ -1,0 +1,643 @@
+//! One Lua state built as Redis 7.0 builds its scripting environment:
+//! Redis's subset of the base library, string, table, math, coroutine,
+//! cjson, cmsgpack, bit and struct; the `redis` table; protected globals
+//! (read-only `_G` and library tables, an error for a nonexistent global);
+//! Redis's `pcall` (error tables read as their message) and error handler.
+//! The state's memory is counted by its own allocator and capped.
+
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::os::raw::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rubedo_resp::{Frame, Protocol};
+
+use crate::lua::{self, ffi, lua_State};
+use crate::Host;
+
+/// Allocation counters of one state, readable without its lock (INFO).
+#[derive(Debug, Default)]
+pub struct Memory {
+    pub used: AtomicUsize,
+    pub limit: AtomicUsize,
+}
+
+/// The run in progress on this thread: the host commands go to, and the
+/// script's own settings (`redis.setresp`, `redis.set_repl`).
+pub struct Run<'a> {
+    pub host: &'a mut dyn Host,
+    pub resp3: bool,
+    /// Set when a kill was asked and the hook raised it.
+    pub killed: bool,
+}
+
+thread_local! {
+    static RUN: Cell<*mut Run<'static>> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// The run in progress, if a script is running on this thread.
+unsafe fn current<'a>() -> Option<&'a mut Run<'static>> {
+    RUN.with(|r| r.get().as_mut())
+}
+
+/// Shared switches a running script's hook reads.
+#[derive(Debug, Default)]
+pub struct Switches {
+    /// SCRIPT KILL / FUNCTION KILL asked for the running script to stop.
+    pub kill: AtomicBool,
+}
+
+pub struct Vm {
+    l: *mut lua_State,
+    _mlua: Option<mlua::Lua>,
+    mem: Arc<Memory>,
+    err_handler: c_int,
+}
+
+// SAFETY: the state is only ever used by whoever holds the `Vm` exclusively
+// (the server keeps it behind a mutex); nothing in it is tied to a thread.
+unsafe impl Send for Vm {}
+
+const ALIGN: usize = 16;
+
+unsafe extern "C-unwind" fn alloc(
+    ud: *mut c_void,
+    ptr: *mut c_void,
+    osize: usize,
+    nsize: usize,
+) -> *mut c_void {
+    let mem = &*(ud as *const Memory);
+    if nsize == 0 {
+        if !ptr.is_null() {
+            std::alloc::dealloc(
+                ptr as *mut u8,
+                Layout::from_size_align_unchecked(osize, ALIGN),
+            );
+            mem.used.fetch_sub(osize, Relaxed);
+        }
+        return std::ptr::null_mut();
+    }
+    let used = mem.used.load(Relaxed);
+    if nsize > osize && used + (nsize - osize) > mem.limit.load(Relaxed) {
+        return std::ptr::null_mut();
+    }
+    let p = if ptr.is_null() {
+        std::alloc::alloc(Layout::from_size_align_unchecked(nsize, ALIGN))
+    } else {
+        std::alloc::realloc(
+            ptr as *mut u8,
+            Layout::from_size_align_unchecked(osize, ALIGN),
+            nsize,
+        )
+    };
+    if p.is_null() {
+        return std::ptr::null_mut();
+    }
+    let old = if ptr.is_null() { 0 } else { osize };
+    if nsize >= old {
+        mem.used.fetch_add(nsize - old, Relaxed);
+    } else {
+        mem.used.fetch_sub(old - nsize, Relaxed);
+    }
+    p as *mut c_void
+}
+
+/// Globals of the base library Redis's scripts do not get.
+const REMOVED: &[&str] = &[
+    "dofile", "loadfile", "print", "getfenv", "setfenv", "newproxy", "module", "require",
+];
+
+/// Lua code run once at creation: the error handler and the global guard.
+/// Receives the debug library (removed from the globals afterwards).
+const PRELUDE: &str = r#"
+local dbg, rawtype, rawtostring = ...
+local function handler(err)
+  local i = dbg.getinfo(2, 'nSl')
+  if i and i.what == 'C' then
+    i = dbg.getinfo(3, 'nSl')
+  end
+  if rawtype(err) ~= 'table' then
+    err = {err = 'ERR ' .. rawtostring(err)}
+  end
+  if i then
+    err['source'] = i.source
+    err['line'] = i.currentline
+  end
+  return err
+end
+local function guard(t, k)
+  error("Script attempted to access nonexistent global variable '" .. rawtostring(k) .. "'", 2)
+end
+return handler, guard
+"#;
+
+impl Vm {
+    /// A new state with at most `limit` bytes of Lua memory.
+    pub fn new(limit: usize) -> Vm {
+        let mem = Arc::new(Memory {
+            used: AtomicUsize::new(0),
+            limit: AtomicUsize::new(limit),
+        });
+        unsafe {
+            let l = ffi::lua_newstate(alloc, Arc::as_ptr(&mem) as *mut c_void);
+            assert!(!l.is_null(), "Lua state");
+            let opens: [(&str, ffi::lua_CFunction); 5] = [
+                ("", ffi::luaopen_base),
+                ("table", ffi::luaopen_table),
+                ("string", ffi::luaopen_string),
+                ("math", ffi::luaopen_math),
+                ("debug", ffi::luaopen_debug),
+            ];
+            for (name, f) in opens {
+                ffi::lua_pushcfunction(l, f);
+                lua::push_bytes(l, name.as_bytes());
+                ffi::lua_call(l, 1, 0);
+            }
+            let mlua = mlua::Lua::init_from_ptr(l);
+            let libs: [(&str, fn(&mlua::Lua) -> mlua::Result<mlua::Table>); 4] = [
+                ("cjson", crate::libs::cjson::open),
+                ("cmsgpack", crate::libs::cmsgpack::open),
+                ("bit", crate::libs::bit::open),
+                ("struct", crate::libs::structlib::open),
+            ];
+            for (name, open) in libs {
+                let t = open(&mlua).expect("library");
+                mlua.globals().raw_set(name, t).expect("library");
+            }
+            let mut vm = Vm {
+                l,
+                _mlua: Some(mlua),
+                mem,
+                err_handler: 0,
+            };
+            vm.install();
+            vm
+        }
+    }
+
+    unsafe fn install(&mut self) {
+        let l = self.l;
+        let g = ffi::LUA_GLOBALSINDEX;
+        // The prelude gets debug, type and tostring before they can change.
+        let rc = ffi::luaL_loadbuffer(
+            l,
+            PRELUDE.as_ptr() as *const _,
+            PRELUDE.len(),
+            c"=prelude".as_ptr(),
+        );
+        assert_eq!(rc, 0, "prelude");
+        for name in ["debug", "type", "tostring"] {
+            lua::push_bytes(l, name.as_bytes());
+            ffi::lua_rawget(l, g);
+        }
+        ffi::lua_call(l, 3, 2);
+        // Stack: handler, guard.
+        ffi::lua_pushvalue(l, -2);
+        self.err_handler = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+        ffi::lua_pushvalue(l, -2);
+        lua::set_field(l, g, "__redis__err__handler");
+        // The global guard: a metatable on _G.
+        ffi::lua_createtable(l, 0, 1);
+        ffi::lua_pushvalue(l, -2);
+        lua::set_field(l, -2, "__index");
+        ffi::lua_setmetatable(l, g);
+        ffi::lua_settop(l, -3);
+        for name in REMOVED.iter().chain(["debug"].iter()) {
+            ffi::lua_pushnil(l);
+            lua::set_field(l, g, name);
+        }
+        ffi::lua_pushcfunction(l, redis_pcall_builtin);
+        lua::set_field(l, g, "pcall");
+        self.install_redis_table();
+        // Everything reachable from the globals is read-only, as in Redis 7.
+        for name in [
+            "string",
+            "table",
+            "math",
+            "coroutine",
+            "redis",
+            "cjson",
+            "cmsgpack",
+            "bit",
+            "struct",
+        ] {
+            lua::push_bytes(l, name.as_bytes());
+            ffi::lua_rawget(l, g);
+            if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+                lua::lua_enablereadonlytable(l, -1, 1);
+            }
+            ffi::lua_settop(l, -2);
+        }
+        if ffi::lua_getmetatable(l, g) != 0 {
+            lua::lua_enablereadonlytable(l, -1, 1);
+            ffi::lua_settop(l, -2);
+        }
+        lua::lua_enablereadonlytable(l, g, 1);
+    }
+
+    unsafe fn install_redis_table(&mut self) {
+        let l = self.l;
+        ffi::lua_createtable(l, 0, 32);
+        let funcs: [(&str, ffi::lua_CFunction); 12] = [
+            ("call", redis_call),
+            ("pcall", redis_pcall),
+            ("error_reply", error_reply),
+            ("status_reply", status_reply),
+            ("sha1hex", sha1hex),
+            ("log", log),
+            ("setresp", setresp),
+            ("set_repl", set_repl),
+            ("replicate_commands", replicate_commands),
+            ("breakpoint", breakpoint),
+            ("debug", debug),
+            ("acl_check_cmd", acl_check_cmd),
+        ];
+        for (name, f) in funcs.iter() {
+            ffi::lua_pushcfunction(l, *f);
+            lua::set_field(l, -2, name);
+        }
+        let nums: [(&str, f64); 10] = [
+            ("LOG_DEBUG", 0.0),
+            ("LOG_VERBOSE", 1.0),
+            ("LOG_NOTICE", 2.0),
+            ("LOG_WARNING", 3.0),
+            ("REPL_NONE", 0.0),
+            ("REPL_AOF", 1.0),
+            ("REPL_SLAVE", 2.0),
+            ("REPL_REPLICA", 2.0),
+            ("REPL_ALL", 3.0),
+            ("REDIS_VERSION_NUM", crate::REDIS_VERSION_NUM as f64),
+        ];
+        for (name, v) in nums {
+            ffi::lua_pushnumber(l, v);
+            lua::set_field(l, -2, name);
+        }
+        lua::push_bytes(l, crate::REDIS_VERSION.as_bytes());
+        lua::set_field(l, -2, "REDIS_VERSION");
+        lua::set_field(l, ffi::LUA_GLOBALSINDEX, "redis");
+    }
+
+    /// Bytes of Lua memory in use.
+    pub fn used_memory(&self) -> usize {
+        self.mem.used.load(Relaxed)
+    }
+
+    pub fn memory(&self) -> Arc<Memory> {
+        self.mem.clone()
+    }
+
+    pub fn state(&self) -> *mut lua_State {
+        self.l
+    }
+
+    /// Compiles `body` as a function named `chunk` (`@user_script`) and
+    /// keeps it; returns its registry reference, or the compiler's message.
+    pub fn compile(&mut self, body: &[u8], chunk: &std::ffi::CStr) -> Result<c_int, Vec<u8>> {
+        unsafe {
+            let l = self.l;
+            let rc = ffi::luaL_loadbuffer(l, body.as_ptr() as *const _, body.len(), chunk.as_ptr());
+            if rc != 0 {
+                let msg = lua::to_bytes(l, -1).unwrap_or(b"").to_vec();
+                ffi::lua_settop(l, -2);
+                return Err(msg);
+            }
+            Ok(ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX))
+        }
+    }
+
+    /// Forgets a compiled function.
+    pub fn release(&mut self, r: c_int) {
+        unsafe { ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, r) }
+    }
+
+    /// Runs the function `func` (a registry reference) with the globals
+    /// KEYS and ARGV set, commands going to `host`. `name` is what an
+    /// error names (the script's sha, a function's name). Returns the
+    /// script's result as a reply for a client of `proto`.
+    pub fn run(
+        &mut self,
+        host: &mut dyn Host,
+        func: c_int,
+        keys: &[Bytes],
+        args: &[Bytes],
+        set_globals: bool,
+        name: &[u8],
+        proto: Protocol,
+    ) -> Frame {
+        unsafe {
+            let l = self.l;
+            let base = ffi::lua_gettop(l);
+            ffi::lua_rawgeti(
+                l,
+                ffi::LUA_REGISTRYINDEX,
+                self.err_handler as ffi::lua_Integer,
+            );
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, func as ffi::lua_Integer);
+            let nargs = if set_globals {
+                lua::lua_enablereadonlytable(l, ffi::LUA_GLOBALSINDEX, 0);
+                push_array(l, keys);
+                lua::set_field(l, ffi::LUA_GLOBALSINDEX, "KEYS");
+                push_array(l, args);
+                lua::set_field(l, ffi::LUA_GLOBALSINDEX, "ARGV");
+                lua::lua_enablereadonlytable(l, ffi::LUA_GLOBALSINDEX, 1);
+                0
+            } else {
+                push_array(l, keys);
+                push_array(l, args);
+                2
+            };
+            // SAFETY (lifetime): the pointer is cleared before `host` goes.
+            let mut run = Run {
+                host,
+                resp3: false,
+                killed: false,
+            };
+            let p: *mut Run<'_> = &mut run;
+            RUN.with(|r| r.set(p as *mut Run<'static>));
+            let rc = ffi::lua_pcall(l, nargs, 1, base + 1);
+            RUN.with(|r| r.set(std::ptr::null_mut()));
+            let reply = if rc == 0 {
+                crate::convert::to_frame(l, proto)
+            } else {
+                error_reply_of(l, name)
+            };
+            ffi::lua_settop(l, base);
+            reply
+        }
+    }
+
+    /// Runs a full garbage collection (after SCRIPT FLUSH).
+    pub fn collect(&mut self) {
+        unsafe {
+            ffi::lua_gc(self.l, ffi::LUA_GCCOLLECT, 0);
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self._mlua.take();
+        unsafe { ffi::lua_close(self.l) }
+    }
+}
+
+unsafe fn push_array(l: *mut lua_State, items: &[Bytes]) {
+    ffi::lua_createtable(l, items.len() as c_int, 0);
+    for (i, it) in items.iter().enumerate() {
+        lua::push_bytes(l, it);
+        ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+    }
+}
+
+/// The reply for a script that raised an error: the handler's table
+/// (message, source and line) as Redis words it.
+unsafe fn error_reply_of(l: *mut lua_State, name: &[u8]) -> Frame {
+    let mut msg: Vec<u8>;
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        lua::raw_field(l, -1, "err");
+        msg = match lua::to_bytes(l, -1) {
+            Some(b) => b.to_vec(),
+            None => b"ERR unknown error".to_vec(),
+        };
+        ffi::lua_settop(l, -2);
+        lua::raw_field(l, -1, "source");
+        let source = lua::to_bytes(l, -1).map(|b| b.to_vec());
+        ffi::lua_settop(l, -2);
+        lua::raw_field(l, -1, "line");
+        let line = lua::to_bytes(l, -1).map(|b| b.to_vec());
+        ffi::lua_settop(l, -2);
+        if let (Some(source), Some(line)) = (source, line) {
+            msg.extend_from_slice(b" script: ");
+            msg.extend_from_slice(name);
+            msg.extend_from_slice(b", on ");
+            msg.extend_from_slice(&source);
+            msg.push(b':');
+            msg.extend_from_slice(&line);
+            msg.push(b'.');
+        }
+    } else {
+        // Memory errors skip the handler.
+        msg = b"ERR Error running script: ".to_vec();
+        msg.extend_from_slice(lua::to_bytes(l, -1).unwrap_or(b"unknown error"));
+    }
+    Frame::Error(crate::convert::one_line(&msg))
+}
+
+// ---- The redis table ----
+
+/// Reads the command arguments from the stack: strings as they are,
+/// numbers as `%.17g`.
+unsafe fn argv_of(l: *mut lua_State) -> Result<Vec<Bytes>, &'static str> {
+    let n = ffi::lua_gettop(l);
+    if n == 0 {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(n as usize);
+    let mut num = Vec::new();
+    for i in 1..=n {
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                argv.push(Bytes::copy_from_slice(lua::to_bytes(l, i).unwrap_or(b"")))
+            }
+            ffi::LUA_TNUMBER => {
+                num.clear();
+                lua::number_arg(ffi::lua_tonumber(l, i), &mut num);
+                argv.push(Bytes::copy_from_slice(&num));
+            }
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(argv)
+}
+
+/// redis.call / redis.pcall: Ok(true) when the pushed reply is an error.
+unsafe fn call_inner(l: *mut lua_State) -> Result<bool, &'static str> {
+    let argv = argv_of(l)?;
+    let Some(run) = current() else {
+        return Err("ERR redis.call is only available while a script runs");
+    };
+    let resp3 = run.resp3;
+    let reply = run.host.call(argv, resp3);
+    let is_err = matches!(reply, Frame::Error(_));
+    push_frame_checked(l, &reply, resp3);
+    Ok(is_err)
+}
+
+unsafe fn push_frame_checked(l: *mut lua_State, f: &Frame, resp3: bool) {
+    crate::convert::push_frame(l, f, resp3)
+}
+
+unsafe extern "C-unwind" fn redis_call(l: *mut lua_State) -> c_int {
+    match call_inner(l) {
+        Ok(false) => 1,
+        Ok(true) => ffi::lua_error(l),
+        Err(msg) => lua::raise_table(l, msg.as_bytes().to_vec()),
+    }
+}
+
+unsafe extern "C-unwind" fn redis_pcall(l: *mut lua_State) -> c_int {
+    match call_inner(l) {
+        Ok(_) => 1,
+        Err(msg) => {
+            lua::push_error_table(l, msg.as_bytes());
+            1
+        }
+    }
+}
+
+/// The global `pcall`: as Lua's, except that an error table raised by
+/// redis.call reaches the caller as its message.
+unsafe extern "C-unwind" fn redis_pcall_builtin(l: *mut lua_State) -> c_int {
+    ffi::luaL_checkany(l, 1);
+    let n = ffi::lua_gettop(l);
+    let rc = ffi::lua_pcall(l, n - 1, ffi::LUA_MULTRET, 0);
+    if rc == 0 {
+        ffi::lua_pushboolean(l, 1);
+        ffi::lua_insert(l, 1);
+        return ffi::lua_gettop(l);
+    }
+    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+        lua::raw_field(l, -1, "err");
+        if ffi::lua_type(l, -1) != ffi::LUA_TNIL {
+            ffi::lua_replace(l, -2);
+        } else {
+            ffi::lua_settop(l, -2);
+        }
+    }
+    ffi::lua_pushboolean(l, 0);
+    ffi::lua_insert(l, -2);
+    2
+}
+
+unsafe extern "C-unwind" fn error_reply(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 || ffi::lua_type(l, 1) != ffi::LUA_TSTRING {
+        return lua::raise_table(l, b"ERR wrong number or type of arguments".to_vec());
+    }
+    let msg = lua::to_bytes(l, 1).unwrap_or(b"");
+    // An empty message gets the generic code, as in Redis.
+    let e: &[u8] = if msg.is_empty() { b"ERR " } else { msg };
+    lua::push_error_table(l, e);
+    1
+}
+
+unsafe extern "C-unwind" fn status_reply(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 || ffi::lua_type(l, 1) != ffi::LUA_TSTRING {
+        return lua::raise_table(l, b"ERR wrong number or type of arguments".to_vec());
+    }
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_pushvalue(l, 1);
+    lua::set_field(l, -2, "ok");
+    1
+}
+
+unsafe extern "C-unwind" fn sha1hex(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 {
+        return lua::raise_table(l, b"ERR wrong number of arguments".to_vec());
+    }
+    let hex = crate::sha1_hex(lua::to_bytes(l, 1).unwrap_or(b""));
+    lua::push_bytes(l, &hex);
+    1
+}
+
+unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
+    let n = ffi::lua_gettop(l);
+    if n < 2 {
+        return lua::raise_table(
+            l,
+            b"ERR redis.log() requires two arguments or more.".to_vec(),
+        );
+    }
+    if ffi::lua_isnumber(l, 1) == 0 {
+        return lua::raise_table(
+            l,
+            b"ERR First argument must be a number (log level).".to_vec(),
+        );
+    }
+    let level = ffi::lua_tonumber(l, 1) as i64;
+    if !(0..=3).contains(&level) {
+        return lua::raise_table(l, b"ERR Invalid debug level.".to_vec());
+    }
+    let mut msg = Vec::new();
+    for i in 2..=n {
+        if i > 2 {
+            msg.push(b' ');
+        }
+        if let Some(b) = lua::to_bytes(l, i) {
+            msg.extend_from_slice(b);
+        }
+    }
+    if let Some(run) = current() {
+        run.host.log(level as u8, &msg);
+    }
+    drop(msg);
+    0
+}
+
+unsafe extern "C-unwind" fn setresp(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 {
+        return lua::raise_table(l, b"ERR redis.setresp() requires one argument.".to_vec());
+    }
+    let v = ffi::lua_tonumber(l, 1) as i64;
+    if v != 2 && v != 3 {
+        return lua::raise_table(l, b"ERR RESP version must be 2 or 3.".to_vec());
+    }
+    if let Some(run) = current() {
+        run.resp3 = v == 3;
+    }
+    0
+}
+
+unsafe extern "C-unwind" fn set_repl(l: *mut lua_State) -> c_int {
+    if ffi::lua_gettop(l) != 1 {
+        return lua::raise_table(l, b"ERR redis.set_repl() requires two arguments.".to_vec());
+    }
+    let v = ffi::lua_tonumber(l, 1) as i64;
+    if !(0..=3).contains(&v) {
+        return lua::raise_table(
+            l,
+            b"ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
+                .to_vec(),
+        );
+    }
+    if let Some(run) = current() {
+        run.host.set_repl(v as u8);
+    }
+    0
+}
+
+unsafe extern "C-unwind" fn replicate_commands(l: *mut lua_State) -> c_int {
+    ffi::lua_pushboolean(l, 1);
+    1
+}
+
+/// redis.breakpoint and redis.debug: without the debugger attached they do
+/// nothing (breakpoint answers false), as in Redis.
+unsafe extern "C-unwind" fn breakpoint(l: *mut lua_State) -> c_int {
+    ffi::lua_pushboolean(l, 0);
+    1
+}
+
+unsafe extern "C-unwind" fn debug(_l: *mut lua_State) -> c_int {
+    0
+}
+
+unsafe extern "C-unwind" fn acl_check_cmd(l: *mut lua_State) -> c_int {
+    let argv = match argv_of(l) {
+        Ok(a) => a,
+        Err(msg) => return lua::raise_table(l, msg.as_bytes().to_vec()),
+    };
+    let verdict = current().and_then(|run| run.host.acl_check(&argv));
+    drop(argv);
+    match verdict {
+        Some(ok) => {
+            ffi::lua_pushboolean(l, ok as c_int);
+            1
+        }
+        None => lua::raise_table(
+            l,
+            b"ERR Invalid command passed to redis.acl_check_cmd()".to_vec(),
+        ),
+    }
+}

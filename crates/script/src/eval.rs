@@ -163,7 +163,17 @@ impl Scripts {
             return Frame::error("NOSCRIPT No matching script. Please use EVAL.");
         };
         let func = c.func;
-        self.vm.run(host, func, keys, args, true, sha, proto)
+        self.vm.run(
+            host,
+            crate::vm::Call {
+                func,
+                keys,
+                args,
+                globals: true,
+                name: sha,
+                proto,
+            },
+        )
     }
 }
 

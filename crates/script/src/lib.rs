@@ -6,10 +6,10 @@
 //! the host an argv and converts the reply it gets back, so commands called
 //! by scripts take the server's one dispatch path.
 
-pub mod convert;
+pub(crate) mod convert;
 pub mod eval;
 pub mod libs;
-pub mod lua;
+pub(crate) mod lua;
 pub mod vm;
 
 use bytes::Bytes;

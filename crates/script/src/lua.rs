@@ -13,7 +13,6 @@ pub use mlua::ffi::lua_State;
 
 extern "C-unwind" {
     pub fn lua_enablereadonlytable(l: *mut lua_State, idx: c_int, enabled: c_int);
-    pub fn lua_isreadonlytable(l: *mut lua_State, idx: c_int) -> c_int;
 }
 
 /// Pushes `b` as a Lua string.
@@ -45,13 +44,6 @@ pub unsafe fn set_field(l: *mut lua_State, idx: c_int, name: &str) {
     push_bytes(l, name.as_bytes());
     ffi::lua_insert(l, -2);
     ffi::lua_rawset(l, idx);
-}
-
-/// Raises `msg` as a Lua error (a string). Never returns.
-pub unsafe fn raise(l: *mut lua_State, msg: Vec<u8>) -> c_int {
-    push_bytes(l, &msg);
-    drop(msg);
-    ffi::lua_error(l)
 }
 
 /// Raises Redis's error table `{err = msg}`. Never returns.

@@ -49,6 +49,23 @@ pub struct Switches {
     pub kill: AtomicBool,
 }
 
+type OpenLib = fn(&mlua::Lua) -> mlua::Result<mlua::Table>;
+
+/// One call of a compiled function.
+pub struct Call<'a> {
+    /// The function (a registry reference from `compile`).
+    pub func: c_int,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    /// EVAL scripts read KEYS and ARGV as globals; functions get them as
+    /// their two arguments.
+    pub globals: bool,
+    /// What an error names: the script's sha, a function's name.
+    pub name: &'a [u8],
+    /// The calling client's protocol.
+    pub proto: Protocol,
+}
+
 pub struct Vm {
     l: *mut lua_State,
     _mlua: Option<mlua::Lua>,
@@ -127,10 +144,7 @@ local function handler(err)
   end
   return err
 end
-local function guard(t, k)
-  error("Script attempted to access nonexistent global variable '" .. rawtostring(k) .. "'", 2)
-end
-return handler, guard
+return handler
 "#;
 
 impl Vm {
@@ -156,7 +170,7 @@ impl Vm {
                 ffi::lua_call(l, 1, 0);
             }
             let mlua = mlua::Lua::init_from_ptr(l);
-            let libs: [(&str, fn(&mlua::Lua) -> mlua::Result<mlua::Table>); 4] = [
+            let libs: [(&str, OpenLib); 4] = [
                 ("cjson", crate::libs::cjson::open),
                 ("cmsgpack", crate::libs::cmsgpack::open),
                 ("bit", crate::libs::bit::open),
@@ -192,18 +206,15 @@ impl Vm {
             lua::push_bytes(l, name.as_bytes());
             ffi::lua_rawget(l, g);
         }
-        ffi::lua_call(l, 3, 2);
-        // Stack: handler, guard.
-        ffi::lua_pushvalue(l, -2);
+        ffi::lua_call(l, 3, 1);
+        ffi::lua_pushvalue(l, -1);
         self.err_handler = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
-        ffi::lua_pushvalue(l, -2);
         lua::set_field(l, g, "__redis__err__handler");
         // The global guard: a metatable on _G.
         ffi::lua_createtable(l, 0, 1);
-        ffi::lua_pushvalue(l, -2);
+        ffi::lua_pushcfunction(l, global_guard);
         lua::set_field(l, -2, "__index");
         ffi::lua_setmetatable(l, g);
-        ffi::lua_settop(l, -3);
         for name in REMOVED.iter().chain(["debug"].iter()) {
             ffi::lua_pushnil(l);
             lua::set_field(l, g, name);
@@ -234,6 +245,13 @@ impl Vm {
             lua::lua_enablereadonlytable(l, -1, 1);
             ffi::lua_settop(l, -2);
         }
+        // The metatable every string shares (`('x'):upper()`).
+        lua::push_bytes(l, b"");
+        if ffi::lua_getmetatable(l, -1) != 0 {
+            lua::lua_enablereadonlytable(l, -1, 1);
+            ffi::lua_settop(l, -2);
+        }
+        ffi::lua_settop(l, -2);
         lua::lua_enablereadonlytable(l, g, 1);
     }
 
@@ -312,20 +330,17 @@ impl Vm {
         unsafe { ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, r) }
     }
 
-    /// Runs the function `func` (a registry reference) with the globals
-    /// KEYS and ARGV set, commands going to `host`. `name` is what an
-    /// error names (the script's sha, a function's name). Returns the
-    /// script's result as a reply for a client of `proto`.
-    pub fn run(
-        &mut self,
-        host: &mut dyn Host,
-        func: c_int,
-        keys: &[Bytes],
-        args: &[Bytes],
-        set_globals: bool,
-        name: &[u8],
-        proto: Protocol,
-    ) -> Frame {
+    /// Runs a compiled function, commands going to `host`. Returns the
+    /// script's result as a reply for the calling client.
+    pub fn run(&mut self, host: &mut dyn Host, c: Call<'_>) -> Frame {
+        let Call {
+            func,
+            keys,
+            args,
+            globals: set_globals,
+            name,
+            proto,
+        } = c;
         unsafe {
             let l = self.l;
             let base = ffi::lua_gettop(l);
@@ -355,7 +370,7 @@ impl Vm {
                 killed: false,
             };
             let p: *mut Run<'_> = &mut run;
-            RUN.with(|r| r.set(p as *mut Run<'static>));
+            RUN.with(|r| r.set(p.cast()));
             let rc = ffi::lua_pcall(l, nargs, 1, base + 1);
             RUN.with(|r| r.set(std::ptr::null_mut()));
             let reply = if rc == 0 {
@@ -423,6 +438,19 @@ unsafe fn error_reply_of(l: *mut lua_State, name: &[u8]) -> Frame {
         msg.extend_from_slice(lua::to_bytes(l, -1).unwrap_or(b"unknown error"));
     }
     Frame::Error(crate::convert::one_line(&msg))
+}
+
+/// `_G`'s __index: reading a global that does not exist is an error,
+/// located at the script line that read it.
+unsafe extern "C-unwind" fn global_guard(l: *mut lua_State) -> c_int {
+    ffi::luaL_where(l, 1);
+    let mut msg = lua::to_bytes(l, -1).unwrap_or(b"").to_vec();
+    msg.extend_from_slice(b"Script attempted to access nonexistent global variable '");
+    msg.extend_from_slice(lua::to_bytes(l, 2).unwrap_or(b"?"));
+    msg.push(b'\'');
+    lua::push_bytes(l, &msg);
+    drop(msg);
+    ffi::lua_error(l)
 }
 
 // ---- The redis table ----
@@ -513,7 +541,9 @@ unsafe extern "C-unwind" fn redis_pcall_builtin(l: *mut lua_State) -> c_int {
 
 unsafe extern "C-unwind" fn error_reply(l: *mut lua_State) -> c_int {
     if ffi::lua_gettop(l) != 1 || ffi::lua_type(l, 1) != ffi::LUA_TSTRING {
-        return lua::raise_table(l, b"ERR wrong number or type of arguments".to_vec());
+        // Returned, not raised, as Redis does.
+        lua::push_error_table(l, b"ERR wrong number or type of arguments");
+        return 1;
     }
     let msg = lua::to_bytes(l, 1).unwrap_or(b"");
     // An empty message gets the generic code, as in Redis.
@@ -524,7 +554,8 @@ unsafe extern "C-unwind" fn error_reply(l: *mut lua_State) -> c_int {
 
 unsafe extern "C-unwind" fn status_reply(l: *mut lua_State) -> c_int {
     if ffi::lua_gettop(l) != 1 || ffi::lua_type(l, 1) != ffi::LUA_TSTRING {
-        return lua::raise_table(l, b"ERR wrong number or type of arguments".to_vec());
+        lua::push_error_table(l, b"ERR wrong number or type of arguments");
+        return 1;
     }
     ffi::lua_createtable(l, 0, 1);
     ffi::lua_pushvalue(l, 1);

@@ -194,6 +194,12 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "used_memory_rss_human:{}", human(rss));
             field!(out, "used_memory_peak:{peak}");
             field!(out, "used_memory_peak_human:{}", human(peak));
+            let (lua, scripts, script_bytes) = crate::cmd::scripting::info(srv);
+            field!(out, "used_memory_lua:{lua}");
+            field!(out, "used_memory_vm_eval:{lua}");
+            field!(out, "used_memory_lua_human:{}", human(lua as u64));
+            field!(out, "used_memory_scripts_eval:{script_bytes}");
+            field!(out, "number_of_cached_scripts:{scripts}");
             field!(out, "maxmemory:0");
             field!(out, "maxmemory_human:0B");
             field!(out, "maxmemory_policy:noeviction");

@@ -84,6 +84,7 @@ pub fn shared(config: Config, config_file: String) -> Shared {
         lifecycle: Lifecycle::default(),
         persist: crate::persistence::Persistence::new(started_ms / 1000),
         migrate: Default::default(),
+        scripting: Default::default(),
         config,
     }
 }

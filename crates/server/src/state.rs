@@ -303,4 +303,6 @@ pub struct Shared {
     pub aof: crate::aof::Aof,
     /// MIGRATE's cached connections to its targets.
     pub migrate: crate::cmd::migrate::Sockets,
+    /// Lua: EVAL's script cache and state.
+    pub scripting: crate::cmd::scripting::Scripting,
 }

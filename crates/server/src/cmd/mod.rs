@@ -14,6 +14,7 @@ pub mod list;
 pub mod migrate;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod serialize;
 pub mod server;
 pub mod set;
@@ -41,6 +42,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
         debug::COMMANDS,
         sort::COMMANDS,
         pubsub::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

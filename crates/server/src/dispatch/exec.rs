@@ -261,7 +261,9 @@ pub fn call(
     }
     // Written keys are recorded only while someone listens for them.
     ev.track_writes = srv.signals.listens_for_writes();
-    client.info.last_cmd.store(id + 1, Relaxed);
+    if caller != Caller::Script {
+        client.info.last_cmd.store(id + 1, Relaxed);
+    }
     let start = mono_us();
     let mut ctx = Ctx {
         argv,
@@ -313,7 +315,8 @@ pub fn call(
         crate::signals::tracking::remember(&srv.signals, &srv.clients, ctx.client, keys, now);
     }
     if !srv.signals.monitors.is_empty() && caller != Caller::Unblocked {
-        crate::signals::monitor::feed(&srv.signals, ctx.client, cmd, argv, &ctx.redacted, now);
+        let lua = caller == Caller::Script;
+        crate::signals::monitor::feed(&srv.signals, ctx.client, cmd, argv, &ctx.redacted, lua, now);
     }
     let (dirty, rewritten, db) = (ctx.dirty, ctx.rewritten, ctx.client.db);
     let st = &srv.stats.per_cmd[id];

@@ -84,12 +84,14 @@ pub enum Caller {
     Exec,
     /// A blocked command run again because one of its keys became ready.
     Unblocked,
+    /// A command a script runs (`redis.call`): it never blocks.
+    Script,
 }
 
 impl Caller {
     /// Whether a command may park its client instead of answering.
     pub fn may_block(self) -> bool {
-        self != Caller::Exec
+        matches!(self, Caller::Client | Caller::Unblocked)
     }
 }
 

@@ -52,6 +52,7 @@ pub fn feed(
     cmd: &Cmd,
     argv: &[Bytes],
     redacted: &[usize],
+    from_script: bool,
     now_ms: u64,
 ) {
     if cmd.has(flag::ADMIN | flag::SKIP_MONITOR) {
@@ -65,7 +66,11 @@ pub fn feed(
         t.as_secs(),
         t.subsec_micros(),
         client.db,
-        client.info.addr
+        if from_script {
+            "lua"
+        } else {
+            &client.info.addr
+        }
     )
     .into_bytes();
     for (i, a) in argv.iter().enumerate() {

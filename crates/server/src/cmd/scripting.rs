@@ -1,0 +1,359 @@
+//! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT. The Lua side
+//! is `rubedo_script`; this module is its `Host`: every `redis.call` goes
+//! through `exec::call` (the table row, its flags, the write path,
+//! signals, MONITOR, statistics, effects), after the checks Redis makes for
+//! commands called from scripts.
+//!
+//! A script runs inside its EVAL's run, which locks everything (scripts
+//! may touch keys they did not declare), so it is atomic under both
+//! engines; its commands' effects join EVAL's and are emitted as one unit
+//! (MULTI/EXEC when there are several).
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rubedo_engine::Dbs;
+use rubedo_resp::{Frame, Protocol};
+use rubedo_script::{flags as sflags, Host, Scripts};
+
+use crate::dispatch::ctx::Ctx;
+use crate::dispatch::exec::call;
+use crate::dispatch::gate::{resolve, Caller};
+use crate::dispatch::table::{acl, flag::*, kf, ks_keynum, Cmd, Lock};
+use crate::error::{CmdError, CmdResult};
+use crate::propagate::Op;
+use crate::session::client::Client;
+use crate::state::Shared;
+
+const G: &str = "scripting";
+const S: u64 = acl::SLOW | acl::SCRIPTING;
+
+/// Lua memory a script may use (its allocator refuses more).
+const LUA_MEMORY_LIMIT: usize = 1 << 30;
+
+/// The server's scripting state.
+pub struct Scripting {
+    /// EVAL's Lua state and script cache.
+    pub eval: Mutex<Scripts>,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting {
+            eval: Mutex::new(Scripts::new(LUA_MEMORY_LIMIT)),
+        }
+    }
+}
+
+const EVAL_NOTES_RW: &str =
+    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE flags";
+const EVAL_NOTES_RO: &str =
+    "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS flags";
+
+pub static COMMANDS: &[Cmd] = &[
+    Cmd::new("eval", -3, eval)
+        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .acl(S)
+        .specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::UPDATE, 2, 0, 1, 1).notes(EVAL_NOTES_RW)])
+        .lock(Lock::All)
+        .doc(
+            G,
+            "2.6.0",
+            "Depends on the script that is executed.",
+            "Executes a server-side Lua script.",
+        ),
+    Cmd::new("evalsha", -3, evalsha)
+        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .acl(S)
+        .specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::UPDATE, 2, 0, 1, 1)])
+        .lock(Lock::All)
+        .doc(
+            G,
+            "2.6.0",
+            "Depends on the script that is executed.",
+            "Executes a server-side Lua script by SHA1 digest.",
+        ),
+    Cmd::new("eval_ro", -3, eval_ro)
+        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .acl(S)
+        .specs(&[ks_keynum(kf::RO | kf::ACCESS, 2, 0, 1, 1).notes(EVAL_NOTES_RO)])
+        .lock(Lock::All)
+        .doc(
+            G,
+            "7.0.0",
+            "Depends on the script that is executed.",
+            "Executes a read-only server-side Lua script.",
+        ),
+    Cmd::new("evalsha_ro", -3, evalsha_ro)
+        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .acl(S)
+        .specs(&[ks_keynum(kf::RO | kf::ACCESS, 2, 0, 1, 1)])
+        .lock(Lock::All)
+        .doc(
+            G,
+            "7.0.0",
+            "Depends on the script that is executed.",
+            "Executes a read-only server-side Lua script by SHA1 digest.",
+        ),
+    Cmd::container("script", SCRIPT_SUBS).doc(
+        G,
+        "2.6.0",
+        "Depends on subcommand.",
+        "A container for Lua scripts management commands.",
+    ),
+];
+
+static SCRIPT_SUBS: &[Cmd] = &[
+    Cmd::new("script|load", 3, script_load)
+        .flags(NOSCRIPT | STALE)
+        .acl(S)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(G, "2.6.0", "O(N) with N being the length in bytes of the script body.", "Loads a server-side Lua script to the script cache."),
+    Cmd::new("script|exists", -3, script_exists)
+        .flags(NOSCRIPT)
+        .acl(S)
+        .tips(&["request_policy:all_shards", "response_policy:agg_logical_and"])
+        .doc(G, "2.6.0", "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).", "Determines whether server-side Lua scripts exist in the script cache."),
+    Cmd::new("script|flush", -2, script_flush)
+        .flags(NOSCRIPT)
+        .acl(S)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc(G, "2.6.0", "O(N) with N being the number of scripts in cache", "Removes all server-side Lua scripts from the script cache."),
+    Cmd::new("script|kill", 2, script_kill)
+        .flags(NOSCRIPT | ALLOW_BUSY)
+        .acl(S)
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
+        .doc(G, "2.6.0", "O(1)", "Terminates a server-side Lua script during execution."),
+    Cmd::new("script|help", 2, script_help)
+        .flags(LOADING | STALE)
+        .acl(S)
+        .doc(G, "5.0.0", "O(1)", "Returns helpful text about the different subcommands."),
+];
+
+fn eval(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, false, false)
+}
+
+fn evalsha(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, true, false)
+}
+
+fn eval_ro(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, false, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
+    eval_generic(ctx, true, true)
+}
+
+/// Splits EVAL's arguments after the script into keys and arguments.
+fn keys_and_args(argv: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
+    let n = crate::dispatch::args::Args::new(&argv[1..]).next_i64()?;
+    let rest = &argv[3..];
+    if n > rest.len() as i64 {
+        return Err(CmdError::Other(
+            "ERR Number of keys can't be greater than number of args".into(),
+        ));
+    }
+    if n < 0 {
+        return Err(CmdError::Other(
+            "ERR Number of keys can't be negative".into(),
+        ));
+    }
+    Ok(rest.split_at(n as usize))
+}
+
+fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
+    ctx.propagate_nothing();
+    let argv = ctx.argv;
+    let (keys, args) = keys_and_args(argv)?;
+    let srv = ctx.srv;
+    let mut scripts = srv.scripting.eval.lock();
+    let sha = if by_sha {
+        match scripts.get(&argv[1]) {
+            Some(_) => {
+                let mut k = [0u8; 40];
+                k.copy_from_slice(&argv[1].to_ascii_lowercase());
+                k
+            }
+            None => {
+                return Err(CmdError::Other(
+                    "NOSCRIPT No matching script. Please use EVAL.".into(),
+                ))
+            }
+        }
+    } else {
+        match scripts.load(&argv[1]) {
+            Ok(sha) => sha,
+            Err(e) => return Ok(e),
+        }
+    };
+    let script_flags = scripts.get(&sha).map_or(0, |c| c.flags);
+    let proto = ctx.client.proto;
+    let mut host = ScriptHost {
+        srv,
+        db: ctx.client.db,
+        client: ctx.client,
+        dbs: ctx.dbs,
+        effects: ctx.effects,
+        read_only: ro || script_flags & sflags::NO_WRITES != 0,
+        repl: 3,
+    };
+    Ok(scripts.run(&mut host, &sha, keys, args, proto))
+}
+
+/// The server as a script sees it: commands run as the calling client
+/// (its database as the script selects it, the script's protocol) inside
+/// EVAL's run.
+struct ScriptHost<'a, 'b> {
+    srv: &'a Shared,
+    client: &'a mut Client,
+    dbs: &'a mut Dbs<'b>,
+    effects: &'a mut Vec<Op>,
+    /// The script's database (SELECT inside a script changes only it).
+    db: usize,
+    /// EVAL_RO, or a script flagged no-writes.
+    read_only: bool,
+    /// redis.set_repl's targets.
+    repl: u8,
+}
+
+impl Host for ScriptHost<'_, '_> {
+    fn call(&mut self, argv: Vec<Bytes>, resp3: bool) -> Frame {
+        let srv = self.srv;
+        let cmd = match resolve(srv, &argv) {
+            Ok(c) => c,
+            Err(CmdError::WrongArity(_)) => {
+                return Frame::error("ERR Wrong number of args calling Redis command from script")
+            }
+            Err(_) => return Frame::error("ERR Unknown Redis command called from script"),
+        };
+        if cmd.handler.is_none() {
+            return Frame::error("ERR Wrong number of args calling Redis command from script");
+        }
+        if cmd.has(NOSCRIPT) {
+            return Frame::error("ERR This Redis command is not allowed from script");
+        }
+        if cmd.has(WRITE) && self.read_only {
+            return Frame::error("ERR Write commands are not allowed from read-only scripts.");
+        }
+        let (caller_db, caller_proto) = (self.client.db, self.client.proto);
+        self.client.db = self.db;
+        self.client.proto = if resp3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
+        let before = self.effects.len();
+        let outcome = call(
+            srv,
+            self.client,
+            self.dbs,
+            cmd,
+            &argv,
+            self.effects,
+            Caller::Script,
+        );
+        if self.repl == 0 {
+            self.effects.truncate(before);
+        }
+        let proto = self.client.proto;
+        self.db = self.client.db;
+        self.client.db = caller_db;
+        self.client.proto = caller_proto;
+        outcome.into_frame(proto)
+    }
+
+    fn acl_check(&mut self, argv: &[Bytes]) -> Option<bool> {
+        self.srv.table.get(&argv[0]).map(|_| true)
+    }
+
+    fn log(&mut self, level: u8, msg: &[u8]) {
+        let verbosity = match self.srv.config.get("loglevel").as_deref() {
+            Some("debug") => 0,
+            Some("verbose") => 1,
+            Some("warning") => 3,
+            Some("nothing") => 4,
+            _ => 2,
+        };
+        if level >= verbosity {
+            let mark = ['.', '-', '*', '#'][level as usize & 3];
+            crate::log!(
+                "{} {mark} {}",
+                std::process::id(),
+                String::from_utf8_lossy(msg)
+            );
+        }
+    }
+
+    fn set_repl(&mut self, flags: u8) {
+        self.repl = flags;
+    }
+}
+
+fn script_load(ctx: &mut Ctx) -> CmdResult {
+    let mut scripts = ctx.srv.scripting.eval.lock();
+    match scripts.load(&ctx.argv[2]) {
+        Ok(sha) => Ok(Frame::Bulk(Bytes::copy_from_slice(&sha))),
+        Err(e) => Ok(e),
+    }
+}
+
+fn script_exists(ctx: &mut Ctx) -> CmdResult {
+    let scripts = ctx.srv.scripting.eval.lock();
+    Ok(Frame::Array(
+        ctx.argv[2..]
+            .iter()
+            .map(|s| Frame::Integer(scripts.exists(s) as i64))
+            .collect(),
+    ))
+}
+
+fn script_flush(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() > 3
+        || (ctx.argv.len() == 3
+            && !ctx.argv[2].eq_ignore_ascii_case(b"sync")
+            && !ctx.argv[2].eq_ignore_ascii_case(b"async"))
+    {
+        return Err(CmdError::Other(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option".into(),
+        ));
+    }
+    ctx.srv.scripting.eval.lock().flush();
+    Ok(Frame::ok())
+}
+
+fn script_kill(_ctx: &mut Ctx) -> CmdResult {
+    // A script holds every lock while it runs, so no command of another
+    // client runs during one yet: there is never a script to kill here.
+    Err(CmdError::Other(
+        "NOTBUSY No scripts in execution right now.".into(),
+    ))
+}
+
+fn script_help(_ctx: &mut Ctx) -> CmdResult {
+    Ok(super::help(
+        "SCRIPT",
+        &[
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    ))
+}
+
+/// INFO's counters of the scripting state.
+pub fn info(srv: &Shared) -> (usize, usize, usize) {
+    let s = srv.scripting.eval.lock();
+    (s.lua_memory(), s.len(), s.body_bytes())
+}

@@ -152,10 +152,6 @@ unsafe extern "C-unwind" fn bit_tohex(l: *mut ffi::lua_State) -> c_int {
 
 #[cfg(test)]
 mod tests {
-    fn run(code: &str) -> String {
-        crate::libs::testing::run("bit", super::open, code)
-    }
-
     fn check(cases: &[(&str, &str)]) {
         crate::libs::testing::check("bit", super::open, cases)
     }

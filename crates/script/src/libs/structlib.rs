@@ -519,10 +519,6 @@ unsafe fn size(l: *mut ffi::lua_State) -> Result<c_int, Fail> {
 
 #[cfg(test)]
 mod tests {
-    fn run(code: &str) -> String {
-        crate::libs::testing::run("struct", super::open, code)
-    }
-
     fn check(cases: &[(&str, &str)]) {
         crate::libs::testing::check("struct", super::open, cases)
     }

@@ -86,6 +86,7 @@ impl Keyspace for ConcurrentKeyspace {
                     self.lock_db(db, &mut guards);
                 }
             }
+            Scope::Nothing => {}
         }
         let events = Events {
             observer: self.observer.get(),
@@ -116,7 +117,12 @@ impl Keyspace for ConcurrentKeyspace {
         ev.observer = self.observer.get();
         for (i, db) in self.dbs.iter().enumerate() {
             for shard in db.iter() {
-                let _shared = self.world.read();
+                // Background work never waits behind a run that holds
+                // everything (a long script, EXEC): it comes back later
+                // instead of parking the thread it runs on.
+                let Some(_shared) = self.world.try_read() else {
+                    return total;
+                };
                 let mut table = shard.lock();
                 let (v, e) = table.active_expire_step(i, now, per_shard, ev);
                 if e > 0 {
@@ -145,7 +151,9 @@ impl Keyspace for ConcurrentKeyspace {
     fn rehash(&self, steps: usize) {
         for db in &self.dbs {
             for shard in db.iter() {
-                let _shared = self.world.read();
+                let Some(_shared) = self.world.try_read() else {
+                    return;
+                };
                 shard.lock().rehash_steps(steps);
             }
         }

@@ -28,6 +28,11 @@ pub enum Scope<'a> {
     Db(usize),
     /// Everything, exclusively (transactions, scripts, FLUSHALL, SWAPDB, MOVE...).
     All,
+    /// No data at all, and no lock, not even against a run holding
+    /// everything (MULTI, AUTH, HELLO...: commands that only change their
+    /// connection, answered even while a long script runs). A key reached
+    /// is outside the scope.
+    Nothing,
 }
 
 /// A set of databases with atomic access; implemented by the single-threaded

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 use std::os::raw::c_int;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use rubedo_resp::{Frame, Protocol};
 
 use crate::flags;
-use crate::vm::{Switches, Vm};
+use crate::vm::{Progress, RunOpts, Vm};
 use crate::Host;
 
 /// A script in the cache.
@@ -25,7 +24,6 @@ pub struct Scripts {
     cache: HashMap<[u8; 40], Cached>,
     body_bytes: usize,
     limit: usize,
-    pub switches: Arc<Switches>,
 }
 
 /// A shebang Redis refuses, with its reply text.
@@ -82,7 +80,6 @@ impl Scripts {
             cache: HashMap::new(),
             body_bytes: 0,
             limit,
-            switches: Arc::new(Switches::default()),
         }
     }
 
@@ -143,14 +140,15 @@ impl Scripts {
         self.vm.used_memory()
     }
 
-    /// SCRIPT FLUSH: every script goes, with a fresh Lua state.
+    /// SCRIPT FLUSH: every script goes, with a fresh Lua state (never
+    /// while one is suspended: the server refuses SCRIPT FLUSH then).
     pub fn flush(&mut self) {
         self.cache.clear();
         self.body_bytes = 0;
         self.vm = Vm::new(self.limit);
     }
 
-    /// Runs the cached script `sha` (which must exist).
+    /// Runs the cached script `sha`.
     pub fn run(
         &mut self,
         host: &mut dyn Host,
@@ -158,9 +156,12 @@ impl Scripts {
         keys: &[Bytes],
         args: &[Bytes],
         proto: Protocol,
-    ) -> Frame {
+        opts: &RunOpts,
+    ) -> Progress {
         let Some(c) = self.cache.get(sha) else {
-            return Frame::error("NOSCRIPT No matching script. Please use EVAL.");
+            return Progress::Done(Frame::error(
+                "NOSCRIPT No matching script. Please use EVAL.",
+            ));
         };
         let func = c.func;
         self.vm.run(
@@ -173,7 +174,18 @@ impl Scripts {
                 name: sha,
                 proto,
             },
+            opts,
         )
+    }
+
+    /// Goes on with the script that yielded.
+    pub fn resume(&mut self, host: &mut dyn Host, opts: &RunOpts) -> Progress {
+        self.vm.resume(host, opts)
+    }
+
+    /// Whether a script yielded and waits to go on.
+    pub fn is_suspended(&self) -> bool {
+        self.vm.is_suspended()
     }
 }
 
@@ -192,6 +204,8 @@ fn lower_sha(sha: &[u8]) -> Option<[u8; 40]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
 
     struct Echo;
     impl Host for Echo {
@@ -212,15 +226,95 @@ mod tests {
     fn eval(s: &mut Scripts, body: &str) -> Frame {
         let body = Bytes::copy_from_slice(body.as_bytes());
         match s.load(&body) {
-            Ok(sha) => s.run(
+            Ok(sha) => match s.run(
                 &mut Echo,
                 &sha,
                 &[Bytes::from_static(b"k")],
                 &[],
                 Protocol::Resp2,
-            ),
+                &opts(false),
+            ) {
+                Progress::Done(f) => f,
+                Progress::Yielded => panic!("yielded"),
+            },
             Err(e) => e,
         }
+    }
+
+    fn opts(yieldable: bool) -> RunOpts {
+        RunOpts {
+            switches: Default::default(),
+            threshold: std::time::Duration::from_secs(5),
+            yieldable,
+        }
+    }
+
+    #[test]
+    fn a_busy_script_yields_goes_on_and_can_be_killed() {
+        let mut s = Scripts::new(64 << 20);
+        let o = RunOpts {
+            threshold: std::time::Duration::ZERO,
+            ..opts(true)
+        };
+        let body = Bytes::from_static(b"local n = 0 for i = 1, 3000000 do n = n + 1 end return n");
+        let sha = s.load(&body).unwrap();
+        let mut slices = 0;
+        let mut p = s.run(&mut Echo, &sha, &[], &[], Protocol::Resp2, &o);
+        while let Progress::Yielded = p {
+            assert!(o.switches.busy.load(Relaxed));
+            slices += 1;
+            p = s.resume(&mut Echo, &o);
+        }
+        assert!(slices >= 2, "{slices}");
+        assert!(
+            matches!(p, Progress::Done(Frame::Integer(3000000))),
+            "{p:?}"
+        );
+        assert!(!o.switches.busy.load(Relaxed) && !o.switches.running.load(Relaxed));
+        // Killed between two slices.
+        let sha = s.load(&Bytes::from_static(b"while true do end")).unwrap();
+        assert!(matches!(
+            s.run(&mut Echo, &sha, &[], &[], Protocol::Resp2, &o),
+            Progress::Yielded
+        ));
+        o.switches.kill.store(true, Relaxed);
+        let Progress::Done(Frame::Error(e)) = s.resume(&mut Echo, &o) else {
+            panic!()
+        };
+        assert!(
+            e.starts_with(b"ERR Script killed by user with SCRIPT KILL... script: "),
+            "{e:?}"
+        );
+        // Without yielding (inside pcall, or not allowed), a kill still
+        // stops it; pcall catches the kill as it catches any error.
+        struct Killer(Arc<crate::Switches>);
+        impl Host for Killer {
+            fn call(&mut self, _argv: Vec<Bytes>, _resp3: bool) -> Frame {
+                self.0.kill.store(true, Relaxed);
+                Frame::ok()
+            }
+            fn acl_check(&mut self, _argv: &[Bytes]) -> Option<bool> {
+                None
+            }
+            fn log(&mut self, _level: u8, _msg: &[u8]) {}
+            fn set_repl(&mut self, _flags: u8) {}
+        }
+        let body =
+            "redis.call('kill') local ok, e = pcall(function() while true do end end) return e";
+        let sha = s.load(&Bytes::from_static(body.as_bytes())).unwrap();
+        let o2 = RunOpts {
+            threshold: std::time::Duration::ZERO,
+            ..opts(false)
+        };
+        let mut k = Killer(o2.switches.clone());
+        let Progress::Done(f) = s.run(&mut k, &sha, &[], &[], Protocol::Resp2, &o2) else {
+            panic!()
+        };
+        assert_eq!(
+            f,
+            Frame::bulk(b"ERR Script killed by user with SCRIPT KILL...")
+        );
+        assert_eq!(eval(&mut s, "return 2"), Frame::Integer(2));
     }
 
     #[test]

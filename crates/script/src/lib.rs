@@ -16,7 +16,7 @@ use bytes::Bytes;
 use rubedo_resp::Frame;
 
 pub use eval::{Scripts, ShebangError};
-pub use vm::{Memory, Switches, Vm};
+pub use vm::{Memory, Progress, RunOpts, Switches, Vm};
 
 /// The version scripts see in `redis.REDIS_VERSION(_NUM)`.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -36,6 +36,9 @@ pub trait Host {
     /// `redis.set_repl`: where the commands called from now on are
     /// propagated (0 nowhere, 1 the log, 2 replicas, 3 both).
     fn set_repl(&mut self, flags: u8);
+    /// The script just passed busy-reply-threshold (called once per run,
+    /// from the count hook): other clients are about to get -BUSY.
+    fn busy(&mut self) {}
 }
 
 /// Script flags (from an EVAL script's shebang or a function's

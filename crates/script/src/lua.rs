@@ -13,6 +13,7 @@ pub use mlua::ffi::lua_State;
 
 extern "C-unwind" {
     pub fn lua_enablereadonlytable(l: *mut lua_State, idx: c_int, enabled: c_int);
+    pub fn lua_canyield(l: *mut lua_State) -> c_int;
 }
 
 /// Pushes `b` as a Lua string.

@@ -10,6 +10,7 @@ use std::cell::Cell;
 use std::os::raw::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rubedo_resp::{Frame, Protocol};
@@ -25,12 +26,15 @@ pub struct Memory {
 }
 
 /// The run in progress on this thread: the host commands go to, and the
-/// script's own settings (`redis.setresp`, `redis.set_repl`).
+/// script's own settings (`redis.setresp`).
 pub struct Run<'a> {
     pub host: &'a mut dyn Host,
     pub resp3: bool,
-    /// Set when a kill was asked and the hook raised it.
-    pub killed: bool,
+    /// The thread the script runs on (the hook yields only that one).
+    co: *mut lua_State,
+    opts: &'a RunOpts,
+    started: Instant,
+    yielded: bool,
 }
 
 thread_local! {
@@ -42,12 +46,64 @@ unsafe fn current<'a>() -> Option<&'a mut Run<'static>> {
     RUN.with(|r| r.get().as_mut())
 }
 
-/// Shared switches a running script's hook reads.
+/// What every client sees of the script running now: the admission gate
+/// reads `busy`, SCRIPT KILL / FUNCTION KILL set `kill`, the host sets
+/// `wrote`.
 #[derive(Debug, Default)]
 pub struct Switches {
-    /// SCRIPT KILL / FUNCTION KILL asked for the running script to stop.
+    /// A script is running (or suspended between two slices).
+    pub running: AtomicBool,
+    /// The running script passed busy-reply-threshold: other clients get
+    /// -BUSY until it ends.
+    pub busy: AtomicBool,
+    /// The running script is a function (FCALL), not an EVAL script.
+    pub function: AtomicBool,
+    /// Asked to stop the running script.
     pub kill: AtomicBool,
+    /// The running script changed data: it can no longer be killed.
+    pub wrote: AtomicBool,
 }
+
+impl Switches {
+    fn finish(&self) {
+        self.busy.store(false, Relaxed);
+        self.kill.store(false, Relaxed);
+        self.running.store(false, Relaxed);
+    }
+}
+
+/// How a run may behave while long.
+pub struct RunOpts {
+    pub switches: Arc<Switches>,
+    /// busy-reply-threshold.
+    pub threshold: Duration,
+    /// Whether a busy script yields back to the server between slices
+    /// (the single engine's one thread then serves other clients -BUSY);
+    /// never inside MULTI or where the caller cannot wait.
+    pub yieldable: bool,
+}
+
+/// Where a run stands when `run`/`resume` return.
+#[derive(Debug)]
+pub enum Progress {
+    Done(Frame),
+    /// Busy and yielded: call `resume` to go on.
+    Yielded,
+}
+
+/// A script yielded between two slices.
+struct Suspended {
+    name: Vec<u8>,
+    proto: Protocol,
+    resp3: bool,
+    started: Instant,
+}
+
+/// Lua memory above which a failed script's garbage is collected at once.
+const GIVE_BACK_ABOVE: usize = 16 << 20;
+
+/// Instructions between two looks of the hook at the clock.
+const HOOK_EVERY: c_int = 100_000;
 
 type OpenLib = fn(&mlua::Lua) -> mlua::Result<mlua::Table>;
 
@@ -70,7 +126,10 @@ pub struct Vm {
     l: *mut lua_State,
     _mlua: Option<mlua::Lua>,
     mem: Arc<Memory>,
-    err_handler: c_int,
+    /// The coroutine scripts run on (registry reference; 0 = none yet). A
+    /// coroutine that returned normally is used again.
+    co: c_int,
+    suspended: Option<Suspended>,
 }
 
 // SAFETY: the state is only ever used by whoever holds the `Vm` exclusively
@@ -184,7 +243,8 @@ impl Vm {
                 l,
                 _mlua: Some(mlua),
                 mem,
-                err_handler: 0,
+                co: 0,
+                suspended: None,
             };
             vm.install();
             vm
@@ -207,9 +267,8 @@ impl Vm {
             ffi::lua_rawget(l, g);
         }
         ffi::lua_call(l, 3, 1);
-        ffi::lua_pushvalue(l, -1);
-        self.err_handler = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
         lua::set_field(l, g, "__redis__err__handler");
+        ffi::lua_sethook(l, Some(count_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY);
         // The global guard: a metatable on _G.
         ffi::lua_createtable(l, 0, 1);
         ffi::lua_pushcfunction(l, global_guard);
@@ -330,27 +389,24 @@ impl Vm {
         unsafe { ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, r) }
     }
 
-    /// Runs a compiled function, commands going to `host`. Returns the
-    /// script's result as a reply for the calling client.
-    pub fn run(&mut self, host: &mut dyn Host, c: Call<'_>) -> Frame {
+    /// Starts a compiled function, commands going to `host`. Returns the
+    /// script's result as a reply for the calling client, or `Yielded`.
+    pub fn run(&mut self, host: &mut dyn Host, c: Call<'_>, opts: &RunOpts) -> Progress {
         let Call {
             func,
             keys,
             args,
-            globals: set_globals,
+            globals,
             name,
             proto,
         } = c;
+        assert!(self.suspended.is_none(), "a script is suspended");
         unsafe {
             let l = self.l;
-            let base = ffi::lua_gettop(l);
-            ffi::lua_rawgeti(
-                l,
-                ffi::LUA_REGISTRYINDEX,
-                self.err_handler as ffi::lua_Integer,
-            );
-            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, func as ffi::lua_Integer);
-            let nargs = if set_globals {
+            let co = self.coroutine();
+            ffi::lua_settop(co, 0);
+            ffi::lua_rawgeti(co, ffi::LUA_REGISTRYINDEX, func as ffi::lua_Integer);
+            let nargs = if globals {
                 lua::lua_enablereadonlytable(l, ffi::LUA_GLOBALSINDEX, 0);
                 push_array(l, keys);
                 lua::set_field(l, ffi::LUA_GLOBALSINDEX, "KEYS");
@@ -359,28 +415,107 @@ impl Vm {
                 lua::lua_enablereadonlytable(l, ffi::LUA_GLOBALSINDEX, 1);
                 0
             } else {
-                push_array(l, keys);
-                push_array(l, args);
+                push_array(co, keys);
+                push_array(co, args);
                 2
             };
-            // SAFETY (lifetime): the pointer is cleared before `host` goes.
-            let mut run = Run {
-                host,
+            let sw = &opts.switches;
+            sw.wrote.store(false, Relaxed);
+            sw.kill.store(false, Relaxed);
+            sw.busy.store(false, Relaxed);
+            sw.running.store(true, Relaxed);
+            let s = Suspended {
+                name: name.to_vec(),
+                proto,
                 resp3: false,
-                killed: false,
+                started: Instant::now(),
             };
-            let p: *mut Run<'_> = &mut run;
-            RUN.with(|r| r.set(p.cast()));
-            let rc = ffi::lua_pcall(l, nargs, 1, base + 1);
-            RUN.with(|r| r.set(std::ptr::null_mut()));
-            let reply = if rc == 0 {
-                crate::convert::to_frame(l, proto)
-            } else {
-                error_reply_of(l, name)
-            };
-            ffi::lua_settop(l, base);
-            reply
+            self.step(host, co, nargs, s, opts)
         }
+    }
+
+    /// Goes on with the script that yielded.
+    pub fn resume(&mut self, host: &mut dyn Host, opts: &RunOpts) -> Progress {
+        let s = self.suspended.take().expect("a suspended script");
+        unsafe {
+            let co = self.coroutine();
+            self.step(host, co, 0, s, opts)
+        }
+    }
+
+    /// Whether a script is suspended between two slices.
+    pub fn is_suspended(&self) -> bool {
+        self.suspended.is_some()
+    }
+
+    /// The coroutine scripts run on, made if needed.
+    unsafe fn coroutine(&mut self) -> *mut lua_State {
+        let l = self.l;
+        if self.co == 0 {
+            ffi::lua_newthread(l);
+            self.co = ffi::luaL_ref(l, ffi::LUA_REGISTRYINDEX);
+        }
+        ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, self.co as ffi::lua_Integer);
+        let co = ffi::lua_tothread(l, -1);
+        ffi::lua_settop(l, -2);
+        co
+    }
+
+    /// Runs the coroutine until it returns, fails or yields.
+    unsafe fn step(
+        &mut self,
+        host: &mut dyn Host,
+        co: *mut lua_State,
+        nargs: c_int,
+        s: Suspended,
+        opts: &RunOpts,
+    ) -> Progress {
+        // SAFETY (lifetime): the pointer is cleared before `host` goes.
+        let mut run = Run {
+            host,
+            resp3: s.resp3,
+            co,
+            opts,
+            started: s.started,
+            yielded: false,
+        };
+        let p: *mut Run<'_> = &mut run;
+        RUN.with(|r| r.set(p.cast()));
+        let rc = ffi::lua_resume_(co, nargs);
+        RUN.with(|r| r.set(std::ptr::null_mut()));
+        let (resp3, yielded) = (run.resp3, run.yielded);
+        if rc == ffi::LUA_YIELD && yielded {
+            self.suspended = Some(Suspended { resp3, ..s });
+            return Progress::Yielded;
+        }
+        let reply = if rc == 0 {
+            let reply = if ffi::lua_gettop(co) == 0 {
+                Frame::Null
+            } else {
+                ffi::lua_settop(co, 1);
+                crate::convert::to_frame(co, s.proto)
+            };
+            ffi::lua_settop(co, 0);
+            reply
+        } else {
+            let reply = if rc == ffi::LUA_YIELD {
+                // The script itself called coroutine.yield at its top level.
+                Frame::error("ERR attempt to yield from a script")
+            } else {
+                thread_error(co, &s.name)
+            };
+            // A coroutine that failed is dead: the next run gets a new one.
+            ffi::luaL_unref(self.l, ffi::LUA_REGISTRYINDEX, self.co);
+            self.co = 0;
+            // What a failed script piled up (a runaway allocation, a deep
+            // recursion) is given back now, not cycles later.
+            if self.used_memory() > GIVE_BACK_ABOVE {
+                ffi::lua_gc(self.l, ffi::LUA_GCCOLLECT, 0);
+            }
+            reply
+        };
+        opts.switches.finish();
+        Progress::Done(reply)
     }
 
     /// Runs a full garbage collection (after SCRIPT FLUSH).
@@ -406,38 +541,107 @@ unsafe fn push_array(l: *mut lua_State, items: &[Bytes]) {
     }
 }
 
-/// The reply for a script that raised an error: the handler's table
-/// (message, source and line) as Redis words it.
-unsafe fn error_reply_of(l: *mut lua_State, name: &[u8]) -> Frame {
+/// The reply for a script that raised an error, as Redis words it: the
+/// error table's message (or `ERR ` and the value), then where it was
+/// raised: the Lua function that raised it, or the caller of the C
+/// function that did.
+unsafe fn thread_error(co: *mut lua_State, name: &[u8]) -> Frame {
     let mut msg: Vec<u8>;
-    if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
-        lua::raw_field(l, -1, "err");
-        msg = match lua::to_bytes(l, -1) {
-            Some(b) => b.to_vec(),
-            None => b"ERR unknown error".to_vec(),
-        };
-        ffi::lua_settop(l, -2);
-        lua::raw_field(l, -1, "source");
-        let source = lua::to_bytes(l, -1).map(|b| b.to_vec());
-        ffi::lua_settop(l, -2);
-        lua::raw_field(l, -1, "line");
-        let line = lua::to_bytes(l, -1).map(|b| b.to_vec());
-        ffi::lua_settop(l, -2);
-        if let (Some(source), Some(line)) = (source, line) {
-            msg.extend_from_slice(b" script: ");
-            msg.extend_from_slice(name);
-            msg.extend_from_slice(b", on ");
-            msg.extend_from_slice(&source);
-            msg.push(b':');
-            msg.extend_from_slice(&line);
-            msg.push(b'.');
+    // A thread that failed leaves no room above its error value.
+    ffi::lua_checkstack(co, 4);
+    let top = ffi::lua_gettop(co);
+    match ffi::lua_type(co, top) {
+        ffi::LUA_TTABLE => {
+            lua::raw_field(co, top, "err");
+            msg = match lua::to_bytes(co, -1) {
+                Some(b) => b.to_vec(),
+                None => b"ERR unknown error".to_vec(),
+            };
+            ffi::lua_settop(co, top);
         }
-    } else {
-        // Memory errors skip the handler.
-        msg = b"ERR Error running script: ".to_vec();
-        msg.extend_from_slice(lua::to_bytes(l, -1).unwrap_or(b"unknown error"));
+        t => {
+            msg = b"ERR ".to_vec();
+            match t {
+                ffi::LUA_TSTRING | ffi::LUA_TNUMBER => {
+                    msg.extend_from_slice(lua::to_bytes(co, top).unwrap_or(b""))
+                }
+                ffi::LUA_TNIL => msg.extend_from_slice(b"nil"),
+                ffi::LUA_TBOOLEAN => msg.extend_from_slice(if ffi::lua_toboolean(co, top) != 0 {
+                    b"true"
+                } else {
+                    b"false"
+                }),
+                _ => {
+                    let tn = std::ffi::CStr::from_ptr(ffi::lua_typename(co, t));
+                    msg.extend_from_slice(
+                        format!(
+                            "{}: {:p}",
+                            tn.to_string_lossy(),
+                            ffi::lua_topointer(co, top)
+                        )
+                        .as_bytes(),
+                    );
+                }
+            }
+        }
+    }
+    let mut ar: ffi::lua_Debug = std::mem::zeroed();
+    let mut at = None;
+    if ffi::lua_getstack(co, 0, &mut ar) != 0 {
+        ffi::lua_getinfo(co, c"Sl".as_ptr(), &mut ar);
+        let c_fn = !ar.what.is_null() && std::ffi::CStr::from_ptr(ar.what).to_bytes() == b"C";
+        if !c_fn
+            || (ffi::lua_getstack(co, 1, &mut ar) != 0 && {
+                ffi::lua_getinfo(co, c"Sl".as_ptr(), &mut ar);
+                true
+            })
+        {
+            let source = if ar.source.is_null() {
+                Vec::new()
+            } else {
+                std::ffi::CStr::from_ptr(ar.source).to_bytes().to_vec()
+            };
+            at = Some((source, ar.currentline));
+        }
+    }
+    if let Some((source, line)) = at {
+        msg.extend_from_slice(b" script: ");
+        msg.extend_from_slice(name);
+        msg.extend_from_slice(b", on ");
+        msg.extend_from_slice(&source);
+        msg.extend_from_slice(format!(":{line}.").as_bytes());
     }
     Frame::Error(crate::convert::one_line(&msg))
+}
+
+/// The count hook, every HOOK_EVERY instructions of a script: past the
+/// busy threshold it marks the script busy, stops it if a kill was asked,
+/// and (where the run allows and Lua can) yields it back to the server.
+unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+    let Some(run) = current() else {
+        return;
+    };
+    let sw = &run.opts.switches;
+    if !sw.busy.load(Relaxed) {
+        if run.started.elapsed() < run.opts.threshold {
+            return;
+        }
+        sw.busy.store(true, Relaxed);
+        run.host.busy();
+    }
+    if sw.kill.load(Relaxed) {
+        let msg: &[u8] = if sw.function.load(Relaxed) {
+            b"ERR Script killed by user with FUNCTION KILL..."
+        } else {
+            b"ERR Script killed by user with SCRIPT KILL..."
+        };
+        lua::push_error_table(l, msg);
+        ffi::lua_error(l);
+    }
+    if run.opts.yieldable && l == run.co && lua::lua_canyield(l) != 0 {
+        run.yielded = true;
+        ffi::lua_yield(l, 0);
+    }
 }
 
 /// `_G`'s __index: reading a global that does not exist is an error,

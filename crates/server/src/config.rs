@@ -172,6 +172,15 @@ pub static PARAMS: &[Param] = &[
         "10",
     ),
     p("dynamic-hz", Kind::Bool, "yes"),
+    aliased(
+        "busy-reply-threshold",
+        "lua-time-limit",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "5000",
+    ),
     p(
         "timeout",
         Kind::Int {
@@ -341,6 +350,9 @@ pub struct Config {
     pub tracking_max_keys: std::sync::Arc<AtomicU64>,
     /// `key-load-delay`, read by the loading thread at every key.
     pub key_load_delay: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// busy-reply-threshold in ms: a script running longer gets other
+    /// clients -BUSY.
+    pub busy_reply_ms: AtomicU64,
     /// `notify-keyspace-events` as class bits (0: no notifications).
     pub notify_flags: std::sync::atomic::AtomicU32,
     /// `client-output-buffer-limit`, shared with the pub/sub hub.
@@ -364,6 +376,7 @@ impl Default for Config {
             zset_max_listpack_value: AtomicU64::new(64),
             list_max_listpack_size: std::sync::atomic::AtomicI64::new(-2),
             notify_flags: std::sync::atomic::AtomicU32::new(0),
+            busy_reply_ms: AtomicU64::new(5000),
             tracking_max_keys: std::sync::Arc::new(AtomicU64::new(1_000_000)),
             key_load_delay: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0)),
             output_limits: Default::default(),
@@ -561,6 +574,7 @@ impl Config {
         match name {
             "hz" => self.hz.store(n.clamp(1, 500), Ordering::Relaxed),
             "timeout" => self.timeout.store(n, Ordering::Relaxed),
+            "busy-reply-threshold" => self.busy_reply_ms.store(n, Ordering::Relaxed),
             "proto-max-bulk-len" => self.proto_max_bulk_len.store(n, Ordering::Relaxed),
             "client-query-buffer-limit" => self.query_buffer_limit.store(n, Ordering::Relaxed),
             "maxclients" => self.maxclients.store(n, Ordering::Relaxed),

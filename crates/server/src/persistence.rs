@@ -283,7 +283,7 @@ pub async fn run<K: Keyspace>(ks: &K, srv: &Shared) {
         // kernel wakes it at once for a client instead of leaving it
         // runnable behind the snapshot's writer and the clients' load.
         let mut slice = Instant::now();
-        while snap.step(ks, WALK_STEP) {
+        while srv.scripting.suspended() || snap.step(ks, WALK_STEP) {
             if snap.backlogged() || slice.elapsed() >= WALK_SLICE {
                 // The writer is behind, or the slice is used up.
                 tokio::time::sleep(WALK_SLICE).await;

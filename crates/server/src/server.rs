@@ -384,7 +384,8 @@ where
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         srv.cron.coarse_ms.store(server.ks.now_ms(), Relaxed);
-        if srv.cron.cron_paused.load(Relaxed) {
+        if srv.cron.cron_paused.load(Relaxed) || srv.scripting.suspended() {
+            // (A busy script between two slices owns the data.)
             continue;
         }
         if srv.cron.active_expire.load(Relaxed) {

@@ -1109,3 +1109,10 @@ LUA_API int lua_isreadonlytable (lua_State *L, int objindex) {
   const TValue *o = index2adr(L, objindex);
   return ttistable(o) && hvalue(o)->readonly;
 }
+
+/* Rubedo: whether the running code of thread L may yield now (no C call,
+ * pcall or metamethod between it and the resume). A count hook uses it
+ * before yielding a long script back to the server. */
+LUA_API int lua_canyield (lua_State *L) {
+  return L->nCcalls <= L->baseCcalls;
+}

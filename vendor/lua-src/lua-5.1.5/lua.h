@@ -194,6 +194,7 @@ LUA_API void  (lua_rawseti) (lua_State *L, int idx, int n);
 LUA_API int   (lua_setmetatable) (lua_State *L, int objindex);
 LUA_API void  (lua_enablereadonlytable) (lua_State *L, int objindex, int enabled);
 LUA_API int   (lua_isreadonlytable) (lua_State *L, int objindex);
+LUA_API int   (lua_canyield) (lua_State *L);
 LUA_API int   (lua_setfenv) (lua_State *L, int idx);
 
 

@@ -63,6 +63,9 @@ impl Build {
             Lua54 => source_dir_base.join("lua-5.4.7"),
         };
 
+        // Rubedo: the sources are patched in this tree; rebuild when they change.
+        println!("cargo:rerun-if-changed={}", source_dir.display());
+
         if lib_dir.exists() {
             fs::remove_dir_all(&lib_dir).unwrap();
         }

@@ -7,7 +7,7 @@ use rubedo_resp::{Frame, Protocol};
 
 use crate::dispatch::args::{is, parse_i64, Args};
 use crate::dispatch::ctx::Ctx;
-use crate::dispatch::table::{acl, flag::*, Cmd};
+use crate::dispatch::table::{acl, flag::*, Cmd, Lock};
 use crate::error::{err, CmdError, CmdResult};
 use crate::session::client::ReplyMode;
 use crate::state::ClientInfo;
@@ -35,6 +35,7 @@ pub static COMMANDS: &[Cmd] = &[
             ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | NOT_QUEUED,
         )
         .acl(C | acl::FAST)
+        .lock(Lock::None)
         .doc(G, "1.0.0", "O(1)", "Closes the connection."),
     Cmd::new("select", 2, select)
         .flags(LOADING | STALE | FAST)
@@ -43,10 +44,12 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("hello", -1, hello)
         .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY)
         .acl(C | acl::FAST)
+        .lock(Lock::None)
         .doc(G, "6.0.0", "O(1)", "Handshakes with the Redis server."),
     Cmd::new("auth", -2, auth)
         .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY)
         .acl(C | acl::FAST)
+        .lock(Lock::None)
         .doc(
             G,
             "1.0.0",
@@ -58,6 +61,7 @@ pub static COMMANDS: &[Cmd] = &[
             NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK | NOT_QUEUED,
         )
         .acl(C | acl::FAST)
+        .lock(Lock::None)
         .doc(G, "6.2.0", "O(1)", "Resets the connection."),
     Cmd::container("client", CLIENT_SUBS).doc(
         G,

@@ -24,6 +24,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("replconf", -1, replconf)
         .flags(ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY)
         .acl(ADM)
+        .lock(Lock::None)
         .doc(
             G,
             "3.0.0",

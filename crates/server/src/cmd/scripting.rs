@@ -9,11 +9,15 @@
 //! engines; its commands' effects join EVAL's and are emitted as one unit
 //! (MULTI/EXEC when there are several).
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
 use parking_lot::Mutex;
-use rubedo_engine::Dbs;
+use rubedo_engine::{Dbs, Key};
 use rubedo_resp::{Frame, Protocol};
-use rubedo_script::{flags as sflags, Host, Scripts};
+use rubedo_script::{flags as sflags, Host, Progress, RunOpts, Scripts, Switches};
 
 use crate::dispatch::ctx::Ctx;
 use crate::dispatch::exec::call;
@@ -34,13 +38,85 @@ const LUA_MEMORY_LIMIT: usize = 1 << 30;
 pub struct Scripting {
     /// EVAL's Lua state and script cache.
     pub eval: Mutex<Scripts>,
+    /// The running script as every client sees it (busy, kill, wrote).
+    pub switches: Arc<Switches>,
+    /// A busy script that yielded between two slices (single engine):
+    /// what its run had gathered, kept until it goes on.
+    pending: Mutex<Option<Pending>>,
+    /// `pending` is set (read by the cron and the persistence task, which
+    /// leave the data alone meanwhile).
+    suspended: AtomicBool,
+    /// When the running script started (`exec::mono_us`).
+    since_us: AtomicU64,
 }
 
 impl Default for Scripting {
     fn default() -> Self {
         Scripting {
             eval: Mutex::new(Scripts::new(LUA_MEMORY_LIMIT)),
+            switches: Default::default(),
+            pending: Mutex::new(None),
+            suspended: AtomicBool::new(false),
+            since_us: AtomicU64::new(0),
         }
+    }
+}
+
+/// What a yielded script's run had gathered: its effects (emitted as one
+/// unit when it ends), the keys it made ready (their blocked clients are
+/// served after it), and its host's settings.
+struct Pending {
+    effects: Vec<Op>,
+    ready: Vec<(usize, Key)>,
+    db: usize,
+    read_only: bool,
+    repl: u8,
+}
+
+impl Scripting {
+    /// A script passed busy-reply-threshold and still runs: the gate
+    /// answers -BUSY.
+    #[inline]
+    pub fn busy(&self) -> bool {
+        self.switches.busy.load(Relaxed)
+    }
+
+    /// A busy script is suspended between two slices: nothing but the
+    /// script may touch the data (the cron's expiry, the snapshot walk
+    /// wait).
+    #[inline]
+    pub fn suspended(&self) -> bool {
+        self.suspended.load(Relaxed)
+    }
+
+    /// How long the running script has run (0 when none runs).
+    #[inline]
+    pub fn running_for_us(&self, now_us: u64) -> u64 {
+        if !self.switches.running.load(Relaxed) {
+            return 0;
+        }
+        now_us.saturating_sub(self.since_us.load(Relaxed))
+    }
+
+    /// The -BUSY refusal for other clients' commands.
+    pub fn busy_error(&self) -> CmdError {
+        let what = if self.switches.function.load(Relaxed) {
+            "FUNCTION"
+        } else {
+            "SCRIPT"
+        };
+        CmdError::Other(format!(
+            "BUSY Redis is busy running a script. You can only call {what} KILL or SHUTDOWN NOSAVE."
+        ))
+    }
+}
+
+/// How long a script may run before it is busy, and whether it yields.
+fn run_opts(srv: &Shared, yieldable: bool) -> RunOpts {
+    RunOpts {
+        switches: srv.scripting.switches.clone(),
+        threshold: Duration::from_millis(srv.config.busy_reply_ms.load(Relaxed)),
+        yieldable,
     }
 }
 
@@ -119,7 +195,7 @@ static SCRIPT_SUBS: &[Cmd] = &[
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
         .doc(G, "2.6.0", "O(N) with N being the number of scripts in cache", "Removes all server-side Lua scripts from the script cache."),
     Cmd::new("script|kill", 2, script_kill)
-        .flags(NOSCRIPT | ALLOW_BUSY)
+        .flags(NOSCRIPT | ALLOW_BUSY | KILLS_SCRIPT)
         .acl(S)
         .tips(&["request_policy:all_shards", "response_policy:one_succeeded"])
         .doc(G, "2.6.0", "O(1)", "Terminates a server-side Lua script during execution."),
@@ -189,6 +265,18 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     };
     let script_flags = scripts.get(&sha).map_or(0, |c| c.flags);
     let proto = ctx.client.proto;
+    // A busy script yields once it passes busy-reply-threshold. Under the
+    // single engine the connection then lets the loop serve the others
+    // between slices (never inside EXEC, which cannot wait); under the
+    // concurrent engine it goes on at once, in this run, on a thread that
+    // gave its share of the runtime to another (`finish_in_place`).
+    let concurrent = srv.process.engine_name != "single";
+    let yieldable = concurrent || ctx.caller == Caller::Client;
+    let opts = run_opts(srv, yieldable);
+    srv.scripting.switches.function.store(false, Relaxed);
+    srv.scripting
+        .since_us
+        .store(crate::dispatch::exec::mono_us(), Relaxed);
     let mut host = ScriptHost {
         srv,
         db: ctx.client.db,
@@ -198,7 +286,107 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
         read_only: ro || script_flags & sflags::NO_WRITES != 0,
         repl: 3,
     };
-    Ok(scripts.run(&mut host, &sha, keys, args, proto))
+    let progress = scripts.run(&mut host, &sha, keys, args, proto, &opts);
+    if concurrent {
+        return Ok(finish_in_place(&mut scripts, &mut host, progress));
+    }
+    let (db, read_only, repl) = (host.db, host.read_only, host.repl);
+    match progress {
+        Progress::Done(f) => Ok(f),
+        Progress::Yielded => {
+            suspend(ctx, db, read_only, repl);
+            Ok(Frame::Null)
+        }
+    }
+}
+
+/// Under the concurrent engine a busy script runs to its end in the run
+/// that started it, inside `block_in_place`: this worker thread hands its
+/// share of the runtime to another, which answers the other clients
+/// (-BUSY, SCRIPT KILL) while the script holds the locks.
+fn finish_in_place(scripts: &mut Scripts, host: &mut ScriptHost, progress: Progress) -> Frame {
+    let Progress::Yielded = progress else {
+        let Progress::Done(f) = progress else {
+            unreachable!()
+        };
+        return f;
+    };
+    let opts = run_opts(host.srv, false);
+    let mut go = || loop {
+        if let Progress::Done(f) = scripts.resume(&mut *host, &opts) {
+            return f;
+        }
+    };
+    if crate::dispatch::exec::may_block_in_place() {
+        tokio::task::block_in_place(go)
+    } else {
+        go()
+    }
+}
+
+/// Ends the first slice of a yielded script's run: what the run gathered
+/// is kept for the next slice, and the connection is told to come back.
+fn suspend(ctx: &mut Ctx, db: usize, read_only: bool, repl: u8) {
+    let p = Pending {
+        effects: std::mem::take(ctx.effects),
+        ready: std::mem::take(&mut ctx.dbs.events().ready),
+        db,
+        read_only,
+        repl,
+    };
+    *ctx.srv.scripting.pending.lock() = Some(p);
+    ctx.srv.scripting.suspended.store(true, Relaxed);
+    ctx.answer = Some(crate::dispatch::outcome::Answer::Script);
+}
+
+/// The next slice of a yielded script, inside a run of its own that locks
+/// everything (`exec::resume_script`). Returns its reply when it ended;
+/// `None` when it yielded again.
+pub fn resume(
+    srv: &Shared,
+    client: &mut Client,
+    dbs: &mut Dbs<'_>,
+    effects: &mut Vec<Op>,
+) -> Option<Frame> {
+    let Some(p) = srv.scripting.pending.lock().take() else {
+        return Some(Frame::error("ERR no script to resume"));
+    };
+    srv.scripting.suspended.store(false, Relaxed);
+    effects.extend(p.effects);
+    dbs.events().ready.extend(p.ready);
+    let mut scripts = srv.scripting.eval.lock();
+    let opts = run_opts(srv, true);
+    let mut host = ScriptHost {
+        srv,
+        db: p.db,
+        client,
+        dbs,
+        effects,
+        read_only: p.read_only,
+        repl: p.repl,
+    };
+    let progress = scripts.resume(&mut host, &opts);
+    let (db, read_only, repl) = (host.db, host.read_only, host.repl);
+    match progress {
+        Progress::Done(f) => {
+            if let Frame::Error(e) = &f {
+                srv.stats.error(e);
+            }
+            Some(f)
+        }
+        Progress::Yielded => {
+            let p = Pending {
+                effects: std::mem::take(effects),
+                ready: std::mem::take(&mut dbs.events().ready),
+                db,
+                read_only,
+                repl,
+            };
+            *srv.scripting.pending.lock() = Some(p);
+            srv.scripting.suspended.store(true, Relaxed);
+            None
+        }
+    }
 }
 
 /// The server as a script sees it: commands run as the calling client
@@ -244,6 +432,7 @@ impl Host for ScriptHost<'_, '_> {
             Protocol::Resp2
         };
         let before = self.effects.len();
+        let dirty = srv.stats.dirty.load(Relaxed);
         let outcome = call(
             srv,
             self.client,
@@ -253,6 +442,10 @@ impl Host for ScriptHost<'_, '_> {
             self.effects,
             Caller::Script,
         );
+        if srv.stats.dirty.load(Relaxed) != dirty {
+            // From now on the script cannot be killed (UNKILLABLE).
+            srv.scripting.switches.wrote.store(true, Relaxed);
+        }
         if self.repl == 0 {
             self.effects.truncate(before);
         }
@@ -288,6 +481,13 @@ impl Host for ScriptHost<'_, '_> {
     fn set_repl(&mut self, flags: u8) {
         self.repl = flags;
     }
+
+    fn busy(&mut self) {
+        crate::log!(
+            "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
+            self.srv.config.busy_reply_ms.load(Relaxed)
+        );
+    }
 }
 
 fn script_load(ctx: &mut Ctx) -> CmdResult {
@@ -309,6 +509,9 @@ fn script_exists(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn script_flush(ctx: &mut Ctx) -> CmdResult {
+    if ctx.srv.scripting.suspended() {
+        return Err(ctx.srv.scripting.busy_error());
+    }
     if ctx.argv.len() > 3
         || (ctx.argv.len() == 3
             && !ctx.argv[2].eq_ignore_ascii_case(b"sync")
@@ -322,12 +525,31 @@ fn script_flush(ctx: &mut Ctx) -> CmdResult {
     Ok(Frame::ok())
 }
 
-fn script_kill(_ctx: &mut Ctx) -> CmdResult {
-    // A script holds every lock while it runs, so no command of another
-    // client runs during one yet: there is never a script to kill here.
-    Err(CmdError::Other(
-        "NOTBUSY No scripts in execution right now.".into(),
-    ))
+fn script_kill(ctx: &mut Ctx) -> CmdResult {
+    kill(ctx.srv, false)
+}
+
+/// SCRIPT KILL (`function` false) and FUNCTION KILL: asks the busy
+/// script to stop at its hook's next look. Answered by the gate without
+/// a run (under the concurrent engine the script holds every lock).
+pub fn kill(srv: &Shared, function: bool) -> CmdResult {
+    let sw = &srv.scripting.switches;
+    if !sw.running.load(Relaxed) || !sw.busy.load(Relaxed) {
+        return Err(CmdError::Other(
+            "NOTBUSY No scripts in execution right now.".into(),
+        ));
+    }
+    if sw.function.load(Relaxed) != function {
+        // The other kind is running: the -BUSY that names its kill.
+        return Err(srv.scripting.busy_error());
+    }
+    if sw.wrote.load(Relaxed) {
+        return Err(CmdError::Other(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.".into(),
+        ));
+    }
+    sw.kill.store(true, Relaxed);
+    Ok(Frame::ok())
 }
 
 fn script_help(_ctx: &mut Ctx) -> CmdResult {

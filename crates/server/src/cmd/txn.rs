@@ -20,6 +20,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("multi", 1, multi)
         .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED)
         .acl(T)
+        .lock(Lock::None)
         .doc(G, "1.2.0", "O(1)", "Starts a transaction."),
     Cmd::new("exec", 1, exec)
         .flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | NOT_QUEUED | RUNS_QUEUE)
@@ -34,6 +35,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("discard", 1, discard)
         .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED)
         .acl(T)
+        .lock(Lock::None)
         .doc(
             G,
             "2.0.0",
@@ -53,6 +55,7 @@ pub static COMMANDS: &[Cmd] = &[
     Cmd::new("unwatch", 1, unwatch)
         .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
         .acl(T)
+        .lock(Lock::None)
         .doc(
             G,
             "2.2.0",

@@ -76,8 +76,58 @@ fn dispatch<K: Keyspace>(
         if client.multi.is_some() && !cmd.has(flag::NOT_QUEUED) {
             return Outcome::reply(queue(srv, client, cmd, argv));
         }
+        if cmd.has(flag::KILLS_SCRIPT | flag::KILLS_FUNCTION) {
+            // The busy script holds the locks: answered without a run.
+            let r = crate::cmd::scripting::kill(srv, cmd.has(flag::KILLS_FUNCTION));
+            let st = &srv.stats.per_cmd[srv.table.id(cmd)];
+            st.calls.fetch_add(1, Relaxed);
+            srv.stats.commands_processed.fetch_add(1, Relaxed);
+            let f = r.unwrap_or_else(|e| {
+                st.failed.fetch_add(1, Relaxed);
+                let f = e.reply();
+                if let Frame::Error(t) = &f {
+                    srv.stats.error(t);
+                }
+                f
+            });
+            return Outcome::reply(f);
+        }
     }
     run(server, client, cmd, argv, caller)
+}
+
+/// The next slice of a busy script that yielded (single engine), in a run
+/// that locks everything; when it ends, its effects are emitted as one
+/// unit and the clients its writes made ready are served, as after any
+/// command.
+pub fn resume_script<K: Keyspace>(server: &Server<K>, client: &mut Client) -> Outcome {
+    let srv = &server.shared;
+    let (outcome, seq) = server.ks.run(Scope::All, |dbs| {
+        let mut effects = Vec::new();
+        let Some(reply) = crate::cmd::scripting::resume(srv, client, dbs, &mut effects) else {
+            return (
+                Outcome {
+                    answer: Answer::Script,
+                    extra: None,
+                },
+                0,
+            );
+        };
+        let now = dbs.now();
+        let seq = after_run(srv, dbs.settle_events(), effects, now);
+        if srv.signals.blocking.has_ready() {
+            dbs.events().reset();
+            serve_ready(srv, dbs);
+        }
+        let mut before = BytesMut::new();
+        let mut after = BytesMut::new();
+        client.info.outbox.take_own(&mut before, &mut after);
+        (Outcome::new(Answer::Reply(reply), before, after, None), seq)
+    });
+    if seq > 0 {
+        client.last_effect = seq;
+    }
+    outcome
 }
 
 /// Locks the command's scope, runs it, and leaves the run's effects; then
@@ -90,9 +140,52 @@ fn run<K: Keyspace>(
     caller: Caller,
 ) -> Outcome {
     let srv = &server.shared;
+    // Under the concurrent engine a command that comes while a script has
+    // run for a while (it holds every lock) waits off the runtime's
+    // threads, so the rest go on being served; it is answered -BUSY if
+    // the script gets busy meanwhile, as Redis answers what came in
+    // before.
+    if server.ks.wants_keys()
+        && cmd.lock != Lock::None
+        && caller == Caller::Client
+        && srv.scripting.running_for_us(mono_us()) > 1000
+        && may_block_in_place()
+    {
+        return tokio::task::block_in_place(|| {
+            let sw = &srv.scripting.switches;
+            while sw.running.load(Relaxed) && !sw.busy.load(Relaxed) {
+                std::thread::sleep(std::time::Duration::from_micros(500));
+            }
+            if srv.scripting.busy() && !cmd.has(flag::ALLOW_BUSY) {
+                let e = srv.scripting.busy_error();
+                return Outcome::reply(reject(srv, client, Some(cmd), false, e));
+            }
+            run_locked(server, client, cmd, argv, caller)
+        });
+    }
+    run_locked(server, client, cmd, argv, caller)
+}
+
+/// Whether this thread is a worker of a multi-threaded runtime, where
+/// `tokio::task::block_in_place` hands its share of the runtime to another
+/// thread while it waits.
+pub fn may_block_in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+fn run_locked<K: Keyspace>(
+    server: &Server<K>,
+    client: &mut Client,
+    cmd: &'static Cmd,
+    argv: Vec<Bytes>,
+    caller: Caller,
+) -> Outcome {
+    let srv = &server.shared;
     let keys: smallvec::SmallVec<[&[u8]; 4]>;
     let mut scope = match cmd.lock {
         Lock::All => Scope::All,
+        Lock::None => Scope::Nothing,
         Lock::Db => Scope::Db(client.db),
         // The single-threaded engine locks nothing: skip computing the keys.
         Lock::Keys if !server.ks.wants_keys() => Scope::Keys {
@@ -369,7 +462,7 @@ pub fn call(
 /// times a call the same way: the difference of two microsecond stamps).
 /// Read directly: `Instant`'s `Duration` arithmetic cost more per request
 /// than the clock read itself.
-fn mono_us() -> u64 {
+pub fn mono_us() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -131,6 +131,9 @@ pub(crate) fn admit(srv: &Shared, client: &mut Client, cmd: &'static Cmd) -> Res
             "LOADING Redis is loading the dataset in memory".into(),
         ));
     }
+    if srv.scripting.busy() && !cmd.has(flag::ALLOW_BUSY) {
+        return Err(srv.scripting.busy_error());
+    }
     // A monitor is a replica to Redis: it may not touch the keyspace.
     if client.info.monitor.load(Relaxed) && touches_keyspace(cmd, client) {
         return Err(CmdError::Other(

@@ -22,6 +22,10 @@ pub enum Answer {
     /// No reply frame of its own (SUBSCRIBE answers with its confirmations;
     /// a second MONITOR with nothing). CLIENT REPLY SKIP still counts it.
     Silent,
+    /// A busy script yielded between two slices (single engine): the
+    /// connection lets the loop serve others, then resumes it
+    /// (`exec::resume_script`).
+    Script,
 }
 
 /// The rarely present parts of an outcome, boxed so the common one (a reply
@@ -102,7 +106,7 @@ impl Outcome {
     pub fn into_frame(self, proto: Protocol) -> Frame {
         let reply = match self.answer {
             Answer::Reply(f) => Some(f),
-            Answer::Block(_) => Some(Frame::NullArray),
+            Answer::Block(_) | Answer::Script => Some(Frame::NullArray),
             Answer::Silent => None,
         };
         let extra = self

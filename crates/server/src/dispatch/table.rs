@@ -48,6 +48,11 @@ pub mod flag {
     pub const RUNS_QUEUE: u64 = 1 << 25;
     /// Allowed on a cluster's importing slot after ASKING (RESTORE-ASKING).
     pub const ASKING: u64 = 1 << 26;
+    /// Stops the busy script (SCRIPT KILL, FUNCTION KILL): the gate answers
+    /// it without a run, as the script holds the locks.
+    pub const KILLS_SCRIPT: u64 = 1 << 27;
+    /// FUNCTION KILL's counterpart of KILLS_SCRIPT.
+    pub const KILLS_FUNCTION: u64 = 1 << 28;
 
     /// Names in the order COMMAND INFO lists them.
     pub const NAMES: &[(u64, &str)] = &[
@@ -301,6 +306,10 @@ pub enum Lock {
     Db,
     /// Everything, exclusively.
     All,
+    /// No data and no lock: the command changes only its connection
+    /// (MULTI, AUTH, HELLO...), so it runs even while a script holds
+    /// everything under the concurrent engine.
+    None,
 }
 
 /// One row of the command table.

@@ -166,6 +166,12 @@ async fn run_loop<K: Keyspace>(server: &Server<K>, client: &mut Client, stream: 
                         client.info.outbox.drain_into(&mut out, usize::MAX);
                     }
                     let mut outcome = execute(server, client, argv);
+                    // A busy script yielded: the loop serves the others
+                    // (-BUSY, SCRIPT KILL) between its slices.
+                    while matches!(outcome.answer, Answer::Script) {
+                        tokio::task::yield_now().await;
+                        outcome = crate::dispatch::exec::resume_script(server, client);
+                    }
                     if matches!(outcome.answer, Answer::Block(_)) {
                         let Answer::Block(req) =
                             std::mem::replace(&mut outcome.answer, Answer::Silent)

@@ -19,6 +19,12 @@ use rubedo_resp::{Frame, Protocol};
 
 use crate::lua::{self, ffi, lua_State};
 
+thread_local! {
+    /// Set when the script's reply is an error already counted (see
+    /// `error_counted`); read and cleared by the run.
+    pub(crate) static COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// How deep a script's result may nest before the reply gets Redis's
 /// "reached lua stack limit" error in that place.
 const MAX_DEPTH: usize = 1000;
@@ -38,7 +44,16 @@ pub unsafe fn push_frame(l: *mut lua_State, f: &Frame, resp3: bool) {
             lua::push_bytes(l, s);
             lua::set_field(l, -2, "ok");
         }
-        Frame::Error(e) => lua::push_error_table(l, e),
+        Frame::Error(e) => {
+            // Counted in the error statistics already (by the command or
+            // the host's refusal): the script's reply made of it is not
+            // counted again.
+            ffi::lua_createtable(l, 0, 0);
+            lua::push_bytes(l, e);
+            lua::set_field(l, -2, "err");
+            ffi::lua_pushboolean(l, 1);
+            lua::set_field(l, -2, "ignore_error_stats_update");
+        }
         Frame::Null | Frame::NullArray => {
             if resp3 {
                 ffi::lua_pushnil(l)
@@ -177,10 +192,22 @@ fn to_integer(n: f64) -> i64 {
     }
 }
 
+/// Whether the error table at `idx` was counted in the error statistics
+/// when it was made.
+pub(crate) unsafe fn error_counted(l: *mut lua_State, idx: c_int) -> bool {
+    lua::raw_field(l, idx, "ignore_error_stats_update");
+    let counted = ffi::lua_toboolean(l, -1) != 0;
+    ffi::lua_settop(l, -2);
+    counted
+}
+
 unsafe fn table_to_frame(l: *mut lua_State, proto: Protocol, depth: usize) -> Frame {
     if lua::raw_field(l, -1, "err") == ffi::LUA_TSTRING {
         let e = one_line(lua::to_bytes(l, -1).unwrap_or(b""));
         ffi::lua_settop(l, -2);
+        if depth == 0 && error_counted(l, -1) {
+            COUNTED.with(|c| c.set(true));
+        }
         return Frame::Error(e);
     }
     ffi::lua_settop(l, -2);

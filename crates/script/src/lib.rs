@@ -62,6 +62,14 @@ pub mod flags {
     ];
 }
 
+/// Whether the error the last run on this thread answered was counted in
+/// the error statistics when it was made (an error a command called by the
+/// script replied, which the script raised or returned): the server does
+/// not count it a second time.
+pub fn reply_error_counted() -> bool {
+    convert::COUNTED.with(|c| c.replace(false))
+}
+
 /// The lowercase hex SHA-1 of `data`.
 pub fn sha1_hex(data: &[u8]) -> [u8; 40] {
     use sha1::{Digest, Sha1};

@@ -481,6 +481,7 @@ impl Vm {
         };
         let p: *mut Run<'_> = &mut run;
         RUN.with(|r| r.set(p.cast()));
+        crate::convert::COUNTED.with(|c| c.set(false));
         let rc = ffi::lua_resume_(co, nargs);
         RUN.with(|r| r.set(std::ptr::null_mut()));
         let (resp3, yielded) = (run.resp3, run.yielded);
@@ -552,6 +553,9 @@ unsafe fn thread_error(co: *mut lua_State, name: &[u8]) -> Frame {
     let top = ffi::lua_gettop(co);
     match ffi::lua_type(co, top) {
         ffi::LUA_TTABLE => {
+            if crate::convert::error_counted(co, top) {
+                crate::convert::COUNTED.with(|c| c.set(true));
+            }
             lua::raw_field(co, top, "err");
             msg = match lua::to_bytes(co, -1) {
                 Some(b) => b.to_vec(),
@@ -750,9 +754,16 @@ unsafe extern "C-unwind" fn error_reply(l: *mut lua_State) -> c_int {
         return 1;
     }
     let msg = lua::to_bytes(l, 1).unwrap_or(b"");
-    // An empty message gets the generic code, as in Redis.
-    let e: &[u8] = if msg.is_empty() { b"ERR " } else { msg };
-    lua::push_error_table(l, e);
+    // Without a code word (no space) the message gets the generic one; a
+    // leading '-' goes, as in Redis.
+    let msg = msg.strip_prefix(b"-").unwrap_or(msg);
+    let mut e = Vec::with_capacity(msg.len() + 4);
+    if !msg.contains(&b' ') {
+        e.extend_from_slice(b"ERR ");
+    }
+    e.extend_from_slice(msg);
+    lua::push_error_table(l, &e);
+    drop(e);
     1
 }
 

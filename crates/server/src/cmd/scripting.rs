@@ -288,11 +288,16 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     };
     let progress = scripts.run(&mut host, &sha, keys, args, proto, &opts);
     if concurrent {
-        return Ok(finish_in_place(&mut scripts, &mut host, progress));
+        let f = finish_in_place(&mut scripts, &mut host, progress);
+        ctx.error_counted = rubedo_script::reply_error_counted();
+        return Ok(f);
     }
     let (db, read_only, repl) = (host.db, host.read_only, host.repl);
     match progress {
-        Progress::Done(f) => Ok(f),
+        Progress::Done(f) => {
+            ctx.error_counted = rubedo_script::reply_error_counted();
+            Ok(f)
+        }
         Progress::Yielded => {
             suspend(ctx, db, read_only, repl);
             Ok(Frame::Null)
@@ -370,7 +375,9 @@ pub fn resume(
     match progress {
         Progress::Done(f) => {
             if let Frame::Error(e) = &f {
-                srv.stats.error(e);
+                if !rubedo_script::reply_error_counted() {
+                    srv.stats.error(e);
+                }
             }
             Some(f)
         }
@@ -408,21 +415,27 @@ struct ScriptHost<'a, 'b> {
 impl Host for ScriptHost<'_, '_> {
     fn call(&mut self, argv: Vec<Bytes>, resp3: bool) -> Frame {
         let srv = self.srv;
+        // A refusal counts in the error statistics as the command's own
+        // error would.
+        let refuse = |msg: &'static str| {
+            srv.stats.error(msg.as_bytes());
+            Frame::error(msg)
+        };
         let cmd = match resolve(srv, &argv) {
             Ok(c) => c,
             Err(CmdError::WrongArity(_)) => {
-                return Frame::error("ERR Wrong number of args calling Redis command from script")
+                return refuse("ERR Wrong number of args calling Redis command from script")
             }
-            Err(_) => return Frame::error("ERR Unknown Redis command called from script"),
+            Err(_) => return refuse("ERR Unknown Redis command called from script"),
         };
         if cmd.handler.is_none() {
-            return Frame::error("ERR Wrong number of args calling Redis command from script");
+            return refuse("ERR Wrong number of args calling Redis command from script");
         }
         if cmd.has(NOSCRIPT) {
-            return Frame::error("ERR This Redis command is not allowed from script");
+            return refuse("ERR This Redis command is not allowed from script");
         }
         if cmd.has(WRITE) && self.read_only {
-            return Frame::error("ERR Write commands are not allowed from read-only scripts.");
+            return refuse("ERR Write commands are not allowed from read-only scripts.");
         }
         let (caller_db, caller_proto) = (self.client.db, self.client.proto);
         self.client.db = self.db;

@@ -33,6 +33,9 @@ pub struct Ctx<'a, 'b> {
     pub tail: Option<Vec<crate::session::tail::Part>>,
     /// Arguments the handler declared secret (see `redact`).
     pub redacted: Vec<usize>,
+    /// The error reply was counted in the error statistics already (a
+    /// script's error made of a command's).
+    pub error_counted: bool,
 }
 
 impl<'a, 'b> Ctx<'a, 'b> {

@@ -357,6 +357,10 @@ pub fn call(
     if caller != Caller::Script {
         client.info.last_cmd.store(id + 1, Relaxed);
     }
+    if cmd.has(flag::SKIP_MONITOR) && caller == Caller::Client && !srv.signals.monitors.is_empty() {
+        let now = dbs.now();
+        crate::signals::monitor::feed_line(&srv.signals, client, argv, &[], false, now);
+    }
     let start = mono_us();
     let mut ctx = Ctx {
         argv,
@@ -371,8 +375,10 @@ pub fn call(
         answer: None,
         tail: None,
         redacted: Vec::new(),
+        error_counted: false,
     };
     let mut result = handler(&mut ctx);
+    let error_counted = ctx.error_counted;
     let answer = ctx.answer.take();
     let tail = ctx.tail.take();
     if ctx.dirty > 0 {
@@ -430,7 +436,9 @@ pub fn call(
         Ok(f) => {
             if let Frame::Error(e) = &f {
                 st.failed.fetch_add(1, Relaxed);
-                srv.stats.error(e);
+                if !error_counted {
+                    srv.stats.error(e);
+                }
             }
             f
         }

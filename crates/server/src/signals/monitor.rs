@@ -58,6 +58,20 @@ pub fn feed(
     if cmd.has(flag::ADMIN | flag::SKIP_MONITOR) {
         return;
     }
+    feed_line(sig, client, argv, redacted, from_script, now_ms);
+}
+
+/// The MONITOR line of a command whatever its flags: a script's command
+/// (EVAL, FCALL: `skip_monitor`) is shown before it runs, so its line
+/// precedes those of the commands it calls.
+pub fn feed_line(
+    sig: &Signals,
+    client: &mut Client,
+    argv: &[Bytes],
+    redacted: &[usize],
+    from_script: bool,
+    now_ms: u64,
+) {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -107,6 +107,30 @@ fn bases() -> Vec<Base> {
             fanout: false,
         },
         t("MSET", "mset"),
+        // Scripts: a one-command script and a ten-command one, by EVALSHA
+        // (loaded once by the prefill).
+        Base {
+            name: "EVALSHA_1",
+            test: None,
+            cmd: &["EVALSHA", "da8455f0535fd532821b3713a4eccd80fc4b8457", "1", "key:__rand_int__"],
+            prefill: Some(Prefill {
+                words: &["SCRIPT", "LOAD", "return redis.call('INCR',KEYS[1])"],
+                keyspace: None,
+                fixed: Some(20000),
+            }),
+            fanout: false,
+        },
+        Base {
+            name: "EVALSHA_10",
+            test: None,
+            cmd: &["EVALSHA", "5ab642b5e64c25992c29ba72e482bcd7621a5664", "1", "key:__rand_int__"],
+            prefill: Some(Prefill {
+                words: &["SCRIPT", "LOAD", "local k=KEYS[1] redis.call('SET',k,'1') redis.call('INCR',k) redis.call('GET',k) redis.call('EXPIRE',k,'100') redis.call('TTL',k) redis.call('HSET',k..':h','f','v') redis.call('HGET',k..':h','f') redis.call('LPUSH',k..':l','x') redis.call('LPOP',k..':l') redis.call('DEL',k..':h') return 1"],
+                keyspace: None,
+                fixed: Some(20000),
+            }),
+            fanout: false,
+        },
         Base {
             name: fanout::NAME,
             test: None,
@@ -595,7 +619,8 @@ impl Bench {
         let rps = out
             .lines()
             .filter(|l| !l.starts_with("\"test\""))
-            .filter_map(|l| l.split(',').nth(1))
+            // Fields are quoted; a custom command's name may hold commas.
+            .filter_map(|l| l.split("\",\"").nth(1))
             .filter_map(|f| f.trim_matches('"').parse::<f64>().ok())
             .next_back();
         match rps {

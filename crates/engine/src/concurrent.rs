@@ -62,6 +62,7 @@ impl Keyspace for ConcurrentKeyspace {
     fn run<R>(&self, scope: Scope<'_>, f: impl FnOnce(&mut Dbs<'_>) -> R) -> R {
         let mut guards: Guards<'_> = Guards::new();
         let (_shared, _exclusive);
+        let mut lazy_all = false;
         match scope {
             Scope::Keys { db, keys } => {
                 _shared = Some(self.world.read());
@@ -81,10 +82,10 @@ impl Keyspace for ConcurrentKeyspace {
                 self.lock_db(db, &mut guards);
             }
             Scope::All => {
+                // Exclusive: every other run waits, so each database's
+                // shards are locked when this run first reaches it.
                 _exclusive = Some(self.world.write());
-                for db in 0..self.dbs.len() {
-                    self.lock_db(db, &mut guards);
-                }
+                lazy_all = true;
             }
             Scope::Nothing => {}
         }
@@ -98,6 +99,7 @@ impl Keyspace for ConcurrentKeyspace {
             hasher: &self.hasher,
             shards: self.shards,
             databases: self.dbs.len(),
+            lazy_all,
         };
         let mut dbs = Dbs::new(self.clock.now_ms(), inner, events, &self.observer);
         let r = f(&mut dbs);

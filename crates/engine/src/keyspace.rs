@@ -147,7 +147,55 @@ pub(crate) enum DbsInner<'a> {
         hasher: &'a ahash::RandomState,
         shards: usize,
         databases: usize,
+        /// The run holds the world lock exclusively (`Scope::All`): no
+        /// other run holds any shard, so a database's shards are locked
+        /// when the run first reaches it, not all up front.
+        lazy_all: bool,
     },
+}
+
+impl DbsInner<'_> {
+    /// Under `lazy_all`, locks every shard of `db` unless the run holds
+    /// them already, keeping the guards sorted by (db, shard).
+    #[inline]
+    fn ensure_db(&mut self, db: usize) {
+        if let DbsInner::Sharded {
+            guards,
+            locks,
+            lazy_all: true,
+            databases,
+            ..
+        } = self
+        {
+            if db >= *databases {
+                return;
+            }
+            let at = guards.partition_point(|g| g.0 < db);
+            if guards.get(at).is_some_and(|g| g.0 == db) {
+                return;
+            }
+            let fresh: Guards<'_> = locks[db]
+                .iter()
+                .enumerate()
+                .map(|(s, m)| (db, s, m.lock()))
+                .collect();
+            guards.insert_many(at, fresh);
+        }
+    }
+
+    /// Under `lazy_all`, locks every database not reached yet.
+    fn ensure_all(&mut self) {
+        if let DbsInner::Sharded {
+            lazy_all: true,
+            databases,
+            ..
+        } = self
+        {
+            for db in 0..*databases {
+                self.ensure_db(db);
+            }
+        }
+    }
 }
 
 /// All databases, as visible to one run.
@@ -207,6 +255,7 @@ impl<'a> Dbs<'a> {
     pub fn db(&mut self, index: usize) -> Db<'_> {
         let now = self.now;
         let scratch = &mut self.scratch;
+        self.inner.ensure_db(index);
         let tables = match &mut self.inner {
             DbsInner::Single(t) => match t.get_mut(index) {
                 Some(t) => Tables::One(t),
@@ -262,6 +311,7 @@ impl<'a> Dbs<'a> {
         f: impl FnOnce(&mut Table, &mut Events, u64) -> R,
     ) -> Option<R> {
         let now = self.now;
+        self.inner.ensure_db(db);
         let ev = &mut self.events;
         match &mut self.inner {
             DbsInner::Single(t) => match t.get_mut(db) {
@@ -420,6 +470,7 @@ impl<'a> Dbs<'a> {
     /// included: a snapshot taken in the foreground.
     pub fn for_each_entry(&mut self, f: &mut WalkFn<'_>) {
         let mut visit = |db: usize, t: &mut Table| t.walk_all(|k, e, at| f(db, k, e, at));
+        self.inner.ensure_all();
         match &mut self.inner {
             DbsInner::Single(t) => t.iter_mut().enumerate().for_each(|(i, t)| visit(i, t)),
             DbsInner::Sharded { guards, .. } => {
@@ -431,6 +482,7 @@ impl<'a> Dbs<'a> {
     /// Sets the snapshot epoch of every table the run holds (under
     /// `Scope::All`, every table): see `Table::epoch`.
     pub fn set_epoch(&mut self, e: u32) {
+        self.inner.ensure_all();
         match &mut self.inner {
             DbsInner::Single(t) => t.iter_mut().for_each(|t| t.set_epoch(e)),
             DbsInner::Sharded { guards, .. } => guards.iter_mut().for_each(|g| g.2.set_epoch(e)),
@@ -445,6 +497,8 @@ impl<'a> Dbs<'a> {
         if let Some(o) = self.events.observer.get() {
             o.before_swap(a, b);
         }
+        self.inner.ensure_db(a);
+        self.inner.ensure_db(b);
         match &mut self.inner {
             DbsInner::Single(t) => t.swap(a, b),
             DbsInner::Sharded { guards, shards, .. } => {

@@ -127,7 +127,7 @@ const EVAL_NOTES_RO: &str =
 
 pub static COMMANDS: &[Cmd] = &[
     Cmd::new("eval", -3, eval)
-        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS | RUNS_SCRIPT)
         .acl(S)
         .specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::UPDATE, 2, 0, 1, 1).notes(EVAL_NOTES_RW)])
         .lock(Lock::All)
@@ -138,7 +138,7 @@ pub static COMMANDS: &[Cmd] = &[
             "Executes a server-side Lua script.",
         ),
     Cmd::new("evalsha", -3, evalsha)
-        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .flags(NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS | RUNS_SCRIPT)
         .acl(S)
         .specs(&[ks_keynum(kf::RW | kf::ACCESS | kf::UPDATE, 2, 0, 1, 1)])
         .lock(Lock::All)
@@ -149,7 +149,15 @@ pub static COMMANDS: &[Cmd] = &[
             "Executes a server-side Lua script by SHA1 digest.",
         ),
     Cmd::new("eval_ro", -3, eval_ro)
-        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .flags(
+            READONLY
+                | NOSCRIPT
+                | STALE
+                | SKIP_MONITOR
+                | NO_MANDATORY_KEYS
+                | MOVABLE_KEYS
+                | RUNS_SCRIPT,
+        )
         .acl(S)
         .specs(&[ks_keynum(kf::RO | kf::ACCESS, 2, 0, 1, 1).notes(EVAL_NOTES_RO)])
         .lock(Lock::All)
@@ -160,7 +168,15 @@ pub static COMMANDS: &[Cmd] = &[
             "Executes a read-only server-side Lua script.",
         ),
     Cmd::new("evalsha_ro", -3, evalsha_ro)
-        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS)
+        .flags(
+            READONLY
+                | NOSCRIPT
+                | STALE
+                | SKIP_MONITOR
+                | NO_MANDATORY_KEYS
+                | MOVABLE_KEYS
+                | RUNS_SCRIPT,
+        )
         .acl(S)
         .specs(&[ks_keynum(kf::RO | kf::ACCESS, 2, 0, 1, 1)])
         .lock(Lock::All)

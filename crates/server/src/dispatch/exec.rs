@@ -357,7 +357,7 @@ pub fn call(
     if caller != Caller::Script {
         client.info.last_cmd.store(id + 1, Relaxed);
     }
-    if cmd.has(flag::SKIP_MONITOR) && caller == Caller::Client && !srv.signals.monitors.is_empty() {
+    if cmd.has(flag::RUNS_SCRIPT) && caller == Caller::Client && !srv.signals.monitors.is_empty() {
         let now = dbs.now();
         crate::signals::monitor::feed_line(&srv.signals, client, argv, &[], false, now);
     }
@@ -408,6 +408,7 @@ pub fn call(
         }
     }
     if cmd.has(flag::READONLY)
+        && caller != Caller::Script
         && ctx.client.info.tracking.flags.load(Relaxed) & crate::signals::tracking::flags::ON != 0
     {
         let keys = cmd.key_indexes(argv).into_iter().map(|i| argv[i].clone());

@@ -53,6 +53,9 @@ pub mod flag {
     pub const KILLS_SCRIPT: u64 = 1 << 27;
     /// FUNCTION KILL's counterpart of KILLS_SCRIPT.
     pub const KILLS_FUNCTION: u64 = 1 << 28;
+    /// Runs a script (EVAL, FCALL and their kin): MONITOR shows it before
+    /// the commands it calls.
+    pub const RUNS_SCRIPT: u64 = 1 << 29;
 
     /// Names in the order COMMAND INFO lists them.
     pub const NAMES: &[(u64, &str)] = &[

@@ -631,7 +631,7 @@ unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua_Deb
             return;
         }
         sw.busy.store(true, Relaxed);
-        run.host.busy();
+        guarded(|| run.host.busy());
     }
     if sw.kill.load(Relaxed) {
         let msg: &[u8] = if sw.function.load(Relaxed) {
@@ -662,6 +662,13 @@ unsafe extern "C-unwind" fn global_guard(l: *mut lua_State) -> c_int {
 }
 
 // ---- The redis table ----
+
+/// Calls into the host from a C function Lua called: a panic must not
+/// unwind through Lua's C frames (the state would be left half-updated),
+/// so it stops here and the caller answers an error instead.
+fn guarded<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
 
 /// Reads the command arguments from the stack: strings as they are,
 /// numbers as `%.17g`.
@@ -695,7 +702,8 @@ unsafe fn call_inner(l: *mut lua_State) -> Result<bool, &'static str> {
         return Err("ERR redis.call is only available while a script runs");
     };
     let resp3 = run.resp3;
-    let reply = run.host.call(argv, resp3);
+    let reply = guarded(|| run.host.call(argv, resp3))
+        .unwrap_or_else(|| Frame::error("ERR internal error while running the command"));
     let is_err = matches!(reply, Frame::Error(_));
     push_frame_checked(l, &reply, resp3);
     Ok(is_err)
@@ -815,7 +823,7 @@ unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
         }
     }
     if let Some(run) = current() {
-        run.host.log(level as u8, &msg);
+        guarded(|| run.host.log(level as u8, &msg));
     }
     drop(msg);
     0
@@ -848,7 +856,7 @@ unsafe extern "C-unwind" fn set_repl(l: *mut lua_State) -> c_int {
         );
     }
     if let Some(run) = current() {
-        run.host.set_repl(v as u8);
+        guarded(|| run.host.set_repl(v as u8));
     }
     0
 }
@@ -874,7 +882,7 @@ unsafe extern "C-unwind" fn acl_check_cmd(l: *mut lua_State) -> c_int {
         Ok(a) => a,
         Err(msg) => return lua::raise_table(l, msg.as_bytes().to_vec()),
     };
-    let verdict = current().and_then(|run| run.host.acl_check(&argv));
+    let verdict = current().and_then(|run| guarded(|| run.host.acl_check(&argv)).flatten());
     drop(argv);
     match verdict {
         Some(ok) => {

@@ -668,7 +668,9 @@ pub fn prepare_shutdown(srv: &Shared, dbs: &mut Dbs<'_>, f: ShutdownFlags) -> bo
         return false;
     }
     let running = srv.persist.bg.lock().take();
-    if let Some(r) = running {
+    // (While a script is busy the run holds no data: the snapshot is just
+    // dropped with the process.)
+    if let Some(r) = running.filter(|_| !srv.scripting.busy()) {
         crate::log!("There is a background snapshot in progress. Giving it up!");
         r.snap.abort_in(dbs);
         srv.aof.set_child_active(false);

@@ -158,7 +158,7 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             .worker_threads(threads)
             .enable_all()
             .build()?;
-        rt.block_on(async move {
+        let done = rt.block_on(async move {
             let server = Arc::new(Server {
                 ks: ConcurrentKeyspace::new(dbs, threads * 16, clock),
                 shared,
@@ -181,7 +181,11 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             announce(&server.shared, &addrs);
             wait_for_shutdown(&server.ks, &server.shared).await;
             Ok(())
-        })
+        });
+        // Exit without waiting for the worker threads: one may be inside a
+        // busy script that SHUTDOWN NOSAVE leaves behind.
+        rt.shutdown_background();
+        done
     } else {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -30,7 +30,7 @@ pub static COMMANDS: &[Cmd] = &[
         .tips(&["nondeterministic_output"]).doc(G, "2.6.0", "O(1)", "Returns the server time."),
     Cmd::new("info", -1, info).flags(LOADING | STALE | SENTINEL).acl(acl::SLOW | acl::DANGEROUS).lock(Lock::Keys)
         .tips(&["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]).doc(G, "1.0.0", "O(1)", "Returns information and statistics about the server."),
-    Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY).acl(ADM).lock(Lock::All)
+    Cmd::new("shutdown", -1, shutdown).flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY | BUSY_NOLOCK).acl(ADM).lock(Lock::All)
         .doc(G, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server."),
     Cmd::new("save", 1, save).flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI).acl(ADM).lock(Lock::All)
         .doc(G, "1.0.0", "O(N) where N is the total number of keys in all databases", "Synchronously saves the database(s) to disk."),
@@ -269,6 +269,10 @@ fn shutdown(ctx: &mut Ctx) -> CmdResult {
         // A shutdown never waits here (there are no replicas to wait for),
         // so none is ever in progress.
         return Err(err("No shutdown in progress."));
+    }
+    if ctx.srv.scripting.busy() && !f.nosave {
+        // The dataset is the busy script's, half done: never saved.
+        return Err(ctx.srv.scripting.busy_error());
     }
     if !crate::persistence::prepare_shutdown(ctx.srv, ctx.dbs, f) {
         return Err(err("Errors trying to SHUTDOWN. Check logs."));

@@ -145,6 +145,9 @@ fn run<K: Keyspace>(
     // threads, so the rest go on being served; it is answered -BUSY if
     // the script gets busy meanwhile, as Redis answers what came in
     // before.
+    if server.ks.wants_keys() && srv.scripting.busy() && cmd.has(flag::BUSY_NOLOCK) {
+        return run_locked(server, client, cmd, argv, caller, Some(Scope::Nothing));
+    }
     if server.ks.wants_keys()
         && cmd.lock != Lock::None
         && caller == Caller::Client
@@ -160,10 +163,10 @@ fn run<K: Keyspace>(
                 let e = srv.scripting.busy_error();
                 return Outcome::reply(reject(srv, client, Some(cmd), false, e));
             }
-            run_locked(server, client, cmd, argv, caller)
+            run_locked(server, client, cmd, argv, caller, None)
         });
     }
-    run_locked(server, client, cmd, argv, caller)
+    run_locked(server, client, cmd, argv, caller, None)
 }
 
 /// Whether this thread is a worker of a multi-threaded runtime, where
@@ -174,25 +177,28 @@ pub fn may_block_in_place() -> bool {
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
+/// `run` once it may take its locks; `scope` overrides the row's.
 fn run_locked<K: Keyspace>(
     server: &Server<K>,
     client: &mut Client,
     cmd: &'static Cmd,
     argv: Vec<Bytes>,
     caller: Caller,
+    scope: Option<Scope<'static>>,
 ) -> Outcome {
     let srv = &server.shared;
     let keys: smallvec::SmallVec<[&[u8]; 4]>;
-    let mut scope = match cmd.lock {
-        Lock::All => Scope::All,
-        Lock::None => Scope::Nothing,
-        Lock::Db => Scope::Db(client.db),
+    let mut scope = match (scope, cmd.lock) {
+        (Some(s), _) => s,
+        (None, Lock::All) => Scope::All,
+        (None, Lock::None) => Scope::Nothing,
+        (None, Lock::Db) => Scope::Db(client.db),
         // The single-threaded engine locks nothing: skip computing the keys.
-        Lock::Keys if !server.ks.wants_keys() => Scope::Keys {
+        (None, Lock::Keys) if !server.ks.wants_keys() => Scope::Keys {
             db: client.db,
             keys: &[],
         },
-        Lock::Keys => {
+        (None, Lock::Keys) => {
             keys = cmd
                 .key_indexes(&argv)
                 .into_iter()

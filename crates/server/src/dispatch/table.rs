@@ -56,6 +56,10 @@ pub mod flag {
     /// Runs a script (EVAL, FCALL and their kin): MONITOR shows it before
     /// the commands it calls.
     pub const RUNS_SCRIPT: u64 = 1 << 29;
+    /// While a script is busy (and holds every lock) it runs without
+    /// locks; its handler refuses what would need the data (SHUTDOWN:
+    /// only NOSAVE goes on).
+    pub const BUSY_NOLOCK: u64 = 1 << 30;
 
     /// Names in the order COMMAND INFO lists them.
     pub const NAMES: &[(u64, &str)] = &[

@@ -93,7 +93,8 @@ pub enum Progress {
 
 /// A script yielded between two slices.
 struct Suspended {
-    name: Vec<u8>,
+    /// What an error names (a sha fits without allocating).
+    name: smallvec::SmallVec<[u8; 64]>,
     proto: Protocol,
     resp3: bool,
     started: Instant,
@@ -425,7 +426,7 @@ impl Vm {
             sw.busy.store(false, Relaxed);
             sw.running.store(true, Relaxed);
             let s = Suspended {
-                name: name.to_vec(),
+                name: smallvec::SmallVec::from_slice(name),
                 proto,
                 resp3: false,
                 started: Instant::now(),
@@ -677,22 +678,42 @@ unsafe fn argv_of(l: *mut lua_State) -> Result<Vec<Bytes>, &'static str> {
     if n == 0 {
         return Err("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv = Vec::with_capacity(n as usize);
+    // Short arguments share one allocation (a command name, keys, small
+    // values); a long one gets its own, so nothing stored keeps a big
+    // buffer alive for a few bytes.
+    const SHORT: usize = 64;
+    let mut short = bytes::BytesMut::with_capacity(n as usize * 16);
+    let mut ends: smallvec::SmallVec<[(usize, Option<Bytes>); 8]> = smallvec::SmallVec::new();
     let mut num = Vec::new();
     for i in 1..=n {
-        match ffi::lua_type(l, i) {
-            ffi::LUA_TSTRING => {
-                argv.push(Bytes::copy_from_slice(lua::to_bytes(l, i).unwrap_or(b"")))
-            }
+        let b: &[u8] = match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => lua::to_bytes(l, i).unwrap_or(b""),
             ffi::LUA_TNUMBER => {
                 num.clear();
                 lua::number_arg(ffi::lua_tonumber(l, i), &mut num);
-                argv.push(Bytes::copy_from_slice(&num));
+                &num
             }
             _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        };
+        if b.len() <= SHORT {
+            short.extend_from_slice(b);
+            ends.push((short.len(), None));
+        } else {
+            ends.push((short.len(), Some(Bytes::copy_from_slice(b))));
         }
     }
-    Ok(argv)
+    let short = short.freeze();
+    let mut from = 0;
+    Ok(ends
+        .into_iter()
+        .map(|(end, long)| {
+            long.unwrap_or_else(|| {
+                let b = short.slice(from..end);
+                from = end;
+                b
+            })
+        })
+        .collect())
 }
 
 /// redis.call / redis.pcall: Ok(true) when the pushed reply is an error.

@@ -151,6 +151,7 @@ fn run<K: Keyspace>(
     if server.ks.wants_keys()
         && cmd.lock != Lock::None
         && caller == Caller::Client
+        && srv.scripting.switches.running.load(Relaxed)
         && srv.scripting.running_for_us(mono_us()) > 1000
         && may_block_in_place()
     {

@@ -210,6 +210,11 @@ fn a_scripts_writes_reach_the_log_as_one_transaction() {
             "1",
             "k",
         ]);
+        c.call(&[
+            "EVAL",
+            "redis.set_repl(redis.REPL_NONE) redis.call('set', 'hidden', '1') redis.set_repl(redis.REPL_ALL) return redis.call('set', 'shown', '1')",
+            "0",
+        ]);
         c.call(&["EVAL", "return redis.call('set', 'single', 'one')", "0"]);
         c.call(&["EVAL", "return redis.call('get', 'k')", "0"]);
         let log = std::fs::read_dir(format!("{}/appendonlydir", dir.path()))
@@ -221,9 +226,14 @@ fn a_scripts_writes_reach_the_log_as_one_transaction() {
         let log = String::from_utf8_lossy(&log).replace("\r\n", " ");
         let unit = "*1 $5 MULTI *3 $3 set $1 k $1 a *2 $6 SELECT $1 3 *2 $4 incr $1 n *1 $4 EXEC";
         assert!(log.contains(unit), "{engine}: {log}");
+        // REPL_NONE keeps a command out of the log.
+        assert!(
+            !log.contains("hidden") && log.contains("$5 shown"),
+            "{engine}: {log}"
+        );
         // One command needs no MULTI; a read-only script logs nothing.
         assert!(
-            log.ends_with("*2 $6 SELECT $1 0 *3 $3 set $6 single $3 one "),
+            log.ends_with("*2 $6 SELECT $1 0 *3 $3 set $5 shown $1 1 *3 $3 set $6 single $3 one "),
             "{engine}: {log}"
         );
     }

@@ -188,6 +188,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
         }
     };
     let script_flags = scripts.get(&sha).map_or(0, |c| c.flags);
+    prepare(srv, script_flags, ro)?;
     let proto = ctx.client.proto;
     let mut host = ScriptHost {
         srv,
@@ -199,6 +200,33 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
         repl: 3,
     };
     Ok(scripts.run(&mut host, &sha, keys, args, proto))
+}
+
+/// The checks a script's flags call for before it runs (EVAL with a
+/// shebang, every function): one that may write is refused by a `*_RO`
+/// command and while writes are refused for a failed save or log write.
+/// (Rubedo has no replicas, no cluster and no maxmemory yet, so the
+/// checks of `allow-stale`, `no-cluster` and `allow-oom` never refuse.)
+pub(crate) fn prepare(srv: &Shared, script_flags: u32, ro: bool) -> Result<(), CmdError> {
+    if script_flags & (sflags::EVAL_COMPAT | sflags::NO_WRITES) != 0 {
+        return Ok(());
+    }
+    if let Some(e) = crate::persistence::disk_error(srv) {
+        let text = e.text();
+        return Err(CmdError::Other(
+            if text.starts_with("MISCONF Redis is configured") {
+                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into()
+            } else {
+                text
+            },
+        ));
+    }
+    if ro {
+        return Err(CmdError::Other(
+            "ERR Can not execute a script with write flag using *_ro command.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The server as a script sees it: commands run as the calling client
@@ -233,7 +261,7 @@ impl Host for ScriptHost<'_, '_> {
         if cmd.has(NOSCRIPT) {
             return Frame::error("ERR This Redis command is not allowed from script");
         }
-        if cmd.has(WRITE) && self.read_only {
+        if cmd.has(WRITE | MAY_REPLICATE) && self.read_only {
             return Frame::error("ERR Write commands are not allowed from read-only scripts.");
         }
         let (caller_db, caller_proto) = (self.client.db, self.client.proto);

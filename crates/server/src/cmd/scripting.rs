@@ -1,8 +1,8 @@
 //! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT. The Lua side
-//! is `rubedo_script`; this module is its `Host`: every `redis.call` goes
-//! through `exec::call` (the table row, its flags, the write path,
-//! signals, MONITOR, statistics, effects), after the checks Redis makes for
-//! commands called from scripts.
+//! is `rubedo_script`; this module is its `Host` (for functions too, see
+//! `functions.rs`): every `redis.call` goes through `exec::call` (the table
+//! row, its flags, the write path, signals, MONITOR, statistics, effects),
+//! after the checks Redis makes for commands called from scripts.
 //!
 //! A script runs inside its EVAL's run, which locks everything (scripts
 //! may touch keys they did not declare), so it is atomic under both
@@ -13,7 +13,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rubedo_engine::Dbs;
 use rubedo_resp::{Frame, Protocol};
-use rubedo_script::{flags as sflags, Host, Scripts};
+use rubedo_script::functions::Published;
+use rubedo_script::{flags as sflags, Functions, Host, Scripts};
 
 use crate::dispatch::ctx::Ctx;
 use crate::dispatch::exec::call;
@@ -34,12 +35,24 @@ const LUA_MEMORY_LIMIT: usize = 1 << 30;
 pub struct Scripting {
     /// EVAL's Lua state and script cache.
     pub eval: Mutex<Scripts>,
+    /// The function libraries and their Lua state (held while a function
+    /// runs).
+    pub functions: Mutex<Functions>,
+    /// The libraries' counts and code, readable while a function runs.
+    pub functions_published: std::sync::Arc<Published>,
+    /// The running function's switches (FUNCTION KILL), readable while it
+    /// runs.
+    pub functions_switches: std::sync::Arc<rubedo_script::Switches>,
 }
 
 impl Default for Scripting {
     fn default() -> Self {
+        let functions = Functions::new(LUA_MEMORY_LIMIT);
         Scripting {
             eval: Mutex::new(Scripts::new(LUA_MEMORY_LIMIT)),
+            functions_published: functions.published(),
+            functions_switches: functions.switches.clone(),
+            functions: Mutex::new(functions),
         }
     }
 }
@@ -190,15 +203,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
     let script_flags = scripts.get(&sha).map_or(0, |c| c.flags);
     prepare(srv, script_flags, ro)?;
     let proto = ctx.client.proto;
-    let mut host = ScriptHost {
-        srv,
-        db: ctx.client.db,
-        client: ctx.client,
-        dbs: ctx.dbs,
-        effects: ctx.effects,
-        read_only: ro || script_flags & sflags::NO_WRITES != 0,
-        repl: 3,
-    };
+    let mut host = ScriptHost::new(ctx, ro || script_flags & sflags::NO_WRITES != 0);
     Ok(scripts.run(&mut host, &sha, keys, args, proto))
 }
 
@@ -231,8 +236,8 @@ pub(crate) fn prepare(srv: &Shared, script_flags: u32, ro: bool) -> Result<(), C
 
 /// The server as a script sees it: commands run as the calling client
 /// (its database as the script selects it, the script's protocol) inside
-/// EVAL's run.
-struct ScriptHost<'a, 'b> {
+/// the run of the EVAL or FCALL that runs the script.
+pub(crate) struct ScriptHost<'a, 'b> {
     srv: &'a Shared,
     client: &'a mut Client,
     dbs: &'a mut Dbs<'b>,
@@ -243,6 +248,22 @@ struct ScriptHost<'a, 'b> {
     read_only: bool,
     /// redis.set_repl's targets.
     repl: u8,
+}
+
+impl<'a, 'b> ScriptHost<'a, 'b> {
+    /// The host for a script run by the command of `ctx`; `read_only`
+    /// refuses write commands (a `*_RO` command, a `no-writes` script).
+    pub(crate) fn new(ctx: &'a mut Ctx<'_, 'b>, read_only: bool) -> ScriptHost<'a, 'b> {
+        ScriptHost {
+            srv: ctx.srv,
+            db: ctx.client.db,
+            client: ctx.client,
+            dbs: ctx.dbs,
+            effects: ctx.effects,
+            read_only,
+            repl: 3,
+        }
+    }
 }
 
 impl Host for ScriptHost<'_, '_> {
@@ -296,25 +317,31 @@ impl Host for ScriptHost<'_, '_> {
     }
 
     fn log(&mut self, level: u8, msg: &[u8]) {
-        let verbosity = match self.srv.config.get("loglevel").as_deref() {
-            Some("debug") => 0,
-            Some("verbose") => 1,
-            Some("warning") => 3,
-            Some("nothing") => 4,
-            _ => 2,
-        };
-        if level >= verbosity {
-            let mark = ['.', '-', '*', '#'][level as usize & 3];
-            crate::log!(
-                "{} {mark} {}",
-                std::process::id(),
-                String::from_utf8_lossy(msg)
-            );
-        }
+        script_log(self.srv, level, msg);
     }
 
     fn set_repl(&mut self, flags: u8) {
         self.repl = flags;
+    }
+}
+
+/// A script's `redis.log` line at `level` (0 debug .. 3 warning), if
+/// `loglevel` lets it through.
+pub(crate) fn script_log(srv: &Shared, level: u8, msg: &[u8]) {
+    let verbosity = match srv.config.get("loglevel").as_deref() {
+        Some("debug") => 0,
+        Some("verbose") => 1,
+        Some("warning") => 3,
+        Some("nothing") => 4,
+        _ => 2,
+    };
+    if level >= verbosity {
+        let mark = ['.', '-', '*', '#'][level as usize & 3];
+        crate::log!(
+            "{} {mark} {}",
+            std::process::id(),
+            String::from_utf8_lossy(msg)
+        );
     }
 }
 

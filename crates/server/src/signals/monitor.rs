@@ -58,6 +58,24 @@ pub fn feed(
     if cmd.has(flag::ADMIN | flag::SKIP_MONITOR) {
         return;
     }
+    send(sig, client, argv, redacted, from_script, now_ms);
+}
+
+/// Sends the command that runs a script (FCALL, FCALL_RO) to the monitors
+/// before the script's own commands, as Redis shows it: these commands
+/// skip the feed after they ran.
+pub fn feed_script_caller(sig: &Signals, client: &mut Client, argv: &[Bytes], now_ms: u64) {
+    send(sig, client, argv, &[], false, now_ms);
+}
+
+fn send(
+    sig: &Signals,
+    client: &mut Client,
+    argv: &[Bytes],
+    redacted: &[usize],
+    from_script: bool,
+    now_ms: u64,
+) {
     let t = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -273,9 +273,9 @@ fn sync_without_rdb_only_is_refused() {
     }
 }
 
-/// The function libraries of a loaded file are kept through Rubedo's own
-/// snapshots and written into RDB files and `--functions-rdb` downloads,
-/// where redis-server runs them.
+/// The function libraries of a loaded file are loaded (Rubedo runs them),
+/// kept through Rubedo's own snapshots and written into RDB files and
+/// `--functions-rdb` downloads, where redis-server runs them.
 #[test]
 fn function_libraries_are_kept_and_handed_back_to_redis() {
     if !have_redis_server("this test") {
@@ -286,6 +286,7 @@ fn function_libraries_are_kept_and_handed_back_to_redis() {
     {
         // Through Rubedo's own format and a restart.
         let s = rubedo("single", &dir, &[]);
+        assert_eq!(s.raw().call(&["FCALL", "f", "0"]), Frame::Integer(1));
         assert_eq!(text(s.raw().call(&["SAVE"])), "OK");
     }
     let head = std::fs::read(dir.0.join("dump.rdb")).unwrap();

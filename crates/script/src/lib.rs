@@ -8,6 +8,7 @@
 
 pub(crate) mod convert;
 pub mod eval;
+pub mod functions;
 pub mod libs;
 pub(crate) mod lua;
 pub mod vm;
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use rubedo_resp::Frame;
 
 pub use eval::{Scripts, ShebangError};
+pub use functions::Functions;
 pub use vm::{Memory, Progress, RunOpts, Switches, Vm};
 
 /// The version scripts see in `redis.REDIS_VERSION(_NUM)`.

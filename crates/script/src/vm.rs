@@ -651,7 +651,7 @@ unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua_Deb
 
 /// `_G`'s __index: reading a global that does not exist is an error,
 /// located at the script line that read it.
-unsafe extern "C-unwind" fn global_guard(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn global_guard(l: *mut lua_State) -> c_int {
     ffi::luaL_where(l, 1);
     let mut msg = lua::to_bytes(l, -1).unwrap_or(b"").to_vec();
     msg.extend_from_slice(b"Script attempted to access nonexistent global variable '");

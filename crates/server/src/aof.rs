@@ -774,7 +774,7 @@ fn open_after_load(srv: &Shared, dbs: &mut Dbs<'_>, mut m: Manifest) -> Result<(
 /// foreground.
 fn write_base(srv: &Shared, dbs: &mut Dbs<'_>, dir: &Path, name: &str) -> io::Result<Saved> {
     let t = Target {
-        functions: srv.persist.functions(),
+        functions: crate::persistence::functions(srv),
         ..Target::new(dir.to_path_buf(), name.to_string())
     };
     save_dbs(dbs, &t, base_options(srv))
@@ -846,7 +846,7 @@ pub fn start_rewrite(srv: &Shared, dbs: &mut Dbs<'_>) {
         ctl.rewrite_base = Some(base.clone());
         let last = srv.persist.last_epoch.load(Relaxed);
         let t = Target {
-            functions: srv.persist.functions(),
+            functions: crate::persistence::functions(srv),
             ..Target::new(dir.clone(), base)
         };
         Background::start_in(dbs, last, t, base_options(srv)).map_err(|e| e.to_string())
@@ -1491,6 +1491,8 @@ pub fn debug_loadaof(srv: &Shared, dbs: &mut Dbs<'_>) -> Result<(), String> {
     for d in 0..dbs.count() {
         dbs.db(d).clear();
     }
+    // The log's base and its FUNCTION commands make the libraries again.
+    crate::cmd::functions::flush_libraries(srv);
     let mut client = loading_client(srv);
     let files: Vec<_> = m.files_to_load().cloned().collect();
     for (i, f) in files.iter().enumerate() {

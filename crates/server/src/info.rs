@@ -200,6 +200,18 @@ fn section_text(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "used_memory_lua_human:{}", human(lua as u64));
             field!(out, "used_memory_scripts_eval:{script_bytes}");
             field!(out, "number_of_cached_scripts:{scripts}");
+            let f = &srv.scripting.functions_published;
+            let vm_functions = f.lua_memory();
+            field!(out, "number_of_functions:{}", f.functions());
+            field!(out, "number_of_libraries:{}", f.libraries());
+            field!(out, "used_memory_vm_functions:{vm_functions}");
+            let vm_total = (lua + vm_functions) as u64;
+            field!(out, "used_memory_vm_total:{vm_total}");
+            field!(out, "used_memory_vm_total_human:{}", human(vm_total));
+            field!(out, "used_memory_functions:{}", f.overhead());
+            let scripts_total = (script_bytes + f.overhead()) as u64;
+            field!(out, "used_memory_scripts:{scripts_total}");
+            field!(out, "used_memory_scripts_human:{}", human(scripts_total));
             field!(out, "maxmemory:0");
             field!(out, "maxmemory_human:0B");
             field!(out, "maxmemory_policy:noeviction");

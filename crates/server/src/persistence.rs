@@ -25,9 +25,6 @@ const WALK_SLICE: Duration = Duration::from_millis(1);
 
 /// What the server knows about its snapshots.
 pub struct Persistence {
-    /// The code of the function libraries a loaded file held: kept and
-    /// written into every snapshot until scripting can run them.
-    functions: Mutex<Vec<Vec<u8>>>,
     /// The background snapshot being taken, if any.
     pub bg: Mutex<Option<Running>>,
     /// Wakes the persistence task (a snapshot started or was scheduled).
@@ -77,7 +74,6 @@ pub struct Running {
 impl Persistence {
     pub fn new(now_secs: u64) -> Persistence {
         Persistence {
-            functions: Mutex::new(Vec::new()),
             bg: Mutex::new(None),
             wake: Notify::new(),
             scheduled: AtomicBool::new(false),
@@ -94,11 +90,6 @@ impl Persistence {
             loading_total: AtomicU64::new(0),
             loading_loaded: Arc::new(AtomicU64::new(0)),
         }
-    }
-
-    /// The function libraries kept from the last load.
-    pub fn functions(&self) -> Vec<Vec<u8>> {
-        self.functions.lock().clone()
     }
 
     /// False once some save or log write failed: the gate then asks
@@ -138,10 +129,20 @@ pub fn unix_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The code of every function library, as snapshots carry it.
+pub fn functions(srv: &Shared) -> Vec<Vec<u8>> {
+    srv.scripting
+        .functions_published
+        .codes()
+        .iter()
+        .map(|c| c.to_vec())
+        .collect()
+}
+
 /// Where the snapshot goes: `dbfilename` in the working directory (`dir`).
 pub fn target(srv: &Shared) -> Target {
     Target {
-        functions: srv.persist.functions(),
+        functions: functions(srv),
         ..Target::new(
             std::env::current_dir().unwrap_or_else(|_| ".".into()),
             srv.config
@@ -441,7 +442,10 @@ fn clear_all(dbs: &mut Dbs<'_>) {
     }
 }
 
-/// The result of a load as the server reports it.
+/// The result of a load as the server reports it. The file's function
+/// libraries are created (replacing loaded ones of the same name if
+/// `replace`; else such a clash fails the load, as a library that does not
+/// load does).
 fn finish_load(
     srv: &Shared,
     path: &std::path::Path,
@@ -449,6 +453,7 @@ fn finish_load(
     t: &Tally,
     databases: usize,
     started: Instant,
+    replace: bool,
 ) -> Result<Option<LoadStats>, String> {
     let stats = match result {
         Ok(s) => s,
@@ -470,14 +475,8 @@ fn finish_load(
     }
     srv.persist.loaded_keys.store(t.loaded, Relaxed);
     srv.persist.loaded_expired.store(t.expired, Relaxed);
-    if !stats.functions.is_empty() {
-        crate::log!(
-            "{} function libraries kept from {} (saved again with the data; not callable: this server has no scripting yet)",
-            stats.functions.len(),
-            path.display()
-        );
-    }
-    *srv.persist.functions.lock() = stats.functions.clone();
+    crate::cmd::functions::load_libraries(srv, &stats.functions, replace)
+        .map_err(|e| format!("{e} (in {})", path.display()))?;
     crate::log!(
         "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys dropped)",
         started.elapsed().as_secs_f64(),
@@ -586,7 +585,7 @@ pub(crate) async fn load_snapshot<K: Keyspace>(
     if result.is_err() || tally.beyond.is_some() || tally.duplicate.is_some() {
         ks.run(Scope::All, clear_all);
     }
-    finish_load(srv, path, result, &tally, ks.databases(), started)
+    finish_load(srv, path, result, &tally, ks.databases(), started, false)
 }
 
 /// Loads the snapshot into `dbs` (every lock held) in one go, for DEBUG
@@ -609,7 +608,7 @@ pub fn load_now(srv: &Shared, dbs: &mut Dbs<'_>, merge: bool) -> Result<Option<L
         return Err(format!("no snapshot at {}", path.display()));
     }
     let databases = dbs.count();
-    let r = finish_load(srv, &path, result, &tally, databases, started)?;
+    let r = finish_load(srv, &path, result, &tally, databases, started, merge)?;
     if let Some(key) = clash {
         return Err(format!(
             "the snapshot holds the key '{key}', already in memory"
@@ -634,7 +633,7 @@ pub fn load_path_now(
     };
     let result = load_file(path, limits(srv), &mut |k| tally.insert(dbs, k, now));
     let databases = dbs.count();
-    finish_load(srv, path, result, &tally, databases, started).map(|_| ())
+    finish_load(srv, path, result, &tally, databases, started, false).map(|_| ())
 }
 
 /// SHUTDOWN's flags (also what `shutdown-on-sigint`/`-sigterm` hold).

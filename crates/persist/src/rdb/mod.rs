@@ -22,6 +22,7 @@
 
 pub mod crc64;
 pub mod double;
+pub mod functions;
 mod input;
 pub mod intset;
 pub mod listpack;
@@ -32,6 +33,7 @@ pub mod ziplist;
 pub mod zipmap;
 
 pub use crc64::crc64;
+pub use functions::{functions_payload, FunctionsPayload};
 pub use read::{read_value, FileReader};
 pub use write::{value_type, write_value, write_value_with, FileWriter, WriteOptions};
 
@@ -53,7 +55,7 @@ pub const PACKED_THRESHOLD: usize = 1 << 30;
 /// Record opcodes.
 pub mod opcode {
     pub const FUNCTION2: u8 = 245;
-    /// Redis 7.0's release candidates only: refused.
+    /// Redis 7.0's release candidates only: one function, read as a library.
     pub const FUNCTION_PRE_GA: u8 = 246;
     pub const MODULE_AUX: u8 = 247;
     pub const IDLE: u8 = 248;

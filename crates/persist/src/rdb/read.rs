@@ -485,9 +485,9 @@ impl<R: Read> FileReader<R> {
                     self.functions.push(code);
                 }
                 opcode::FUNCTION_PRE_GA => {
-                    return Err(err(
-                        "a function record of a Redis 7.0 release candidate (not supported)".into(),
-                    ))
+                    let code = super::functions::read_pre_ga(&mut self.inp)
+                        .map_err(|why| err(format!("a function record: {why}")))?;
+                    self.functions.push(code);
                 }
                 opcode::MODULE_AUX => {
                     return Err(err("module data: Rubedo has no modules".into()));

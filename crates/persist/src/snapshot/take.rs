@@ -212,8 +212,8 @@ enum Out {
 
 impl Out {
     /// Starts the file; the function libraries come first (Redis writes
-    /// them before the keys), except in a command stream, which has no
-    /// command for them here.
+    /// them before the keys): FUNCTION2 records, AUX records, or in a
+    /// command stream a `FUNCTION LOAD` of each library's code.
     fn new(
         file: std::fs::File,
         opts: Options,
@@ -262,6 +262,9 @@ impl Out {
                 let mut buf = Vec::new();
                 if timestamps {
                     crate::aof::encode_timestamp(&mut buf, now_ms / 1000);
+                }
+                for code in functions {
+                    crate::aof::encode_command(&mut buf, &[&b"FUNCTION"[..], b"LOAD", code]);
                 }
                 Out::Cmds { w, buf }
             }

@@ -148,6 +148,8 @@ fn reload(ctx: &mut Ctx) -> CmdResult {
         }
         let now = ctx.now();
         crate::signals::tracking::flushed(&ctx.srv.signals, &ctx.srv.clients, ctx.client, now);
+        // The function libraries go too, and come back from the file.
+        super::functions::flush_libraries(ctx.srv);
     }
     match crate::persistence::load_now(ctx.srv, ctx.dbs, merge) {
         Ok(_) => {

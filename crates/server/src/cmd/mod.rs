@@ -8,6 +8,7 @@ use crate::dispatch::table::Cmd;
 pub mod blocking;
 pub mod connection;
 pub mod debug;
+pub mod functions;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -43,6 +44,7 @@ pub fn families() -> Vec<&'static [Cmd]> {
         sort::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }
 

@@ -162,7 +162,7 @@ fn snapshot_reply(ctx: &mut Ctx, head: Option<String>) -> CmdResult {
         let functions = if repl.exclude_functions {
             Vec::new()
         } else {
-            ctx.srv.persist.functions()
+            crate::persistence::functions(ctx.srv)
         };
         let bytes = functions_rdb(&functions).map_err(|e| err(e.to_string()))?;
         let len = bytes.len() as u64;
@@ -230,7 +230,7 @@ fn rdb_options(ctx: &Ctx) -> rubedo_persist::snapshot::Options {
 /// the working directory, opened and unlinked: it goes when it is sent.
 fn save_to_temp(ctx: &mut Ctx) -> std::io::Result<(std::fs::File, u64)> {
     let target = rubedo_persist::snapshot::take::Target {
-        functions: ctx.srv.persist.functions(),
+        functions: crate::persistence::functions(ctx.srv),
         durable: false,
         ..rubedo_persist::snapshot::take::Target::new(
             std::env::current_dir()?,

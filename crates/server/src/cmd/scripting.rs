@@ -1,8 +1,8 @@
 //! Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT. The Lua side
-//! is `rubedo_script`; this module is its `Host`: every `redis.call` goes
-//! through `exec::call` (the table row, its flags, the write path,
-//! signals, MONITOR, statistics, effects), after the checks Redis makes for
-//! commands called from scripts.
+//! is `rubedo_script`; this module is its `Host` (for functions too, see
+//! `functions.rs`): every `redis.call` goes through `exec::call` (the table
+//! row, its flags, the write path, signals, MONITOR, statistics, effects),
+//! after the checks Redis makes for commands called from scripts.
 //!
 //! A script runs inside its EVAL's run, which locks everything (scripts
 //! may touch keys they did not declare), so it is atomic under both
@@ -17,7 +17,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rubedo_engine::{Dbs, Key};
 use rubedo_resp::{Frame, Protocol};
-use rubedo_script::{flags as sflags, Host, Progress, RunOpts, Scripts, Switches};
+use rubedo_script::functions::Published;
+use rubedo_script::{flags as sflags, Functions, Host, Progress, RunOpts, Scripts, Switches};
 
 use crate::dispatch::ctx::Ctx;
 use crate::dispatch::exec::call;
@@ -48,16 +49,28 @@ pub struct Scripting {
     suspended: AtomicBool,
     /// When the running script started (`exec::mono_us`).
     since_us: AtomicU64,
+    /// The function libraries and their Lua state (held while a function
+    /// runs).
+    pub functions: Mutex<Functions>,
+    /// The libraries' counts and code, readable while a function runs.
+    pub functions_published: std::sync::Arc<Published>,
+    /// The function FCALL runs (its name and the command), for FUNCTION
+    /// STATS while it runs.
+    pub current_function: Mutex<Option<(Bytes, Vec<Bytes>)>>,
 }
 
 impl Default for Scripting {
     fn default() -> Self {
+        let functions = Functions::new(LUA_MEMORY_LIMIT);
         Scripting {
             eval: Mutex::new(Scripts::new(LUA_MEMORY_LIMIT)),
             switches: Default::default(),
             pending: Mutex::new(None),
             suspended: AtomicBool::new(false),
             since_us: AtomicU64::new(0),
+            functions_published: functions.published(),
+            current_function: Mutex::new(None),
+            functions: Mutex::new(functions),
         }
     }
 }
@@ -66,6 +79,8 @@ impl Default for Scripting {
 /// unit when it ends), the keys it made ready (their blocked clients are
 /// served after it), and its host's settings.
 struct Pending {
+    /// A function (FCALL) rather than an EVAL script.
+    function: bool,
     effects: Vec<Op>,
     ready: Vec<(usize, Key)>,
     db: usize,
@@ -96,6 +111,23 @@ impl Scripting {
             return 0;
         }
         now_us.saturating_sub(self.since_us.load(Relaxed))
+    }
+
+    /// FUNCTION STATS' running_script: the running function's name, its
+    /// command and how long it has run.
+    pub fn running_function(&self) -> Frame {
+        let Some((name, argv)) = self.current_function.lock().clone() else {
+            return Frame::Null;
+        };
+        let ms = crate::dispatch::exec::mono_us().saturating_sub(self.since_us.load(Relaxed)) / 1000;
+        Frame::Map(vec![
+            (Frame::bulk(b"name"), Frame::Bulk(name)),
+            (
+                Frame::bulk(b"command"),
+                Frame::Array(argv.into_iter().map(Frame::Bulk).collect()),
+            ),
+            (Frame::bulk(b"duration_ms"), Frame::Integer(ms as i64)),
+        ])
     }
 
     /// The -BUSY refusal for other clients' commands.
@@ -280,16 +312,50 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
         }
     };
     let script_flags = scripts.get(&sha).map_or(0, |c| c.flags);
+    prepare(srv, script_flags, ro)?;
     let proto = ctx.client.proto;
-    // A busy script yields once it passes busy-reply-threshold. Under the
-    // single engine the connection then lets the loop serve the others
-    // between slices (never inside EXEC, which cannot wait); under the
-    // concurrent engine it goes on at once, in this run, on a thread that
-    // gave its share of the runtime to another (`finish_in_place`).
+    let read_only = ro || script_flags & sflags::NO_WRITES != 0;
+    run_script(ctx, &mut *scripts, false, read_only, |s, host, opts| {
+        s.run(host, &sha, keys, args, proto, opts)
+    })
+}
+
+/// A Lua engine a script runs in: EVAL's or the functions'.
+pub(crate) trait Engine {
+    fn resume(&mut self, host: &mut dyn Host, opts: &RunOpts) -> Progress;
+}
+
+impl Engine for Scripts {
+    fn resume(&mut self, host: &mut dyn Host, opts: &RunOpts) -> Progress {
+        Scripts::resume(self, host, opts)
+    }
+}
+
+impl Engine for Functions {
+    fn resume(&mut self, host: &mut dyn Host, opts: &RunOpts) -> Progress {
+        Functions::resume(self, host, opts)
+    }
+}
+
+/// Runs a script (`start` starts it in `engine`) for the command of `ctx`,
+/// with what a long one needs. A busy script yields once it passes
+/// busy-reply-threshold. Under the single engine the connection then lets
+/// the loop serve the others between slices (never inside EXEC, which
+/// cannot wait); under the concurrent engine it goes on at once, in this
+/// run, on a thread that gave its share of the runtime to another
+/// (`finish_in_place`).
+pub(crate) fn run_script<E: Engine>(
+    ctx: &mut Ctx,
+    engine: &mut E,
+    function: bool,
+    read_only: bool,
+    start: impl FnOnce(&mut E, &mut ScriptHost, &RunOpts) -> Progress,
+) -> CmdResult {
+    let srv = ctx.srv;
     let concurrent = srv.process.engine_name != "single";
     let yieldable = concurrent || ctx.caller == Caller::Client;
     let opts = run_opts(srv, yieldable);
-    srv.scripting.switches.function.store(false, Relaxed);
+    srv.scripting.switches.function.store(function, Relaxed);
     srv.scripting
         .since_us
         .store(crate::dispatch::exec::mono_us(), Relaxed);
@@ -299,12 +365,12 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
         client: ctx.client,
         dbs: ctx.dbs,
         effects: ctx.effects,
-        read_only: ro || script_flags & sflags::NO_WRITES != 0,
+        read_only,
         repl: 3,
     };
-    let progress = scripts.run(&mut host, &sha, keys, args, proto, &opts);
+    let progress = start(engine, &mut host, &opts);
     if concurrent {
-        let f = finish_in_place(&mut scripts, &mut host, progress);
+        let f = finish_in_place(engine, &mut host, progress);
         ctx.error_counted = rubedo_script::reply_error_counted();
         return Ok(f);
     }
@@ -315,7 +381,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
             Ok(f)
         }
         Progress::Yielded => {
-            suspend(ctx, db, read_only, repl);
+            suspend(ctx, function, db, read_only, repl);
             Ok(Frame::Null)
         }
     }
@@ -325,7 +391,7 @@ fn eval_generic(ctx: &mut Ctx, by_sha: bool, ro: bool) -> CmdResult {
 /// that started it, inside `block_in_place`: this worker thread hands its
 /// share of the runtime to another, which answers the other clients
 /// (-BUSY, SCRIPT KILL) while the script holds the locks.
-fn finish_in_place(scripts: &mut Scripts, host: &mut ScriptHost, progress: Progress) -> Frame {
+fn finish_in_place<E: Engine>(engine: &mut E, host: &mut ScriptHost, progress: Progress) -> Frame {
     let Progress::Yielded = progress else {
         let Progress::Done(f) = progress else {
             unreachable!()
@@ -334,7 +400,7 @@ fn finish_in_place(scripts: &mut Scripts, host: &mut ScriptHost, progress: Progr
     };
     let opts = run_opts(host.srv, false);
     let mut go = || loop {
-        if let Progress::Done(f) = scripts.resume(&mut *host, &opts) {
+        if let Progress::Done(f) = engine.resume(&mut *host, &opts) {
             return f;
         }
     };
@@ -347,8 +413,9 @@ fn finish_in_place(scripts: &mut Scripts, host: &mut ScriptHost, progress: Progr
 
 /// Ends the first slice of a yielded script's run: what the run gathered
 /// is kept for the next slice, and the connection is told to come back.
-fn suspend(ctx: &mut Ctx, db: usize, read_only: bool, repl: u8) {
+fn suspend(ctx: &mut Ctx, function: bool, db: usize, read_only: bool, repl: u8) {
     let p = Pending {
+        function,
         effects: std::mem::take(ctx.effects),
         ready: std::mem::take(&mut ctx.dbs.events().ready),
         db,
@@ -375,7 +442,6 @@ pub fn resume(
     srv.scripting.suspended.store(false, Relaxed);
     effects.extend(p.effects);
     dbs.events().ready.extend(p.ready);
-    let mut scripts = srv.scripting.eval.lock();
     let opts = run_opts(srv, true);
     let mut host = ScriptHost {
         srv,
@@ -386,7 +452,12 @@ pub fn resume(
         read_only: p.read_only,
         repl: p.repl,
     };
-    let progress = scripts.resume(&mut host, &opts);
+    let function = p.function;
+    let progress = if function {
+        srv.scripting.functions.lock().resume(&mut host, &opts)
+    } else {
+        srv.scripting.eval.lock().resume(&mut host, &opts)
+    };
     let (db, read_only, repl) = (host.db, host.read_only, host.repl);
     match progress {
         Progress::Done(f) => {
@@ -399,6 +470,7 @@ pub fn resume(
         }
         Progress::Yielded => {
             let p = Pending {
+                function,
                 effects: std::mem::take(effects),
                 ready: std::mem::take(&mut dbs.events().ready),
                 db,
@@ -412,10 +484,37 @@ pub fn resume(
     }
 }
 
+/// The checks a script's flags call for before it runs (EVAL with a
+/// shebang, every function): one that may write is refused by a `*_RO`
+/// command and while writes are refused for a failed save or log write.
+/// (Rubedo has no replicas, no cluster and no maxmemory yet, so the
+/// checks of `allow-stale`, `no-cluster` and `allow-oom` never refuse.)
+pub(crate) fn prepare(srv: &Shared, script_flags: u32, ro: bool) -> Result<(), CmdError> {
+    if script_flags & (sflags::EVAL_COMPAT | sflags::NO_WRITES) != 0 {
+        return Ok(());
+    }
+    if let Some(e) = crate::persistence::disk_error(srv) {
+        let text = e.text();
+        return Err(CmdError::Other(
+            if text.starts_with("MISCONF Redis is configured") {
+                "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts.".into()
+            } else {
+                text
+            },
+        ));
+    }
+    if ro {
+        return Err(CmdError::Other(
+            "ERR Can not execute a script with write flag using *_ro command.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The server as a script sees it: commands run as the calling client
 /// (its database as the script selects it, the script's protocol) inside
-/// EVAL's run.
-struct ScriptHost<'a, 'b> {
+/// the run of the EVAL or FCALL that runs the script.
+pub(crate) struct ScriptHost<'a, 'b> {
     srv: &'a Shared,
     client: &'a mut Client,
     dbs: &'a mut Dbs<'b>,
@@ -450,7 +549,7 @@ impl Host for ScriptHost<'_, '_> {
         if cmd.has(NOSCRIPT) {
             return refuse("ERR This Redis command is not allowed from script");
         }
-        if cmd.has(WRITE) && self.read_only {
+        if cmd.has(WRITE | MAY_REPLICATE) && self.read_only {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
         }
         let (caller_db, caller_proto) = (self.client.db, self.client.proto);
@@ -490,21 +589,7 @@ impl Host for ScriptHost<'_, '_> {
     }
 
     fn log(&mut self, level: u8, msg: &[u8]) {
-        let verbosity = match self.srv.config.get("loglevel").as_deref() {
-            Some("debug") => 0,
-            Some("verbose") => 1,
-            Some("warning") => 3,
-            Some("nothing") => 4,
-            _ => 2,
-        };
-        if level >= verbosity {
-            let mark = ['.', '-', '*', '#'][level as usize & 3];
-            crate::log!(
-                "{} {mark} {}",
-                std::process::id(),
-                String::from_utf8_lossy(msg)
-            );
-        }
+        script_log(self.srv, level, msg);
     }
 
     fn set_repl(&mut self, flags: u8) {
@@ -515,6 +600,26 @@ impl Host for ScriptHost<'_, '_> {
         crate::log!(
             "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
             self.srv.config.busy_reply_ms.load(Relaxed)
+        );
+    }
+}
+
+/// A script's `redis.log` line at `level` (0 debug .. 3 warning), if
+/// `loglevel` lets it through.
+pub(crate) fn script_log(srv: &Shared, level: u8, msg: &[u8]) {
+    let verbosity = match srv.config.get("loglevel").as_deref() {
+        Some("debug") => 0,
+        Some("verbose") => 1,
+        Some("warning") => 3,
+        Some("nothing") => 4,
+        _ => 2,
+    };
+    if level >= verbosity {
+        let mark = ['.', '-', '*', '#'][level as usize & 3];
+        crate::log!(
+            "{} {mark} {}",
+            std::process::id(),
+            String::from_utf8_lossy(msg)
         );
     }
 }

@@ -671,6 +671,10 @@ fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
     }
     let keys = getkeys_positions(c, argv);
     if keys.is_empty() {
+        // A command whose keys may be none (EVAL, FCALL) has none here.
+        if c.has(NO_MANDATORY_KEYS) {
+            return Ok(Frame::Array(Vec::new()));
+        }
         return Err(err("Invalid arguments specified for command"));
     }
     Ok(Frame::Array(
@@ -749,7 +753,8 @@ fn count_fallback(name: &str, argv: &[Bytes]) -> Vec<usize> {
         "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
             (None, 1, 2)
         }
-        "blmpop" | "bzmpop" => (None, 2, 3),
+        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall"
+        | "fcall_ro" => (None, 2, 3),
         _ => return Vec::new(),
     };
     let Some(arg) = argv.get(count) else {

@@ -635,12 +635,8 @@ unsafe extern "C-unwind" fn count_hook(l: *mut lua_State, _ar: *mut ffi::lua_Deb
         guarded(|| run.host.busy());
     }
     if sw.kill.load(Relaxed) {
-        let msg: &[u8] = if sw.function.load(Relaxed) {
-            b"ERR Script killed by user with FUNCTION KILL..."
-        } else {
-            b"ERR Script killed by user with SCRIPT KILL..."
-        };
-        lua::push_error_table(l, msg);
+        // (Redis words it so for functions too.)
+        lua::push_error_table(l, b"ERR Script killed by user with SCRIPT KILL...");
         ffi::lua_error(l);
     }
     if run.opts.yieldable && l == run.co && lua::lua_canyield(l) != 0 {

@@ -46,7 +46,15 @@ pub static COMMANDS: &[Cmd] = &[
             "Invoke a function",
         ),
     Cmd::new("fcall_ro", -3, fcall_ro)
-        .flags(READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | MOVABLE_KEYS | RUNS_SCRIPT)
+        .flags(
+            READONLY
+                | NOSCRIPT
+                | STALE
+                | SKIP_MONITOR
+                | NO_MANDATORY_KEYS
+                | MOVABLE_KEYS
+                | RUNS_SCRIPT,
+        )
         .acl(S)
         .specs(&[ks_keynum(kf::RO | kf::ACCESS, 2, 0, 1, 1).notes(
             "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
@@ -146,6 +154,7 @@ static FUNCTION_SUBS: &[Cmd] = &[
         ),
     Cmd::new("function|stats", 2, function_stats)
         .flags(NOSCRIPT | ALLOW_BUSY)
+        .lock(Lock::None)
         .acl(S)
         .tips(&[
             "nondeterministic_output",
@@ -328,6 +337,16 @@ fn function_list(ctx: &mut Ctx) -> CmdResult {
 /// lock while it runs, so no other command runs meanwhile) and the
 /// engine's counts. Read without the registry's lock.
 fn function_stats(ctx: &mut Ctx) -> CmdResult {
+    let sc = &ctx.srv.scripting;
+    if sc.busy()
+        && !sc
+            .switches
+            .function
+            .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        // A busy EVAL script: only its kill is served.
+        return Err(sc.busy_error());
+    }
     let p = &ctx.srv.scripting.functions_published;
     let bulk = |s: &'static str| Frame::Bulk(Bytes::from_static(s.as_bytes()));
     Ok(Frame::Map(vec![
@@ -351,12 +370,8 @@ fn function_stats(ctx: &mut Ctx) -> CmdResult {
     ]))
 }
 
-/// FUNCTION STATS's `running_script`. Hook for the busy-script handling:
-/// once a command can run while a function does (FUNCTION STATS and KILL
-/// are `allow_busy`), this is the map of its `name`, `command` (the FCALL's
-/// arguments) and `duration_ms`, and STATS during a busy EVAL answers
-/// BUSY's "-BUSY ... You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-/// Until then no function is running whenever a command runs.
+/// FUNCTION STATS's `running_script`: the running function's name, its
+/// FCALL and how long it has run, or nil.
 fn running_script(srv: &Shared) -> Frame {
     let sw = &srv.scripting.switches;
     if !(sw.running.load(std::sync::atomic::Ordering::Relaxed)

@@ -119,7 +119,8 @@ impl Scripting {
         let Some((name, argv)) = self.current_function.lock().clone() else {
             return Frame::Null;
         };
-        let ms = crate::dispatch::exec::mono_us().saturating_sub(self.since_us.load(Relaxed)) / 1000;
+        let ms =
+            crate::dispatch::exec::mono_us().saturating_sub(self.since_us.load(Relaxed)) / 1000;
         Frame::Map(vec![
             (Frame::bulk(b"name"), Frame::Bulk(name)),
             (

@@ -52,6 +52,9 @@ struct Prefill {
 
 const BIG: u64 = 100_000_000_000;
 
+/// The library the FCALL workloads call: the EVALSHA workloads' two scripts.
+const BENCH_LIB: &str = "#!lua name=benchlib\nredis.register_function('incr1', function(keys) return redis.call('INCR', keys[1]) end)\nredis.register_function('ten', function(keys) local k=keys[1] redis.call('SET',k,'1') redis.call('INCR',k) redis.call('GET',k) redis.call('EXPIRE',k,'100') redis.call('TTL',k) redis.call('HSET',k..':h','f','v') redis.call('HGET',k..':h','f') redis.call('LPUSH',k..':l','x') redis.call('LPOP',k..':l') redis.call('DEL',k..':h') return 1 end)";
+
 fn t(name: &'static str, test: &'static str) -> Base {
     Base {
         name,
@@ -126,6 +129,28 @@ fn bases() -> Vec<Base> {
             cmd: &["EVALSHA", "5ab642b5e64c25992c29ba72e482bcd7621a5664", "1", "key:__rand_int__"],
             prefill: Some(Prefill {
                 words: &["SCRIPT", "LOAD", "local k=KEYS[1] redis.call('SET',k,'1') redis.call('INCR',k) redis.call('GET',k) redis.call('EXPIRE',k,'100') redis.call('TTL',k) redis.call('HSET',k..':h','f','v') redis.call('HGET',k..':h','f') redis.call('LPUSH',k..':l','x') redis.call('LPOP',k..':l') redis.call('DEL',k..':h') return 1"],
+                keyspace: None,
+                fixed: Some(20000),
+            }),
+            fanout: false,
+        },
+        Base {
+            name: "FCALL_1",
+            test: None,
+            cmd: &["FCALL", "incr1", "1", "key:__rand_int__"],
+            prefill: Some(Prefill {
+                words: &["FUNCTION", "LOAD", "REPLACE", BENCH_LIB],
+                keyspace: None,
+                fixed: Some(20000),
+            }),
+            fanout: false,
+        },
+        Base {
+            name: "FCALL_10",
+            test: None,
+            cmd: &["FCALL", "ten", "1", "key:__rand_int__"],
+            prefill: Some(Prefill {
+                words: &["FUNCTION", "LOAD", "REPLACE", BENCH_LIB],
                 keyspace: None,
                 fixed: Some(20000),
             }),

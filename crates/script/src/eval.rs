@@ -18,12 +18,21 @@ pub struct Cached {
     pub body: Bytes,
 }
 
+/// What INFO reads of the script cache without its lock (a script may be
+/// running and call INFO).
+#[derive(Debug)]
+pub struct EvalStats {
+    pub memory: std::sync::Arc<crate::Memory>,
+    pub scripts: std::sync::atomic::AtomicUsize,
+    pub body_bytes: std::sync::atomic::AtomicUsize,
+}
+
 /// The EVAL scripts: one Lua state and the scripts compiled in it.
 pub struct Scripts {
     vm: Vm,
     cache: HashMap<[u8; 40], Cached>,
     body_bytes: usize,
-    limit: usize,
+    stats: std::sync::Arc<EvalStats>,
 }
 
 /// A shebang Redis refuses, with its reply text.
@@ -75,11 +84,17 @@ pub fn shebang(body: &[u8]) -> Result<(u32, &[u8]), ShebangError> {
 impl Scripts {
     /// A fresh cache over a new Lua state of at most `limit` bytes.
     pub fn new(limit: usize) -> Scripts {
+        let vm = Vm::new(limit);
+        let stats = std::sync::Arc::new(EvalStats {
+            memory: vm.memory(),
+            scripts: Default::default(),
+            body_bytes: Default::default(),
+        });
         Scripts {
-            vm: Vm::new(limit),
+            vm,
             cache: HashMap::new(),
             body_bytes: 0,
-            limit,
+            stats,
         }
     }
 
@@ -101,6 +116,7 @@ impl Scripts {
                         body: body.clone(),
                     },
                 );
+                self.publish_counts();
                 Ok(sha)
             }
             Err(msg) => {
@@ -130,6 +146,17 @@ impl Scripts {
         self.cache.is_empty()
     }
 
+    /// INFO's counters, readable without the cache's lock.
+    pub fn stats(&self) -> std::sync::Arc<EvalStats> {
+        self.stats.clone()
+    }
+
+    fn publish_counts(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.stats.scripts.store(self.cache.len(), Relaxed);
+        self.stats.body_bytes.store(self.body_bytes, Relaxed);
+    }
+
     /// Bytes of script bodies kept (INFO used_memory_scripts_eval).
     pub fn body_bytes(&self) -> usize {
         self.body_bytes
@@ -145,7 +172,8 @@ impl Scripts {
     pub fn flush(&mut self) {
         self.cache.clear();
         self.body_bytes = 0;
-        self.vm = Vm::new(self.limit);
+        self.publish_counts();
+        self.vm = Vm::with_memory(self.stats.memory.clone());
     }
 
     /// Runs the cached script `sha`.

@@ -16,7 +16,7 @@ pub mod vm;
 use bytes::Bytes;
 use rubedo_resp::Frame;
 
-pub use eval::{Scripts, ShebangError};
+pub use eval::{EvalStats, Scripts, ShebangError};
 pub use functions::Functions;
 pub use vm::{Memory, Progress, RunOpts, Switches, Vm};
 

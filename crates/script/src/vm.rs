@@ -210,10 +210,15 @@ return handler
 impl Vm {
     /// A new state with at most `limit` bytes of Lua memory.
     pub fn new(limit: usize) -> Vm {
-        let mem = Arc::new(Memory {
+        Vm::with_memory(Arc::new(Memory {
             used: AtomicUsize::new(0),
             limit: AtomicUsize::new(limit),
-        });
+        }))
+    }
+
+    /// A new state counted in `mem` (shared with an earlier state, whose
+    /// memory leaves the count as it is freed).
+    pub fn with_memory(mem: Arc<Memory>) -> Vm {
         unsafe {
             let l = ffi::lua_newstate(alloc, Arc::as_ptr(&mem) as *mut c_void);
             assert!(!l.is_null(), "Lua state");

@@ -39,6 +39,8 @@ const LUA_MEMORY_LIMIT: usize = 1 << 30;
 pub struct Scripting {
     /// EVAL's Lua state and script cache.
     pub eval: Mutex<Scripts>,
+    /// Its INFO counters, readable while a script runs.
+    pub eval_stats: Arc<rubedo_script::EvalStats>,
     /// The running script as every client sees it (busy, kill, wrote).
     pub switches: Arc<Switches>,
     /// A busy script that yielded between two slices (single engine):
@@ -62,8 +64,10 @@ pub struct Scripting {
 impl Default for Scripting {
     fn default() -> Self {
         let functions = Functions::new(LUA_MEMORY_LIMIT);
+        let eval = Scripts::new(LUA_MEMORY_LIMIT);
         Scripting {
-            eval: Mutex::new(Scripts::new(LUA_MEMORY_LIMIT)),
+            eval_stats: eval.stats(),
+            eval: Mutex::new(eval),
             switches: Default::default(),
             pending: Mutex::new(None),
             suspended: AtomicBool::new(false),
@@ -710,7 +714,12 @@ fn script_help(_ctx: &mut Ctx) -> CmdResult {
 }
 
 /// INFO's counters of the scripting state.
+/// Read without the cache's lock: a script may be running (and calling INFO).
 pub fn info(srv: &Shared) -> (usize, usize, usize) {
-    let s = srv.scripting.eval.lock();
-    (s.lua_memory(), s.len(), s.body_bytes())
+    let s = &srv.scripting.eval_stats;
+    (
+        s.memory.used.load(Relaxed),
+        s.scripts.load(Relaxed),
+        s.body_bytes.load(Relaxed),
+    )
 }

@@ -178,8 +178,11 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             crate::persistence::load_at_startup(&server.ks, &server.shared)
                 .await
                 .map_err(std::io::Error::other)?;
+            // The signal handlers are in place before anyone learns the
+            // server is up (a test may signal it right after).
+            let signals = ShutdownSignals::install();
             announce(&server.shared, &addrs);
-            wait_for_shutdown(&server.ks, &server.shared).await;
+            wait_for_shutdown(&server.ks, &server.shared, signals).await;
             Ok(())
         });
         // Exit without waiting for the worker threads: one may be inside a
@@ -212,8 +215,11 @@ pub fn run(opts: Options) -> std::io::Result<()> {
             crate::persistence::load_at_startup(&server.ks, &server.shared)
                 .await
                 .map_err(std::io::Error::other)?;
+            // The signal handlers are in place before anyone learns the
+            // server is up (a test may signal it right after).
+            let signals = ShutdownSignals::install();
             announce(&server.shared, &addrs);
-            wait_for_shutdown(&server.ks, &server.shared).await;
+            wait_for_shutdown(&server.ks, &server.shared, signals).await;
             Ok(())
         })
     }
@@ -323,11 +329,32 @@ async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) {
 /// Waits for SHUTDOWN (which prepared the exit itself) or SIGINT/SIGTERM,
 /// which prepare it here with the flags `shutdown-on-sigint`/`-sigterm`
 /// name; a signal whose save fails leaves the server running, as Redis.
-async fn wait_for_shutdown<K: Keyspace>(ks: &K, srv: &Shared) {
+/// SIGINT and SIGTERM, caught from the moment this is made.
+struct ShutdownSignals {
     #[cfg(unix)]
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+    int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn install() -> ShutdownSignals {
+        ShutdownSignals {
+            #[cfg(unix)]
+            int: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok(),
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+}
+
+async fn wait_for_shutdown<K: Keyspace>(ks: &K, srv: &Shared, signals: ShutdownSignals) {
+    #[cfg(unix)]
+    let ShutdownSignals {
+        mut int, mut term, ..
+    } = signals;
+    #[cfg(not(unix))]
+    let _ = signals;
     loop {
         let notified = srv.lifecycle.shutdown.notified();
         tokio::pin!(notified);

@@ -216,6 +216,12 @@ impl<'a> Dbs<'a> {
         self.now
     }
 
+    /// Runs the rest of this run at the instant `ms` (a script resumed in
+    /// a later run keeps the time it started at).
+    pub fn set_now(&mut self, ms: u64) {
+        self.now = ms;
+    }
+
     /// How many databases exist.
     pub fn count(&self) -> usize {
         match &self.inner {

@@ -759,6 +759,10 @@ unsafe extern "C-unwind" fn redis_pcall_builtin(l: *mut lua_State) -> c_int {
     ffi::luaL_checkany(l, 1);
     let n = ffi::lua_gettop(l);
     let rc = ffi::lua_pcall(l, n - 1, ffi::LUA_MULTRET, 0);
+    if rc != 0 && current().is_some_and(|r| r.opts.switches.kill.load(Relaxed)) {
+        // A kill is not an error a script may catch: it goes on up.
+        ffi::lua_error(l);
+    }
     if rc == 0 {
         ffi::lua_pushboolean(l, 1);
         ffi::lua_insert(l, 1);

@@ -272,7 +272,7 @@ pub async fn run<K: Keyspace>(ks: &K, srv: &Shared) {
     loop {
         let snap = srv.persist.bg.lock().as_ref().map(|r| r.snap.clone());
         let Some(snap) = snap else {
-            if srv.persist.scheduled.swap(false, Relaxed) {
+            if !srv.scripting.suspended() && srv.persist.scheduled.swap(false, Relaxed) {
                 let _ = ks.run(Scope::All, |dbs| start_bgsave(srv, dbs));
                 continue;
             }

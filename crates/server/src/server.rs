@@ -375,6 +375,11 @@ async fn wait_for_shutdown<K: Keyspace>(ks: &K, srv: &Shared, signals: ShutdownS
             name = sig => name,
         };
         crate::log!("Received {name} scheduling shutdown...");
+        // A busy script's half-done dataset is never saved: the shutdown
+        // waits for it to end (or to be killed).
+        while srv.scripting.busy() || srv.scripting.suspended() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         let param = if name == "SIGINT" {
             "shutdown-on-sigint"
         } else {

@@ -85,6 +85,8 @@ impl Default for Scripting {
 struct Pending {
     /// A function (FCALL) rather than an EVAL script.
     function: bool,
+    /// The script's time: every slice sees the instant it started.
+    now: u64,
     effects: Vec<Op>,
     ready: Vec<(usize, Key)>,
     db: usize,
@@ -421,6 +423,7 @@ fn finish_in_place<E: Engine>(engine: &mut E, host: &mut ScriptHost, progress: P
 fn suspend(ctx: &mut Ctx, function: bool, db: usize, read_only: bool, repl: u8) {
     let p = Pending {
         function,
+        now: ctx.dbs.now(),
         effects: std::mem::take(ctx.effects),
         ready: std::mem::take(&mut ctx.dbs.events().ready),
         db,
@@ -445,6 +448,7 @@ pub fn resume(
         return Some(Frame::error("ERR no script to resume"));
     };
     srv.scripting.suspended.store(false, Relaxed);
+    dbs.set_now(p.now);
     effects.extend(p.effects);
     dbs.events().ready.extend(p.ready);
     let opts = run_opts(srv, true);
@@ -476,6 +480,7 @@ pub fn resume(
         Progress::Yielded => {
             let p = Pending {
                 function,
+                now: dbs.now(),
                 effects: std::mem::take(effects),
                 ready: std::mem::take(&mut dbs.events().ready),
                 db,
@@ -556,6 +561,17 @@ impl Host for ScriptHost<'_, '_> {
         }
         if cmd.has(WRITE | MAY_REPLICATE) && self.read_only {
             return refuse("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if cmd.has(WRITE) && !srv.persist.healthy(srv) {
+            // Writes stop after a failed save or log write, inside scripts
+            // as outside (MISCONF).
+            if let Some(e) = crate::persistence::disk_error(srv) {
+                let f = e.reply();
+                if let Frame::Error(t) = &f {
+                    srv.stats.error(t);
+                }
+                return f;
+            }
         }
         let (caller_db, caller_proto) = (self.client.db, self.client.proto);
         self.client.db = self.db;

@@ -182,10 +182,11 @@ unsafe fn to_frame_at(l: *mut lua_State, proto: Protocol, depth: usize) -> Frame
     }
 }
 
-/// Lua's number to a reply integer: the C cast Redis makes (truncation;
-/// out-of-range values saturate here instead of being undefined).
+/// Lua's number to a reply integer: the C cast Redis makes (truncation).
 fn to_integer(n: f64) -> i64 {
-    if n.is_nan() {
+    // Out of range (and NaN) the x86 conversion Redis's C cast compiles to
+    // gives i64::MIN.
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         i64::MIN
     } else {
         n as i64

@@ -45,7 +45,9 @@ pub fn shebang(body: &[u8]) -> Result<(u32, &[u8]), ShebangError> {
     if !body.starts_with(b"#!") {
         return Ok((flags::EVAL_COMPAT, body));
     }
-    let end = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let Some(end) = body.iter().position(|&c| c == b'\n') else {
+        return Err(ShebangError("ERR Invalid script shebang".into()));
+    };
     let line = &body[..end];
     let mut words = line
         .split(|&c| c == b' ')
@@ -66,7 +68,8 @@ pub fn shebang(body: &[u8]) -> Result<(u32, &[u8]), ShebangError> {
                 String::from_utf8_lossy(w)
             )));
         };
-        for name in list.split(|&c| c == b',').filter(|n| !n.is_empty()) {
+        // "flags=" names none; otherwise every item must be a flag.
+        for name in list.split(|&c| c == b',').filter(|_| !list.is_empty()) {
             match flags::NAMES.iter().find(|(n, _)| n.as_bytes() == name) {
                 Some((_, bit)) => f |= bit,
                 None => {

@@ -42,4 +42,4 @@ pub use encode::{
 };
 pub use frame::{Frame, Protocol};
 pub use quote::quote_into;
-pub use request::{ProtocolError, RequestLimits, RequestParser};
+pub use request::{split_args, ProtocolError, RequestLimits, RequestParser};

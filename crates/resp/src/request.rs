@@ -364,7 +364,9 @@ fn hex_value(b: u8) -> Option<u8> {
 /// quotes.
 ///
 /// Unquoted arguments are slices of `line`; only quoted ones are copied.
-fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
+/// A NUL in `line` reads as its end. (Redis splits shebang lines of
+/// scripts and libraries with the same rules.)
+pub fn split_args(line: &Bytes) -> Option<Vec<Bytes>> {
     let s: &[u8] = line;
     // The end of the line reads as NUL, like the end of a C string. The line
     // holds no NUL of its own (see `parse_inline`).

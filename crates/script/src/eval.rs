@@ -48,11 +48,11 @@ pub fn shebang(body: &[u8]) -> Result<(u32, &[u8]), ShebangError> {
     let Some(end) = body.iter().position(|&c| c == b'\n') else {
         return Err(ShebangError("ERR Invalid script shebang".into()));
     };
-    let line = &body[..end];
-    let mut words = line
-        .split(|&c| c == b' ')
-        .filter(|w| !w.is_empty())
-        .peekable();
+    // Split as Redis splits it (quotes, tabs, CR).
+    let Some(words) = rubedo_resp::split_args(&Bytes::copy_from_slice(&body[..end])) else {
+        return Err(ShebangError("ERR Invalid engine in script shebang".into()));
+    };
+    let mut words = words.iter().map(|w| &w[..]);
     let engine = words.next().unwrap_or(b"#!");
     if engine != b"#!lua" {
         return Err(ShebangError(format!(

@@ -175,90 +175,6 @@ fn valid_name(name: &[u8]) -> bool {
 /// for function names as well).
 const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
 
-/// Splits a shebang line into words as Redis's argument splitter does:
-/// spaces separate words, `"..."` takes the escapes `\n \r \t \b \a \\
-/// \" \xHH`, `'...'` only `\'`; a closing quote must be followed by a space
-/// or the end. None for unbalanced quotes.
-fn split_words(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let is_space = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c);
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && is_space(line[i]) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(words);
-        }
-        let mut cur = Vec::new();
-        let (mut dq, mut sq) = (false, false);
-        loop {
-            let c = line.get(i).copied();
-            let next = line.get(i + 1).copied();
-            if dq {
-                match c? {
-                    b'\\'
-                        if next == Some(b'x')
-                            && line.get(i + 2).copied().and_then(hex).is_some()
-                            && line.get(i + 3).copied().and_then(hex).is_some() =>
-                    {
-                        cur.push(hex(line[i + 2])? * 16 + hex(line[i + 3])?);
-                        i += 3;
-                    }
-                    b'\\' if next.is_some() => {
-                        cur.push(match next? {
-                            b'n' => b'\n',
-                            b'r' => b'\r',
-                            b't' => b'\t',
-                            b'b' => 0x08,
-                            b'a' => 0x07,
-                            other => other,
-                        });
-                        i += 1;
-                    }
-                    b'"' => {
-                        if next.is_some_and(|n| !is_space(n)) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    b => cur.push(b),
-                }
-            } else if sq {
-                match c? {
-                    b'\\' if next == Some(b'\'') => {
-                        cur.push(b'\'');
-                        i += 1;
-                    }
-                    b'\'' => {
-                        if next.is_some_and(|n| !is_space(n)) {
-                            return None;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    b => cur.push(b),
-                }
-            } else {
-                match c {
-                    None => break,
-                    Some(b) if is_space(b) => {
-                        i += 1;
-                        break;
-                    }
-                    Some(b'"') => dq = true,
-                    Some(b'\'') => sq = true,
-                    Some(b) => cur.push(b),
-                }
-            }
-            i += 1;
-        }
-        words.push(cur);
-    }
-}
-
 /// Reads a library's shebang: `#!<engine> name=<name>`, the engine any
 /// case of `lua`, `name=` in any case and given once, nothing else.
 fn read_meta(code: &Bytes) -> Result<Meta, Bytes> {
@@ -271,7 +187,7 @@ fn read_meta(code: &Bytes) -> Result<Meta, Bytes> {
     let Some(end) = code[..nul].iter().position(|&c| c == b'\n') else {
         return Err(err("Invalid library metadata"));
     };
-    let words = match split_words(&code[..end]) {
+    let words = match rubedo_resp::split_args(&code.slice(..end)) {
         Some(w) if !w.is_empty() => w,
         _ => return Err(err("Invalid library metadata")),
     };
@@ -287,7 +203,7 @@ fn read_meta(code: &Bytes) -> Result<Meta, Bytes> {
             name = Some(w[5..].to_vec());
             continue;
         }
-        return Err(errs(&[b"Invalid metadata value given: ", w]));
+        return Err(errs(&[b"Invalid metadata value given: ", &w[..]]));
     }
     let Some(name) = name else {
         return Err(err("Library name was not given"));
@@ -1454,21 +1370,5 @@ mod tests {
         f.flush();
         assert_eq!(f.list(None, false), Frame::Array(vec![]));
         assert_eq!(f.published().codes(), Vec::<Bytes>::new());
-    }
-
-    #[test]
-    fn split_words_as_redis() {
-        let w = |s: &str| split_words(s.as_bytes());
-        assert_eq!(
-            w("#!lua  name=x"),
-            Some(vec![b"#!lua".to_vec(), b"name=x".to_vec()])
-        );
-        assert_eq!(
-            w("\"a\\x41\\n\" 'b\\'c'"),
-            Some(vec![b"aA\n".to_vec(), b"b'c".to_vec()])
-        );
-        assert_eq!(w("\"a\"b"), None);
-        assert_eq!(w("'a"), None);
-        assert_eq!(w(""), Some(vec![]));
     }
 }

@@ -762,36 +762,15 @@ unsafe extern "C-unwind" fn load_hook(l: *mut lua_State, _ar: *mut ffi::lua_Debu
 
 /// The load-time `redis.log`: EVAL's checks, the line to the load's log.
 unsafe extern "C-unwind" fn load_log(l: *mut lua_State) -> c_int {
-    let n = ffi::lua_gettop(l);
-    if n < 2 {
-        return lua::raise_table(
-            l,
-            b"ERR redis.log() requires two arguments or more.".to_vec(),
-        );
-    }
-    if ffi::lua_isnumber(l, 1) == 0 {
-        return lua::raise_table(
-            l,
-            b"ERR First argument must be a number (log level).".to_vec(),
-        );
-    }
-    let level = ffi::lua_tonumber(l, 1) as i64;
-    if !(0..=3).contains(&level) {
-        return lua::raise_table(l, b"ERR Invalid debug level.".to_vec());
-    }
-    let mut msg = Vec::new();
-    for i in 2..=n {
-        if i > 2 {
-            msg.push(b' ');
+    match crate::vm::log_args(l) {
+        Ok((level, msg)) => {
+            if let Some(s) = loading() {
+                (s.log)(level, &msg);
+            }
+            0
         }
-        if let Some(b) = lua::to_bytes(l, i) {
-            msg.extend_from_slice(b);
-        }
+        Err(e) => lua::raise_table(l, e.to_vec()),
     }
-    if let Some(s) = loading() {
-        (s.log)(level as u8, &msg);
-    }
-    0
 }
 
 /// What `redis.register_function` was given, read off the Lua stack.

@@ -821,23 +821,19 @@ unsafe extern "C-unwind" fn sha1hex(l: *mut lua_State) -> c_int {
     1
 }
 
-unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
+/// `redis.log`'s arguments, checked as Redis checks them: the level and
+/// the message (the other arguments joined by spaces), or the error.
+pub(crate) unsafe fn log_args(l: *mut lua_State) -> Result<(u8, Vec<u8>), &'static [u8]> {
     let n = ffi::lua_gettop(l);
     if n < 2 {
-        return lua::raise_table(
-            l,
-            b"ERR redis.log() requires two arguments or more.".to_vec(),
-        );
+        return Err(b"ERR redis.log() requires two arguments or more.");
     }
     if ffi::lua_isnumber(l, 1) == 0 {
-        return lua::raise_table(
-            l,
-            b"ERR First argument must be a number (log level).".to_vec(),
-        );
+        return Err(b"ERR First argument must be a number (log level).");
     }
     let level = ffi::lua_tonumber(l, 1) as i64;
     if !(0..=3).contains(&level) {
-        return lua::raise_table(l, b"ERR Invalid debug level.".to_vec());
+        return Err(b"ERR Invalid debug level.");
     }
     let mut msg = Vec::new();
     for i in 2..=n {
@@ -848,11 +844,19 @@ unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
             msg.extend_from_slice(b);
         }
     }
-    if let Some(run) = current() {
-        guarded(|| run.host.log(level as u8, &msg));
+    Ok((level as u8, msg))
+}
+
+unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
+    match log_args(l) {
+        Ok((level, msg)) => {
+            if let Some(run) = current() {
+                guarded(|| run.host.log(level, &msg));
+            }
+            0
+        }
+        Err(e) => lua::raise_table(l, e.to_vec()),
     }
-    drop(msg);
-    0
 }
 
 unsafe extern "C-unwind" fn setresp(l: *mut lua_State) -> c_int {
